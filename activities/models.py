@@ -1,0 +1,477 @@
+"""Activities, who took part, and what came of them (work updates, residents' concerns)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from communities.models import Agreement, Community, Grid
+from communities.scopes import any_of, scope_of
+from members.models import Member
+
+
+class ActivityType(models.Model):
+    class Code(models.TextChoices):
+        FLOOD_PATROL = "flood_patrol", _("Flood patrol")
+        GATE_DUTY = "gate_duty", _("Gate duty")
+        PARTY_DAY = "party_day", _("Theme party day")
+        DOOR_TO_DOOR = "door_to_door", _("Door-to-door publicity")
+        VISIT = "visit", _("Visit")
+        CLEANUP = "cleanup", _("Clean-up")
+        OTHER = "other", _("Other")
+
+    class Nature(models.TextChoices):
+        DUTY = "duty", _("Duty")
+        VOLUNTEER = "volunteer", _("Volunteer service")
+
+    code = models.CharField(_("code"), max_length=20, choices=Code, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    default_nature = models.CharField(
+        _("default nature"), max_length=10, choices=Nature, default=Nature.VOLUNTEER
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("activity type")
+        verbose_name_plural = _("activity types")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ActivityQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Activity.objects.filter(
+                any_of(
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                    agreement__agency__in=scope.agency_ids,
+                    participations__member__agency__in=scope.agency_ids,
+                    participations__member__user=scope.user_id,
+                    community__registrations__member__user=scope.user_id,
+                )
+            )
+        )
+
+
+class Activity(models.Model):
+    Nature = ActivityType.Nature
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        RECRUITING = "recruiting", _("Recruiting")
+        ONGOING = "ongoing", _("Ongoing")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="activities", verbose_name=_("community")
+    )
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("grid"),
+    )
+    type = models.ForeignKey(
+        ActivityType, on_delete=models.PROTECT, related_name="activities", verbose_name=_("type")
+    )
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    place = models.CharField(_("place"), max_length=100, blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Leave empty for no limit.")
+    )
+    nature = models.CharField(
+        _("nature"), max_length=10, choices=ActivityType.Nature, default=ActivityType.Nature.VOLUNTEER
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status, default=Status.RECRUITING
+    )
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="organized_activities",
+        verbose_name=_("organizer"),
+    )
+    agreement = models.ForeignKey(
+        Agreement,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("counts toward agreement"),
+    )
+    resident_volunteers = models.PositiveIntegerField(
+        _("resident volunteers"),
+        default=0,
+        help_text=_("People who took part but are not members, such as residents."),
+    )
+    cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="activities_activity_ends_after_start",
+                violation_error_message=_("An activity must end after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gt=0),
+                name="activities_activity_capacity_positive",
+                violation_error_message=_("Capacity must be a positive number, or empty."),
+            ),
+        ]
+        indexes = [
+            # "this community's activities by date": activity lists, week view, dashboards.
+            models.Index(fields=["community", "starts_at"], name="activity_community_starts"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("An activity must end after it starts.")})
+        if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
+            raise ValidationError({"grid": _("The grid must belong to the same community.")})
+        if self.agreement_id and self.community_id:
+            if self.agreement.community_id != self.community_id:
+                raise ValidationError(
+                    {"agreement": _("The agreement must be one of this community's.")}
+                )
+
+    @property
+    def duration_hours(self) -> Decimal:
+        seconds = (self.ends_at - self.starts_at).total_seconds()
+        return min(Decimal(24), Decimal(seconds / 3600).quantize(Decimal("0.1")))
+
+    @property
+    def current_status(self):
+        """DRAFT and CANCELLED stay as stored; otherwise the clock says ongoing or finished."""
+        if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
+            return self.status
+        now = timezone.now()
+        if now >= self.ends_at:
+            return self.Status.FINISHED
+        if now >= self.starts_at:
+            return self.Status.ONGOING
+        return self.status
+
+    def get_current_status_display(self):
+        return self.Status(self.current_status).label
+
+    def roll_call_due_at(self):
+        return self.ends_at + timedelta(hours=1)
+
+
+class ParticipationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                activity__community__street__in=scope.street_ids,
+                activity__community__in=scope.community_ids,
+                member__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
+
+    def present(self):
+        return self.filter(status=Participation.Status.PRESENT)
+
+    def pending_roll_call(self, now=None):
+        """Signed-up rows of activities that have ended: 待点名."""
+        now = now or timezone.now()
+        return self.filter(status=Participation.Status.SIGNED_UP, activity__ends_at__lte=now)
+
+
+class Participation(models.Model):
+    class Status(models.TextChoices):
+        SIGNED_UP = "signed_up", _("Signed up")
+        PRESENT = "present", _("Present")
+        ABSENT = "absent", _("Absent")
+        LEAVE = "leave", _("On leave")
+
+    class LeaveDecision(models.TextChoices):
+        PENDING = "pending", _("Awaiting decision")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Source(models.TextChoices):
+        SIGN_UP = "sign_up", _("Sign-up")
+        ROLL_CALL = "roll_call", _("Roll call")
+        QR = "qr", _("QR check-in")
+        BACKFILL = "backfill", _("Backfill")
+
+    class Review(models.TextChoices):
+        UNREVIEWED = "unreviewed", _("Not reviewed")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DISPUTED = "disputed", _("Disputed")
+
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.CASCADE,
+        related_name="participations",
+        verbose_name=_("activity"),
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="participations",
+        verbose_name=_("member"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status, default=Status.SIGNED_UP
+    )
+    hours = models.DecimalField(
+        _("service hours"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
+    leave_reason = models.CharField(_("reason for leave"), max_length=200, blank=True)
+    leave_decision = models.CharField(
+        _("leave decision"), max_length=10, choices=LeaveDecision, blank=True
+    )
+    leave_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("leave decided by"),
+    )
+    leave_decided_at = models.DateTimeField(_("leave decided at"), null=True, blank=True)
+    source = models.CharField(_("recorded by way of"), max_length=10, choices=Source)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    review = models.CharField(
+        _("agency review"), max_length=10, choices=Review, default=Review.UNREVIEWED
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    backfill_reason = models.CharField(_("reason for backfill"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+    objects = ParticipationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("participation")
+        verbose_name_plural = _("participations")
+        ordering = ["activity", "member"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "activity"],
+                name="activities_participation_one_per_member",
+                violation_error_message=_("This member is already on this activity."),
+            ),
+            models.CheckConstraint(
+                condition=Q(hours__isnull=True) | Q(hours__gte=0, hours__lte=24),
+                name="activities_participation_hours_in_range",
+                violation_error_message=_("Hours must be between 0 and 24."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="leave") | ~Q(leave_reason=""),
+                name="activities_participation_leave_has_reason",
+                violation_error_message=_("Leave needs a reason."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="backfill") | ~Q(backfill_reason=""),
+                name="activities_participation_backfill_has_reason",
+                violation_error_message=_("A backfilled record needs a reason."),
+            ),
+        ]
+        indexes = [
+            # "a member's attendance by status": figures, inactivity, the member's own record.
+            models.Index(fields=["member", "status"], name="participation_member_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} · {self.activity} · {self.get_status_display()}"
+
+
+class WorkUpdateQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=WorkUpdate.objects.filter(
+                any_of(
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                    author__member__agency__in=scope.agency_ids,
+                    author=scope.user_id,
+                    community__registrations__member__user=scope.user_id,
+                )
+            )
+        )
+
+
+class WorkUpdate(models.Model):
+    """工作动态: what was done, posted after an activity by staff or members."""
+
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        related_name="work_updates",
+        verbose_name=_("community"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="work_updates",
+        verbose_name=_("activity"),
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="work_updates",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+
+    objects = WorkUpdateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("work update")
+        verbose_name_plural = _("work updates")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.body[:30]
+
+
+class ConcernQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                reported_by__member__agency__in=scope.agency_ids,
+                reported_by=scope.user_id,
+            )
+        )
+
+    def open(self):
+        return self.exclude(state=Concern.State.RESOLVED)
+
+
+class Concern(models.Model):
+    """民情: a residents' concern raised during the work, followed until it is resolved."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        FORWARDED = "forwarded", _("Forwarded")
+        RESOLVED = "resolved", _("Resolved")
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="concerns", verbose_name=_("community")
+    )
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="concerns",
+        verbose_name=_("grid"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="concerns",
+        verbose_name=_("activity"),
+    )
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    location = models.CharField(_("location"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.OPEN)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reported_concerns",
+        verbose_name=_("reported by"),
+    )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="handled_concerns",
+        verbose_name=_("handler"),
+    )
+    forwarded_to = models.CharField(_("forwarded to"), max_length=100, blank=True)
+    resolution = models.TextField(_("resolution note"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+
+    objects = ConcernQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("resident concern")
+        verbose_name_plural = _("resident concerns")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="resolved") | ~Q(resolution=""),
+                name="activities_concern_resolved_has_note",
+                violation_error_message=_("A resolved concern needs a resolution note."),
+            ),
+        ]
+        indexes = [
+            # "open concerns of this community, oldest first": the community's concern list.
+            models.Index(fields=["community", "state", "created_at"], name="concern_open_by_age"),
+        ]
+
+    def __str__(self):
+        return self.title

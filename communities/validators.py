@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+# The first bytes of each accepted kind of file: what the file is, whatever its name says.
+SCAN_SIGNATURES = {
+    b"%PDF-": "pdf",
+    b"\x89PNG\r\n\x1a\n": "png",
+    b"\xff\xd8\xff": "jpeg",
+}
+
+
+def sniff_scan_kind(head: bytes) -> str | None:
+    for signature, kind in SCAN_SIGNATURES.items():
+        if head.startswith(signature):
+            return kind
+    return None
+
+
+def validate_scan(upload):
+    """A signed agreement scan must be a PDF, PNG or JPEG by content, within the size limit."""
+    if getattr(upload, "_committed", False):
+        return  # already stored and checked when it was uploaded
+    limit = settings.AGREEMENT_SCAN_MAX_BYTES
+    if upload.size > limit:
+        raise ValidationError(
+            _("The file is %(size)s; the limit is %(limit)s."),
+            code="scan_too_large",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)},
+        )
+    position = upload.tell() if hasattr(upload, "tell") else 0
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(position)
+    if sniff_scan_kind(head) is None:
+        raise ValidationError(
+            _("Only a PDF, JPEG or PNG scan can be uploaded; this file is something else."),
+            code="scan_wrong_type",
+        )

@@ -1,0 +1,214 @@
+"""Members dispatched by agencies and their report-ins (报到) to communities."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from communities.models import Agency, Community, Grid
+from communities.scopes import any_of, scope_of
+
+mobile_validator = RegexValidator(
+    r"^1[3-9]\d{9}$", _("Enter an 11-digit mainland mobile number, e.g. 13812345678.")
+)
+
+
+def mask_mobile(mobile: str) -> str:
+    """138****5678: lists and exports show this unless the viewer needs the number."""
+    if len(mobile) == 11:
+        return f"{mobile[:3]}****{mobile[-4:]}"
+    return "****" if mobile else ""
+
+
+class MemberQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Member.objects.filter(
+                any_of(
+                    agency__in=scope.agency_ids,
+                    registrations__community__street__in=scope.street_ids,
+                    registrations__community__in=scope.community_ids,
+                    user=scope.user_id,
+                )
+            )
+        )
+
+    def active(self):
+        return self.filter(status=Member.Status.ACTIVE)
+
+
+class Member(models.Model):
+    """A cadre or party member an agency dispatches to communities (下沉党员 / 干部职工)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        LEFT = "left", _("Left the agency")
+
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="members", verbose_name=_("agency")
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="member",
+        verbose_name=_("login"),
+    )
+    name = models.CharField(_("name"), max_length=50)
+    mobile = models.CharField(_("mobile"), max_length=11, validators=[mobile_validator])
+    is_party_member = models.BooleanField(_("party member"), default=True)
+    position = models.CharField(_("position"), max_length=50, blank=True)
+    party_branch = models.CharField(_("party branch"), max_length=100, blank=True)
+    residence_community = models.ForeignKey(
+        Community,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="residents",
+        verbose_name=_("residence community"),
+    )
+    skills = models.CharField(_("skills"), max_length=200, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.ACTIVE)
+    left_on = models.DateField(_("left on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["agency", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "mobile"],
+                name="members_member_unique_mobile_per_agency",
+                violation_error_message=_("This agency already has a member with this mobile."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", left_on__isnull=True)
+                | Q(status="left", left_on__isnull=False),
+                name="members_member_left_has_date",
+                violation_error_message=_("A member who left needs the date they left."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def masked_mobile(self):
+        return mask_mobile(self.mobile)
+
+
+class RegistrationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                member__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
+
+    def live(self):
+        return self.filter(status__in=Registration.LIVE_STATUSES)
+
+
+class Registration(models.Model):
+    """A member reporting in (报到) to a community: the liaison community of their agency or
+    the community they live in (双报到)."""
+
+    class Kind(models.TextChoices):
+        LIAISON = "liaison", _("Liaison community")
+        RESIDENCE = "residence", _("Residence community")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending review")
+        ACTIVE = "active", _("Reported in")
+        RETURNED = "returned", _("Returned")
+        REVOKED = "revoked", _("Revoked")
+
+    LIVE_STATUSES = (Status.PENDING, Status.ACTIVE)
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="registrations", verbose_name=_("member")
+    )
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.PROTECT,
+        related_name="registrations",
+        verbose_name=_("community"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind, default=Kind.LIAISON)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="registrations",
+        verbose_name=_("grid"),
+    )
+    applied_on = models.DateField(_("applied on"))
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    return_reason = models.CharField(_("reason for returning"), max_length=200, blank=True)
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+
+    history = HistoricalRecords()
+    objects = RegistrationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("report-in")
+        verbose_name_plural = _("report-ins")
+        ordering = ["-applied_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "community", "kind"],
+                condition=Q(status__in=["pending", "active"]),
+                name="members_registration_one_live_per_kind",
+                violation_error_message=_(
+                    "This member already has a pending or active report-in of this kind "
+                    "to this community."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="returned") | ~Q(return_reason=""),
+                name="members_registration_returned_has_reason",
+                violation_error_message=_("A returned report-in needs a reason."),
+            ),
+        ]
+        indexes = [
+            # "pending / active report-ins of this community": the review list and counts.
+            models.Index(fields=["community", "status"], name="registration_community_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} → {self.community} ({self.get_kind_display()})"
+
+    def clean(self):
+        super().clean()
+        if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
+            raise ValidationError({"grid": _("The grid must belong to the same community.")})
+
+    def get_absolute_url(self):
+        return reverse("admin:members_registration_change", args=[self.pk])

@@ -1,0 +1,214 @@
+"""Persona fixtures: a small Yichang with two of everything, so every scope has an outside."""
+
+import datetime as dt
+import os
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from activities.models import Activity, ActivityType, Participation
+from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
+from members.models import Member, Registration
+
+# In CI every service a test needs must be there: a test that would skip fails instead.
+REQUIRED_SERVICES = set(filter(None, os.environ.get("XIACHEN_REQUIRE", "").split(",")))
+
+
+def require_or_skip(service: str, reason: str):
+    if service in REQUIRED_SERVICES:
+        pytest.fail(f"{service} is required here (XIACHEN_REQUIRE) but {reason}")
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(config, items):
+    # PostgreSQL-only tests are deselected on SQLite (not skipped); in the PostgreSQL leg
+    # of CI XIACHEN_REQUIRE=postgres makes a SQLite database an error instead.
+    on_postgres = "postgresql" in os.environ.get("DATABASE_URL", "")
+    if "postgres" in REQUIRED_SERVICES and not on_postgres:
+        raise pytest.UsageError("XIACHEN_REQUIRE has postgres but DATABASE_URL is not PostgreSQL")
+    if on_postgres:
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("postgres") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture
+def on_postgres():
+    return connection.vendor == "postgresql"
+
+
+def make_user(django_user_model, username, **extra):
+    return django_user_model.objects.create_user(
+        username=username, password="pw-" + username, **extra
+    )
+
+
+@pytest.fixture
+def world(db, django_user_model):
+    """Two streets, two communities with grids, two agencies, one active agreement."""
+    today = timezone.localdate()
+    w = SimpleNamespace()
+    w.wanshouqiao = Street.objects.create(name="万寿桥街道")
+    w.dongyuan = Street.objects.create(name="东苑街道")
+    w.shengli = Community.objects.create(street=w.wanshouqiao, name="胜利一路社区")
+    w.shenzhen = Community.objects.create(street=w.dongyuan, name="深圳路社区")
+    w.zilinyuan = Grid.objects.create(community=w.shengli, name="紫林苑网格")
+    w.wanshou = Grid.objects.create(community=w.shengli, name="万寿小区网格")
+    w.hanlinyuan = Grid.objects.create(community=w.shenzhen, name="翰林苑网格")
+    w.sanxia = Agency.objects.create(name="三峡旅游新区管委会", short_name="三峡旅游新区")
+    w.yuanlin = Agency.objects.create(name="市园林和林业局", short_name="园林局")
+    w.agreement = Agreement.objects.create(
+        agency=w.sanxia,
+        community=w.shengli,
+        number="GJ-TEST-001",
+        starts_on=today - dt.timedelta(days=100),
+        ends_on=today + dt.timedelta(days=265),
+        status=Agreement.Status.ACTIVE,
+        signed_on=today - dt.timedelta(days=100),
+    )
+    w.cleanup = ActivityType.objects.create(
+        code=ActivityType.Code.CLEANUP, name="环境清扫", order=1
+    )
+    w.patrol = ActivityType.objects.create(
+        code=ActivityType.Code.FLOOD_PATROL,
+        name="防汛巡逻",
+        default_nature=ActivityType.Nature.DUTY,
+        order=2,
+    )
+
+    def member(agency, name, mobile, username=None):
+        user = make_user(django_user_model, username) if username else None
+        return Member.objects.create(agency=agency, name=name, mobile=mobile, user=user)
+
+    w.sanxia_member = member(w.sanxia, "李建华", "13900000001", "sanxia_member")
+    w.sanxia_member_2 = member(w.sanxia, "王海燕", "13900000002")
+    w.yuanlin_member = member(w.yuanlin, "陈思远", "13900000003", "yuanlin_member")
+    Registration.objects.create(
+        member=w.sanxia_member,
+        community=w.shengli,
+        status=Registration.Status.ACTIVE,
+        applied_on=today,
+        grid=w.zilinyuan,
+    )
+    Registration.objects.create(
+        member=w.sanxia_member_2, community=w.shengli, applied_on=today
+    )
+    Registration.objects.create(
+        member=w.yuanlin_member,
+        community=w.shenzhen,
+        kind=Registration.Kind.RESIDENCE,
+        status=Registration.Status.ACTIVE,
+        applied_on=today,
+    )
+    now = timezone.now()
+    w.shengli_activity = Activity.objects.create(
+        community=w.shengli,
+        grid=w.zilinyuan,
+        type=w.patrol,
+        title="沿江防汛巡逻",
+        starts_at=now - dt.timedelta(hours=3),
+        ends_at=now - dt.timedelta(hours=1),
+        nature=Activity.Nature.DUTY,
+        agreement=w.agreement,
+    )
+    w.shenzhen_activity = Activity.objects.create(
+        community=w.shenzhen,
+        type=w.cleanup,
+        title="翰林苑环境清扫",
+        starts_at=now + dt.timedelta(days=1),
+        ends_at=now + dt.timedelta(days=1, hours=2),
+    )
+    w.shengli_participation = Participation.objects.create(
+        activity=w.shengli_activity,
+        member=w.sanxia_member,
+        status=Participation.Status.PRESENT,
+        hours=2,
+        source=Participation.Source.ROLL_CALL,
+    )
+    w.shenzhen_participation = Participation.objects.create(
+        activity=w.shenzhen_activity,
+        member=w.yuanlin_member,
+        source=Participation.Source.SIGN_UP,
+    )
+    return w
+
+
+def role(django_user_model, username, kind, grids=(), **place):
+    user = make_user(django_user_model, username)
+    staff_role = StaffRole.objects.create(user=user, kind=kind, **place)
+    staff_role.grids.set(grids)
+    return user
+
+
+@pytest.fixture
+def city_admin(world, django_user_model):
+    return role(django_user_model, "city_admin", StaffRole.Kind.CITY_ADMIN)
+
+
+@pytest.fixture
+def street_officer(world, django_user_model):
+    return role(
+        django_user_model, "street_officer", StaffRole.Kind.STREET_OFFICER, street=world.wanshouqiao
+    )
+
+
+@pytest.fixture
+def community_staff(world, django_user_model):
+    return role(
+        django_user_model, "shengli_staff", StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
+    )
+
+
+@pytest.fixture
+def other_community_staff(world, django_user_model):
+    return role(
+        django_user_model, "shenzhen_staff", StaffRole.Kind.COMMUNITY_STAFF, community=world.shenzhen
+    )
+
+
+@pytest.fixture
+def grid_worker(world, django_user_model):
+    return role(
+        django_user_model,
+        "shengli_grid",
+        StaffRole.Kind.GRID_WORKER,
+        grids=[world.zilinyuan],
+        community=world.shengli,
+    )
+
+
+@pytest.fixture
+def agency_office(world, django_user_model):
+    return role(
+        django_user_model, "sanxia_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia
+    )
+
+
+@pytest.fixture
+def other_agency_office(world, django_user_model):
+    return role(
+        django_user_model, "yuanlin_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin
+    )
+
+
+@pytest.fixture
+def member_user(world):
+    return world.sanxia_member.user
+
+
+@pytest.fixture
+def other_member_user(world):
+    return world.yuanlin_member.user
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="root", password="pw-root", email="root@example.org"
+    )
