@@ -72,15 +72,9 @@ def world(db, django_user_model):
         status=Agreement.Status.ACTIVE,
         signed_on=today - dt.timedelta(days=100),
     )
-    w.cleanup = ActivityType.objects.create(
-        code=ActivityType.Code.CLEANUP, name="环境清扫", order=1
-    )
-    w.patrol = ActivityType.objects.create(
-        code=ActivityType.Code.FLOOD_PATROL,
-        name="防汛巡逻",
-        default_nature=ActivityType.Nature.DUTY,
-        order=2,
-    )
+    # Activity types come from a data migration.
+    w.cleanup = ActivityType.objects.get(code=ActivityType.Code.CLEANUP)
+    w.patrol = ActivityType.objects.get(code=ActivityType.Code.FLOOD_PATROL)
 
     def member(agency, name, mobile, username=None):
         user = make_user(django_user_model, username) if username else None
