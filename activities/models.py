@@ -99,11 +99,12 @@ class Activity(models.Model):
         _("capacity"), null=True, blank=True, help_text=_("Leave empty for no limit.")
     )
     nature = models.CharField(
-        _("nature"), max_length=10, choices=ActivityType.Nature, default=ActivityType.Nature.VOLUNTEER
+        _("nature"),
+        max_length=10,
+        choices=ActivityType.Nature,
+        default=ActivityType.Nature.VOLUNTEER,
     )
-    status = models.CharField(
-        _("status"), max_length=12, choices=Status, default=Status.RECRUITING
-    )
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.RECRUITING)
     organizer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -249,9 +250,7 @@ class Participation(models.Model):
         related_name="participations",
         verbose_name=_("member"),
     )
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status, default=Status.SIGNED_UP
-    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.SIGNED_UP)
     hours = models.DecimalField(
         _("service hours"), max_digits=4, decimal_places=1, null=True, blank=True
     )

@@ -130,7 +130,9 @@ class Grid(models.Model):
         verbose_name_plural = _("grids")
         ordering = ["community", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["community", "name"], name="communities_grid_unique_name")
+            models.UniqueConstraint(
+                fields=["community", "name"], name="communities_grid_unique_name"
+            )
         ]
 
     def __str__(self):

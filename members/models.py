@@ -205,10 +205,10 @@ class Registration(models.Model):
     def __str__(self):
         return f"{self.member} → {self.community} ({self.get_kind_display()})"
 
+    def get_absolute_url(self):
+        return reverse("admin:members_registration_change", args=[self.pk])
+
     def clean(self):
         super().clean()
         if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
             raise ValidationError({"grid": _("The grid must belong to the same community.")})
-
-    def get_absolute_url(self):
-        return reverse("admin:members_registration_change", args=[self.pk])

@@ -90,9 +90,7 @@ def world(db, django_user_model):
         applied_on=today,
         grid=w.zilinyuan,
     )
-    Registration.objects.create(
-        member=w.sanxia_member_2, community=w.shengli, applied_on=today
-    )
+    Registration.objects.create(member=w.sanxia_member_2, community=w.shengli, applied_on=today)
     Registration.objects.create(
         member=w.yuanlin_member,
         community=w.shenzhen,
@@ -162,7 +160,10 @@ def community_staff(world, django_user_model):
 @pytest.fixture
 def other_community_staff(world, django_user_model):
     return role(
-        django_user_model, "shenzhen_staff", StaffRole.Kind.COMMUNITY_STAFF, community=world.shenzhen
+        django_user_model,
+        "shenzhen_staff",
+        StaffRole.Kind.COMMUNITY_STAFF,
+        community=world.shenzhen,
     )
 
 

@@ -158,6 +158,8 @@ CELERY_DATA_DIR = env.path("CELERY_DATA_DIR", default=VAR_DIR / "celery")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = str(Path(CELERY_DATA_DIR) / "broker")
+    # The file-system transport expects its folder to exist on both sides.
+    Path(_broker_dir).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,

@@ -1,0 +1,23 @@
+# One image for web, worker and beat (docker-compose.yml picks the command).
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY xiachen ./xiachen
+COPY communities ./communities
+COPY members ./members
+COPY activities ./activities
+RUN pip install .
+COPY . .
+# Build-time values only: the catalogue and the static files need settings to load.
+RUN pybabel compile -d locale -D django \
+ && DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput
+
+RUN useradd --create-home --uid 1000 xiachen && mkdir -p /app/var && chown -R xiachen /app/var
+USER xiachen
+EXPOSE 8000
+CMD ["gunicorn", "xiachen.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -1,0 +1,50 @@
+# Two commands: `make run` and `make test`. Both set up .venv from pyproject.toml first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed-stamp
+PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test setup messages migrate demo lint format clean
+
+run: setup demo
+	$(PY) manage.py runlocal --port $(PORT)
+
+test: $(STAMP) messages
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) messages migrate
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Xiachen needs Python 3.11 or newer; set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# The zh-hans catalogue is compiled by the build (Babel, so no system gettext is needed).
+messages: $(MO_FILES)
+
+locale/%/LC_MESSAGES/django.mo: locale/%/LC_MESSAGES/django.po $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+demo: $(STAMP)
+	$(PY) manage.py load_demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+	find locale -name '*.mo' -delete

@@ -1,0 +1,141 @@
+"""The project's contract: settings from the environment, the compose file, clean migrations."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.core.management import call_command
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def settings_env_names() -> set[str]:
+    """Every variable xiachen/settings.py reads through `env...("NAME", ...)`."""
+    tree = ast.parse((ROOT / "xiachen" / "settings.py").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        reads_env = (isinstance(func, ast.Name) and func.id == "env") or (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "env"
+        )
+        first = node.args[0]
+        if reads_env and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            names.add(first.value)
+    return names
+
+
+def run_python(code: str, **env_changes):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env.update(env_changes)
+    env["DJANGO_SETTINGS_MODULE"] = "xiachen.settings"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    result = run_python("import django; django.setup()", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_settings_start_with_a_secret_key():
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DEBUG, settings.SESSION_COOKIE_SECURE)",
+        DEBUG="false",
+        SECRET_KEY="x" * 50,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
+
+
+def test_laptop_defaults_are_sqlite_with_wal_immediate_and_the_embedded_broker():
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings as s; "
+        "from django.db import connection; c = connection.cursor(); "
+        "c.execute('PRAGMA journal_mode'); "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, c.fetchone()[0], "
+        "s.LANGUAGE_CODE, s.TIME_ZONE, s.DATABASES['default']['OPTIONS']['transaction_mode'])",
+        DATABASE_URL="sqlite:////tmp/xiachen-defaults-test.sqlite3",
+        CELERY_BROKER_URL="filesystem://",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "filesystem://",
+        "wal",
+        "zh-hans",
+        "Asia/Shanghai",
+        "IMMEDIATE",
+    ]
+
+
+@pytest.mark.django_db
+def test_migrations_match_the_models():
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+def test_ruff_finds_nothing():
+    ruff = Path(sys.executable).parent / "ruff"
+    result = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+class TestComposeFile:
+    def test_it_has_the_production_services(self, compose):
+        assert {"web", "worker", "beat", "db", "redis"} <= set(compose["services"])
+        assert "gunicorn" in compose["services"]["web"]["command"]
+        assert "worker" in compose["services"]["worker"]["command"]
+        assert "beat" in compose["services"]["beat"]["command"]
+
+    def test_every_long_running_service_has_a_health_check(self, compose):
+        for name in ("web", "worker", "beat", "db", "redis"):
+            assert "test" in compose["services"][name]["healthcheck"], name
+
+    def test_data_lives_in_volumes(self, compose):
+        assert {"pgdata", "redisdata", "media"} <= set(compose["volumes"])
+        assert "pgdata:/var/lib/postgresql/data" in compose["services"]["db"]["volumes"]
+
+    def test_app_services_use_postgres_and_redis(self, compose):
+        for name in ("web", "worker", "beat"):
+            env = compose["services"][name]["environment"]
+            assert env["DATABASE_URL"].startswith("postgres://")
+            assert env["CELERY_BROKER_URL"].startswith("redis://")
+            assert env["DEBUG"] == "false"
+
+    def test_every_variable_it_sets_is_read_by_the_settings(self, compose):
+        known = settings_env_names()
+        for name in ("web", "worker", "beat", "migrate"):
+            unknown = set(compose["services"][name]["environment"]) - known
+            assert not unknown, f"{name} sets {unknown}, which xiachen/settings.py never reads"
+
+
+def test_the_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", readme, flags=re.M))
+    assert settings_env_names() <= documented, settings_env_names() - documented
+
+
+def test_the_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    head = readme[: readme.index("\n## ", readme.index("make test"))]
+    assert "make run" in head and "make test" in head

@@ -1,0 +1,154 @@
+"""`visible_to(user)` for every main model and every role, in scope and out of it."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from activities.models import Activity, Concern, Participation, WorkUpdate
+from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
+from members.models import Member, Registration
+
+
+@pytest.fixture
+def notes(world, community_staff, other_community_staff):
+    """A work update and a concern in each community."""
+    for community, author in (
+        (world.shengli, community_staff),
+        (world.shenzhen, other_community_staff),
+    ):
+        WorkUpdate.objects.create(community=community, author=author, body=f"{community.name}动态")
+        Concern.objects.create(
+            community=community, reported_by=author, title=f"{community.name}民情"
+        )
+
+
+def names(model, user):
+    """What `user` sees of `model`, as readable labels."""
+    label = {
+        Street: lambda o: o.name,
+        Community: lambda o: o.name,
+        Grid: lambda o: o.name,
+        Agency: lambda o: o.name,
+        Agreement: lambda o: o.number,
+        Member: lambda o: o.name,
+        Registration: lambda o: f"{o.member.name}@{o.community.name}",
+        Activity: lambda o: o.title,
+        Participation: lambda o: f"{o.member.name}@{o.activity.title}",
+        WorkUpdate: lambda o: o.body,
+        Concern: lambda o: o.title,
+    }[model]
+    return {label(o) for o in model.objects.visible_to(user)}
+
+
+SHENGLI = {
+    Street: {"万寿桥街道"},
+    Community: {"胜利一路社区"},
+    Grid: {"紫林苑网格", "万寿小区网格"},
+    Agency: {"三峡旅游新区管委会"},
+    Agreement: {"GJ-TEST-001"},
+    Member: {"李建华", "王海燕"},
+    Registration: {"李建华@胜利一路社区", "王海燕@胜利一路社区"},
+    Activity: {"沿江防汛巡逻"},
+    Participation: {"李建华@沿江防汛巡逻"},
+    WorkUpdate: {"胜利一路社区动态"},
+    Concern: {"胜利一路社区民情"},
+}
+SHENZHEN = {
+    Street: {"东苑街道"},
+    Community: {"深圳路社区"},
+    Grid: {"翰林苑网格"},
+    Agency: {"市园林和林业局"},
+    Agreement: set(),
+    Member: {"陈思远"},
+    Registration: {"陈思远@深圳路社区"},
+    Activity: {"翰林苑环境清扫"},
+    Participation: {"陈思远@翰林苑环境清扫"},
+    WorkUpdate: {"深圳路社区动态"},
+    Concern: {"深圳路社区民情"},
+}
+SANXIA_OFFICE = {
+    Street: {"万寿桥街道"},
+    Community: {"胜利一路社区"},
+    Grid: {"紫林苑网格", "万寿小区网格"},
+    Agency: {"三峡旅游新区管委会"},
+    Agreement: {"GJ-TEST-001"},
+    Member: {"李建华", "王海燕"},
+    Registration: {"李建华@胜利一路社区", "王海燕@胜利一路社区"},
+    Activity: {"沿江防汛巡逻"},
+    Participation: {"李建华@沿江防汛巡逻"},
+    # Notes are the community's; an agency sees those its own members wrote.
+    WorkUpdate: set(),
+    Concern: set(),
+}
+YUANLIN_OFFICE = SHENZHEN | {Agreement: set(), WorkUpdate: set(), Concern: set()}
+SANXIA_MEMBER = SANXIA_OFFICE | {
+    Member: {"李建华"},
+    Registration: {"李建华@胜利一路社区"},
+    # A member reads the updates of a community they reported in to.
+    WorkUpdate: {"胜利一路社区动态"},
+}
+YUANLIN_MEMBER = SHENZHEN | {Agreement: set(), Concern: set()}
+EVERYTHING = {model: SHENGLI[model] | SHENZHEN[model] for model in SHENGLI}
+NOTHING = {model: set() for model in SHENGLI}
+
+CASES = {
+    "city_admin": EVERYTHING,
+    "superuser": EVERYTHING,
+    "street_officer": SHENGLI,
+    "community_staff": SHENGLI,
+    "grid_worker": SHENGLI,
+    "other_community_staff": SHENZHEN,
+    "agency_office": SANXIA_OFFICE,
+    "other_agency_office": YUANLIN_OFFICE,
+    "member_user": SANXIA_MEMBER,
+    "other_member_user": YUANLIN_MEMBER,
+}
+
+
+@pytest.mark.parametrize("persona", CASES)
+@pytest.mark.parametrize("model", list(SHENGLI), ids=lambda m: m.__name__)
+def test_each_role_sees_its_scope_and_nothing_else(request, notes, persona, model):
+    user = request.getfixturevalue(persona)
+    assert names(model, user) == CASES[persona][model]
+
+
+@pytest.mark.parametrize("model", list(SHENGLI), ids=lambda m: m.__name__)
+def test_anonymous_and_roleless_users_see_nothing(notes, django_user_model, model):
+    roleless = django_user_model.objects.create_user("nobody")
+    assert names(model, AnonymousUser()) == set()
+    assert names(model, roleless) == set()
+    # A member without a login must not make rows visible to everyone without one.
+    assert Member.objects.filter(user__isnull=True).exists()
+
+
+def test_a_deactivated_login_loses_its_scope(community_staff):
+    community_staff.is_active = False
+    community_staff.save()
+    community_staff.refresh_from_db()
+    assert names(Activity, community_staff) == set()
+
+
+def test_a_person_with_two_roles_sees_both_scopes(world, django_user_model):
+    user = django_user_model.objects.create_user("two_hats")
+    StaffRole.objects.create(
+        user=user, kind=StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
+    )
+    StaffRole.objects.create(user=user, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin)
+    assert names(Activity, user) == {"沿江防汛巡逻", "翰林苑环境清扫"}
+    assert names(Member, user) == {"李建华", "王海燕", "陈思远"}
+
+
+def test_staff_roles_are_visible_to_their_holder_and_the_city(
+    city_admin, community_staff, other_community_staff
+):
+    assert {r.user.username for r in StaffRole.objects.visible_to(community_staff)} == {
+        "shengli_staff"
+    }
+    assert {"shengli_staff", "shenzhen_staff", "city_admin"} <= {
+        r.user.username for r in StaffRole.objects.visible_to(city_admin)
+    }
+
+
+def test_visible_to_returns_no_duplicates(world, agency_office):
+    # Two paths lead to the same activity (the agreement and a participation).
+    assert Activity.objects.visible_to(agency_office).count() == 1
+    assert Community.objects.visible_to(agency_office).count() == 1

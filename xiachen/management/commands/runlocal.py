@@ -1,0 +1,98 @@
+"""`make run`: the web app, a Celery worker and beat together on a laptop, stopped by Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Runs the web app with a Celery worker and beat (embedded broker by default)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args, host, port, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"Port {port} is not a TCP port.")
+        Path(settings.CELERY_DATA_DIR).mkdir(parents=True, exist_ok=True)
+        python = sys.executable
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        children = {
+            "web": [python, manage, "runserver", f"{host}:{port}", "--noreload"],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "xiachen",
+                "worker",
+                "--beat",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--schedule",
+                str(Path(settings.CELERY_DATA_DIR) / "beat-schedule"),
+            ],
+        }
+        processes = {}
+        # Children get their own process group so that we, not the terminal, stop them in order.
+        for name, command in children.items():
+            processes[name] = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, start_new_session=True
+            )
+
+        self._print_banner(host, port)
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(
+                            f"{name} exited with code {process.returncode}; stopping."
+                        )
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            self._stop(processes)
+
+    def _stop(self, processes):
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.stdout.write("Stopped the web app, the worker and beat.")
+
+    def _print_banner(self, host, port):
+        from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+        url = f"http://{host}:{port}/"
+        broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
+        lines = [
+            "",
+            "=" * 72,
+            f"  下沉社区 Xiachen is running at {url}",
+            f"  Celery worker + beat on the {broker} broker; Ctrl-C stops everything.",
+            f"  Demo accounts (password for all: {DEMO_PASSWORD}):",
+        ]
+        for username, role, scope in DEMO_ACCOUNTS:
+            lines.append(f"    {username:<20} {role:<10} {scope}")
+        lines += ["=" * 72, ""]
+        self.stdout.write("\n".join(lines))
