@@ -25,9 +25,12 @@ def require_or_skip(service: str, reason: str):
 def pytest_collection_modifyitems(config, items):
     # PostgreSQL-only tests are deselected on SQLite (not skipped); in the PostgreSQL leg
     # of CI XIACHEN_REQUIRE=postgres makes a SQLite database an error instead.
-    on_postgres = "postgresql" in os.environ.get("DATABASE_URL", "")
+    on_postgres = "postgres" in os.environ.get("DATABASE_URL", "").split("://")[0]
     if "postgres" in REQUIRED_SERVICES and not on_postgres:
         raise pytest.UsageError("XIACHEN_REQUIRE has postgres but DATABASE_URL is not PostgreSQL")
+    on_redis = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
+    if "redis" in REQUIRED_SERVICES and not on_redis:
+        raise pytest.UsageError("XIACHEN_REQUIRE has redis but CELERY_BROKER_URL is not Redis")
     if on_postgres:
         return
     kept, dropped = [], []
