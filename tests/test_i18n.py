@@ -1,0 +1,33 @@
+"""Chinese first: the zh-hans catalogue is complete and compiled by the build."""
+
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from django.conf import settings
+from django.utils import translation
+
+from communities.models import Agreement
+
+PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+
+def test_every_message_of_the_catalogue_is_translated():
+    with PO.open("rb") as f:
+        catalogue = read_po(f, locale="zh_Hans")
+    untranslated = [
+        m.id
+        for m in catalogue
+        if m.id and (not all(m.string) if isinstance(m.string, tuple) else not m.string)
+    ]
+    fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
+    assert not untranslated, untranslated
+    assert not fuzzy, fuzzy
+
+
+def test_the_compiled_catalogue_is_used():
+    assert PO.with_suffix(".mo").exists(), "make compiles the catalogue before the tests run"
+    with translation.override("zh-hans"):
+        assert str(Agreement._meta.verbose_name) == "共驻共建协议"
+        assert str(Agreement.Status.ACTIVE.label) == "生效中"
+    with translation.override("en"):
+        assert str(Agreement._meta.verbose_name) == "co-construction agreement"
