@@ -347,7 +347,13 @@ class Agreement(models.Model):
 
     @property
     def effective_status(self):
-        return self.effective_status_on()
+        annotated = self.__dict__.get("_annotated_effective_status")
+        return annotated or self.effective_status_on()
+
+    @effective_status.setter
+    def effective_status(self, value):
+        # Set by the with_effective_status() annotation of the same name.
+        self.__dict__["_annotated_effective_status"] = value
 
     def get_effective_status_display(self):
         return self.Status(self.effective_status).label

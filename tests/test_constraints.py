@@ -6,11 +6,18 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from activities.models import Activity, Participation
 from communities.models import Agreement, StaffRole
 from members.models import Member, Registration
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    # The messages are compared in their source language; test_i18n covers the catalogue.
+    with translation.override("en"):
+        yield
 
 
 def refused_by_database(obj, constraint_name, *, unique=False):

@@ -1,9 +1,12 @@
 """Chinese first: the zh-hans catalogue is complete and compiled by the build."""
 
+import datetime as dt
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import translation
 
 from communities.models import Agreement
@@ -31,3 +34,16 @@ def test_the_compiled_catalogue_is_used():
         assert str(Agreement.Status.ACTIVE.label) == "生效中"
     with translation.override("en"):
         assert str(Agreement._meta.verbose_name) == "co-construction agreement"
+
+
+def test_database_rules_explain_themselves_in_chinese(world):
+    agreement = Agreement(
+        agency=world.sanxia,
+        community=world.shengli,
+        number="X",
+        starts_on=dt.date(2026, 7, 1),
+        ends_on=dt.date(2026, 6, 30),
+    )
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as caught:
+        agreement.full_clean()
+    assert "协议的结束日期必须晚于开始日期。" in caught.value.messages

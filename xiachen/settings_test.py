@@ -10,3 +10,6 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="xiachen-test-media-")
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
+# WhiteNoise looks for collected files; tests serve from the finders instead.
+STATIC_ROOT = tempfile.mkdtemp(prefix="xiachen-test-static-")
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Member, Registration
+
+
+class RegistrationInline(admin.TabularInline):
+    model = Registration
+    extra = 0
+    fields = ["community", "kind", "status", "grid", "applied_on", "ended_on"]
+    autocomplete_fields = ["community", "grid"]
+    show_change_link = True
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["name", "agency", "masked_mobile", "is_party_member", "position", "status"]
+    list_filter = ["agency", "status", "is_party_member"]
+    list_select_related = ["agency"]
+    search_fields = ["name", "mobile", "agency__name", "agency__short_name"]
+    autocomplete_fields = ["agency", "residence_community", "user"]
+    inlines = [RegistrationInline]
+
+    # Lists show the masked number (PIPL); the full one is on the member's own page.
+    @admin.display(description=_("mobile"), ordering="mobile")
+    def masked_mobile(self, obj):
+        return obj.masked_mobile
+
+
+@admin.register(Registration)
+class RegistrationAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "member",
+        "member_agency",
+        "community",
+        "kind",
+        "status",
+        "grid",
+        "applied_on",
+    ]
+    list_filter = ["status", "kind", "community__street", "community"]
+    list_select_related = ["member__agency", "community", "grid__community"]
+    search_fields = ["member__name", "community__name", "member__agency__name"]
+    autocomplete_fields = ["member", "community", "grid", "reviewer"]
+    date_hierarchy = "applied_on"
+    view_on_site = False  # its absolute URL is this admin page
+
+    @admin.display(description=_("agency"), ordering="member__agency__name")
+    def member_agency(self, obj):
+        return obj.member.agency
