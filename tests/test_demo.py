@@ -1,0 +1,410 @@
+"""`manage.py load_demo`: the article's figures, the demo accounts, and reruns that change nothing.
+
+Figures, defined exactly as the tests count them:
+
+- activities joined by 三峡旅游新区 cadres = distinct activities with at least one *present*
+  participation of a member of 三峡旅游新区管委会: 16;
+- members of other agencies reported in to 胜利一路社区 = *active* registrations to 胜利一路社区 of
+  members whose agency is not 三峡旅游新区管委会: 70 rows, 70 distinct (active) members;
+- the 30 June theme party day: members present + resident volunteers >= 40.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from activities.models import Activity, Concern, Participation, WorkUpdate
+from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
+from communities.scopes import scope_of
+from members.models import Member, Registration, mobile_validator
+from xiachen import demo
+
+TODAY = dt.date(2026, 11, 27)
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+START_OF_TODAY = dt.datetime.combine(TODAY, dt.time(), SHANGHAI)
+
+# Real people the source article names; the demo must not use any of them.
+REAL_NAMES = {"李建喜", "许刚", "龙一姣", "王凌云", "朱晶晶", "龙小兵", "乔奇"}
+
+
+def load(today="2026-11-27"):
+    out = StringIO()
+    call_command("load_demo", today=today, stdout=out)
+    return out.getvalue()
+
+
+def sanxia():
+    return Agency.objects.get(name="三峡旅游新区管委会")
+
+
+def shengli():
+    return Community.objects.get(name="胜利一路社区")
+
+
+def snapshot():
+    """Every row of every table (history and many-to-many tables included), field by field."""
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values_list())
+        for model in apps.get_models(include_auto_created=True)
+    }
+
+
+EXPECTED_ACCOUNTS = {
+    "admin": (StaffRole.Kind.CITY_ADMIN, None),
+    "wanshouqiao_street": (StaffRole.Kind.STREET_OFFICER, "万寿桥街道"),
+    "dongyuan_street": (StaffRole.Kind.STREET_OFFICER, "东苑街道"),
+    "shengli_staff": (StaffRole.Kind.COMMUNITY_STAFF, "胜利一路社区"),
+    "shenzhen_staff": (StaffRole.Kind.COMMUNITY_STAFF, "深圳路社区"),
+    "shengli_grid": (StaffRole.Kind.GRID_WORKER, "胜利一路社区"),
+    "shenzhen_grid": (StaffRole.Kind.GRID_WORKER, "深圳路社区"),
+    "sanxia_office": (StaffRole.Kind.AGENCY_OFFICE, "三峡旅游新区管委会"),
+    "yuanlin_office": (StaffRole.Kind.AGENCY_OFFICE, "市园林和林业局"),
+    "sanxia_member": (None, "三峡旅游新区管委会"),
+    "yuanlin_member": (None, "市园林和林业局"),
+}
+GRID_OF = {"shengli_grid": "紫林苑网格", "shenzhen_grid": "翰林苑网格"}
+
+
+@pytest.fixture(scope="class")
+def loaded_once(django_db_setup, django_db_blocker):
+    """One load shared by the tests of a class, rolled back after it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield load()
+        transaction.set_rollback(True)
+
+
+class TestTheLoadedDemo:
+    """Tests that only read the demo share one load."""
+
+    @pytest.fixture
+    def output(self, loaded_once, db):
+        """The command's output; each test's own writes roll back to a savepoint."""
+        return loaded_once
+
+    def test_sanxia_cadres_joined_exactly_16_activities(self, output):
+        joined = Activity.objects.filter(
+            participations__status=Participation.Status.PRESENT,
+            participations__member__agency=sanxia(),
+        ).distinct()
+
+        assert joined.count() == 16
+        # Not counted: an activity of theirs where nobody came, a cancelled one, and the ones whose
+        # roll call is still to come.
+        ran_without_them = Activity.objects.filter(
+            participations__member__agency=sanxia(),
+            participations__status__in=[Participation.Status.ABSENT, Participation.Status.LEAVE],
+        ).exclude(pk__in=joined)
+        assert ran_without_them.exists()
+        assert Activity.objects.filter(status=Activity.Status.CANCELLED).exists()
+
+    def test_exactly_70_members_of_other_agencies_reported_in_to_shengli(self, output):
+        reported_in = Registration.objects.filter(
+            community=shengli(), status=Registration.Status.ACTIVE
+        ).exclude(member__agency=sanxia())
+
+        assert reported_in.count() == 70
+        assert reported_in.values("member").distinct().count() == 70
+        assert not reported_in.exclude(member__status=Member.Status.ACTIVE).exists()
+        # They live there (双报到) and still report in to their own agency's paired community.
+        assert set(reported_in.values_list("kind", flat=True)) == {Registration.Kind.RESIDENCE}
+        by_agency = dict(reported_in.values_list("member__agency__name").annotate(n=Count("pk")))
+        assert by_agency == {"市民宗委": 30, "市园林和林业局": 40}
+        members = Member.objects.filter(registrations__in=reported_in)
+        assert members.filter(residence_community=shengli()).count() == 70
+        without_liaison = members.exclude(
+            registrations__kind=Registration.Kind.LIAISON,
+            registrations__status=Registration.Status.ACTIVE,
+        )
+        assert not without_liaison.exists()
+
+    def test_sanxia_has_about_20_members_in_shenglis_grids(self, output):
+        liaison = Registration.objects.filter(
+            member__agency=sanxia(),
+            community=shengli(),
+            kind=Registration.Kind.LIAISON,
+            status=Registration.Status.ACTIVE,
+        )
+
+        assert liaison.count() == 20
+        assert not liaison.filter(grid__isnull=True).exists()
+        assert not liaison.exclude(grid__community=shengli()).exists()
+
+    def test_the_30_june_theme_party_day_had_more_than_40_people(self, output):
+        day = Activity.objects.get(title="“干干净净迎七一，我是党员我奉献”主题党日")
+        present = day.participations.filter(status=Participation.Status.PRESENT).count()
+
+        assert day.starts_at.astimezone(SHANGHAI).date() == dt.date(2026, 6, 30)
+        assert day.community == shengli()
+        assert day.grid.name == "万寿小区网格"
+        assert present >= 15
+        assert present + day.resident_volunteers >= 40
+
+    def test_the_30_june_agreement_is_active_with_a_quota_of_one(self, output):
+        agreement = Agreement.objects.get(agency=sanxia(), community=shengli())
+
+        assert agreement.status == Agreement.Status.ACTIVE
+        assert agreement.daily_quota == 1
+        assert agreement.signed_on == agreement.starts_on == dt.date(2026, 6, 30)
+        assert agreement.ends_on == dt.date(2029, 6, 29)
+        assert agreement.signed_by.username == "admin"
+        assert "每天安排一名党员或干部下沉" in agreement.commitments
+        assert Agreement.objects.in_force(TODAY).filter(pk=agreement.pk).exists()
+        pairs = set(
+            Agreement.objects.filter(status=Agreement.Status.ACTIVE).values_list(
+                "agency__name", "community__name"
+            )
+        )
+        assert pairs == {
+            ("三峡旅游新区管委会", "胜利一路社区"),
+            ("市民宗委", "建设社区"),
+            ("市园林和林业局", "东山花园社区"),
+        }
+        draft = Agreement.objects.get(status=Agreement.Status.DRAFT)
+        assert draft.signed_on is None
+        assert draft.starts_on > TODAY
+
+    def test_past_attendance_mixes_present_absent_and_leave(self, output):
+        past = Participation.objects.filter(activity__ends_at__lt=START_OF_TODAY)
+        assert {
+            Participation.Status.PRESENT,
+            Participation.Status.ABSENT,
+            Participation.Status.LEAVE,
+        } <= set(past.values_list("status", flat=True))
+
+        for row in Participation.objects.present().select_related("activity"):
+            assert row.hours == row.activity.duration_hours
+            assert row.source == Participation.Source.ROLL_CALL
+            assert row.recorded_by == row.activity.organizer
+        past_leave = past.filter(status=Participation.Status.LEAVE)
+        assert past_leave.count() >= 3
+        assert not past_leave.filter(leave_reason="").exists()
+        assert set(past_leave.values_list("leave_decision", flat=True)) == {
+            Participation.LeaveDecision.APPROVED
+        }
+        reviews = set(Participation.objects.present().values_list("review", flat=True))
+        assert reviews == {Participation.Review.CONFIRMED, Participation.Review.UNREVIEWED}
+        confirmed = Participation.objects.filter(review=Participation.Review.CONFIRMED)
+        assert not confirmed.filter(reviewed_by__isnull=True).exists()
+        # Each record is confirmed by the party office of the member's own agency.
+        assert not confirmed.exclude(reviewed_by__staff_roles__agency=F("member__agency")).exists()
+
+    def test_yesterdays_activity_waits_for_roll_call_and_next_week_is_recruiting(self, output):
+        pending = Participation.objects.pending_roll_call(now=START_OF_TODAY)
+
+        assert pending.count() == 5
+        assert {p.activity.title for p in pending} == {"紫林苑楼道堆物清理"}
+        ended_on = pending.first().activity.ends_at.astimezone(SHANGHAI).date()
+        assert ended_on == TODAY - dt.timedelta(days=1)
+
+        next_week = Activity.objects.filter(
+            starts_at__gte=START_OF_TODAY, starts_at__lt=START_OF_TODAY + dt.timedelta(days=8)
+        )
+        assert next_week.count() >= 3
+        assert set(next_week.values_list("status", flat=True)) == {Activity.Status.RECRUITING}
+        assert not next_week.annotate(n=Count("participations")).filter(n=0).exists()
+        tomorrow = next_week.get(
+            nature=Activity.Nature.DUTY,
+            starts_at__date=TODAY + dt.timedelta(days=1),
+        )
+        assert tomorrow.agreement.agency == sanxia()
+        signed_up = tomorrow.participations.get()
+        assert signed_up.status == Participation.Status.SIGNED_UP
+        assert signed_up.member.user.username == "sanxia_member"
+        assert next_week.filter(
+            participations__leave_decision=Participation.LeaveDecision.PENDING
+        ).exists()
+
+    def test_shenglis_sanxia_activities_count_toward_the_30_june_agreement(self, output):
+        agreement = Agreement.objects.get(agency=sanxia(), community=shengli())
+        duty = Activity.objects.filter(community=shengli(), nature=Activity.Nature.DUTY)
+
+        assert duty.count() >= 10
+        assert set(duty.values_list("agreement", flat=True)) == {agreement.pk}
+        assert set(duty.values_list("type__code", flat=True)) == {"flood_patrol", "gate_duty"}
+        assert (
+            not Activity.objects.exclude(agreement=None)
+            .exclude(agreement__community=F("community"))
+            .exists()
+        )
+        organizers = set(
+            Activity.objects.filter(community=shengli()).values_list(
+                "organizer__username", flat=True
+            )
+        )
+        assert organizers == {"shengli_grid", "shengli_staff"}
+        for community, title in [
+            ("建设社区", "清理铁路沿线白色垃圾"),
+            ("东山花园社区", "园林局党员走进东山花园社区主题党日"),
+            ("深圳路社区", "入户宣传垃圾分类、文明创建和养犬登记"),
+        ]:
+            activity = Activity.objects.get(community__name=community, title=title)
+            assert activity.participations.present().count() >= 6
+
+    def test_review_lists_members_and_notes_have_content(self, output):
+        at_shengli = Registration.objects.filter(community=shengli())
+        assert at_shengli.filter(status=Registration.Status.PENDING).count() >= 2
+        returned = at_shengli.get(status=Registration.Status.RETURNED)
+        assert returned.return_reason and returned.reviewer.username == "shengli_staff"
+
+        left = Member.objects.filter(status=Member.Status.LEFT)
+        assert left.count() == 3
+        assert not left.filter(left_on__isnull=True).exists()
+        assert not Registration.objects.filter(
+            member__in=left, status__in=Registration.LIVE_STATUSES
+        ).exists()
+
+        assert set(Concern.objects.values_list("state", flat=True)) == set(Concern.State)
+        assert Concern.objects.get(state=Concern.State.RESOLVED).resolution
+        assert Concern.objects.get(state=Concern.State.FORWARDED).forwarded_to
+        assert WorkUpdate.objects.count() >= 2
+        assert not WorkUpdate.objects.filter(created_at__date__gt=TODAY).exists()
+
+    def test_every_row_passes_model_validation(self, output):
+        for model in (Agreement, Member, Registration, Activity, Participation, Concern):
+            for obj in model.objects.all():
+                obj.full_clean()
+        for member in Member.objects.all():
+            mobile_validator(member.mobile)
+
+    def test_the_demo_accounts_are_the_ones_listed(self, output):
+        assert [username for username, _, _ in demo.DEMO_ACCOUNTS] == list(EXPECTED_ACCOUNTS)
+        for username, role, scope in demo.DEMO_ACCOUNTS:
+            assert f"{username} " in output
+            assert role in output and scope in output
+        assert demo.DEMO_PASSWORD in output
+
+    @pytest.mark.parametrize("username", EXPECTED_ACCOUNTS)
+    def test_every_demo_account_logs_in_with_its_role_and_scope(
+        self, output, client, django_user_model, username
+    ):
+        kind, place = EXPECTED_ACCOUNTS[username]
+
+        assert client.login(username=username, password="xiachen-demo")
+        user = django_user_model.objects.get(username=username)
+        assert user.first_name and not user.first_name.isascii()
+        scope = scope_of(user)
+        if kind is None:
+            assert not scope.is_staff_of_any_place
+            assert user.member.agency.name == place
+            assert user.member.status == Member.Status.ACTIVE
+            assert user.member.registrations.filter(
+                kind=Registration.Kind.LIAISON, status=Registration.Status.ACTIVE
+            ).exists()
+            assert user.member.name == user.first_name
+            return
+        assert scope.kinds == {kind}
+        if kind == StaffRole.Kind.CITY_ADMIN:
+            assert scope.city and user.is_staff and user.is_superuser
+            return
+        assert not scope.city and not user.is_superuser
+        if kind == StaffRole.Kind.STREET_OFFICER:
+            assert scope.street_ids == {Street.objects.get(name=place).pk}
+        elif kind == StaffRole.Kind.AGENCY_OFFICE:
+            assert scope.agency_ids == {Agency.objects.get(name=place).pk}
+        else:
+            assert scope.community_ids == {Community.objects.get(name=place).pk}
+        if kind == StaffRole.Kind.GRID_WORKER:
+            assert scope.grid_ids == {Grid.objects.get(name=GRID_OF[username]).pk}
+
+    def test_no_demo_person_has_a_real_name_from_the_article(self, output, django_user_model):
+        names = set(Member.objects.values_list("name", flat=True))
+        names |= set(django_user_model.objects.values_list("first_name", flat=True))
+        for side in ("agency_contact", "community_contact"):
+            names |= set(Agreement.objects.values_list(side, flat=True))
+
+        assert Member.objects.count() == len(set(Member.objects.values_list("name", flat=True)))
+        assert not names & REAL_NAMES
+        assert not any(real in name for name in names for real in REAL_NAMES)
+        assert demo.ARTICLE_NAMES >= REAL_NAMES
+
+
+@pytest.mark.parametrize(
+    "today, anchor",
+    [
+        ("2026-11-27", "2026-06-30"),
+        ("2027-06-29", "2026-06-30"),
+        ("2027-01-01", "2026-06-30"),
+        ("2026-07-26", "2026-06-30"),
+        # The July story would still be to come: the year before.
+        ("2026-07-10", "2025-06-30"),
+        ("2026-06-30", "2025-06-30"),
+    ],
+)
+def test_the_anchor_is_the_latest_30_june_whose_story_is_over(today, anchor):
+    assert demo.anchor_for(dt.date.fromisoformat(today)) == dt.date.fromisoformat(anchor)
+
+
+@pytest.mark.parametrize("today", ["2026-11-27", "2026-07-26", "2026-07-03"])
+def test_no_attendance_is_recorded_for_a_day_still_to_come(db, today):
+    load(today)
+    start_of_today = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(), SHANGHAI)
+    recorded = Participation.objects.exclude(status=Participation.Status.SIGNED_UP).exclude(
+        leave_decision=Participation.LeaveDecision.PENDING
+    )
+    assert recorded.exists()
+    assert not recorded.filter(activity__ends_at__gt=start_of_today).exists()
+    assert not Activity.objects.filter(
+        status=Activity.Status.RECRUITING, starts_at__lt=start_of_today
+    ).exists()
+
+
+def test_a_second_run_creates_and_changes_nothing(db):
+    load()
+    before = snapshot()
+
+    again = load()
+    later = load("2027-08-15")
+
+    assert snapshot() == before
+    assert "Nothing to create" in again
+    assert "Nothing to create" in later
+    assert "2026-06-30" in later  # the later run keeps the first run's dates
+
+
+def test_a_rerun_completes_missing_rows_and_leaves_the_rest(db):
+    load()
+    counts = {m: m.objects.count() for m in (Activity, Participation, Concern, Member)}
+    deleted = Activity.objects.get(title="走访慰问独居老人")
+    kept = list(Participation.objects.exclude(activity=deleted).order_by("pk").values_list())
+    deleted.delete()
+    Concern.objects.filter(state=Concern.State.OPEN).delete()
+
+    output = load("2027-01-10")
+
+    assert {m: m.objects.count() for m in counts} == counts
+    assert re.search(r"activities\.Activity +1\n", output)
+    assert re.search(r"activities\.Participation +2\n", output)
+    assert re.search(r"activities\.Concern +2\n", output)
+    restored = Activity.objects.get(title="走访慰问独居老人")
+    # The story keeps the first load's dates; "next week" is the new run's.
+    assert restored.starts_at.astimezone(SHANGHAI).date() == dt.date(2027, 1, 15)
+    assert "2026-06-30" in output
+    others = Participation.objects.exclude(activity=restored).order_by("pk").values_list()
+    assert list(others) == kept
+
+
+@pytest.mark.parametrize("today", ["27/11/2026", "2026-02-30", "tomorrow", ""])
+def test_an_invalid_today_is_a_clear_command_error(db, today):
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("load_demo", "--today", today, stdout=StringIO())
+    assert not Member.objects.exists()
+
+
+def test_today_defaults_to_the_local_date(db):
+    call_command("load_demo", stdout=StringIO())
+
+    anchor = demo.anchor_for(timezone.localdate())
+    assert Agreement.objects.get(agency=sanxia(), community=shengli()).signed_on == anchor
+    assert Activity.objects.filter(
+        Q(starts_at__date=timezone.localdate() + dt.timedelta(days=1)),
+        nature=Activity.Nature.DUTY,
+    ).exists()
+    assert Decimal("2.5") in set(Participation.objects.values_list("hours", flat=True))

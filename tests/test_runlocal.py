@@ -1,0 +1,79 @@
+"""`make run`'s heart: `manage.py runlocal` serves the app and runs a worker with beat on the
+embedded broker, prints the URL and the demo accounts, and Ctrl-C stops all of it."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.celery_worker
+def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="xiachen.settings",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CELERY_BROKER_URL="filesystem://",
+        CELERY_DATA_DIR=str(tmp_path / "celery"),
+        PYTHONUNBUFFERED="1",
+    )
+    manage = [sys.executable, "manage.py"]
+    migrate = subprocess.run(
+        [*manage, "migrate", "--noinput"], cwd=settings.BASE_DIR, env=env, capture_output=True
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    process = subprocess.Popen(
+        [*manage, "runlocal", "--port", str(port)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        page = None
+        while time.monotonic() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as r:
+                    page = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert page is not None, "".join(lines)
+        assert "登录" in page
+        while time.monotonic() < deadline:
+            text = "".join(lines)
+            if "beat: Starting..." in text and " ready." in text:
+                break
+            time.sleep(0.5)
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}/" in text
+        assert "shengli_staff" in text and "xiachen-demo" in text
+        assert " ready." in text, text  # the worker
+        assert "beat: Starting..." in text, text  # beat, embedded in the worker
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("runlocal did not stop on Ctrl-C")
+    assert "Stopped the web app, the worker and beat." in "".join(lines)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
