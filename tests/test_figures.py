@@ -1,0 +1,293 @@
+"""The figures of DESIGN.md, with exact numbers, one query each."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from activities.models import Activity, Participation
+from communities.models import Agency, Agreement, Community
+from members.models import Member, Registration
+from xiachen import figures
+from xiachen.templatetags.xiachen import figure, percent
+
+NOW = timezone.make_aware(dt.datetime(2025, 6, 18, 10, 0))  # a Wednesday
+TODAY = NOW.date()
+
+
+def activity(world, starts_at, *, community=None, hours=2, **extra):
+    return Activity.objects.create(
+        community=community or world.shengli,
+        type=world.cleanup,
+        title=f"清扫 {starts_at:%m-%d %H:%M}",
+        starts_at=starts_at,
+        ends_at=starts_at + dt.timedelta(hours=hours),
+        **extra,
+    )
+
+
+def take_part(member, act, status, hours=None):
+    extra = {"leave_reason": "出差"} if status == Participation.Status.LEAVE else {}
+    return Participation.objects.create(
+        activity=act,
+        member=member,
+        status=status,
+        hours=hours,
+        source=Participation.Source.ROLL_CALL,
+        **extra,
+    )
+
+
+def new_member(agency, n, **extra):
+    return Member.objects.create(agency=agency, name=f"成员{n}", mobile=f"1370000{n:04d}", **extra)
+
+
+@pytest.fixture
+def agency(db):
+    return Agency.objects.create(name="市民宗委")
+
+
+class TestRate:
+    def test_it_is_none_for_zero_over_zero(self):
+        assert figures.rate(0, 0) is None
+
+    def test_it_rounds_to_four_places(self):
+        assert figures.rate(2, 3) == Decimal("0.6667")
+        assert figures.rate(0, 5) == Decimal("0")
+
+    @pytest.mark.parametrize(
+        ("value", "shown"),
+        [
+            (None, "—"),
+            (Decimal("0.6667"), "66.7%"),
+            (Decimal("0.5"), "50%"),
+            (Decimal("1"), "100%"),
+            (Decimal("0"), "0%"),
+        ],
+    )
+    def test_percent_shows_a_dash_for_no_rate(self, value, shown):
+        assert percent(value) == shown
+
+    def test_figure_drops_a_useless_decimal(self):
+        assert figure(Decimal("3.0")) == "3"
+        assert figure(Decimal("3.5")) == "3.5"
+        assert figure(None) == "—"
+
+
+class TestAttendance:
+    def test_it_counts_present_only_for_participations_and_hours(
+        self, world, django_assert_num_queries
+    ):
+        member = new_member(world.sanxia, 1)
+        statuses = [
+            (Participation.Status.PRESENT, Decimal("2")),
+            (Participation.Status.PRESENT, Decimal("1.5")),
+            (Participation.Status.PRESENT, None),
+            (Participation.Status.ABSENT, Decimal("4")),
+            (Participation.Status.LEAVE, Decimal("4")),
+            (Participation.Status.LEAVE, None),
+            (Participation.Status.SIGNED_UP, Decimal("4")),
+        ]
+        for day, (status, hours) in enumerate(statuses):
+            take_part(member, activity(world, NOW - dt.timedelta(days=day + 1)), status, hours)
+
+        with django_assert_num_queries(1):
+            totals = figures.attendance(Participation.objects.filter(member=member))
+
+        assert totals.participations == 3
+        assert totals.hours == Decimal("3.5")
+        assert totals.absent == 1
+        assert totals.leaves == 2
+        # present ÷ (present + absent): the two leaves are left out.
+        assert totals.attendance_rate == Decimal("0.75")
+
+    def test_leave_alone_gives_no_rate(self, world):
+        member = new_member(world.sanxia, 1)
+        take_part(member, activity(world, NOW), Participation.Status.LEAVE)
+        totals = figures.attendance(Participation.objects.filter(member=member))
+        assert (totals.participations, totals.hours, totals.leaves) == (0, Decimal("0.0"), 1)
+        assert totals.attendance_rate is None
+        assert percent(totals.attendance_rate) == "—"
+
+    def test_nothing_at_all_is_zero_and_no_rate(self, world):
+        totals = figures.attendance(Participation.objects.none())
+        assert totals.participations == 0
+        assert totals.hours == Decimal("0.0")
+        assert totals.attendance_rate is None
+
+
+class TestReportIn:
+    def test_it_divides_active_liaison_report_ins_by_active_members(
+        self, world, agency, django_assert_num_queries
+    ):
+        liaison = new_member(agency, 1)
+        residence_only = new_member(agency, 2)
+        pending = new_member(agency, 3)
+        returned = new_member(agency, 4)
+        left = new_member(agency, 5, status=Member.Status.LEFT, left_on=TODAY)
+
+        def register(member, status=Registration.Status.ACTIVE, **extra):
+            Registration.objects.create(
+                member=member,
+                community=world.shengli,
+                status=status,
+                applied_on=TODAY,
+                **extra,
+            )
+
+        register(liaison)
+        # Both report-ins of 双报到 to one community count once.
+        register(liaison, kind=Registration.Kind.RESIDENCE)
+        register(residence_only, kind=Registration.Kind.RESIDENCE)
+        register(pending, status=Registration.Status.PENDING)
+        register(returned, status=Registration.Status.RETURNED, return_reason="不是本单位")
+        register(left)
+
+        with django_assert_num_queries(1):
+            result = figures.report_in(Member.objects.filter(agency=agency))
+
+        assert (result.reported_in, result.active_members) == (1, 4)
+        assert result.rate == Decimal("0.25")
+        assert percent(result.rate) == "25%"
+
+    def test_an_agency_without_members_has_no_rate(self, agency):
+        result = figures.report_in(Member.objects.filter(agency=agency))
+        assert (result.reported_in, result.active_members, result.rate) == (0, 0, None)
+        assert percent(result.rate) == "—"
+
+
+class TestInactiveMembers:
+    @pytest.fixture
+    def members(self, world, agency):
+        m = {
+            name: new_member(agency, n)
+            for n, name in enumerate(
+                ["recent", "long_ago", "absent", "leave", "signed_up", "future", "never"]
+            )
+        }
+        m["left"] = new_member(agency, 99, status=Member.Status.LEFT, left_on=TODAY)
+        present = Participation.Status.PRESENT
+        take_part(m["recent"], activity(world, NOW - dt.timedelta(days=10)), present, 2)
+        take_part(m["long_ago"], activity(world, NOW - dt.timedelta(days=31)), present, 2)
+        take_part(m["absent"], activity(world, NOW - dt.timedelta(days=2)), "absent")
+        take_part(m["leave"], activity(world, NOW - dt.timedelta(days=3)), "leave")
+        take_part(m["signed_up"], activity(world, NOW - dt.timedelta(days=4)), "signed_up")
+        # Marked present ahead of time: it does not count until it has happened.
+        take_part(m["future"], activity(world, NOW + dt.timedelta(days=1)), present, 2)
+        return m
+
+    def test_it_lists_active_members_without_a_recent_present(
+        self, members, agency, django_assert_num_queries
+    ):
+        with django_assert_num_queries(1):
+            inactive = set(
+                figures.inactive_members(Member.objects.filter(agency=agency), NOW).values_list(
+                    "name", flat=True
+                )
+            )
+        expected = {"long_ago", "absent", "leave", "signed_up", "future", "never"}
+        assert inactive == {members[key].name for key in expected}
+
+    def test_the_period_is_a_setting(self, members, agency, settings):
+        settings.INACTIVE_AFTER_DAYS = 5
+        inactive = figures.inactive_members(Member.objects.filter(agency=agency), NOW)
+        assert members["recent"] in inactive
+        assert inactive.count() == 7
+
+
+class TestAgreementCounts:
+    def test_it_counts_by_effective_status(self, world, django_assert_num_queries):
+        # world.agreement: active, ends in 265 days.
+        other = Community.objects.create(street=world.dongyuan, name="建设社区")
+        third = Community.objects.create(street=world.dongyuan, name="东山花园社区")
+
+        def agreement(number, community, status, ends_in, **extra):
+            signed = {} if status == Agreement.Status.DRAFT else {"signed_on": TODAY}
+            return Agreement.objects.create(
+                agency=world.yuanlin,
+                community=community,
+                number=number,
+                status=status,
+                starts_on=TODAY - dt.timedelta(days=300),
+                ends_on=TODAY + dt.timedelta(days=ends_in),
+                **signed,
+                **extra,
+            )
+
+        agreement("A-expiring", world.shengli, Agreement.Status.ACTIVE, 30)
+        agreement("A-past-end", other, Agreement.Status.ACTIVE, -1)  # expired in effect
+        agreement("A-next-month", third, Agreement.Status.ACTIVE, 31)
+        agreement("D-1", world.shenzhen, Agreement.Status.DRAFT, 100)
+        agreement(
+            "T-1",
+            world.shenzhen,
+            Agreement.Status.TERMINATED,
+            10,
+            termination_reason="单位撤并",
+        )
+
+        with django_assert_num_queries(1):
+            counts = figures.agreement_counts(Agreement.objects.all(), TODAY)
+
+        assert counts == {"active": 3, "expiring": 1, "drafts": 1}
+
+
+class TestCommunityMonthFigures:
+    def test_it_counts_reported_members_and_this_months_activities(
+        self, world, django_assert_num_queries
+    ):
+        today = dt.date(2025, 6, 18)
+        start, end = figures.month_bounds(today)
+        assert (start.day, end.month, end.day) == (1, 7, 1)
+        # world: 李建华 active (liaison) in 胜利一路社区, 王海燕 pending there.
+        Registration.objects.create(
+            member=world.sanxia_member,
+            community=world.shengli,
+            kind=Registration.Kind.RESIDENCE,
+            status=Registration.Status.ACTIVE,
+            applied_on=today,
+        )
+        Registration.objects.create(
+            member=world.yuanlin_member,
+            community=world.shengli,
+            status=Registration.Status.ACTIVE,
+            applied_on=today,
+        )
+        Activity.objects.all().delete()
+        activity(world, start)
+        activity(world, end - dt.timedelta(hours=3))
+        activity(world, start + dt.timedelta(days=3), status=Activity.Status.CANCELLED)
+        activity(world, start - dt.timedelta(hours=3))  # last month
+        activity(world, end)  # next month
+        activity(world, start + dt.timedelta(days=2), community=world.shenzhen)
+
+        with django_assert_num_queries(1):
+            rows = {
+                c.name: (c.reported_in, c.activities_this_month)
+                for c in figures.with_month_figures(Community.objects.all(), today)
+            }
+
+        assert rows == {"胜利一路社区": (2, 2), "深圳路社区": (1, 1)}
+
+
+class TestPendingRollCall:
+    def test_it_finds_ended_activities_with_signed_up_rows(self, world):
+        ended_waiting = activity(world, NOW - dt.timedelta(hours=5))
+        ended_done = activity(world, NOW - dt.timedelta(hours=5))
+        upcoming = activity(world, NOW + dt.timedelta(hours=5))
+        take_part(world.sanxia_member, ended_waiting, Participation.Status.SIGNED_UP)
+        take_part(world.sanxia_member_2, ended_waiting, Participation.Status.SIGNED_UP)
+        take_part(world.sanxia_member, ended_done, Participation.Status.PRESENT, 2)
+        take_part(world.sanxia_member, upcoming, Participation.Status.SIGNED_UP)
+
+        pending = figures.pending_roll_call(Activity.objects.all(), NOW)
+
+        assert list(pending) == [ended_waiting]
+
+
+def test_week_bounds_run_from_monday_to_monday():
+    start, end = figures.week_bounds(dt.date(2025, 6, 22))  # a Sunday
+    assert timezone.localtime(start).date() == dt.date(2025, 6, 16)
+    assert timezone.localtime(end).date() == dt.date(2025, 6, 23)
+    assert timezone.localtime(start).hour == 0

@@ -1,0 +1,193 @@
+"""The figures of DESIGN.md ("use exactly these definitions everywhere"), computed in the database.
+
+Each function takes an already scoped QuerySet (start from `visible_to(user)`) and runs one
+query, whatever the number of rows behind it. Rates are `Decimal` fractions, or `None` for
+0 ÷ 0, which templates show as "—" (see the `percent` filter in `xiachen.templatetags`).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db.models import Count, DecimalField, Exists, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from activities.models import Activity, Participation
+from communities.models import Agreement
+from members.models import Member, Registration
+
+ZERO_HOURS = Decimal("0.0")
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    """numerator ÷ denominator to four places; None when the denominator is 0 ("—")."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def month_bounds(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[first day of this month 00:00, first day of next month 00:00) in local time."""
+    today = today or timezone.localdate()
+    first = today.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return _local_midnight(first), _local_midnight(following)
+
+
+def week_bounds(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[Monday 00:00, next Monday 00:00) of this week in local time."""
+    today = today or timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    return _local_midnight(monday), _local_midnight(monday + dt.timedelta(days=7))
+
+
+@dataclass(frozen=True)
+class Attendance:
+    present: int
+    absent: int
+    leaves: int
+    hours: Decimal
+
+    @property
+    def participations(self) -> int:
+        return self.present
+
+    @property
+    def attendance_rate(self) -> Decimal | None:
+        return rate(self.present, self.present + self.absent)
+
+
+def attendance(participations) -> Attendance:
+    """DESIGN.md: "participations = count of *present*; service hours = sum of hours of
+    *present*; absences = *absent*; leaves = *leave*. attendance rate = present ÷ (present +
+    absent); leave is excluded; "—" when 0 ÷ 0."
+
+    Signed-up rows (not yet recorded) count nowhere."""
+    status = Participation.Status
+    totals = participations.aggregate(
+        present=Count("pk", filter=Q(status=status.PRESENT)),
+        absent=Count("pk", filter=Q(status=status.ABSENT)),
+        leaves=Count("pk", filter=Q(status=status.LEAVE)),
+        hours=Coalesce(
+            Sum("hours", filter=Q(status=status.PRESENT)),
+            ZERO_HOURS,
+            output_field=DecimalField(max_digits=10, decimal_places=1),
+        ),
+    )
+    return Attendance(
+        present=totals["present"],
+        absent=totals["absent"],
+        leaves=totals["leaves"],
+        hours=Decimal(totals["hours"]).quantize(Decimal("0.1")),
+    )
+
+
+@dataclass(frozen=True)
+class ReportIn:
+    active_members: int
+    reported_in: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rate(self.reported_in, self.active_members)
+
+
+def report_in(members) -> ReportIn:
+    """DESIGN.md: "report-in rate of an agency = active members with an active liaison
+    registration ÷ active members."
+
+    Pass the agency's members (`Member.objects.visible_to(user).filter(agency=...)`); members
+    who left are not counted on either side."""
+    liaison = Registration.objects.filter(
+        member=OuterRef("pk"),
+        kind=Registration.Kind.LIAISON,
+        status=Registration.Status.ACTIVE,
+    )
+    totals = members.filter(status=Member.Status.ACTIVE).aggregate(
+        active=Count("pk"), reported=Count("pk", filter=Q(Exists(liaison)))
+    )
+    return ReportIn(active_members=totals["active"], reported_in=totals["reported"])
+
+
+def inactive_members(members, now: dt.datetime | None = None):
+    """DESIGN.md: "inactive member = active member with no *present* in the last 30 days
+    (setting)."
+
+    The period is `settings.INACTIVE_AFTER_DAYS` days back from now, by the activity's start.
+    Returns a QuerySet, so callers can count it or list a few."""
+    now = now or timezone.now()
+    since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
+    recent_presence = Participation.objects.filter(
+        member=OuterRef("pk"),
+        status=Participation.Status.PRESENT,
+        activity__starts_at__gte=since,
+        activity__starts_at__lte=now,
+    )
+    return members.filter(status=Member.Status.ACTIVE).filter(~Exists(recent_presence))
+
+
+def agreement_counts(agreements, today: dt.date | None = None) -> dict[str, int]:
+    """Agreements by effective status (an active agreement past its end date is expired):
+    `active`; `expiring`, the active ones ending within 30 days; `drafts` waiting to be
+    signed."""
+    today = today or timezone.localdate()
+    active = Q(effective_status=Agreement.Status.ACTIVE)
+    return agreements.with_effective_status(today).aggregate(
+        active=Count("pk", filter=active),
+        expiring=Count("pk", filter=active & Q(ends_on__lte=today + dt.timedelta(days=30))),
+        drafts=Count("pk", filter=Q(status=Agreement.Status.DRAFT)),
+    )
+
+
+def _count(subquery, column):
+    """A correlated COUNT as a column; it keeps two counts of one row from multiplying."""
+    return Coalesce(
+        Subquery(
+            subquery.order_by().values(column).annotate(n=Count("*")).values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+
+
+def with_month_figures(communities, today: dt.date | None = None):
+    """Annotates each community with `reported_in`, the members with an active report-in
+    (报到, either kind) to it, and `activities_this_month`, its activities starting this
+    month that were not cancelled."""
+    start, end = month_bounds(today)
+    reported = Registration.objects.filter(
+        community=OuterRef("pk"), status=Registration.Status.ACTIVE
+    )
+    reported_in = Coalesce(
+        Subquery(
+            reported.order_by()
+            .values("community")
+            .annotate(n=Count("member", distinct=True))
+            .values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        0,
+    )
+    activities = Activity.objects.filter(
+        community=OuterRef("pk"), starts_at__gte=start, starts_at__lt=end
+    ).exclude(status=Activity.Status.CANCELLED)
+    return communities.annotate(
+        reported_in=reported_in, activities_this_month=_count(activities, "community")
+    )
+
+
+def pending_roll_call(activities, now: dt.datetime | None = None):
+    """Activities that have ended while some members are still "signed up": 待点名."""
+    now = now or timezone.now()
+    waiting = Participation.objects.filter(
+        activity=OuterRef("pk"), status=Participation.Status.SIGNED_UP
+    )
+    return activities.filter(ends_at__lte=now).filter(Exists(waiting))

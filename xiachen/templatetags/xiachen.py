@@ -1,0 +1,72 @@
+"""Navbar and figure helpers: `{% load xiachen %}`.
+
+A template tag instead of a context processor, so that only pages that show the navbar pay for
+it, and a page rendered without a request (500.html) needs nothing at all.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import StaffRole
+from communities.scopes import scope_of
+from members.models import Member
+
+register = template.Library()
+
+NO_FIGURE = "—"
+
+
+def _member_of(user):
+    try:
+        return user.member
+    except (Member.DoesNotExist, AttributeError):
+        return None
+
+
+@register.simple_tag
+def roles_of(user):
+    """The user's roles as labels, in the order of StaffRole.Kind, a member last."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    scope = scope_of(user)
+    kinds = set(scope.kinds)
+    if scope.city:
+        kinds.add(StaffRole.Kind.CITY_ADMIN)
+    labels = [kind.label for kind in StaffRole.Kind if kind in kinds]
+    if _member_of(user) is not None:
+        labels.append(_("Member"))
+    return labels
+
+
+@register.filter
+def display_name(user):
+    """The member's name if the login is a member's, else the full name, else the username."""
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    member = _member_of(user)
+    if member is not None:
+        return member.name
+    return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def percent(value):
+    """A rate (a fraction from xiachen.figures) as "66.7%"; None (0 ÷ 0) as "—"."""
+    if value is None or value == "":
+        return NO_FIGURE
+    try:
+        number = Decimal(value) * 100
+    except (InvalidOperation, TypeError, ValueError):
+        return NO_FIGURE
+    return f"{floatformat(number, -1)}%"
+
+
+@register.filter
+def figure(value):
+    """A count or a number of hours without a useless ".0"; None as "—"."""
+    if value is None or value == "":
+        return NO_FIGURE
+    return floatformat(value, -1)
