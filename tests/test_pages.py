@@ -588,3 +588,9 @@ def test_the_dashboard_runs_the_same_queries_for_5_and_for_50_rows(
     large = count_queries()
     assert small == large
     assert large <= 16, f"{persona}: {large} queries"
+
+
+def test_the_health_check_answers_without_login(db, client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content == b"ok"

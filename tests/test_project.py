@@ -139,3 +139,10 @@ def test_the_readme_starts_with_the_two_commands():
     readme = (ROOT / "README.md").read_text()
     head = readme[: readme.index("\n## ", readme.index("make test"))]
     assert "make run" in head and "make test" in head
+
+
+@pytest.mark.django_db
+def test_the_web_health_check_points_at_a_real_url(compose, client):
+    command = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    path = re.search(r"http://127\.0\.0\.1:8000(/[^'\"]*)", command).group(1)
+    assert client.get(path).status_code == 200

@@ -8,7 +8,9 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
 from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -208,3 +210,13 @@ def home(request):
     }
     context["no_role"] = not any(context.values())
     return render(request, "home.html", context)
+
+
+def healthz(request):
+    """For the container health check: answers once the database does."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return HttpResponse("database unavailable", status=503, content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")
