@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -155,6 +156,9 @@ class Activity(models.Model):
 
     def __str__(self):
         return self.title
+
+    def get_absolute_url(self):
+        return reverse("activities:activity_detail", args=[self.pk])
 
     def clean(self):
         super().clean()
@@ -474,3 +478,218 @@ class Concern(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class DutyAssignmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                agreement__community__street__in=scope.street_ids,
+                agreement__community__in=scope.community_ids,
+                agreement__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
+
+
+class DutyAssignment(models.Model):
+    """Who of the agency is on duty at the community on a day (排班), under an agreement."""
+
+    agreement = models.ForeignKey(
+        Agreement,
+        on_delete=models.CASCADE,
+        related_name="duty_assignments",
+        verbose_name=_("agreement"),
+    )
+    date = models.DateField(_("date"))
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="duty_assignments",
+        verbose_name=_("member"),
+    )
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    objects = DutyAssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("duty assignment")
+        verbose_name_plural = _("duty assignments")
+        ordering = ["date", "agreement"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "date", "member"],
+                name="activities_dutyassignment_once_a_day",
+                violation_error_message=_("This member is already on duty that day."),
+            ),
+        ]
+        indexes = [
+            # "tomorrow's duty": the duty-roster reminder.
+            models.Index(fields=["date"], name="dutyassignment_date"),
+        ]
+
+    def __str__(self):
+        return f"{self.date} {self.member}"
+
+    def clean(self):
+        super().clean()
+        if self.member_id and self.agreement_id:
+            if self.member.agency_id != self.agreement.agency_id:
+                raise ValidationError(
+                    {"member": _("The member must belong to the agency of the agreement.")}
+                )
+
+
+class NotificationPreference(models.Model):
+    """The channels a person wants their reminders on. Without a row: the in-app inbox, plus
+    e-mail when the login has an address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    inapp = models.BooleanField(_("in-app inbox"), default=True)
+    email = models.BooleanField(_("e-mail"), default=True)
+    webhook = models.BooleanField(
+        _("group robot"),
+        default=False,
+        help_text=_("Mention me in the community's or agency's group chat."),
+    )
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self):
+        return str(self.user)
+
+
+class NotificationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A person's own messages; staff also see those to the members in their scope."""
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        members = Member.objects.visible_to(user) if scope.is_staff_of_any_place else None
+        return self.filter(
+            any_of(
+                recipient=scope.user_id,
+                recipient_member__in=members,
+            )
+        )
+
+    def inbox(self, user):
+        return self.filter(
+            recipient=user,
+            channel=Notification.Channel.INAPP,
+            state=Notification.State.SENT,
+        )
+
+    def due(self, now):
+        return self.filter(state=Notification.State.PENDING, due_at__lte=now)
+
+
+class Notification(models.Model):
+    """The outbox: one row per message, unique per (kind, recipient, object, slot, channel), so
+    that a reminder is queued once however often the sweep runs, and claimed before it is
+    sent so that a retry or a second worker never sends it again."""
+
+    class Kind(models.TextChoices):
+        UPCOMING = "upcoming", _("Upcoming activity")
+        ROLL_CALL_DUE = "roll_call_due", _("Roll call due")
+        INACTIVITY = "inactivity", _("Inactivity nudge")
+        AGENCY_DIGEST = "agency_digest", _("Agency weekly digest")
+        DUTY_ROSTER = "duty_roster", _("Duty tomorrow")
+        ACTIVITY_CHANGED = "activity_changed", _("Activity changed")
+        ACTIVITY_CANCELLED = "activity_cancelled", _("Activity cancelled")
+        MESSAGE = "message", _("Message")
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("In-app inbox")
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Group robot")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    recipient_member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient member"),
+    )
+    # "u<user id>" or "m<member id>": the uniqueness key, since either FK may be empty.
+    recipient_key = models.CharField(_("recipient key"), max_length=30, editable=False)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.CASCADE, verbose_name=_("about (type)")
+    )
+    object_id = models.PositiveBigIntegerField(_("about (id)"))
+    slot = models.CharField(_("slot"), max_length=40, blank=True)
+    address = models.CharField(
+        _("address"), max_length=500, blank=True, help_text=_("E-mail address or robot URL.")
+    )
+    robot_kind = models.CharField(_("group robot kind"), max_length=10, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("text"))
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    due_at = models.DateTimeField(_("due at"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    enqueued_at = models.DateTimeField(_("handed to a worker at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued at"), default=timezone.now)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "recipient_key", "content_type", "object_id", "slot", "channel"],
+                name="activities_notification_once",
+                violation_error_message=_("This message has already been queued."),
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False) | Q(recipient_member__isnull=False),
+                name="activities_notification_has_recipient",
+                violation_error_message=_("A notification needs a recipient."),
+            ),
+        ]
+        indexes = [
+            # "pending messages that are due": every sweep.
+            models.Index(fields=["state", "due_at"], name="notification_due"),
+            # "my unread messages": the bell on every page.
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self):
+        return self.subject
+
+    def get_absolute_url(self):
+        return self.url or reverse("home")

@@ -17,6 +17,27 @@ from .scopes import any_of, scope_of
 from .validators import validate_scan
 
 
+class Robot(models.TextChoices):
+    """Group-robot webhooks: the JSON each chat app's robot expects differs slightly."""
+
+    WECOM = "wecom", _("WeCom group robot")
+    DINGTALK = "dingtalk", _("DingTalk group robot")
+
+
+class RobotFields(models.Model):
+    robot_webhook_url = models.URLField(
+        _("group robot webhook"),
+        blank=True,
+        help_text=_("Messages to people who chose the group robot are posted here."),
+    )
+    robot_kind = models.CharField(
+        _("group robot kind"), max_length=10, choices=Robot, default=Robot.WECOM
+    )
+
+    class Meta:
+        abstract = True
+
+
 class StreetQuerySet(models.QuerySet):
     def visible_to(self, user):
         scope = scope_of(user)
@@ -68,7 +89,7 @@ class CommunityQuerySet(models.QuerySet):
         )
 
 
-class Community(models.Model):
+class Community(RobotFields):
     street = models.ForeignKey(
         Street, on_delete=models.PROTECT, related_name="communities", verbose_name=_("street")
     )
@@ -158,7 +179,7 @@ class AgencyQuerySet(models.QuerySet):
         )
 
 
-class Agency(models.Model):
+class Agency(RobotFields):
     class Kind(models.TextChoices):
         GOVERNMENT = "government", _("Government organ")
         PUBLIC_INSTITUTION = "institution", _("Public institution")

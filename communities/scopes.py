@@ -54,6 +54,7 @@ def any_of(**lookups) -> Q:
     "IS NULL" and let an anonymous scope match rows without a login."""
     q = Q(pk__in=[])
     for lookup, value in lookups.items():
-        if value:
-            q |= Q(**{lookup: value})
+        if value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value):
+            continue  # a QuerySet is kept as it is: testing it would run it
+        q |= Q(**{lookup: value})
     return q

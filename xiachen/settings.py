@@ -168,8 +168,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Kept above the longest retry backoff so that a slow task is not delivered twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message not acknowledged within this many seconds is delivered again; every retry
+    # backoff stays below it (checked below) so that a waiting retry is not doubled.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -179,6 +182,14 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's own retries (a database that is briefly away): bounded, with capped backoff.
+CELERY_TASK_MAX_RETRIES = 5
+CELERY_TASK_RETRY_BACKOFF_MAX = env.int("CELERY_TASK_RETRY_BACKOFF_MAX", default=600)
+if CELERY_TASK_RETRY_BACKOFF_MAX >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600):
+    raise ImproperlyConfigured(
+        "CELERY_TASK_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a retry "
+        "waiting in a worker would be delivered a second time."
+    )
 
 LOGGING = {
     "version": 1,
@@ -194,6 +205,20 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+
+# Reminders and notifications (DESIGN.md "Reminders"). Offsets in hours; weekday 0 = Monday.
+REMINDER_UPCOMING_HOURS = env.list("REMINDER_UPCOMING_HOURS", cast=int, default=[24, 2])
+REMINDER_ROLL_CALL_AFTER_HOURS = env.int("REMINDER_ROLL_CALL_AFTER_HOURS", default=1)
+REMINDER_ROLL_CALL_WITHIN_DAYS = env.int("REMINDER_ROLL_CALL_WITHIN_DAYS", default=7)
+REMINDER_WEEKLY_WEEKDAY = env.int("REMINDER_WEEKLY_WEEKDAY", default=0)
+REMINDER_WEEKLY_HOUR = env.int("REMINDER_WEEKLY_HOUR", default=9)
+REMINDER_DUTY_ROSTER_HOUR = env.int("REMINDER_DUTY_ROSTER_HOUR", default=17)
+QUIET_HOURS = env.list("QUIET_HOURS", cast=int, default=[22, 7])  # start, end (local hours)
+# Delivery attempts of one message before it is marked failed; the wait doubles each time.
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
+NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 # Figures (DESIGN.md): an active member with no attendance in this many days is inactive.
 INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)

@@ -1,0 +1,146 @@
+"""Queueing messages in the outbox: `notify(kind=..., recipients=..., obj=...)`.
+
+A message is one Notification row per (kind, recipient, object, slot, channel). Rows are
+inserted with ON CONFLICT DO NOTHING, so queueing the same reminder again — a second sweep, ten
+sweeps at once, a retried task — adds nothing. Delivery is enqueued only after the surrounding
+transaction commits; a rolled-back change notifies nobody.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from members.models import Member
+
+from .models import Notification, NotificationPreference
+
+INSERT_BATCH = 1000
+
+
+def quiet_hours_due(when: dt.datetime, deadline: dt.datetime | None = None) -> dt.datetime:
+    """When a message meant for `when` may go out: a time in the quiet hours (22:00–07:00 by
+    default) moves to their end, unless what it is about happens before then."""
+    start_hour, end_hour = settings.QUIET_HOURS
+    local = timezone.localtime(when)
+    hour = local.hour
+    in_quiet = (
+        (hour >= start_hour or hour < end_hour)
+        if start_hour > end_hour
+        else (start_hour <= hour < end_hour)
+    )
+    if not in_quiet:
+        return when
+    morning = local.replace(hour=end_hour, minute=0, second=0, microsecond=0)
+    if hour >= end_hour and start_hour > end_hour:
+        morning += dt.timedelta(days=1)
+    if deadline is not None and deadline <= morning:
+        return when
+    return morning
+
+
+def _preferences(user_ids) -> dict:
+    return {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=set(user_ids))}
+
+
+def _channels(user, member, preference, robot_url):
+    """(channel, address) pairs for one recipient, by their choice and what is possible."""
+    channels = []
+    if user is not None:
+        inapp = preference.inapp if preference else True
+        email = preference.email if preference else True
+        webhook = preference.webhook if preference else False
+        if inapp:
+            channels.append((Notification.Channel.INAPP, ""))
+        if email and user.email:
+            channels.append((Notification.Channel.EMAIL, user.email))
+        if webhook and robot_url:
+            channels.append((Notification.Channel.WEBHOOK, robot_url))
+    elif member is not None and robot_url:
+        # A member without a login can still be mentioned in the group chat.
+        channels.append((Notification.Channel.WEBHOOK, robot_url))
+    return channels
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}" if path.startswith("/") else path
+
+
+def notify(
+    *,
+    kind: str,
+    recipients: Iterable,
+    obj,
+    subject: str,
+    body: str,
+    url: str = "",
+    slot: str = "",
+    robot=None,
+    due_at: dt.datetime | None = None,
+    deadline: dt.datetime | None = None,
+    enqueue: bool = True,
+) -> int:
+    """Queues `subject`/`body` for each recipient (a User or a Member) on the channels they
+    chose, once per (kind, recipient, object, slot, channel). `robot` is the community or agency
+    whose group robot posts it; `deadline`, when given, is the moment the message is useless
+    after, so quiet hours never hold it past that. Returns how many rows were new."""
+    now = timezone.now()
+    due_at = quiet_hours_due(due_at or now, deadline)
+    content_type = ContentType.objects.get_for_model(obj)
+    robot_url = getattr(robot, "robot_webhook_url", "") if robot is not None else ""
+    robot_kind = getattr(robot, "robot_kind", "") if robot_url else ""
+    User = get_user_model()
+    people = []
+    for recipient in recipients:
+        if isinstance(recipient, Member):
+            people.append((recipient.user if recipient.user_id else None, recipient))
+        elif isinstance(recipient, User):
+            people.append((recipient, None))
+        else:
+            raise TypeError(f"cannot notify {recipient!r}")
+    preferences = _preferences(user.pk for user, _ in people if user is not None)
+    rows = []
+    for user, member in people:
+        key = f"u{user.pk}" if user is not None else f"m{member.pk}"
+        for channel, address in _channels(
+            user, member, preferences.get(getattr(user, "pk", None)), robot_url
+        ):
+            rows.append(
+                Notification(
+                    kind=kind,
+                    channel=channel,
+                    recipient=user,
+                    recipient_member=member,
+                    recipient_key=key,
+                    content_type=content_type,
+                    object_id=obj.pk,
+                    slot=slot,
+                    address=address,
+                    robot_kind=robot_kind if channel == Notification.Channel.WEBHOOK else "",
+                    subject=subject[:200],
+                    body=body,
+                    url=absolute_url(url),
+                    due_at=due_at,
+                    created_at=now,
+                )
+            )
+    if not rows:
+        return 0
+    # Same kind, object and slot throughout: counting that key before and after the insert says
+    # how many rows this call added (bulk_create cannot tell with ignore_conflicts).
+    existing = Notification.objects.filter(
+        kind=kind, content_type=content_type, object_id=obj.pk, slot=slot
+    )
+    with transaction.atomic():
+        before = existing.count()
+        Notification.objects.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
+        created = existing.count() - before
+        if enqueue and created:
+            from .tasks import enqueue_due
+
+            transaction.on_commit(enqueue_due)
+    return created

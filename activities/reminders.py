@@ -1,0 +1,282 @@
+"""The reminder rules of DESIGN.md. Each rule finds what is due at `now` and queues it through
+`notify`; the outbox's unique key makes running a rule again harmless. `sweep(now)` runs them
+all: beat calls it every minute, `manage.py send_reminders` by hand.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from communities.models import StaffRole
+from members.models import Member
+
+from .models import Activity, DutyAssignment, Notification, Participation
+from .notify import notify
+
+
+def _when(moment: dt.datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "n月j日 H:i")
+
+
+def week_slot(day: dt.date) -> str:
+    year, week, _weekday = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_moment_passed(now: dt.datetime) -> bool:
+    """Whether this ISO week's moment for weekly messages (weekday and hour) has come."""
+    local = timezone.localtime(now)
+    weekday, hour = settings.REMINDER_WEEKLY_WEEKDAY, settings.REMINDER_WEEKLY_HOUR
+    return local.weekday() > weekday or (local.weekday() == weekday and local.hour >= hour)
+
+
+def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
+    """To members signed up (not on leave, still with their agency), 24 h and 2 h before the
+    start. Only the latest stage reached is sent: who signs up an hour before gets the 2 h one."""
+    stages = sorted(settings.REMINDER_UPCOMING_HOURS)
+    activities = Activity.objects.filter(
+        status=Activity.Status.RECRUITING,
+        starts_at__gt=now,
+        starts_at__lte=now + dt.timedelta(hours=max(stages)),
+    ).select_related("community")
+    queued = 0
+    for activity in activities.iterator(chunk_size=200):
+        stage = next(h for h in stages if activity.starts_at - dt.timedelta(hours=h) <= now)
+        members = [
+            p.member
+            for p in Participation.objects.filter(
+                activity=activity,
+                status=Participation.Status.SIGNED_UP,
+                member__status=Member.Status.ACTIVE,
+            ).select_related("member__user")
+        ]
+        if not members:
+            continue
+        place = activity.place or activity.community.name
+        queued += notify(
+            kind=Notification.Kind.UPCOMING,
+            recipients=members,
+            obj=activity,
+            slot=f"{stage}h",
+            subject=_("Reminder: %(title)s") % {"title": activity.title},
+            body=_(
+                "%(title)s starts at %(when)s at %(place)s. If you cannot come, ask for leave "
+                "in time."
+            )
+            % {"title": activity.title, "when": _when(activity.starts_at), "place": place},
+            url=activity.get_absolute_url(),
+            robot=activity.community,
+            deadline=activity.starts_at,
+            enqueue=enqueue,
+        )
+    return queued
+
+
+def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
+    """To the organizer and the community's staff, an hour after the end, while anyone signed
+    up has not been recorded (待点名). Activities that ended long ago are left alone."""
+    after = dt.timedelta(hours=settings.REMINDER_ROLL_CALL_AFTER_HOURS)
+    activities = list(
+        Activity.objects.exclude(status__in=[Activity.Status.DRAFT, Activity.Status.CANCELLED])
+        .filter(
+            ends_at__lte=now - after,
+            ends_at__gt=now - dt.timedelta(days=settings.REMINDER_ROLL_CALL_WITHIN_DAYS),
+        )
+        .annotate(
+            pending=Count(
+                "participations",
+                filter=Q(participations__status=Participation.Status.SIGNED_UP),
+            )
+        )
+        .filter(pending__gt=0)
+        .select_related("community", "organizer")
+    )
+    staff = defaultdict(list)
+    for role in StaffRole.objects.filter(
+        kind=StaffRole.Kind.COMMUNITY_STAFF,
+        community__in={a.community_id for a in activities},
+        user__is_active=True,
+    ).select_related("user"):
+        staff[role.community_id].append(role.user)
+    queued = 0
+    for activity in activities:
+        users = {u.pk: u for u in staff[activity.community_id]}
+        if activity.organizer is not None and activity.organizer.is_active:
+            users[activity.organizer.pk] = activity.organizer
+        queued += notify(
+            kind=Notification.Kind.ROLL_CALL_DUE,
+            recipients=users.values(),
+            obj=activity,
+            slot="roll-call",
+            subject=_("Roll call due: %(title)s") % {"title": activity.title},
+            body=_("%(title)s ended at %(when)s; %(count)s people still await roll call.")
+            % {
+                "title": activity.title,
+                "when": _when(activity.ends_at),
+                "count": activity.pending,
+            },
+            url=activity.get_absolute_url(),
+            robot=activity.community,
+            enqueue=enqueue,
+        )
+    return queued
+
+
+def inactive_members(now: dt.datetime):
+    """DESIGN.md: an active member with no *present* in the last INACTIVE_AFTER_DAYS days."""
+    since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
+    recent = Participation.objects.filter(
+        member=OuterRef("pk"),
+        status=Participation.Status.PRESENT,
+        activity__starts_at__gte=since,
+    )
+    return Member.objects.active().exclude(Exists(recent))
+
+
+def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
+    """Weekly, once per member per ISO week, to inactive members."""
+    if not weekly_moment_passed(now):
+        return 0
+    slot = week_slot(timezone.localdate(now))
+    already = Notification.objects.filter(
+        recipient_member=OuterRef("pk"), kind=Notification.Kind.INACTIVITY, slot=slot
+    )
+    members = inactive_members(now).exclude(Exists(already)).select_related("user", "agency")
+    queued = 0
+    for member in members.iterator(chunk_size=500):
+        queued += notify(
+            kind=Notification.Kind.INACTIVITY,
+            recipients=[member],
+            obj=member,
+            slot=slot,
+            subject=_("We have not seen you for a while"),
+            body=_(
+                "You have not taken part in a community activity for %(days)s days. Have a look "
+                "at what is coming up."
+            )
+            % {"days": settings.INACTIVE_AFTER_DAYS},
+            url="/",
+            robot=member.agency,
+            enqueue=enqueue,
+        )
+    return queued
+
+
+def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
+    """Weekly, to each agency party office: last week's attendance of its members and who is
+    inactive."""
+    if not weekly_moment_passed(now):
+        return 0
+    today = timezone.localdate(now)
+    slot = week_slot(today)
+    this_monday = today - dt.timedelta(days=today.weekday())
+    start = timezone.make_aware(dt.datetime.combine(this_monday - dt.timedelta(days=7), dt.time()))
+    end = start + dt.timedelta(days=7)
+    offices = defaultdict(list)
+    for role in StaffRole.objects.filter(
+        kind=StaffRole.Kind.AGENCY_OFFICE, user__is_active=True
+    ).select_related("user", "agency"):
+        offices[role.agency].append(role.user)
+    queued = 0
+    for agency, users in offices.items():
+        already = Notification.objects.filter(
+            kind=Notification.Kind.AGENCY_DIGEST, object_id=agency.pk, slot=slot
+        ).values("recipient_id")
+        users = [u for u in users if u.pk not in {row["recipient_id"] for row in already}]
+        if not users:
+            continue
+        week = Participation.objects.filter(
+            member__agency=agency, activity__starts_at__gte=start, activity__starts_at__lt=end
+        ).aggregate(
+            present=Count("pk", filter=Q(status=Participation.Status.PRESENT)),
+            absent=Count("pk", filter=Q(status=Participation.Status.ABSENT)),
+            leave=Count("pk", filter=Q(status=Participation.Status.LEAVE)),
+            hours=Sum("hours", filter=Q(status=Participation.Status.PRESENT)),
+        )
+        counted = week["present"] + week["absent"]
+        rate = f"{week['present'] * 100 / counted:.0f}%" if counted else "—"
+        inactive = inactive_members(now).filter(agency=agency).order_by("name")
+        names = list(inactive.values_list("name", flat=True)[:10])
+        inactive_count = inactive.count()
+        body = _(
+            "Last week (%(start)s–%(end)s) your members were present %(present)s times, absent "
+            "%(absent)s, on leave %(leave)s; %(hours)s service hours; attendance rate %(rate)s."
+        ) % {
+            "start": formats.date_format(start.date(), "n月j日"),
+            "end": formats.date_format((end - dt.timedelta(days=1)).date(), "n月j日"),
+            "present": week["present"],
+            "absent": week["absent"],
+            "leave": week["leave"],
+            "hours": week["hours"] or 0,
+            "rate": rate,
+        }
+        if inactive_count:
+            body += " " + _("%(count)s inactive for %(days)s days: %(names)s") % {
+                "count": inactive_count,
+                "days": settings.INACTIVE_AFTER_DAYS,
+                "names": "、".join(names) + ("…" if inactive_count > len(names) else ""),
+            }
+        queued += notify(
+            kind=Notification.Kind.AGENCY_DIGEST,
+            recipients=users,
+            obj=agency,
+            slot=slot,
+            subject=_("Weekly attendance of %(agency)s")
+            % {"agency": agency.short_name or agency.name},
+            body=body,
+            url="/",
+            robot=agency,
+            enqueue=enqueue,
+        )
+    return queued
+
+
+def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
+    """The day before, from REMINDER_DUTY_ROSTER_HOUR, to the member on tomorrow's duty."""
+    local = timezone.localtime(now)
+    if local.hour < settings.REMINDER_DUTY_ROSTER_HOUR:
+        return 0
+    tomorrow = local.date() + dt.timedelta(days=1)
+    assignments = DutyAssignment.objects.filter(
+        date=tomorrow, member__status=Member.Status.ACTIVE
+    ).select_related("member__user", "agreement__community")
+    queued = 0
+    for assignment in assignments:
+        community = assignment.agreement.community
+        queued += notify(
+            kind=Notification.Kind.DUTY_ROSTER,
+            recipients=[assignment.member],
+            obj=assignment,
+            slot=tomorrow.isoformat(),
+            subject=_("On duty tomorrow at %(community)s") % {"community": community.name},
+            body=_("You are on duty at %(community)s tomorrow, %(date)s.")
+            % {"community": community.name, "date": formats.date_format(tomorrow, "n月j日")},
+            url="/",
+            robot=community,
+            enqueue=enqueue,
+        )
+    return queued
+
+
+RULES = {
+    Notification.Kind.UPCOMING: upcoming,
+    Notification.Kind.ROLL_CALL_DUE: roll_call_due,
+    Notification.Kind.INACTIVITY: inactivity,
+    Notification.Kind.AGENCY_DIGEST: agency_digest,
+    Notification.Kind.DUTY_ROSTER: duty_roster,
+}
+
+
+def sweep(now: dt.datetime | None = None, *, enqueue: bool = False) -> Counter:
+    """Runs every rule once; returns how many messages each queued. Messages are written in
+    the site's language, whoever's request (if any) is active."""
+    now = now or timezone.now()
+    queued = Counter()
+    with translation.override(settings.LANGUAGE_CODE):
+        for kind, rule in RULES.items():
+            queued[kind] = rule(now, enqueue=enqueue)
+    return queued

@@ -1,0 +1,60 @@
+"""Celery tasks of the outbox. Each takes ids or nothing, re-reads the database and calls one
+service; each is also reachable by hand (`manage.py send_reminders`)."""
+
+import datetime as dt
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import delivery, reminders
+from .models import Notification
+
+DELIVERY_CHUNK = 200
+# A delivery task not done by then is taken to be lost and its messages are handed out again.
+REENQUEUE_AFTER = dt.timedelta(minutes=10)
+
+RETRY = dict(
+    autoretry_for=(OperationalError, InterfaceError),
+    max_retries=settings.CELERY_TASK_MAX_RETRIES,
+    retry_backoff=True,
+    retry_backoff_max=settings.CELERY_TASK_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+)
+
+
+@shared_task(name="activities.sweep_reminders", **RETRY)
+def sweep_reminders():
+    """Every minute (beat): queue what is due, then hand what is pending to workers."""
+    queued = reminders.sweep(timezone.now())
+    handed = enqueue_due()
+    return {"queued": dict(queued), "handed_out": handed}
+
+
+@shared_task(name="activities.deliver_notifications", bind=True, **RETRY)
+def deliver_notifications(self, ids):
+    # The task id is the claim token: a redelivery of this very task may resume its claim.
+    outcome = delivery.deliver(ids, token=self.request.id or "eager")
+    return {f"{kind}:{result}": n for (kind, result), n in outcome.items()}
+
+
+def enqueue_due(now: dt.datetime | None = None) -> int:
+    """Hands pending, due messages to workers in chunks, marking them so the next sweep does
+    not hand them out again (unless the task seems lost). Tasks go out after commit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.due(now)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
+            .order_by("due_at", "pk")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Notification.objects.filter(pk__in=ids).update(enqueued_at=now)
+        chunks = [ids[i : i + DELIVERY_CHUNK] for i in range(0, len(ids), DELIVERY_CHUNK)]
+        for chunk in chunks:
+            transaction.on_commit(lambda chunk=chunk: deliver_notifications.delay(chunk))
+    return len(ids)
