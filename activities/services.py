@@ -76,3 +76,25 @@ def activity_cancel(*, activity: Activity, reason: str) -> Activity:
             robot=activity.community,
         )
     return activity
+
+
+@transaction.atomic
+def notification_retry(*, notification: Notification) -> Notification:
+    """Puts a failed message back in the queue with a fresh set of attempts, and hands it to a
+    worker once this commits."""
+    from .tasks import enqueue_due
+
+    updated = Notification.objects.filter(
+        pk=notification.pk, state=Notification.State.FAILED
+    ).update(
+        state=Notification.State.PENDING,
+        attempts=0,
+        due_at=timezone.now(),
+        enqueued_at=None,
+        claimed_by="",
+    )
+    if not updated:
+        raise ValidationError(gettext_lazy("Only a failed message can be sent again."))
+    transaction.on_commit(enqueue_due)
+    notification.refresh_from_db()
+    return notification
