@@ -48,6 +48,10 @@ class Command(BaseCommand):
             )
 
         self._print_banner(host, port)
+        # Beat's first minute has not passed yet: one sweep now, so what is due goes out at once.
+        from activities.tasks import sweep_reminders
+
+        sweep_reminders.delay()
         stopping = False
 
         def stop(*_):
