@@ -1,7 +1,26 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from urllib.parse import urlsplit
 
-from .models import Activity, Participation
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from communities.scopes import scope_of
+from members.models import Member
+
+from .forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
+from .models import Activity, Notification, NotificationPreference, Participation
+from .services import notification_mark_read, notification_retry, notifications_mark_all_read
+
+INBOX_PAGE_SIZE = 20
+OUTBOX_PAGE_SIZE = 50
 
 
 @login_required
@@ -24,3 +43,165 @@ def activity_detail(request, pk):
         "activities/activity_detail.html",
         {"activity": activity, "participations": participations},
     )
+
+
+# --- Notifications: the inbox, one's channels, and the staff outbox ---------------------------
+
+
+def _site_relative(url: str) -> str:
+    """A stored link (absolute, for e-mail) made relative when it points at this site, so that
+    it works on whichever host serves the page."""
+    if url.startswith(settings.SITE_URL + "/"):
+        return url[len(settings.SITE_URL) :]
+    return url
+
+
+def _safe_next(request, url, default):
+    """`url` if it points at this site (or the site's public address), else `default`."""
+    hosts = {request.get_host(), urlsplit(settings.SITE_URL).netloc}
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts=hosts, require_https=request.is_secure()
+    ):
+        return url
+    return default
+
+
+@login_required
+def inbox(request):
+    """The user's in-app messages, newest first; unread ones stand out."""
+    messages_ = Notification.objects.inbox(request.user).order_by("-created_at", "-pk")
+    page = Paginator(messages_, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    for notification in page:
+        notification.link = _site_relative(notification.url)
+    return render(request, "activities/notification_inbox.html", {"page": page})
+
+
+@login_required
+@require_POST
+def inbox_read(request, pk):
+    """Marks one of the user's messages read, then opens its link (`open`) or goes back."""
+    notification = get_object_or_404(Notification.objects.inbox(request.user), pk=pk)
+    notification_mark_read(notification=notification)
+    back = reverse("activities:inbox")
+    if request.POST.get("open"):
+        return redirect(_safe_next(request, _site_relative(notification.url), back))
+    return redirect(_safe_next(request, request.POST.get("next"), back))
+
+
+@login_required
+@require_POST
+def inbox_read_all(request):
+    count = notifications_mark_all_read(user=request.user)
+    if count:
+        messages.success(request, _("All messages are marked as read."))
+    return redirect("activities:inbox")
+
+
+@login_required
+def notification_preferences(request):
+    """The channels the user wants messages on, and the e-mail address they go to."""
+    preference = NotificationPreference.objects.filter(user=request.user).first()
+    if preference is None:
+        preference = NotificationPreference(user=request.user)
+    data = request.POST if request.method == "POST" else None
+    form = NotificationPreferenceForm(data, instance=preference)
+    address_form = EmailAddressForm(data, instance=request.user, prefix="address")
+    if data is not None:
+        if form.is_valid() and address_form.is_valid():
+            form.save()
+            user = address_form.save()
+            messages.success(request, _("Your notification settings are saved."))
+            if form.cleaned_data["email"] and not user.email:
+                messages.warning(
+                    request,
+                    _("You chose e-mail but have no e-mail address: no e-mail can reach you."),
+                )
+            return redirect("activities:notification_preferences")
+        messages.error(request, _("Please correct the errors below."))
+    return render(
+        request,
+        "activities/notification_preferences.html",
+        {"form": form, "address_form": address_form},
+    )
+
+
+STATE_BADGES = {
+    Notification.State.PENDING: "secondary",
+    Notification.State.SENDING: "info",
+    Notification.State.SENT: "success",
+    Notification.State.FAILED: "danger",
+}
+
+
+def _member_of(user):
+    """The login's member record, from select_related; None without one (or without a login)."""
+    try:
+        return user.member if user is not None else None
+    except Member.DoesNotExist:
+        return None
+
+
+def _outbox_viewer(request):
+    """Staff of any place (and the city) may see the outbox; anyone else gets a 403."""
+    if not scope_of(request.user).is_staff_of_any_place:
+        raise PermissionDenied
+    return Notification.objects.visible_to(request.user)
+
+
+@login_required
+def outbox(request):
+    """Messages to the people in the viewer's scope: what is queued, sent, or has failed."""
+    visible = _outbox_viewer(request)
+    form = OutboxFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()  # errors are shown; the valid filters still apply
+    # Counts per state follow every filter but the state, so each is a link to that state.
+    by_state = dict(
+        form.apply_to(visible, state=False)
+        .order_by()
+        .values("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
+    rows = (
+        form.apply_to(visible)
+        .select_related("recipient__member", "recipient_member")
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(rows, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    for notification in page:
+        member = notification.recipient_member or _member_of(notification.recipient)
+        user = notification.recipient
+        notification.recipient_name = member.name if member else user.get_username()
+        notification.recipient_mobile = member.masked_mobile if member else ""
+        notification.badge = STATE_BADGES[notification.state]
+    return render(
+        request,
+        "activities/notification_outbox.html",
+        {
+            "form": form,
+            "page": page,
+            "state_counts": state_counts,
+            "selected_state": getattr(form, "cleaned_data", {}).get("state", ""),
+            "failed": Notification.State.FAILED,
+        },
+    )
+
+
+@login_required
+@require_POST
+def outbox_retry(request, pk):
+    """Puts a failed message in the viewer's scope back in the queue."""
+    notification = get_object_or_404(_outbox_viewer(request), pk=pk)
+    try:
+        notification_retry(notification=notification)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("“%(subject)s” is queued to be sent again.") % {"subject": notification.subject},
+        )
+    back = reverse("activities:outbox")
+    return redirect(_safe_next(request, request.POST.get("next"), back))

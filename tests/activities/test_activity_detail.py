@@ -1,0 +1,69 @@
+"""The activity page that reminders link to."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from activities.models import Participation
+from members.models import Member
+
+
+def url(activity):
+    return activity.get_absolute_url()
+
+
+def test_anonymous_is_sent_to_login(client, world):
+    response = client.get(url(world.shengli_activity))
+    assert response.status_code == 302
+    assert response.url.startswith("/login/")
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "agency_office", "member_user"]
+)
+def test_people_in_scope_see_the_activity_and_its_people(client, request, world, persona):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(url(world.shengli_activity))
+    assert response.status_code == 200
+    assert "沿江防汛巡逻" in response.content.decode()
+    assert "李建华" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "persona", ["other_community_staff", "other_agency_office", "other_member_user"]
+)
+def test_another_scope_gets_404(client, request, world, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(url(world.shengli_activity)).status_code == 404
+
+
+def test_an_unknown_activity_is_404(client, community_staff):
+    client.force_login(community_staff)
+    assert client.get("/activities/999999/").status_code == 404
+
+
+def test_the_page_costs_the_same_queries_for_5_and_50_people(client, world, community_staff):
+    client.force_login(community_staff)
+
+    def add_people(count):
+        start = Member.objects.count()
+        members = Member.objects.bulk_create(
+            Member(agency=world.sanxia, name=f"成员{start + i}", mobile=f"137{start + i:08d}")
+            for i in range(count)
+        )
+        Participation.objects.bulk_create(
+            Participation(
+                activity=world.shengli_activity, member=m, source=Participation.Source.SIGN_UP
+            )
+            for m in members
+        )
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url(world.shengli_activity)).status_code == 200
+        return len(captured)
+
+    add_people(4)
+    at_5 = queries()
+    add_people(45)
+    assert queries() == at_5
