@@ -1,9 +1,25 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import Activity, ActivityType, Concern, Participation, WorkUpdate
+from .forms import ActivityCancelForm
+from .models import (
+    Activity,
+    ActivityType,
+    Concern,
+    DutyAssignment,
+    Notification,
+    NotificationPreference,
+    Participation,
+    WorkUpdate,
+)
+from .services import activity_cancel, activity_notify_changed, notification_retry
 
 
 @admin.register(ActivityType)
@@ -34,11 +50,95 @@ class ActivityAdmin(admin.ModelAdmin):
     autocomplete_fields = ["community", "grid", "type", "organizer", "agreement"]
     date_hierarchy = "starts_at"
     inlines = [ParticipationInline]
+    actions = ["cancel_selected"]
+
+    # A change to any of these is news to everyone signed up.
+    NEWS_FIELDS = {"starts_at", "ends_at", "place"}
+
+    def get_readonly_fields(self, request, obj=None):
+        # Cancelling tells everyone signed up, so it goes through the "cancel" action only.
+        if obj is not None and obj.status == Activity.Status.CANCELLED:
+            return ["status", "cancel_reason"]
+        return ["cancel_reason"]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            kwargs["choices"] = [
+                (value, label)
+                for value, label in Activity.Status.choices
+                if value != Activity.Status.CANCELLED
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
 
     # What the clock says (a recruiting activity that has ended is finished), not what is stored.
     @admin.display(description=_("status"), ordering="status")
     def current_status(self, obj):
         return obj.get_current_status_display()
+
+    def save_related(self, request, form, formsets, change):
+        # After the inline participations are saved too, so that someone put on leave in the
+        # same save is not told about the change.
+        super().save_related(request, form, formsets, change)
+        activity = form.instance
+        if (
+            change
+            and self.NEWS_FIELDS & set(form.changed_data)
+            and activity.status != Activity.Status.CANCELLED
+            and activity.ends_at > timezone.now()  # correcting a past record is no news
+        ):
+            told = activity_notify_changed(activity=activity)
+            if told:
+                messages.info(
+                    request,
+                    ngettext(
+                        "%(count)d message about the change is queued.",
+                        "%(count)d messages about the change are queued.",
+                        told,
+                    )
+                    % {"count": told},
+                )
+
+    @admin.action(description=_("Cancel selected activities"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        """Asks for the reason on a small page, then cancels each activity and tells those
+        signed up; an activity that cannot be cancelled is reported and skipped."""
+        form = ActivityCancelForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            cancelled = 0
+            for activity in queryset.select_related("community").order_by("starts_at", "pk"):
+                try:
+                    activity_cancel(activity=activity, reason=form.cleaned_data["reason"])
+                except ValidationError as exc:
+                    messages.error(
+                        request,
+                        _("%(activity)s was not cancelled: %(reason)s")
+                        % {"activity": activity, "reason": " ".join(exc.messages)},
+                    )
+                else:
+                    cancelled += 1
+            if cancelled:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Cancelled %(count)d activity; those signed up are told.",
+                        "Cancelled %(count)d activities; those signed up are told.",
+                        cancelled,
+                    )
+                    % {"count": cancelled},
+                )
+            return None  # back to the list
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Cancel activities"),
+            "activities": queryset.select_related("community").order_by("starts_at", "pk"),
+            "form": form,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/activities/activity/cancel_selected.html", context)
 
 
 @admin.register(Participation)
@@ -90,3 +190,126 @@ class ConcernAdmin(admin.ModelAdmin):
     search_fields = ["title", "description", "location", "community__name"]
     autocomplete_fields = ["community", "grid", "activity", "reported_by", "handler"]
     date_hierarchy = "created_at"
+
+
+@admin.register(DutyAssignment)
+class DutyAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["date", "member", "agency", "community", "note"]
+    list_filter = ["agreement__community", "agreement__agency"]
+    list_select_related = ["member", "agreement__agency", "agreement__community"]
+    search_fields = ["member__name", "agreement__number", "agreement__community__name"]
+    autocomplete_fields = ["member", "agreement"]
+    date_hierarchy = "date"
+
+    @admin.display(description=_("agency"), ordering="agreement__agency__name")
+    def agency(self, obj):
+        return obj.agreement.agency
+
+    @admin.display(description=_("community"), ordering="agreement__community__name")
+    def community(self, obj):
+        return obj.agreement.community
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "inapp", "email", "webhook"]
+    list_filter = ["inapp", "email", "webhook"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__member__name"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, to read: rows are written by the reminder code, never by hand."""
+
+    list_display = [
+        "subject",
+        "kind",
+        "channel",
+        "state",
+        "recipient_name",
+        "created_at",
+        "due_at",
+        "sent_at",
+        "attempts",
+    ]
+    list_filter = ["state", "kind", "channel"]
+    list_select_related = ["recipient__member", "recipient_member"]
+    search_fields = [
+        "subject",
+        "recipient__username",
+        "recipient__member__name",
+        "recipient_member__name",
+    ]
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+    fieldsets = [
+        (None, {"fields": ["subject", "body", "url", ("kind", "channel", "state")]}),
+        (
+            _("Recipient"),
+            {"fields": ["recipient", "recipient_member", "recipient_key", "address", "robot_kind"]},
+        ),
+        (_("About"), {"fields": [("content_type", "object_id"), "slot"]}),
+        (
+            _("Delivery"),
+            {
+                "fields": [
+                    ("created_at", "due_at"),
+                    ("enqueued_at", "claimed_at", "claimed_by"),
+                    ("sent_at", "read_at"),
+                    "attempts",
+                    "last_error",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        field
+        for _title, options in fieldsets
+        for entry in options["fields"]
+        for field in (entry if isinstance(entry, tuple) else (entry,))
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("recipient"), ordering="recipient_key")
+    def recipient_name(self, obj):
+        member = obj.recipient_member
+        if member is None and obj.recipient is not None:
+            member = getattr(obj.recipient, "member", None)
+        if member is not None:
+            return member.name
+        return obj.recipient.get_username() if obj.recipient else "—"
+
+    @admin.action(description=_("Send failed messages again"), permissions=["change"])
+    def send_again(self, request, queryset):
+        queued = skipped = 0
+        for notification in queryset.order_by("pk"):
+            try:
+                notification_retry(notification=notification)
+            except ValidationError:
+                skipped += 1
+            else:
+                queued += 1
+        if queued:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d message is queued to be sent again.",
+                    "%(count)d messages are queued to be sent again.",
+                    queued,
+                )
+                % {"count": queued},
+            )
+        if skipped:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d message was left alone: only failed messages are sent again.",
+                    "%(count)d messages were left alone: only failed messages are sent again.",
+                    skipped,
+                )
+                % {"count": skipped},
+            )

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q
@@ -30,6 +31,13 @@ WEBHOOK_TRIES = 3
 
 class DeliveryError(Exception):
     pass
+
+
+def deliverable(now: dt.datetime):
+    """Messages to hand out: pending ones that are due, and those whose claim went stale (a
+    worker died and the broker lost its task)."""
+    stale = Q(state=Notification.State.SENDING, claimed_at__lt=now - CLAIM_STALE_AFTER)
+    return Notification.objects.due(now) | Notification.objects.filter(stale)
 
 
 def claim(ids, *, token: str, now: dt.datetime) -> list[Notification]:
@@ -53,49 +61,70 @@ def claim(ids, *, token: str, now: dt.datetime) -> list[Notification]:
 
 
 def deliver(ids, *, token: str, now: dt.datetime | None = None) -> Counter:
-    """Claims and sends the given messages; returns counts of sent and failed per kind."""
+    """Claims and sends the given messages; returns counts of sent and failed per kind. Each
+    message is marked sent as soon as it has gone out, so a worker killed halfway through a
+    chunk leaves only the message it was sending to its redelivered task."""
     now = now or timezone.now()
     claimed = claim(ids, token=token, now=now)
     outcome = Counter()
-    sent = []
+
+    def failed(notification, exc):
+        _failed(notification, exc, now)
+        outcome[(notification.kind, "failed")] += 1
+
+    def sent(*notifications):
+        _sent(notifications, token)
+        for notification in notifications:
+            outcome[(notification.kind, "sent")] += 1
+
+    inbox = [n for n in claimed if n.channel == Notification.Channel.INAPP]
+    if inbox:
+        sent(*inbox)  # the row itself is the inbox message
+
     emails = [n for n in claimed if n.channel == Notification.Channel.EMAIL]
     if emails:
         connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
         try:
             connection.open()
+        except SoftTimeLimitExceeded:
+            raise  # out of time: the task stops, its claim is resumed on redelivery
         except Exception as exc:  # an SMTP server that is away: every e-mail waits its turn
             for notification in emails:
-                _failed(notification, exc, now)
-                outcome[(notification.kind, "failed")] += 1
+                failed(notification, exc)
             emails = []
         for notification in emails:
             try:
                 _send_email(notification, connection)
+            except SoftTimeLimitExceeded:
+                raise  # out of time: the task stops, its claim is resumed on redelivery
             except Exception as exc:
-                _failed(notification, exc, now)
-                outcome[(notification.kind, "failed")] += 1
+                failed(notification, exc)
             else:
-                sent.append(notification)
+                sent(notification)
         if emails:
-            connection.close()
+            try:
+                connection.close()
+            except SoftTimeLimitExceeded:
+                raise  # out of time: the task stops, its claim is resumed on redelivery
+            except Exception as exc:  # what was sent is recorded already; only say so
+                log.warning("closing the SMTP connection failed: %s", exc)
     for notification in claimed:
-        if notification.channel == Notification.Channel.INAPP:
-            sent.append(notification)  # the row itself is the inbox message
-        elif notification.channel == Notification.Channel.WEBHOOK:
+        if notification.channel == Notification.Channel.WEBHOOK:
             try:
                 _send_webhook(notification)
+            except SoftTimeLimitExceeded:
+                raise  # out of time: the task stops, its claim is resumed on redelivery
             except Exception as exc:
-                _failed(notification, exc, now)
-                outcome[(notification.kind, "failed")] += 1
+                failed(notification, exc)
             else:
-                sent.append(notification)
-    if sent:
-        Notification.objects.filter(
-            pk__in=[n.pk for n in sent], state=Notification.State.SENDING, claimed_by=token
-        ).update(state=Notification.State.SENT, sent_at=timezone.now(), last_error="")
-        for notification in sent:
-            outcome[(notification.kind, "sent")] += 1
+                sent(notification)
     return outcome
+
+
+def _sent(notifications, token: str) -> None:
+    Notification.objects.filter(
+        pk__in=[n.pk for n in notifications], state=Notification.State.SENDING, claimed_by=token
+    ).update(state=Notification.State.SENT, sent_at=timezone.now(), last_error="")
 
 
 def _failed(notification: Notification, exc: Exception, now: dt.datetime) -> None:
@@ -108,9 +137,11 @@ def _failed(notification: Notification, exc: Exception, now: dt.datetime) -> Non
         changes = {"state": Notification.State.FAILED}
     else:
         wait = settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** (notification.attempts - 1)
+        # Not "handed out" any more: the first sweep after due_at hands it to a worker again.
         changes = {
             "state": Notification.State.PENDING,
             "due_at": now + dt.timedelta(seconds=wait),
+            "enqueued_at": None,
         }
     Notification.objects.filter(
         pk=notification.pk, state=Notification.State.SENDING, claimed_by=notification.claimed_by
@@ -122,12 +153,14 @@ def _text(notification: Notification) -> str:
 
 
 def _send_email(notification: Notification, connection) -> None:
-    EmailMessage(
+    count = EmailMessage(
         subject=notification.subject,
         body=_text(notification),
         to=[notification.address],
         connection=connection,
     ).send()
+    if not count:  # a backend that skipped the message without raising
+        raise DeliveryError(f"the e-mail backend sent nothing to {notification.address!r}")
 
 
 def webhook_payload(notification: Notification, robot_kind: str) -> dict:

@@ -130,15 +130,18 @@ def notify(
             )
     if not rows:
         return 0
-    # Same kind, object and slot throughout: counting that key before and after the insert says
-    # how many rows this call added (bulk_create cannot tell with ignore_conflicts).
-    existing = Notification.objects.filter(
-        kind=kind, content_type=content_type, object_id=obj.pk, slot=slot
+    # bulk_create cannot tell which rows it added with ignore_conflicts. The rows it added carry
+    # this call's created_at; a row that was there already (from another sweep, perhaps one
+    # running right now) keeps its own. Counting the whole key before and after instead would
+    # count what concurrent sweeps committed meanwhile as this call's. (Counting `before` too
+    # keeps it right on a clock that stands still, as in some tests.)
+    same_moment = Notification.objects.filter(
+        kind=kind, content_type=content_type, object_id=obj.pk, slot=slot, created_at=now
     )
     with transaction.atomic():
-        before = existing.count()
+        before = same_moment.count()
         Notification.objects.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
-        created = existing.count() - before
+        created = same_moment.count() - before
         if enqueue and created:
             from .tasks import enqueue_due
 

@@ -5,13 +5,15 @@ all: beat calls it every minute, `manage.py send_reminders` by hand.
 
 import datetime as dt
 from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from communities.models import StaffRole
+from communities.models import Agreement, StaffRole
 from members.models import Member
 
 from .models import Activity, DutyAssignment, Notification, Participation
@@ -20,6 +22,17 @@ from .notify import notify
 
 def _when(moment: dt.datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "n月j日 H:i")
+
+
+def _percent(numerator: int, denominator: int) -> str:
+    """A rate written as the reports write it (xiachen.figures.rate and the `percent` filter):
+    "66.7%", or "—" for 0 ÷ 0."""
+    if not denominator:
+        return "—"
+    fraction = (Decimal(numerator) / Decimal(denominator)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+    return f"{floatformat(fraction * 100, -1)}%"
 
 
 def week_slot(day: dt.date) -> str:
@@ -38,11 +51,16 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
     """To members signed up (not on leave, still with their agency), 24 h and 2 h before the
     start. Only the latest stage reached is sent: who signs up an hour before gets the 2 h one."""
     stages = sorted(settings.REMINDER_UPCOMING_HOURS)
-    activities = Activity.objects.filter(
-        status=Activity.Status.RECRUITING,
-        starts_at__gt=now,
-        starts_at__lte=now + dt.timedelta(hours=max(stages)),
-    ).select_related("community")
+    # Only DRAFT and CANCELLED mean something when stored (Activity.current_status): an activity
+    # saved as "ongoing" before it starts still takes place.
+    activities = (
+        Activity.objects.exclude(status__in=[Activity.Status.DRAFT, Activity.Status.CANCELLED])
+        .filter(
+            starts_at__gt=now,
+            starts_at__lte=now + dt.timedelta(hours=max(stages)),
+        )
+        .select_related("community")
+    )
     queued = 0
     for activity in activities.iterator(chunk_size=200):
         stage = next(h for h in stages if activity.starts_at - dt.timedelta(hours=h) <= now)
@@ -71,6 +89,7 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
             url=activity.get_absolute_url(),
             robot=activity.community,
             deadline=activity.starts_at,
+            due_at=now,
             enqueue=enqueue,
         )
     return queued
@@ -121,18 +140,21 @@ def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
             },
             url=activity.get_absolute_url(),
             robot=activity.community,
+            due_at=now,
             enqueue=enqueue,
         )
     return queued
 
 
 def inactive_members(now: dt.datetime):
-    """DESIGN.md: an active member with no *present* in the last INACTIVE_AFTER_DAYS days."""
+    """DESIGN.md: an active member with no *present* in the last INACTIVE_AFTER_DAYS days, the
+    same period as xiachen.figures.inactive_members (nothing after `now` counts)."""
     since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
     recent = Participation.objects.filter(
         member=OuterRef("pk"),
         status=Participation.Status.PRESENT,
         activity__starts_at__gte=since,
+        activity__starts_at__lte=now,
     )
     return Member.objects.active().exclude(Exists(recent))
 
@@ -161,6 +183,7 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
             % {"days": settings.INACTIVE_AFTER_DAYS},
             url="/",
             robot=member.agency,
+            due_at=now,
             enqueue=enqueue,
         )
     return queued
@@ -197,8 +220,6 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             leave=Count("pk", filter=Q(status=Participation.Status.LEAVE)),
             hours=Sum("hours", filter=Q(status=Participation.Status.PRESENT)),
         )
-        counted = week["present"] + week["absent"]
-        rate = f"{week['present'] * 100 / counted:.0f}%" if counted else "—"
         inactive = inactive_members(now).filter(agency=agency).order_by("name")
         names = list(inactive.values_list("name", flat=True)[:10])
         inactive_count = inactive.count()
@@ -211,8 +232,8 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             "present": week["present"],
             "absent": week["absent"],
             "leave": week["leave"],
-            "hours": week["hours"] or 0,
-            "rate": rate,
+            "hours": floatformat(week["hours"] or 0, -1),
+            "rate": _percent(week["present"], week["present"] + week["absent"]),
         }
         if inactive_count:
             body += " " + _("%(count)s inactive for %(days)s days: %(names)s") % {
@@ -230,19 +251,25 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             body=body,
             url="/",
             robot=agency,
+            due_at=now,
             enqueue=enqueue,
         )
     return queued
 
 
 def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """The day before, from REMINDER_DUTY_ROSTER_HOUR, to the member on tomorrow's duty."""
+    """The day before, from REMINDER_DUTY_ROSTER_HOUR, to the member on tomorrow's duty, under an
+    agreement still in force that day."""
     local = timezone.localtime(now)
     if local.hour < settings.REMINDER_DUTY_ROSTER_HOUR:
         return 0
     tomorrow = local.date() + dt.timedelta(days=1)
+    # "Tomorrow" must not reach them on the day itself: quiet hours never hold it past midnight.
+    deadline = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time()))
     assignments = DutyAssignment.objects.filter(
-        date=tomorrow, member__status=Member.Status.ACTIVE
+        date=tomorrow,
+        member__status=Member.Status.ACTIVE,
+        agreement__in=Agreement.objects.in_force(tomorrow),
     ).select_related("member__user", "agreement__community")
     queued = 0
     for assignment in assignments:
@@ -257,6 +284,8 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
             % {"community": community.name, "date": formats.date_format(tomorrow, "n月j日")},
             url="/",
             robot=community,
+            deadline=deadline,
+            due_at=now,
             enqueue=enqueue,
         )
     return queued
@@ -273,7 +302,8 @@ RULES = {
 
 def sweep(now: dt.datetime | None = None, *, enqueue: bool = False) -> Counter:
     """Runs every rule once; returns how many messages each queued. Messages are written in
-    the site's language, whoever's request (if any) is active."""
+    the site's language, whoever's request (if any) is active, and are due from `now` (moved out
+    of the quiet hours), so that a sweep for a given moment queues the same whenever it runs."""
     now = now or timezone.now()
     queued = Counter()
     with translation.override(settings.LANGUAGE_CODE):

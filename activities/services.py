@@ -98,3 +98,19 @@ def notification_retry(*, notification: Notification) -> Notification:
     transaction.on_commit(enqueue_due)
     notification.refresh_from_db()
     return notification
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    """Marks one inbox message read; reading it again keeps the first time."""
+    if notification.read_at is None:
+        now = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=now)
+        notification.read_at = now
+    return notification
+
+
+def notifications_mark_all_read(*, user) -> int:
+    """Marks every unread inbox message of `user` read; returns how many there were."""
+    return (
+        Notification.objects.inbox(user).filter(read_at__isnull=True).update(read_at=timezone.now())
+    )

@@ -2,6 +2,7 @@
 service; each is also reachable by hand (`manage.py send_reminders`)."""
 
 import datetime as dt
+import uuid
 
 from celery import shared_task
 from django.conf import settings
@@ -36,17 +37,21 @@ def sweep_reminders():
 @shared_task(name="activities.deliver_notifications", bind=True, **RETRY)
 def deliver_notifications(self, ids):
     # The task id is the claim token: a redelivery of this very task may resume its claim.
-    outcome = delivery.deliver(ids, token=self.request.id or "eager")
+    # Called directly (no task id), a call of its own must not share another's claim.
+    token = self.request.id or f"direct-{uuid.uuid4().hex}"
+    outcome = delivery.deliver(ids, token=token)
     return {f"{kind}:{result}": n for (kind, result), n in outcome.items()}
 
 
 def enqueue_due(now: dt.datetime | None = None) -> int:
     """Hands pending, due messages to workers in chunks, marking them so the next sweep does
-    not hand them out again (unless the task seems lost). Tasks go out after commit."""
+    not hand them out again (unless the task seems lost). Messages whose claim went stale (a
+    worker died and the broker lost its task) are handed out again too. Tasks go out after
+    commit."""
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(
-            Notification.objects.due(now)
+            delivery.deliverable(now)
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
             .order_by("due_at", "pk")
             .values_list("pk", flat=True)

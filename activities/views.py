@@ -103,11 +103,13 @@ def notification_preferences(request):
     preference = NotificationPreference.objects.filter(user=request.user).first()
     if preference is None:
         preference = NotificationPreference(user=request.user)
+    # Read before the form is bound: binding writes the typed address onto the user object.
+    email_on_file = request.user.email
     data = request.POST if request.method == "POST" else None
     form = NotificationPreferenceForm(data, instance=preference)
     address_form = EmailAddressForm(data, instance=request.user, prefix="address")
     if data is not None:
-        if form.is_valid() and address_form.is_valid():
+        if all([form.is_valid(), address_form.is_valid()]):  # both, to show every error
             form.save()
             user = address_form.save()
             messages.success(request, _("Your notification settings are saved."))
@@ -121,7 +123,7 @@ def notification_preferences(request):
     return render(
         request,
         "activities/notification_preferences.html",
-        {"form": form, "address_form": address_form},
+        {"form": form, "address_form": address_form, "email_on_file": email_on_file},
     )
 
 

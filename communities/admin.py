@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
@@ -51,13 +52,33 @@ class GridInline(admin.TabularInline):
     extra = 0
 
 
+# URLs typed without a scheme are taken as https (Django 6's default, without its warning).
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+ROBOT_FIELDSET = (
+    _("Group robot"),
+    {
+        "fields": ["robot_webhook_url", "robot_kind"],
+        "description": _(
+            "Reminders to people who chose the group robot are posted to this group chat."
+        ),
+    },
+)
+
+
 @admin.register(Community)
 class CommunityAdmin(admin.ModelAdmin):
-    list_display = ["name", "street", "address", "phone"]
+    list_display = ["name", "street", "address", "phone", "has_robot"]
     list_filter = ["street"]
     list_select_related = ["street"]
     search_fields = ["name", "street__name"]
     inlines = [CompoundInline, GridInline]
+    fieldsets = [(None, {"fields": ["street", "name", "address", "phone"]}), ROBOT_FIELDSET]
+    formfield_overrides = URL_FIELDS
+
+    @admin.display(description=_("group robot"), boolean=True)
+    def has_robot(self, obj):
+        return bool(obj.robot_webhook_url)
 
 
 @admin.register(Grid)
@@ -84,9 +105,18 @@ class CompoundAdmin(admin.ModelAdmin):
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["name", "short_name", "kind", "is_active"]
+    list_display = ["name", "short_name", "kind", "is_active", "has_robot"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "short_name"]
+    fieldsets = [
+        (None, {"fields": ["name", "short_name", "kind", "address", "is_active"]}),
+        ROBOT_FIELDSET,
+    ]
+    formfield_overrides = URL_FIELDS
+
+    @admin.display(description=_("group robot"), boolean=True)
+    def has_robot(self, obj):
+        return bool(obj.robot_webhook_url)
 
 
 @admin.register(StaffRole)

@@ -21,7 +21,15 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from activities.models import Activity, Concern, Participation, WorkUpdate
+from activities import reminders
+from activities.models import (
+    Activity,
+    Concern,
+    DutyAssignment,
+    Notification,
+    Participation,
+    WorkUpdate,
+)
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
 from communities.scopes import scope_of
 from members.models import Member, Registration, mobile_validator
@@ -248,6 +256,43 @@ class TestTheLoadedDemo:
             activity = Activity.objects.get(community__name=community, title=title)
             assert activity.participations.present().count() >= 6
 
+    def test_the_30_june_agreement_has_one_member_on_duty_a_day_in_turn(self, output):
+        agreement = Agreement.objects.get(agency=sanxia(), community=shengli())
+        roster = DutyAssignment.objects.all()
+
+        days = [TODAY + dt.timedelta(days=n) for n in range(-7, 15)]
+        assert agreement.daily_quota == 1
+        assert sorted(roster.values_list("date", flat=True)) == days
+        assert set(roster.values_list("agreement", flat=True)) == {agreement.pk}
+        on_duty = Member.objects.filter(duty_assignments__in=roster)
+        assert not on_duty.exclude(agency=sanxia(), status=Member.Status.ACTIVE).exists()
+        assert not on_duty.exclude(
+            registrations__community=shengli(),
+            registrations__kind=Registration.Kind.LIAISON,
+            registrations__status=Registration.Status.ACTIVE,
+        ).exists()
+        # In turn: 22 days through the 20 members reported in, nobody twice in a row.
+        assert on_duty.distinct().count() == 20
+        members = list(roster.order_by("date").values_list("member", flat=True))
+        assert all(a != b for a, b in zip(members, members[1:], strict=False))
+
+    def test_tomorrows_duty_is_the_sanxia_member_accounts_and_is_reminded(self, output):
+        tomorrow = TODAY + dt.timedelta(days=1)
+        duty = DutyAssignment.objects.get(date=tomorrow)
+
+        assert duty.member.user.username == "sanxia_member"
+        # The same member has signed up for tomorrow's gate duty.
+        assert duty.member.participations.filter(
+            activity__starts_at__date=tomorrow, activity__type__code="gate_duty"
+        ).exists()
+        evening = dt.datetime.combine(TODAY, dt.time(17), SHANGHAI)
+        assert reminders.duty_roster(evening) >= 1
+        assert set(
+            Notification.objects.filter(kind=Notification.Kind.DUTY_ROSTER).values_list(
+                "recipient__username", "object_id"
+            )
+        ) == {("sanxia_member", duty.pk)}
+
     def test_review_lists_members_and_notes_have_content(self, output):
         at_shengli = Registration.objects.filter(community=shengli())
         assert at_shengli.filter(status=Registration.Status.PENDING).count() >= 2
@@ -268,7 +313,8 @@ class TestTheLoadedDemo:
         assert not WorkUpdate.objects.filter(created_at__date__gt=TODAY).exists()
 
     def test_every_row_passes_model_validation(self, output):
-        for model in (Agreement, Member, Registration, Activity, Participation, Concern):
+        models = (Agreement, Member, Registration, Activity, Participation, Concern, DutyAssignment)
+        for model in models:
             for obj in model.objects.all():
                 obj.full_clean()
         for member in Member.objects.all():
@@ -376,6 +422,8 @@ def test_a_rerun_completes_missing_rows_and_leaves_the_rest(db):
     kept = list(Participation.objects.exclude(activity=deleted).order_by("pk").values_list())
     deleted.delete()
     Concern.objects.filter(state=Concern.State.OPEN).delete()
+    tomorrows_duty = DutyAssignment.objects.get(date=TODAY + dt.timedelta(days=1))
+    tomorrows_duty.delete()
 
     output = load("2027-01-10")
 
@@ -383,6 +431,11 @@ def test_a_rerun_completes_missing_rows_and_leaves_the_rest(db):
     assert re.search(r"activities\.Activity +1\n", output)
     assert re.search(r"activities\.Participation +2\n", output)
     assert re.search(r"activities\.Concern +2\n", output)
+    assert re.search(r"activities\.DutyAssignment +1\n", output)
+    # The roster, too, keeps the first load's days.
+    restored_duty = DutyAssignment.objects.get(date=TODAY + dt.timedelta(days=1))
+    assert restored_duty.member == tomorrows_duty.member
+    assert DutyAssignment.objects.count() == 22
     restored = Activity.objects.get(title="走访慰问独居老人")
     # The story keeps the first load's dates; "next week" is the new run's.
     assert restored.starts_at.astimezone(SHANGHAI).date() == dt.date(2027, 1, 15)

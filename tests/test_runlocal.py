@@ -64,7 +64,8 @@ def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
         assert page is not None, "".join(lines)
         assert "登录" in page
         # runlocal asks for a first sweep at once (beat's follow every minute); the demo has
-        # reminders due, which the worker then delivers: reminders work on the embedded broker, without Redis.
+        # reminders due, which the worker then delivers: reminders work on the embedded
+        # broker, without Redis.
         while time.monotonic() < deadline:
             text = "".join(lines)
             if (

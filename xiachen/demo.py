@@ -15,6 +15,9 @@ Figures the demo reproduces (tests/test_demo.py checks them):
   市民宗委 and 40 of 市园林和林业局 who live there (居住地社区, 双报到), one row per member;
 - the 30 June theme party day: 15 members present and 28 resident volunteers, 43 in all.
 
+The 30 June agreement has a duty roster (排班): one 三峡 member a day, its quota, from a week
+before the first load's `today` to two weeks after it, the sanxia_member login on tomorrow.
+
 Loading is idempotent: every row is looked up by a natural key and created only when missing;
 existing rows are never changed, so a second run, even on a later day, creates nothing.
 """
@@ -31,7 +34,14 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
-from activities.models import Activity, ActivityType, Concern, Participation, WorkUpdate
+from activities.models import (
+    Activity,
+    ActivityType,
+    Concern,
+    DutyAssignment,
+    Participation,
+    WorkUpdate,
+)
 from communities.models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
 from members.models import Member, Registration
 
@@ -171,6 +181,12 @@ AGREEMENTS = [
         "垃圾分类和养犬登记等工作。深圳路社区负责安排任务并记录考勤。",
     ),
 ]  # fmt: skip
+
+# Tomorrow's gate duty, to which the sanxia_member login has signed up; its day also dates the
+# duty roster, so that a later load finds the first load's roster complete.
+TOMORROWS_GATE_DUTY = "紫林苑门岗值守"
+# Days of the roster around the first load's today.
+ROSTER_DAYS = range(-7, 15)
 
 # Each agency's members in order: (what they are, how many). Indexes follow this order, so
 # 三峡 member 0 is the sanxia_member login and 园林局 member 0 the yuanlin_member login.
@@ -515,7 +531,7 @@ def activity_plans(anchor: date, today: date) -> list[ActivityPlan]:
             agreement=SANXIA, signed_up=_sx(2, 4, 6) + _yl(10, 11),
         ),
         ActivityPlan(
-            SHENGLI, "紫林苑门岗值守", Code.GATE_DUTY, Nature.DUTY, rel(1), "08:00", "12:00",
+            SHENGLI, TOMORROWS_GATE_DUTY, Code.GATE_DUTY, Nature.DUTY, rel(1), "08:00", "12:00",
             "紫林苑小区大门", grid="紫林苑网格", organizer="shengli_grid", agreement=SANXIA,
             capacity=1, status=recruiting, signed_up=_sx(0),
         ),
@@ -645,6 +661,7 @@ class _Loader:
         self.registrations()
         self.activities()
         self.participations()
+        self.duty_roster()
         self.updates_and_concerns()
         return self.created
 
@@ -906,6 +923,41 @@ class _Loader:
                 new.append(row)
         bulk_create_with_history(new, Participation, default_change_reason="demo data")
         self.count(Participation, len(new))
+
+    def duty_roster(self):
+        """The 30 June agreement's roster: its quota of members a day, in turn through the 三峡
+        members reported in to 胜利一路社区, member 0 (the sanxia_member login) on tomorrow. A day
+        that has anyone on duty already is left as it is, edited or not."""
+        agreement = self.agreement[(SANXIA, SHENGLI)]
+        gate_duty = self.activity[(SHENGLI, TOMORROWS_GATE_DUTY)]
+        today = gate_duty.starts_at.astimezone(self.tz).date() - timedelta(days=1)
+        days = [today + timedelta(days=n) for n in ROSTER_DAYS]
+        rota = [
+            self.member[plan.key]
+            for plan in self.plans
+            if plan.agency == SANXIA
+            and plan.left_on is None
+            and any(
+                reg.kind == Registration.Kind.LIAISON and reg.status == Registration.Status.ACTIVE
+                for reg in plan.registrations
+            )
+        ]
+        taken = set(
+            DutyAssignment.objects.filter(agreement=agreement, date__in=days).values_list(
+                "date", flat=True
+            )
+        )
+        quota = agreement.daily_quota
+        new = []
+        for day in days:
+            if day in taken:
+                continue
+            first = ((day - today).days - 1) * quota  # tomorrow's first seat is member 0
+            for seat in range(first, first + quota):
+                member = rota[seat % len(rota)]
+                new.append(DutyAssignment(agreement=agreement, date=day, member=member))
+        DutyAssignment.objects.bulk_create(new)
+        self.count(DutyAssignment, len(new))
 
     def updates_and_concerns(self):
         for community, title, author, body, day, hhmm in _work_updates(self.anchor):

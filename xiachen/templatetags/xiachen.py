@@ -10,6 +10,7 @@ from django import template
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
 
+from activities.models import Notification
 from communities.models import StaffRole
 from communities.scopes import scope_of
 from members.models import Member
@@ -70,3 +71,22 @@ def figure(value):
     if value is None or value == "":
         return NO_FIGURE
     return floatformat(value, -1)
+
+
+@register.simple_tag
+def unread_notifications(user):
+    """How many inbox messages the user has not read: the navbar bell. One COUNT, kept on the
+    user object so that a page asking again (the inbox) does not count twice."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    cached = getattr(user, "_xiachen_unread", None)
+    if cached is None:
+        cached = Notification.objects.inbox(user).filter(read_at__isnull=True).count()
+        user._xiachen_unread = cached
+    return cached
+
+
+@register.filter
+def sees_outbox(user):
+    """Whether the user may open the staff outbox: any staff role with a place, or the city."""
+    return scope_of(user).is_staff_of_any_place

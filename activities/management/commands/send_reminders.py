@@ -4,6 +4,7 @@ import uuid
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from activities import delivery, reminders
 from activities.models import Notification
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         now = timezone.now()  # after the sweep, so that what it just queued is due
         token = f"command-{uuid.uuid4().hex}"
         outcome = {}
-        due = Notification.objects.due(now).order_by("pk").values_list("pk", flat=True)
+        due = delivery.deliverable(now).order_by("pk").values_list("pk", flat=True)
         last = 0
         while True:
             # Chunks by id keep memory flat however many messages are due.
@@ -32,8 +33,16 @@ class Command(BaseCommand):
         kinds = sorted({*queued, *(kind for kind, _ in outcome)})
         for kind in kinds:
             self.stdout.write(
-                f"{Notification.Kind(kind).label}: queued {queued.get(kind, 0)}, "
-                f"sent {outcome.get((kind, 'sent'), 0)}, failed {outcome.get((kind, 'failed'), 0)}"
+                _("%(kind)s: queued %(queued)s, sent %(sent)s, failed %(failed)s")
+                % {
+                    "kind": Notification.Kind(kind).label,
+                    "queued": queued.get(kind, 0),
+                    "sent": outcome.get((kind, "sent"), 0),
+                    "failed": outcome.get((kind, "failed"), 0),
+                }
             )
         total_sent = sum(n for (kind, result), n in outcome.items() if result == "sent")
-        self.stdout.write(f"Total: queued {sum(queued.values())}, sent {total_sent}")
+        self.stdout.write(
+            _("Total: queued %(queued)s, sent %(sent)s")
+            % {"queued": sum(queued.values()), "sent": total_sent}
+        )

@@ -1,0 +1,611 @@
+"""The inbox and its bell, notification settings, and the staff outbox."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from activities.models import Notification, NotificationPreference
+from members.models import Member
+from tests.conftest import make_user
+
+INBOX = reverse("activities:inbox")
+READ_ALL = reverse("activities:inbox_read_all")
+PREFERENCES = reverse("activities:notification_preferences")
+OUTBOX = reverse("activities:outbox")
+
+State, Channel, Kind = Notification.State, Notification.Channel, Notification.Kind
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    # Assertions read English text; the zh-hans catalogue must not change what they see.
+    settings.LANGUAGE_CODE = "en"
+
+
+def read_url(notification):
+    return reverse("activities:inbox_read", args=[notification.pk])
+
+
+def retry_url(notification):
+    return reverse("activities:outbox_retry", args=[notification.pk])
+
+
+def page(response):
+    return response.content.decode()
+
+
+_slots = iter(range(10**6))
+
+
+def message(
+    about,
+    *,
+    user=None,
+    member=None,
+    state=State.SENT,
+    channel=Channel.INAPP,
+    kind=Kind.MESSAGE,
+    subject="提醒",
+    url="",
+    created_at=None,
+    **extra,
+):
+    """One outbox row to `user` (a login) and/or `member`, about the object `about`."""
+    if member is not None and user is None:
+        user = member.user
+    return Notification.objects.create(
+        kind=kind,
+        channel=channel,
+        state=state,
+        recipient=user,
+        recipient_member=member,
+        recipient_key=f"u{user.pk}" if user is not None else f"m{member.pk}",
+        content_type=ContentType.objects.get_for_model(about),
+        object_id=about.pk,
+        slot=f"s{next(_slots)}",
+        subject=subject,
+        body="正文",
+        url=url,
+        created_at=created_at or timezone.now(),
+        sent_at=timezone.now() if state == State.SENT else None,
+        **extra,
+    )
+
+
+def state_of(notification):
+    notification.refresh_from_db()
+    return notification.state
+
+
+# --- Who may open what ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [INBOX, PREFERENCES, OUTBOX])
+def test_pages_send_anonymous_visitors_to_login(client, world, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={url}"
+
+
+def test_posts_send_anonymous_visitors_to_login(client, world, member_user):
+    notification = message(world.shengli_activity, member=world.sanxia_member)
+    failed = message(world.shengli_activity, member=world.sanxia_member, state=State.FAILED)
+    for url in (read_url(notification), READ_ALL, retry_url(failed)):
+        response = client.post(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/?next="), url
+    notification.refresh_from_db()
+    assert notification.read_at is None
+    assert state_of(failed) == State.FAILED
+
+
+@pytest.mark.parametrize("persona", ["member_user", "no_role"])
+def test_the_outbox_is_forbidden_to_people_without_a_staff_role(
+    client, world, request, django_user_model, persona
+):
+    user = (
+        make_user(django_user_model, "newcomer")
+        if persona == "no_role"
+        else request.getfixturevalue(persona)
+    )
+    failed = message(world.shengli_activity, member=world.sanxia_member, state=State.FAILED)
+    client.force_login(user)
+    assert client.get(OUTBOX).status_code == 403
+    assert client.post(retry_url(failed)).status_code == 403
+    assert state_of(failed) == State.FAILED
+
+
+@pytest.mark.parametrize(
+    "persona",
+    [
+        "city_admin",
+        "street_officer",
+        "community_staff",
+        "grid_worker",
+        "agency_office",
+        "superuser",
+    ],
+)
+def test_the_outbox_opens_for_every_staff_role(client, world, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(OUTBOX).status_code == 200
+
+
+@pytest.mark.parametrize("url", [INBOX, PREFERENCES])
+def test_inbox_and_settings_open_for_anyone_logged_in(client, world, django_user_model, url):
+    client.force_login(make_user(django_user_model, "newcomer"))
+    assert client.get(url).status_code == 200
+
+
+def test_the_write_endpoints_take_posts_only(client, world, member_user, community_staff):
+    notification = message(world.shengli_activity, member=world.sanxia_member)
+    client.force_login(member_user)
+    assert client.get(read_url(notification)).status_code == 405
+    assert client.get(READ_ALL).status_code == 405
+    client.force_login(community_staff)
+    failed = message(world.shengli_activity, member=world.sanxia_member, state=State.FAILED)
+    assert client.get(retry_url(failed)).status_code == 405
+    notification.refresh_from_db()
+    assert notification.read_at is None
+    assert state_of(failed) == State.FAILED
+
+
+def test_posts_without_a_csrf_token_are_forbidden(world, member_user, community_staff):
+    notification = message(world.shengli_activity, member=world.sanxia_member)
+    failed = message(world.shengli_activity, member=world.sanxia_member, state=State.FAILED)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member_user)
+    assert client.post(read_url(notification), {"open": "1"}).status_code == 403
+    assert client.post(READ_ALL).status_code == 403
+    assert client.post(PREFERENCES, {"inapp": "on"}).status_code == 403
+    client.force_login(community_staff)
+    assert client.post(retry_url(failed)).status_code == 403
+
+    notification.refresh_from_db()
+    assert notification.read_at is None
+    assert state_of(failed) == State.FAILED
+    assert not NotificationPreference.objects.exists()
+
+
+# --- Inbox ----------------------------------------------------------------------------------
+
+
+def test_the_inbox_lists_only_my_delivered_in_app_messages_newest_first(client, world, member_user):
+    now = timezone.now()
+    activity = world.shengli_activity
+    old = message(
+        activity,
+        member=world.sanxia_member,
+        subject="旧消息",
+        created_at=now - dt.timedelta(days=2),
+    )
+    new = message(activity, member=world.sanxia_member, subject="新消息", created_at=now)
+    message(activity, member=world.sanxia_member, subject="待发送", state=State.PENDING)
+    message(activity, member=world.sanxia_member, subject="邮件消息", channel=Channel.EMAIL)
+    message(activity, member=world.yuanlin_member, subject="别人的消息")
+    client.force_login(member_user)
+
+    response = client.get(INBOX)
+    assert response.status_code == 200
+    assert [n.pk for n in response.context["page"]] == [new.pk, old.pk]
+    html = page(response)
+    assert html.index("新消息") < html.index("旧消息")
+    for hidden in ("待发送", "邮件消息", "别人的消息"):
+        assert hidden not in html
+
+
+def test_unread_messages_stand_out_and_read_ones_link_to_their_page(client, world, member_user):
+    activity = world.shengli_activity
+    link = f"http://127.0.0.1:8000{activity.get_absolute_url()}"
+    message(activity, member=world.sanxia_member, subject="未读", url=link)
+    message(activity, member=world.sanxia_member, subject="已读", url=link, read_at=timezone.now())
+    client.force_login(member_user)
+    html = page(client.get(INBOX))
+    unread = re.findall(r'<li class="list-group-item xc-unread" data-testid="message"', html)
+    assert len(unread) == 1
+    assert f'href="{activity.get_absolute_url()}">已读</a>' in html
+    assert 'data-testid="read-all"' in html
+
+
+def test_the_inbox_shows_20_messages_a_page(client, world, member_user):
+    for _ in range(23):
+        message(world.shengli_activity, member=world.sanxia_member)
+    client.force_login(member_user)
+    first = client.get(INBOX)
+    assert len(first.context["page"]) == 20
+    assert "?page=2" in page(first)
+    assert len(client.get(INBOX, {"page": 2}).context["page"]) == 3
+    assert client.get(INBOX, {"page": "nonsense"}).status_code == 200
+
+
+def test_an_empty_inbox_says_so(client, world, other_member_user):
+    client.force_login(other_member_user)
+    html = page(client.get(INBOX))
+    assert 'data-testid="inbox-empty"' in html
+    assert 'data-testid="read-all"' not in html
+
+
+def test_opening_a_message_marks_it_read_and_goes_to_its_link(client, world, member_user):
+    activity = world.shengli_activity
+    notification = message(
+        activity,
+        member=world.sanxia_member,
+        url=f"http://127.0.0.1:8000{activity.get_absolute_url()}",
+    )
+    client.force_login(member_user)
+    response = client.post(read_url(notification), {"open": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == activity.get_absolute_url()
+    notification.refresh_from_db()
+    assert notification.read_at is not None
+
+    first_read = notification.read_at
+    client.post(read_url(notification), {"open": "1"})
+    notification.refresh_from_db()
+    assert notification.read_at == first_read, "reading again keeps the first time"
+
+
+def test_mark_as_read_goes_back_to_the_inbox_page(client, world, member_user):
+    notification = message(world.shengli_activity, member=world.sanxia_member)
+    client.force_login(member_user)
+    response = client.post(read_url(notification), {"next": f"{INBOX}?page=2"})
+    assert response["Location"] == f"{INBOX}?page=2"
+    notification.refresh_from_db()
+    assert notification.read_at is not None
+
+
+def test_links_to_other_sites_are_not_followed(client, world, member_user):
+    notification = message(
+        world.shengli_activity, member=world.sanxia_member, url="https://evil.example/x"
+    )
+    client.force_login(member_user)
+    assert client.post(read_url(notification), {"open": "1"})["Location"] == INBOX
+    other = message(world.shengli_activity, member=world.sanxia_member)
+    response = client.post(read_url(other), {"next": "https://evil.example/"})
+    assert response["Location"] == INBOX
+
+
+def test_marking_another_persons_message_read_is_a_404(client, world, member_user):
+    theirs = message(world.shenzhen_activity, member=world.yuanlin_member)
+    client.force_login(member_user)
+    assert client.post(read_url(theirs), {"open": "1"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_mark_all_as_read_marks_only_my_messages(client, world, member_user):
+    mine = [message(world.shengli_activity, member=world.sanxia_member) for _ in range(3)]
+    theirs = message(world.shenzhen_activity, member=world.yuanlin_member)
+    client.force_login(member_user)
+    response = client.post(READ_ALL)
+    assert response.status_code == 302
+    assert response["Location"] == INBOX
+    assert Notification.objects.filter(pk__in=[n.pk for n in mine], read_at=None).count() == 0
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def bell(html):
+    match = re.search(r'data-testid="bell" data-unread="(\d+)"', html)
+    assert match, "no bell on the page"
+    return int(match.group(1))
+
+
+def test_the_bell_counts_unread_messages_until_all_are_read(client, world, member_user):
+    for _ in range(3):
+        message(world.shengli_activity, member=world.sanxia_member)
+    message(world.shengli_activity, member=world.sanxia_member, read_at=timezone.now())
+    message(world.shengli_activity, member=world.sanxia_member, state=State.PENDING)
+    message(world.shenzhen_activity, member=world.yuanlin_member)
+    client.force_login(member_user)
+    html = page(client.get("/"))
+    assert bell(html) == 3
+    assert re.search(r"translate-middle badge[^>]*>3</span>", html)
+
+    client.post(READ_ALL)
+    html = page(client.get("/"))
+    assert bell(html) == 0
+    assert "translate-middle badge" not in html
+
+
+def test_the_bell_is_for_logged_in_users_only(client, world):
+    assert 'data-testid="bell"' not in page(client.get("/login/"))
+
+
+def test_the_user_menu_links_to_inbox_settings_and_for_staff_the_outbox(
+    client, world, member_user, community_staff
+):
+    client.force_login(member_user)
+    html = page(client.get("/"))
+    assert f'href="{INBOX}"' in html and f'href="{PREFERENCES}"' in html
+    assert f'href="{OUTBOX}"' not in html
+    client.force_login(community_staff)
+    assert f'href="{OUTBOX}"' in page(client.get("/"))
+
+
+# --- Notification settings ------------------------------------------------------------------
+
+
+def test_settings_start_from_the_defaults_and_say_there_is_no_e_mail_address(
+    client, world, member_user
+):
+    client.force_login(member_user)
+    response = client.get(PREFERENCES)
+    form = response.context["form"]
+    assert (form["inapp"].value(), form["email"].value(), form["webhook"].value()) == (
+        True,
+        True,
+        False,
+    )
+    html = page(response)
+    assert "You have no e-mail address yet" in html
+    assert f'href="{INBOX}"' in html
+    assert not NotificationPreference.objects.exists(), "opening the page saves nothing"
+
+
+def test_saving_settings_stores_channels_and_the_e_mail_address(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(
+        PREFERENCES, {"inapp": "on", "webhook": "on", "address-email": "lijh@example.org"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == PREFERENCES
+    preference = NotificationPreference.objects.get(user=member_user)
+    assert (preference.inapp, preference.email, preference.webhook) == (True, False, True)
+    member_user.refresh_from_db()
+    assert member_user.email == "lijh@example.org"
+    assert "E-mail messages go to" in page(client.get(PREFERENCES))
+
+    # Saving again changes the same row.
+    client.post(PREFERENCES, {"email": "on", "address-email": "lijh@example.org"})
+    assert NotificationPreference.objects.filter(user=member_user).count() == 1
+    preference.refresh_from_db()
+    assert (preference.inapp, preference.email, preference.webhook) == (False, True, False)
+
+
+def test_an_invalid_e_mail_address_is_rejected_with_a_message(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(PREFERENCES, {"inapp": "on", "address-email": "not-an-address"})
+    assert response.status_code == 200
+    html = page(response)
+    assert "Enter a valid email address." in html
+    assert "Please correct the errors below." in html
+    member_user.refresh_from_db()
+    assert member_user.email == ""
+    assert not NotificationPreference.objects.exists()
+
+
+def test_choosing_no_channel_at_all_is_rejected(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(PREFERENCES, {"address-email": "bad@"})
+    assert response.status_code == 200
+    html = page(response)
+    assert "Choose at least one channel." in html
+    assert "Enter a valid email address." in html, "both forms report their errors"
+    assert "You have no e-mail address yet" in html
+    assert not NotificationPreference.objects.exists()
+
+    response = client.post(PREFERENCES, {"address-email": "lijh@example.org"})
+    assert "You have no e-mail address yet" in page(response), "nothing was saved"
+    member_user.refresh_from_db()
+    assert member_user.email == ""
+
+
+def test_choosing_e_mail_without_an_address_warns(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(PREFERENCES, {"email": "on", "address-email": ""}, follow=True)
+    assert "You chose e-mail but have no e-mail address" in page(response)
+
+
+# --- Outbox ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def outbox(world):
+    """Messages to a 胜利一路社区 member (三峡), a 深圳路社区 member (园林) and a staff login."""
+    o = type("Outbox", (), {})()
+    activity = world.shengli_activity
+    o.sent = message(activity, member=world.sanxia_member, subject="三峡已发送")
+    o.failed = message(
+        activity,
+        member=world.sanxia_member,
+        subject="三峡发送失败",
+        state=State.FAILED,
+        channel=Channel.WEBHOOK,
+        attempts=4,
+        last_error="URLError: " + "x" * 300,
+    )
+    o.pending = message(
+        world.sanxia_member_2,
+        member=world.sanxia_member_2,
+        subject="无登录成员",
+        state=State.PENDING,
+    )
+    o.theirs_failed = message(
+        world.shenzhen_activity,
+        member=world.yuanlin_member,
+        subject="园林发送失败",
+        state=State.FAILED,
+        attempts=4,
+    )
+    return o
+
+
+def subjects(response):
+    return {n.subject for n in response.context["page"]}
+
+
+def test_the_outbox_lists_the_messages_of_people_in_my_scope(
+    client, world, outbox, community_staff, agency_office, other_agency_office, city_admin
+):
+    ours = {"三峡已发送", "三峡发送失败", "无登录成员"}
+    for viewer in (community_staff, agency_office):
+        client.force_login(viewer)
+        assert subjects(client.get(OUTBOX)) == ours
+    client.force_login(other_agency_office)
+    assert subjects(client.get(OUTBOX)) == {"园林发送失败"}
+    client.force_login(city_admin)
+    assert subjects(client.get(OUTBOX)) == ours | {"园林发送失败"}
+
+
+def test_outbox_rows_name_the_recipient_mask_mobiles_and_cut_long_errors(
+    client, world, outbox, community_staff
+):
+    client.force_login(community_staff)
+    html = page(client.get(OUTBOX))
+    assert "李建华" in html and "王海燕" in html
+    assert "139****0001" in html
+    assert "13900000001" not in html
+    shown = re.search(r'data-testid="last-error"[^>]*>(URLError: x+…)</div>', html)
+    assert shown and len(shown.group(1)) == 80, "the error is cut to 80 characters"
+    assert html.count('data-testid="retry"') == 1
+
+
+def test_a_message_to_a_login_without_a_member_shows_the_username(client, world, city_admin):
+    message(world.shengli_activity, user=city_admin, subject="点名提醒")
+    client.force_login(city_admin)
+    html = page(client.get(OUTBOX))
+    assert '<span data-testid="recipient">city_admin</span>' in html
+
+
+def test_the_outbox_counts_messages_per_state(client, world, outbox, community_staff):
+    client.force_login(community_staff)
+    counts = dict(client.get(OUTBOX).context["state_counts"])
+    assert counts == {State.PENDING: 1, State.SENDING: 0, State.SENT: 1, State.FAILED: 1}
+    # The counts follow the other filters, not the state filter.
+    response = client.get(OUTBOX, {"state": State.FAILED, "channel": Channel.INAPP})
+    assert dict(response.context["state_counts"])[State.SENT] == 1
+    assert subjects(response) == set()
+
+
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"state": "failed"}, {"三峡发送失败"}),
+        ({"channel": "webhook"}, {"三峡发送失败"}),
+        ({"kind": "message", "state": "pending"}, {"无登录成员"}),
+        ({"kind": "upcoming"}, set()),
+    ],
+)
+def test_the_outbox_filters_by_state_kind_and_channel(
+    client, world, outbox, community_staff, params, expected
+):
+    client.force_login(community_staff)
+    assert subjects(client.get(OUTBOX, params)) == expected
+
+
+def test_the_outbox_filters_by_local_dates(client, world, community_staff):
+    today = timezone.localdate()
+    at = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=3), dt.time(0, 30)))
+    message(world.shengli_activity, member=world.sanxia_member, subject="三天前", created_at=at)
+    message(world.shengli_activity, member=world.sanxia_member, subject="今天")
+    client.force_login(community_staff)
+    day = (today - dt.timedelta(days=3)).isoformat()
+    assert subjects(client.get(OUTBOX, {"date_from": day, "date_to": day})) == {"三天前"}
+    assert subjects(client.get(OUTBOX, {"date_from": today.isoformat()})) == {"今天"}
+    assert subjects(client.get(OUTBOX, {"date_to": day})) == {"三天前"}
+
+
+def test_bad_filter_values_show_errors_not_a_500(client, world, outbox, community_staff):
+    client.force_login(community_staff)
+    response = client.get(OUTBOX, {"date_from": "2024-13-45", "state": "failed"})
+    assert response.status_code == 200
+    assert "Enter a valid date." in page(response)
+    assert subjects(response) == {"三峡发送失败"}, "the valid filters still apply"
+
+    response = client.get(OUTBOX, {"date_from": "2024-05-02", "date_to": "2024-05-01"})
+    assert response.status_code == 200
+    assert "The end date is before the start date." in page(response)
+
+    response = client.get(OUTBOX, {"state": "nonsense", "kind": "x", "page": "-1"})
+    assert response.status_code == 200
+    assert "Select a valid choice." in page(response)
+
+
+def test_a_bad_date_is_reported_in_chinese_by_default(client, world, settings, community_staff):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(community_staff)
+    response = client.get(OUTBOX, {"date_to": "昨天"})
+    assert response.status_code == 200
+    assert "输入一个有效的日期" in page(response)
+
+
+def test_send_again_puts_a_failed_message_back_in_the_queue(client, world, outbox, community_staff):
+    client.force_login(community_staff)
+    before = {
+        n.pk: (n.state, n.attempts, n.due_at)
+        for n in Notification.objects.exclude(pk=outbox.failed.pk)
+    }
+    response = client.post(retry_url(outbox.failed), {"next": f"{OUTBOX}?state=failed"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{OUTBOX}?state=failed"
+    outbox.failed.refresh_from_db()
+    assert outbox.failed.state == State.PENDING
+    assert outbox.failed.attempts == 0
+    assert outbox.failed.due_at <= timezone.now()
+    after = {
+        n.pk: (n.state, n.attempts, n.due_at)
+        for n in Notification.objects.exclude(pk=outbox.failed.pk)
+    }
+    assert after == before, "nothing else changes"
+    assert "is queued to be sent again" in page(client.get(OUTBOX))
+
+
+@pytest.mark.parametrize("viewer", ["community_staff", "agency_office", "street_officer"])
+def test_sending_again_a_message_outside_my_scope_is_a_404(client, world, outbox, request, viewer):
+    client.force_login(request.getfixturevalue(viewer))
+    assert client.post(retry_url(outbox.theirs_failed)).status_code == 404
+    outbox.theirs_failed.refresh_from_db()
+    assert (outbox.theirs_failed.state, outbox.theirs_failed.attempts) == (State.FAILED, 4)
+
+
+def test_sending_again_a_message_that_has_not_failed_is_refused_with_a_message(
+    client, world, outbox, community_staff
+):
+    client.force_login(community_staff)
+    response = client.post(retry_url(outbox.sent), follow=True)
+    assert response.status_code == 200
+    assert "Only a failed message can be sent again." in page(response)
+    assert state_of(outbox.sent) == State.SENT
+
+
+# --- A fixed number of queries --------------------------------------------------------------
+
+
+def add_messages(world, count):
+    """`count` more in-app messages to 李建华 and as many failed ones to members in scope."""
+    members = Member.objects.bulk_create(
+        Member(agency=world.sanxia, name=f"成员{i}", mobile=f"1370000{i:04d}")
+        for i in range(Notification.objects.count(), Notification.objects.count() + count)
+    )
+    for i, member in enumerate(members):
+        message(world.shengli_activity, member=world.sanxia_member, subject=f"消息{i}")
+        message(member, member=member, state=State.FAILED, subject=f"失败{i}")
+
+
+@pytest.mark.parametrize("url, viewer", [(INBOX, "member_user"), (OUTBOX, "agency_office")])
+def test_the_inbox_and_outbox_cost_the_same_queries_for_5_and_for_50_rows(
+    client, world, request, url, viewer
+):
+    client.force_login(request.getfixturevalue(viewer))
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+            assert response.status_code == 200
+        return len(queries), len(response.context["page"])
+
+    add_messages(world, 5)
+    small, shown_small = count_queries()
+    add_messages(world, 45)
+    large, shown_large = count_queries()
+    assert shown_small >= 5 and shown_large > shown_small
+    assert small == large
+    assert large <= 10, f"{url}: {large} queries"

@@ -1,0 +1,257 @@
+"""How `manage.py send_reminders` scales: 10,000 due reminders queued and sent in one run within
+a minute, with memory that does not grow with the number of messages.
+
+PostgreSQL only (the CI leg that has it). `pytest -s` prints the figures. The data is built with
+bulk_create: `size` ÷ 200 activities starting in 23 hours with 100 members signed up to each;
+every member has a login with an e-mail address and default preferences, so two messages each
+(in-app and e-mail). Everyone attended an activity three days ago, so no inactivity nudge joins
+in, and quiet hours are off so that the hour the suite runs at does not matter.
+
+Django's locmem e-mail backend (the test settings') keeps every e-mail in `mail.outbox`, by
+design: with it memory grows by the outbox, which a real SMTP backend does not keep. The memory
+test therefore also runs with RenderingBackend, which builds each message as SMTP would send it
+and keeps nothing; that is the figure asserted flat.
+"""
+
+import datetime as dt
+import gc
+import re
+import resource
+import time
+import tracemalloc
+from dataclasses import dataclass
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from activities.models import Activity, ActivityType, Notification, Participation
+from communities.models import Agency, Community, Street
+from members.models import Member
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db,
+    # Off, so that messages are due at once whatever the hour.
+    pytest.mark.usefixtures("no_quiet_hours"),
+]
+
+MEMBERS_PER_ACTIVITY = 100
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+RENDERING = f"{__name__}.RenderingBackend"
+
+
+@pytest.fixture
+def no_quiet_hours():
+    with override_settings(QUIET_HOURS=[0, 0]):
+        yield
+
+
+class RenderingBackend(BaseEmailBackend):
+    """Renders every message to the bytes SMTP would send, then forgets it."""
+
+    sent = 0
+
+    def send_messages(self, messages):
+        for message in messages:
+            message.message().as_bytes()
+        RenderingBackend.sent += len(messages)
+        return len(messages)
+
+
+def build(size: int, tag: str) -> list[int]:
+    """Makes `size` messages due; returns the ids of the activities made."""
+    now = timezone.now()
+    members_count = size // 2
+    street, _ = Street.objects.get_or_create(name="性能测试街道")
+    community, _ = Community.objects.get_or_create(name="性能测试社区", defaults={"street": street})
+    agency = Agency.objects.create(name=f"性能测试单位{tag}")
+    cleanup = ActivityType.objects.get(code=ActivityType.Code.CLEANUP)
+    users = get_user_model().objects.bulk_create(
+        [
+            get_user_model()(
+                username=f"perf-{tag}-{i:05d}",
+                email=f"perf-{tag}-{i:05d}@example.org",
+                password="!",
+            )
+            for i in range(members_count)
+        ],
+        batch_size=2000,
+    )
+    members = Member.objects.bulk_create(
+        [
+            Member(agency=agency, user=user, name=f"成员{i:05d}", mobile=f"13{i:09d}")
+            for i, user in enumerate(users)
+        ],
+        batch_size=2000,
+    )
+    past = Activity.objects.create(
+        community=community,
+        type=cleanup,
+        title=f"三天前的清扫 {tag}",
+        starts_at=now - dt.timedelta(days=3),
+        ends_at=now - dt.timedelta(days=3, hours=-2),
+    )
+    upcoming = Activity.objects.bulk_create(
+        [
+            Activity(
+                community=community,
+                type=cleanup,
+                title=f"明天的清扫 {tag}-{n}",
+                place="性能测试社区",
+                starts_at=now + dt.timedelta(hours=23),
+                ends_at=now + dt.timedelta(hours=25),
+            )
+            for n in range(members_count // MEMBERS_PER_ACTIVITY)
+        ]
+    )
+    attended = [
+        Participation(
+            activity=past,
+            member=member,
+            status=Participation.Status.PRESENT,
+            hours=Decimal("2.0"),
+            source=Participation.Source.ROLL_CALL,
+        )
+        for member in members
+    ]
+    signed_up = [
+        Participation(
+            activity=upcoming[i // MEMBERS_PER_ACTIVITY],
+            member=member,
+            source=Participation.Source.SIGN_UP,
+        )
+        for i, member in enumerate(members)
+    ]
+    Participation.objects.bulk_create(attended + signed_up, batch_size=5000)
+    return [past.pk, *(a.pk for a in upcoming)]
+
+
+def retire(activity_ids):
+    """Takes a finished scenario out of the next one's way (cancelled: no rule looks at it)."""
+    Activity.objects.filter(pk__in=activity_ids).update(status=Activity.Status.CANCELLED)
+
+
+def maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+@dataclass
+class Run:
+    size: int
+    backend: str
+    seconds: float
+    queries: int
+    queued: int
+    sent: int
+    emails: int
+    rss_before: float
+    rss_after: float
+    peak: float | None = None  # MiB allocated at the worst moment (tracemalloc)
+    retained: float | None = None  # MiB still allocated after the run
+
+    def __str__(self):
+        memory = ""
+        if self.peak is not None:
+            memory = f", tracemalloc peak {self.peak:.1f} MiB (retained {self.retained:.1f})"
+        return (
+            f"{self.size:>6} messages, {self.backend:<9}: {self.seconds:5.1f} s, "
+            f"{self.queries} queries, queued {self.queued}, sent {self.sent}, "
+            f"e-mails {self.emails}{memory}, "
+            f"maxrss {self.rss_before:.0f} → {self.rss_after:.0f} MiB"
+        )
+
+
+def send_reminders(size: int, backend: str, *, traced: bool) -> Run:
+    mail.outbox = []
+    RenderingBackend.sent = 0
+    queries = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    out = StringIO()
+    gc.collect()
+    rss_before = maxrss_mib()
+    with override_settings(EMAIL_BACKEND=backend), connection.execute_wrapper(count):
+        if traced:
+            tracemalloc.start()
+        started = time.perf_counter()
+        call_command("send_reminders", stdout=out)
+        seconds = time.perf_counter() - started
+        if traced:
+            retained, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+    total = re.search(r"^Total: queued (\d+), sent (\d+)$", out.getvalue(), re.MULTILINE)
+    run = Run(
+        size=size,
+        backend="locmem" if backend == LOCMEM else "rendering",
+        seconds=seconds,
+        queries=queries,
+        queued=int(total[1]),
+        sent=int(total[2]),
+        emails=len(mail.outbox) if backend == LOCMEM else RenderingBackend.sent,
+        rss_before=rss_before,
+        rss_after=maxrss_mib(),
+    )
+    if traced:
+        run.peak, run.retained = peak / 2**20, retained / 2**20
+    print(run)
+    return run
+
+
+def check(run: Run, since: dt.datetime):
+    assert (run.queued, run.sent, run.emails) == (run.size, run.size, run.size // 2)
+    rows = Notification.objects.filter(kind=Notification.Kind.UPCOMING, created_at__gte=since)
+    assert rows.filter(state=Notification.State.SENT).count() == run.size
+    assert not Notification.objects.exclude(state=Notification.State.SENT).exists()
+
+
+def test_10000_reminders_are_queued_and_sent_within_a_minute():
+    runs = {}
+    for size in (2_000, 10_000):
+        scenario = build(size, f"t{size}")
+        since = timezone.now()
+        runs[size] = send_reminders(size, LOCMEM, traced=False)
+        check(runs[size], since)
+        retire(scenario)
+
+    assert runs[10_000].seconds < 60
+    # About linear: five times the messages in well under ten times the time.
+    assert runs[10_000].seconds < 10 * runs[2_000].seconds + 1
+
+
+def test_memory_does_not_grow_with_the_number_of_messages():
+    runs = {}
+    for backend in (RENDERING, LOCMEM):
+        for size in (2_000, 10_000):
+            scenario = build(size, f"m{size}{backend[-8:]}")
+            since = timezone.now()
+            runs[backend, size] = send_reminders(size, backend, traced=True)
+            check(runs[backend, size], since)
+            retire(scenario)
+
+    # Without an outbox in memory, five times the messages take about the same memory: a peak of
+    # a few MiB, give or take the cyclic garbage awaiting the collector (about 1.5 MiB). Holding
+    # every message would take more than 2 KiB each, 20 MiB for 10,000.
+    rendering = runs[RENDERING, 10_000].peak / runs[RENDERING, 2_000].peak
+    assert rendering < 3, f"peak grew {rendering:.1f}× for 5× the messages"
+    assert runs[RENDERING, 10_000].retained < 5
+    # locmem keeps every e-mail: what it retains grows with them, the rest of the peak does not.
+    small, large = runs[LOCMEM, 2_000], runs[LOCMEM, 10_000]
+    working = (large.peak - large.retained) / (small.peak - small.retained)
+    assert working < 3, f"working memory grew {working:.1f}× for 5× the messages"
+    print(
+        f"peak ratio 10,000 ÷ 2,000: rendering {rendering:.2f}×, locmem "
+        f"{large.peak / small.peak:.2f}× (outbox {large.retained:.1f} MiB vs "
+        f"{small.retained:.1f} MiB), locmem peak less outbox {working:.2f}×"
+    )
