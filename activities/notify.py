@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from members.models import Member
 
+from .messages import render
 from .models import Notification, NotificationPreference
 
 INSERT_BATCH = 1000
@@ -75,21 +76,21 @@ def notify(
     kind: str,
     recipients: Iterable,
     obj,
-    subject: str,
-    body: str,
-    url: str = "",
+    context: dict | None = None,
     slot: str = "",
     robot=None,
     due_at: dt.datetime | None = None,
     deadline: dt.datetime | None = None,
     enqueue: bool = True,
 ) -> int:
-    """Queues `subject`/`body` for each recipient (a User or a Member) on the channels they
-    chose, once per (kind, recipient, object, slot, channel). `robot` is the community or agency
+    """Queues the message of `kind` about `obj` (its text from activities.messages, filled
+    from `context`) for each recipient (a User or a Member) on the channels they chose, once per
+    (kind, recipient, object, slot, channel). `robot` is the community or agency
     whose group robot posts it; `deadline`, when given, is the moment the message is useless
     after, so quiet hours never hold it past that. Returns how many rows were new."""
     now = timezone.now()
     due_at = quiet_hours_due(due_at or now, deadline)
+    message = render(kind, obj, context)
     content_type = ContentType.objects.get_for_model(obj)
     robot_url = getattr(robot, "robot_webhook_url", "") if robot is not None else ""
     robot_kind = getattr(robot, "robot_kind", "") if robot_url else ""
@@ -121,9 +122,9 @@ def notify(
                     slot=slot,
                     address=address,
                     robot_kind=robot_kind if channel == Notification.Channel.WEBHOOK else "",
-                    subject=subject[:200],
-                    body=body,
-                    url=absolute_url(url),
+                    subject=message.subject,
+                    body=message.body,
+                    url=absolute_url(message.url),
                     due_at=due_at,
                     created_at=now,
                 )

@@ -5,34 +5,16 @@ all: beat calls it every minute, `manage.py send_reminders` by hand.
 
 import datetime as dt
 from collections import Counter, defaultdict
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.template.defaultfilters import floatformat
-from django.utils import formats, timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone, translation
 
 from communities.models import Agreement, StaffRole
 from members.models import Member
 
 from .models import Activity, DutyAssignment, Notification, Participation
 from .notify import notify
-
-
-def _when(moment: dt.datetime) -> str:
-    return formats.date_format(timezone.localtime(moment), "n月j日 H:i")
-
-
-def _percent(numerator: int, denominator: int) -> str:
-    """A rate written as the reports write it (xiachen.figures.rate and the `percent` filter):
-    "66.7%", or "—" for 0 ÷ 0."""
-    if not denominator:
-        return "—"
-    fraction = (Decimal(numerator) / Decimal(denominator)).quantize(
-        Decimal("0.0001"), rounding=ROUND_HALF_UP
-    )
-    return f"{floatformat(fraction * 100, -1)}%"
 
 
 def week_slot(day: dt.date) -> str:
@@ -74,19 +56,11 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
         ]
         if not members:
             continue
-        place = activity.place or activity.community.name
         queued += notify(
             kind=Notification.Kind.UPCOMING,
             recipients=members,
             obj=activity,
             slot=f"{stage}h",
-            subject=_("Reminder: %(title)s") % {"title": activity.title},
-            body=_(
-                "%(title)s starts at %(when)s at %(place)s. If you cannot come, ask for leave "
-                "in time."
-            )
-            % {"title": activity.title, "when": _when(activity.starts_at), "place": place},
-            url=activity.get_absolute_url(),
             robot=activity.community,
             deadline=activity.starts_at,
             due_at=now,
@@ -131,14 +105,7 @@ def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
             recipients=users.values(),
             obj=activity,
             slot="roll-call",
-            subject=_("Roll call due: %(title)s") % {"title": activity.title},
-            body=_("%(title)s ended at %(when)s; %(count)s people still await roll call.")
-            % {
-                "title": activity.title,
-                "when": _when(activity.ends_at),
-                "count": activity.pending,
-            },
-            url=activity.get_absolute_url(),
+            context={"pending": activity.pending},
             robot=activity.community,
             due_at=now,
             enqueue=enqueue,
@@ -175,13 +142,6 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
             recipients=[member],
             obj=member,
             slot=slot,
-            subject=_("We have not seen you for a while"),
-            body=_(
-                "You have not taken part in a community activity for %(days)s days. Have a look "
-                "at what is coming up."
-            )
-            % {"days": settings.INACTIVE_AFTER_DAYS},
-            url="/",
             robot=member.agency,
             due_at=now,
             enqueue=enqueue,
@@ -223,33 +183,22 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
         inactive = inactive_members(now).filter(agency=agency).order_by("name")
         names = list(inactive.values_list("name", flat=True)[:10])
         inactive_count = inactive.count()
-        body = _(
-            "Last week (%(start)s–%(end)s) your members were present %(present)s times, absent "
-            "%(absent)s, on leave %(leave)s; %(hours)s service hours; attendance rate %(rate)s."
-        ) % {
-            "start": formats.date_format(start.date(), "n月j日"),
-            "end": formats.date_format((end - dt.timedelta(days=1)).date(), "n月j日"),
+        context = {
+            "start": start.date(),
+            "end": (end - dt.timedelta(days=1)).date(),
             "present": week["present"],
             "absent": week["absent"],
             "leave": week["leave"],
-            "hours": floatformat(week["hours"] or 0, -1),
-            "rate": _percent(week["present"], week["present"] + week["absent"]),
+            "hours": week["hours"],
+            "inactive_names": names,
+            "inactive_count": inactive_count,
         }
-        if inactive_count:
-            body += " " + _("%(count)s inactive for %(days)s days: %(names)s") % {
-                "count": inactive_count,
-                "days": settings.INACTIVE_AFTER_DAYS,
-                "names": "、".join(names) + ("…" if inactive_count > len(names) else ""),
-            }
         queued += notify(
             kind=Notification.Kind.AGENCY_DIGEST,
             recipients=users,
             obj=agency,
             slot=slot,
-            subject=_("Weekly attendance of %(agency)s")
-            % {"agency": agency.short_name or agency.name},
-            body=body,
-            url="/",
+            context=context,
             robot=agency,
             due_at=now,
             enqueue=enqueue,
@@ -279,10 +228,6 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
             recipients=[assignment.member],
             obj=assignment,
             slot=tomorrow.isoformat(),
-            subject=_("On duty tomorrow at %(community)s") % {"community": community.name},
-            body=_("You are on duty at %(community)s tomorrow, %(date)s.")
-            % {"community": community.name, "date": formats.date_format(tomorrow, "n月j日")},
-            url="/",
             robot=community,
             deadline=deadline,
             due_at=now,

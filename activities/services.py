@@ -1,10 +1,8 @@
 """Writes to activities that touch several rows or tell people about them."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import formats, timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from members.models import Member
@@ -24,32 +22,17 @@ def _signed_up_members(activity: Activity):
     ]
 
 
-def _when(activity: Activity) -> str:
-    start = timezone.localtime(activity.starts_at)
-    end = timezone.localtime(activity.ends_at)
-    return f"{formats.date_format(start, 'n月j日 H:i')}–{formats.date_format(end, 'H:i')}"
-
-
 @transaction.atomic
 def activity_notify_changed(*, activity: Activity) -> int:
     """Tells those signed up that the time or place changed; once per saved version."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return notify(
-            kind=Notification.Kind.ACTIVITY_CHANGED,
-            recipients=_signed_up_members(activity),
-            obj=activity,
-            slot=activity.updated_at.strftime("%Y%m%d%H%M%S%f"),
-            subject=_("Changed: %(title)s") % {"title": activity.title},
-            body=_("%(title)s is now %(when)s at %(place)s.")
-            % {
-                "title": activity.title,
-                "when": _when(activity),
-                "place": activity.place or activity.community.name,
-            },
-            url=activity.get_absolute_url(),
-            robot=activity.community,
-            deadline=activity.starts_at,
-        )
+    return notify(
+        kind=Notification.Kind.ACTIVITY_CHANGED,
+        recipients=_signed_up_members(activity),
+        obj=activity,
+        slot=activity.updated_at.strftime("%Y%m%d%H%M%S%f"),
+        robot=activity.community,
+        deadline=activity.starts_at,
+    )
 
 
 @transaction.atomic
@@ -63,18 +46,14 @@ def activity_cancel(*, activity: Activity, reason: str) -> Activity:
     activity.status = Activity.Status.CANCELLED
     activity.cancel_reason = reason
     activity.save(update_fields=["status", "cancel_reason", "updated_at"])
-    with translation.override(settings.LANGUAGE_CODE):
-        notify(
-            kind=Notification.Kind.ACTIVITY_CANCELLED,
-            recipients=_signed_up_members(activity),
-            obj=activity,
-            slot="cancelled",
-            subject=_("Cancelled: %(title)s") % {"title": activity.title},
-            body=_("%(title)s (%(when)s) is cancelled: %(reason)s")
-            % {"title": activity.title, "when": _when(activity), "reason": reason},
-            url=activity.get_absolute_url(),
-            robot=activity.community,
-        )
+    notify(
+        kind=Notification.Kind.ACTIVITY_CANCELLED,
+        recipients=_signed_up_members(activity),
+        obj=activity,
+        context={"reason": reason},
+        slot="cancelled",
+        robot=activity.community,
+    )
     return activity
 
 

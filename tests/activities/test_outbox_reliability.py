@@ -279,9 +279,6 @@ def queue_upcoming(activity, members, **extra):
         recipients=members,
         obj=activity,
         slot="24h",
-        subject=f"提醒：{activity.title}",
-        body=f"{activity.title}明天开始，地点{activity.place}。",
-        url=activity.get_absolute_url(),
         robot=activity.community,
         **extra,
     )

@@ -1,0 +1,162 @@
+"""What each kind of message says: short, in the site's language (Chinese), fit for a phone,
+with a link to the page it is about. `notify()` renders them; rules and services pass only the
+object and the facts (`context`) a text needs.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.template.defaultfilters import floatformat
+from django.urls import reverse
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from .models import Notification
+
+Kind = Notification.Kind
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+    url: str
+
+
+def when(moment: dt.datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "n月j日 H:i")
+
+
+def span(activity) -> str:
+    end = formats.date_format(timezone.localtime(activity.ends_at), "H:i")
+    return f"{when(activity.starts_at)}–{end}"
+
+
+def day(date: dt.date) -> str:
+    return formats.date_format(date, "n月j日")
+
+
+def percent(numerator: int, denominator: int) -> str:
+    """A rate written as the reports write it (xiachen.figures.rate and the `percent` filter):
+    "66.7%", or "—" for 0 ÷ 0."""
+    if not denominator:
+        return "—"
+    fraction = (Decimal(numerator) / Decimal(denominator)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+    return f"{floatformat(fraction * 100, -1)}%"
+
+
+def _place(activity) -> str:
+    return activity.place or activity.community.name
+
+
+def _upcoming(activity, context):
+    return Message(
+        _("Reminder: %(title)s") % {"title": activity.title},
+        _("%(title)s starts at %(when)s at %(place)s. If you cannot come, ask for leave in time.")
+        % {"title": activity.title, "when": when(activity.starts_at), "place": _place(activity)},
+        activity.get_absolute_url(),
+    )
+
+
+def _roll_call_due(activity, context):
+    return Message(
+        _("Roll call due: %(title)s") % {"title": activity.title},
+        _("%(title)s ended at %(when)s; %(count)s people still await roll call.")
+        % {"title": activity.title, "when": when(activity.ends_at), "count": context["pending"]},
+        activity.get_absolute_url(),
+    )
+
+
+def _inactivity(member, context):
+    return Message(
+        _("We have not seen you for a while"),
+        _(
+            "You have not taken part in a community activity for %(days)s days. Have a look "
+            "at what is coming up."
+        )
+        % {"days": settings.INACTIVE_AFTER_DAYS},
+        reverse("home"),
+    )
+
+
+def _agency_digest(agency, context):
+    body = _(
+        "Last week (%(start)s–%(end)s) your members were present %(present)s times, absent "
+        "%(absent)s, on leave %(leave)s; %(hours)s service hours; attendance rate %(rate)s."
+    ) % {
+        "start": day(context["start"]),
+        "end": day(context["end"]),
+        "present": context["present"],
+        "absent": context["absent"],
+        "leave": context["leave"],
+        "hours": floatformat(context["hours"] or 0, -1),
+        "rate": percent(context["present"], context["present"] + context["absent"]),
+    }
+    names, count = context["inactive_names"], context["inactive_count"]
+    if count:
+        body += " " + _("%(count)s inactive for %(days)s days: %(names)s") % {
+            "count": count,
+            "days": settings.INACTIVE_AFTER_DAYS,
+            "names": "、".join(names) + ("…" if count > len(names) else ""),
+        }
+    return Message(
+        _("Weekly attendance of %(agency)s") % {"agency": agency.short_name or agency.name},
+        body,
+        reverse("home"),
+    )
+
+
+def _duty_roster(assignment, context):
+    community = assignment.agreement.community
+    return Message(
+        _("On duty tomorrow at %(community)s") % {"community": community.name},
+        _("You are on duty at %(community)s tomorrow, %(date)s.")
+        % {"community": community.name, "date": day(assignment.date)},
+        reverse("home"),
+    )
+
+
+def _activity_changed(activity, context):
+    return Message(
+        _("Changed: %(title)s") % {"title": activity.title},
+        _("%(title)s is now %(when)s at %(place)s.")
+        % {"title": activity.title, "when": span(activity), "place": _place(activity)},
+        activity.get_absolute_url(),
+    )
+
+
+def _activity_cancelled(activity, context):
+    return Message(
+        _("Cancelled: %(title)s") % {"title": activity.title},
+        _("%(title)s (%(when)s) is cancelled: %(reason)s")
+        % {"title": activity.title, "when": span(activity), "reason": context["reason"]},
+        activity.get_absolute_url(),
+    )
+
+
+def _message(obj, context):
+    """A message written by the caller: context has subject, body and, if any, url."""
+    return Message(context["subject"], context["body"], context.get("url", ""))
+
+
+TEXTS = {
+    Kind.UPCOMING: _upcoming,
+    Kind.ROLL_CALL_DUE: _roll_call_due,
+    Kind.INACTIVITY: _inactivity,
+    Kind.AGENCY_DIGEST: _agency_digest,
+    Kind.DUTY_ROSTER: _duty_roster,
+    Kind.ACTIVITY_CHANGED: _activity_changed,
+    Kind.ACTIVITY_CANCELLED: _activity_cancelled,
+    Kind.MESSAGE: _message,
+}
+
+
+def render(kind: str, obj, context: dict | None = None) -> Message:
+    """The message of `kind` about `obj`, in the site's language whoever's request is active."""
+    with translation.override(settings.LANGUAGE_CODE):
+        message = TEXTS[kind](obj, context or {})
+    return Message(message.subject[:200], message.body, message.url)
