@@ -5,7 +5,6 @@ object and the facts (`context`) a text needs.
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.template.defaultfilters import floatformat
@@ -13,6 +12,7 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from . import figures
 from .models import Notification
 
 Kind = Notification.Kind
@@ -39,14 +39,7 @@ def day(date: dt.date) -> str:
 
 
 def percent(numerator: int, denominator: int) -> str:
-    """A rate written as the reports write it (xiachen.figures.rate and the `percent` filter):
-    "66.7%", or "—" for 0 ÷ 0."""
-    if not denominator:
-        return "—"
-    fraction = (Decimal(numerator) / Decimal(denominator)).quantize(
-        Decimal("0.0001"), rounding=ROUND_HALF_UP
-    )
-    return f"{floatformat(fraction * 100, -1)}%"
+    return figures.format_rate(figures.rate(numerator, denominator))
 
 
 def _place(activity) -> str:

@@ -7,12 +7,13 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone, translation
 
 from communities.models import Agreement, StaffRole
 from members.models import Member
 
+from . import figures
 from .models import Activity, DutyAssignment, Notification, Participation
 from .notify import notify
 
@@ -114,16 +115,8 @@ def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
 
 
 def inactive_members(now: dt.datetime):
-    """DESIGN.md: an active member with no *present* in the last INACTIVE_AFTER_DAYS days, the
-    same period as xiachen.figures.inactive_members (nothing after `now` counts)."""
-    since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
-    recent = Participation.objects.filter(
-        member=OuterRef("pk"),
-        status=Participation.Status.PRESENT,
-        activity__starts_at__gte=since,
-        activity__starts_at__lte=now,
-    )
-    return Member.objects.active().exclude(Exists(recent))
+    """All inactive members at `now` (activities.figures.inactive_members, DESIGN.md)."""
+    return figures.inactive_members(Member.objects.all(), now)
 
 
 def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
@@ -172,13 +165,10 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
         users = [u for u in users if u.pk not in {row["recipient_id"] for row in already}]
         if not users:
             continue
-        week = Participation.objects.filter(
-            member__agency=agency, activity__starts_at__gte=start, activity__starts_at__lt=end
-        ).aggregate(
-            present=Count("pk", filter=Q(status=Participation.Status.PRESENT)),
-            absent=Count("pk", filter=Q(status=Participation.Status.ABSENT)),
-            leave=Count("pk", filter=Q(status=Participation.Status.LEAVE)),
-            hours=Sum("hours", filter=Q(status=Participation.Status.PRESENT)),
+        week = figures.attendance(
+            Participation.objects.filter(
+                member__agency=agency, activity__starts_at__gte=start, activity__starts_at__lt=end
+            )
         )
         inactive = inactive_members(now).filter(agency=agency).order_by("name")
         names = list(inactive.values_list("name", flat=True)[:10])
@@ -186,10 +176,10 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
         context = {
             "start": start.date(),
             "end": (end - dt.timedelta(days=1)).date(),
-            "present": week["present"],
-            "absent": week["absent"],
-            "leave": week["leave"],
-            "hours": week["hours"],
+            "present": week.present,
+            "absent": week.absent,
+            "leave": week.leaves,
+            "hours": week.hours,
             "inactive_names": names,
             "inactive_count": inactive_count,
         }

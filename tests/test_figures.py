@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from activities import figures
 from activities.models import Activity, Participation
 from communities.models import Agency, Agreement, Community
 from members.models import Member, Registration
-from xiachen import figures
 from xiachen.templatetags.xiachen import figure, percent
 
 NOW = timezone.make_aware(dt.datetime(2025, 6, 18, 10, 0))  # a Wednesday

@@ -15,11 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.views import defaults
 
+from activities import figures
 from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, StaffRole
 from members.models import Member, Registration
 from tests.conftest import make_user
-from xiachen import figures
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 

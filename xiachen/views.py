@@ -15,12 +15,11 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from activities import figures
 from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, Street
 from communities.scopes import scope_of
 from members.models import Member, Registration
-
-from . import figures
 
 # Dashboards show the first few rows of a list; the pages behind them will paginate.
 LIST_LIMIT = 20

@@ -415,7 +415,7 @@ def test_the_inactivity_period_follows_the_settings(town, attendance):
 
 
 def test_only_attendance_up_to_now_counts(town):
-    # As xiachen.figures.inactive_members: a presence after `now` does not make one active then.
+    # As activities.figures.inactive_members: a presence after `now` does not make one active then.
     member = town.member("张伟", login="zhang")
     town.join(town.activity(MONDAY_9 + 2 * H), member, status=PRESENT, hours=2)
 

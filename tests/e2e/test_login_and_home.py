@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from activities import figures
 from activities.models import Activity
-from xiachen import figures
 
 pytestmark = [
     pytest.mark.browser,

@@ -4,12 +4,11 @@ A template tag instead of a context processor, so that only pages that show the 
 it, and a page rendered without a request (500.html) needs nothing at all.
 """
 
-from decimal import Decimal, InvalidOperation
-
 from django import template
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
 
+from activities import figures
 from activities.models import Notification
 from communities.models import StaffRole
 from communities.scopes import scope_of
@@ -17,7 +16,7 @@ from members.models import Member
 
 register = template.Library()
 
-NO_FIGURE = "—"
+NO_FIGURE = figures.NO_FIGURE
 
 
 def _member_of(user):
@@ -55,14 +54,8 @@ def display_name(user):
 
 @register.filter
 def percent(value):
-    """A rate (a fraction from xiachen.figures) as "66.7%"; None (0 ÷ 0) as "—"."""
-    if value is None or value == "":
-        return NO_FIGURE
-    try:
-        number = Decimal(value) * 100
-    except (InvalidOperation, TypeError, ValueError):
-        return NO_FIGURE
-    return f"{floatformat(number, -1)}%"
+    """A rate (a fraction from activities.figures) as "66.7%"; None (0 ÷ 0) as "—"."""
+    return figures.format_rate(value)
 
 
 @register.filter

@@ -7,16 +7,18 @@ query, whatever the number of rows behind it. Rates are `Decimal` fractions, or 
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db.models import Count, DecimalField, Exists, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
-from activities.models import Activity, Participation
 from communities.models import Agreement
 from members.models import Member, Registration
+
+from .models import Activity, Participation
 
 ZERO_HOURS = Decimal("0.0")
 
@@ -28,6 +30,20 @@ def rate(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(numerator) / Decimal(denominator)).quantize(
         Decimal("0.0001"), rounding=ROUND_HALF_UP
     )
+
+
+NO_FIGURE = "—"
+
+
+def format_rate(value) -> str:
+    """A rate as the pages and messages show it: "66.7%"; None (0 ÷ 0) as "—"."""
+    if value is None or value == "":
+        return NO_FIGURE
+    try:
+        number = Decimal(value) * 100
+    except (InvalidOperation, TypeError, ValueError):
+        return NO_FIGURE
+    return f"{floatformat(number, -1)}%"
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
