@@ -131,6 +131,39 @@ def _activity_cancelled(activity, context):
     )
 
 
+def _registration_approved(registration, context):
+    return Message(
+        _("Report-in approved: %(community)s") % {"community": registration.community.name},
+        _("Your report-in to %(community)s is approved. Welcome!")
+        % {"community": registration.community.name},
+        reverse("home"),
+    )
+
+
+def _registration_returned(registration, context):
+    return Message(
+        _("Report-in returned: %(community)s") % {"community": registration.community.name},
+        _("Your report-in to %(community)s was returned: %(reason)s")
+        % {"community": registration.community.name, "reason": registration.return_reason},
+        reverse("home"),
+    )
+
+
+def _leave_decided(participation, context):
+    activity = participation.activity
+    approved = participation.leave_decision == participation.LeaveDecision.APPROVED
+    text = (
+        _("Your leave from %(title)s (%(when)s) is approved.")
+        if approved
+        else _("Your leave from %(title)s (%(when)s) is not approved; please come if you can.")
+    )
+    return Message(
+        _("Leave decided: %(title)s") % {"title": activity.title},
+        text % {"title": activity.title, "when": span(activity)},
+        activity.get_absolute_url(),
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -144,6 +177,9 @@ TEXTS = {
     Kind.DUTY_ROSTER: _duty_roster,
     Kind.ACTIVITY_CHANGED: _activity_changed,
     Kind.ACTIVITY_CANCELLED: _activity_cancelled,
+    Kind.REGISTRATION_APPROVED: _registration_approved,
+    Kind.REGISTRATION_RETURNED: _registration_returned,
+    Kind.LEAVE_DECIDED: _leave_decided,
     Kind.MESSAGE: _message,
 }
 

@@ -480,6 +480,81 @@ class Concern(models.Model):
         return self.title
 
 
+class DoorToDoorUnitQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(activity__in=Activity.objects.visible_to(user))
+
+
+class DoorToDoorUnit(models.Model):
+    """入户宣传: a building or stairwell (楼栋 / 单元) an activity covers, the member assigned to
+    it and the households they reached. Coverage 100 % means not one household missed."""
+
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.CASCADE,
+        related_name="door_units",
+        verbose_name=_("activity"),
+    )
+    compound = models.ForeignKey(
+        "communities.Compound",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("residential compound"),
+    )
+    building = models.CharField(_("building"), max_length=30)
+    stairwell = models.CharField(_("stairwell"), max_length=30, blank=True)
+    households = models.PositiveIntegerField(_("households"))
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="door_units",
+        verbose_name=_("assigned to"),
+    )
+    households_reached = models.PositiveIntegerField(_("households reached"), default=0)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+
+    objects = DoorToDoorUnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("door-to-door unit")
+        verbose_name_plural = _("door-to-door units")
+        ordering = ["activity", "building", "stairwell"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activity", "compound", "building", "stairwell"],
+                name="activities_doortodoorunit_once_per_activity",
+                violation_error_message=_("This building or stairwell is already on the list."),
+            ),
+            models.CheckConstraint(
+                condition=Q(households__gt=0),
+                name="activities_doortodoorunit_households_positive",
+                violation_error_message=_("A building or stairwell has at least one household."),
+            ),
+            models.CheckConstraint(
+                condition=Q(households_reached__lte=F("households")),
+                name="activities_doortodoorunit_reached_within_households",
+                violation_error_message=_(
+                    "Households reached cannot be more than the households there are."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.building}{self.stairwell}"
+
+
 class DutyAssignmentQuerySet(models.QuerySet):
     def visible_to(self, user):
         scope = scope_of(user)
@@ -607,6 +682,9 @@ class Notification(models.Model):
         DUTY_ROSTER = "duty_roster", _("Duty tomorrow")
         ACTIVITY_CHANGED = "activity_changed", _("Activity changed")
         ACTIVITY_CANCELLED = "activity_cancelled", _("Activity cancelled")
+        REGISTRATION_APPROVED = "registration_approved", _("Report-in approved")
+        REGISTRATION_RETURNED = "registration_returned", _("Report-in returned")
+        LEAVE_DECIDED = "leave_decided", _("Leave decided")
         MESSAGE = "message", _("Message")
 
     class Channel(models.TextChoices):
@@ -620,7 +698,7 @@ class Notification(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind)
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel)
     state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
     recipient = models.ForeignKey(

@@ -1,19 +1,8 @@
-from django.urls import path
-
-from . import views
+from .views import activity, notifications
 
 app_name = "activities"
 
 urlpatterns = [
-    path("<int:pk>/", views.activity_detail, name="activity_detail"),
-    path("inbox/", views.inbox, name="inbox"),
-    path("inbox/<int:pk>/read/", views.inbox_read, name="inbox_read"),
-    path("inbox/read-all/", views.inbox_read_all, name="inbox_read_all"),
-    path(
-        "notifications/settings/",
-        views.notification_preferences,
-        name="notification_preferences",
-    ),
-    path("outbox/", views.outbox, name="outbox"),
-    path("outbox/<int:pk>/retry/", views.outbox_retry, name="outbox_retry"),
+    *activity.urls,
+    *notifications.urls,
 ]

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -15,37 +15,12 @@ from django.views.decorators.http import require_POST
 from communities.scopes import scope_of
 from members.models import Member
 
-from .forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
-from .models import Activity, Notification, NotificationPreference, Participation
-from .services import notification_mark_read, notification_retry, notifications_mark_all_read
+from ..forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
+from ..models import Notification, NotificationPreference
+from ..services import notification_mark_read, notification_retry, notifications_mark_all_read
 
 INBOX_PAGE_SIZE = 20
 OUTBOX_PAGE_SIZE = 50
-
-
-@login_required
-def activity_detail(request, pk):
-    """One activity and who is on it, for anyone whose scope includes it."""
-    activity = get_object_or_404(
-        Activity.objects.visible_to(request.user).select_related(
-            "community", "grid", "type", "organizer", "agreement__agency"
-        ),
-        pk=pk,
-    )
-    participations = (
-        Participation.objects.visible_to(request.user)
-        .filter(activity=activity)
-        .select_related("member__agency")
-        .order_by("member__agency__name", "member__name")
-    )
-    return render(
-        request,
-        "activities/activity_detail.html",
-        {"activity": activity, "participations": participations},
-    )
-
-
-# --- Notifications: the inbox, one's channels, and the staff outbox ---------------------------
 
 
 def _site_relative(url: str) -> str:
@@ -207,3 +182,13 @@ def outbox_retry(request, pk):
         )
     back = reverse("activities:outbox")
     return redirect(_safe_next(request, request.POST.get("next"), back))
+
+
+urls = [
+    path("inbox/", inbox, name="inbox"),
+    path("inbox/<int:pk>/read/", inbox_read, name="inbox_read"),
+    path("inbox/read-all/", inbox_read_all, name="inbox_read_all"),
+    path("notifications/settings/", notification_preferences, name="notification_preferences"),
+    path("outbox/", outbox, name="outbox"),
+    path("outbox/<int:pk>/retry/", outbox_retry, name="outbox_retry"),
+]
