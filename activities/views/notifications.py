@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from communities.scopes import scope_of
 from members.models import Member
 
-from ..forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
+from ..forms.notifications import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
 from ..models import Notification, NotificationPreference
 from ..services import notification_mark_read, notification_retry, notifications_mark_all_read
 

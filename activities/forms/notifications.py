@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .models import Notification, NotificationPreference
+from ..models import Notification, NotificationPreference
 
 
 class NotificationPreferenceForm(forms.ModelForm):
