@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
-from .forms.notifications import ActivityCancelForm
+from .forms.activity import ActivityCancelForm
 from .models import (
     Activity,
     ActivityType,

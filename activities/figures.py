@@ -10,8 +10,21 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Exists, IntegerField, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    DateField,
+    DecimalField,
+    Exists,
+    Expression,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
@@ -207,3 +220,116 @@ def pending_roll_call(activities, now: dt.datetime | None = None):
         activity=OuterRef("pk"), status=Participation.Status.SIGNED_UP
     )
     return activities.filter(ends_at__lte=now).filter(Exists(waiting))
+
+
+class _DaysReaching(Expression):
+    """How many rows of a subquery of per-day counts (a `present` column) reach a threshold
+    taken from the outer row. Comparing in an outer WHERE, not in the subquery's HAVING: SQLite
+    cannot group a subquery by a column of the outer query, which HAVING would need."""
+
+    output_field = IntegerField()
+
+    def __init__(self, per_day, threshold):
+        super().__init__()
+        self.per_day, self.threshold = per_day, threshold
+
+    def get_source_expressions(self):
+        return [self.per_day, self.threshold]
+
+    def set_source_expressions(self, exprs):
+        self.per_day, self.threshold = exprs
+
+    def as_sql(self, compiler, connection):
+        per_day_sql, per_day_params = compiler.compile(self.per_day)
+        threshold_sql, threshold_params = compiler.compile(self.threshold)
+        sql = (
+            f"(SELECT COUNT(*) FROM {per_day_sql} AS per_day "
+            f"WHERE per_day.present >= {threshold_sql})"
+        )
+        return sql, (*per_day_params, *threshold_params)
+
+
+@dataclass(frozen=True)
+class DutyFulfilment:
+    days_met: int
+    first: dt.date
+    last: dt.date
+
+    @property
+    def days(self) -> int:
+        """Days in the period, both ends included; 0 when it has not begun."""
+        return max(0, (self.last - self.first).days + 1)
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rate(self.days_met, self.days)
+
+
+def with_duty_fulfilment(
+    agreements,
+    *,
+    name: str = "duty",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    today: dt.date | None = None,
+):
+    """DESIGN.md: "duty fulfilment of an agreement = days with at least the quota of members
+    present on duty activities ÷ days in the period."
+
+    Annotates each agreement with `<name>_first` and `<name>_last`, its period (from the later
+    of its start and `start` to the earliest of its end, `end` and today), and `<name>_days_met`:
+    the local days of that period on which at least `daily_quota` different members of the
+    agency were present on duty-nature activities of the community. Read the result with
+    `annotated_duty_fulfilment(agreement, name)`. One query for any number of agreements."""
+    today = today or timezone.localdate()
+    last_day = min(today, end) if end else today
+    first = (
+        Greatest(F("starts_on"), Value(start, output_field=DateField()))
+        if start
+        else F("starts_on")
+    )
+    last = Least(F("ends_on"), Value(last_day, output_field=DateField()))
+    local_day = TruncDate("activity__starts_at", tzinfo=timezone.get_current_timezone())
+    # Bounds on the column itself as well as on the local day, so that the database need not
+    # work out the day of every duty there has ever been.
+    bounds = {"activity__starts_at__lt": _local_midnight(last_day + dt.timedelta(days=1))}
+    if start:
+        bounds["activity__starts_at__gte"] = _local_midnight(start)
+    days_met = (
+        Participation.objects.filter(
+            status=Participation.Status.PRESENT,
+            activity__nature=Activity.Nature.DUTY,
+            activity__community=OuterRef("community"),
+            member__agency=OuterRef("agency"),
+            **bounds,
+        )
+        .annotate(day=local_day)
+        .filter(day__gte=OuterRef(f"{name}_first"), day__lte=OuterRef(f"{name}_last"))
+        .order_by()
+        .values("day")
+        .annotate(present=Count("member", distinct=True))
+        .values("present")
+    )
+    return agreements.annotate(**{f"{name}_first": first, f"{name}_last": last}).annotate(
+        **{f"{name}_days_met": _DaysReaching(Subquery(days_met), F("daily_quota"))}
+    )
+
+
+def annotated_duty_fulfilment(agreement, name: str = "duty") -> DutyFulfilment:
+    """The figure `with_duty_fulfilment(..., name=name)` annotated on `agreement`."""
+    return DutyFulfilment(
+        days_met=getattr(agreement, f"{name}_days_met"),
+        first=getattr(agreement, f"{name}_first"),
+        last=getattr(agreement, f"{name}_last"),
+    )
+
+
+def duty_fulfilment(
+    agreement, start: dt.date | None = None, end: dt.date | None = None, today=None
+) -> DutyFulfilment:
+    """The duty fulfilment of one agreement over [start, end] (each bound optional: by
+    default from the agreement's start to today, never past its end). One query."""
+    annotated = with_duty_fulfilment(
+        Agreement.objects.filter(pk=agreement.pk), start=start, end=end, today=today
+    ).get()
+    return annotated_duty_fulfilment(annotated)

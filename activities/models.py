@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -532,8 +533,12 @@ class DoorToDoorUnit(models.Model):
         verbose_name_plural = _("door-to-door units")
         ordering = ["activity", "building", "stairwell"]
         constraints = [
+            # Coalesce: without a compound the key must still be unique (NULLs never clash).
             models.UniqueConstraint(
-                fields=["activity", "compound", "building", "stairwell"],
+                F("activity"),
+                Coalesce("compound", 0),
+                F("building"),
+                F("stairwell"),
                 name="activities_doortodoorunit_once_per_activity",
                 violation_error_message=_("This building or stairwell is already on the list."),
             ),

@@ -1,8 +1,11 @@
-from .views import activity, notifications
+from .views import activity, doors, notes, notifications, rollcall
 
 app_name = "activities"
 
 urlpatterns = [
     *activity.urls,
     *notifications.urls,
+    *notes.urls,
+    *doors.urls,
+    *rollcall.urls,
 ]

@@ -1,3 +1,5 @@
+from . import views
+
 app_name = "members"
 
-urlpatterns = []
+urlpatterns = [*views.urls]

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 
-from activities.models import Activity, Participation
+from activities.models import Activity, DoorToDoorUnit, Participation
 from communities.models import Agreement, StaffRole
 from members.models import Member, Registration
 
@@ -217,3 +217,28 @@ class TestMemberAndRoleRules:
         with pytest.raises(ValidationError):
             staff_role.full_clean()
         refused_by_database(staff_role, "communities_staffrole_scope_matches_kind")
+
+
+class TestDoorToDoorRules:
+    def test_a_stairwell_is_listed_once_even_without_a_compound(self, world):
+        DoorToDoorUnit.objects.create(
+            activity=world.shengli_activity, building="3栋", stairwell="1单元", households=12
+        )
+        again = DoorToDoorUnit(
+            activity=world.shengli_activity, building="3栋", stairwell="1单元", households=10
+        )
+        assert "This building or stairwell is already on the list." in validation_messages(again)
+        refused_by_database(again, "activities_doortodoorunit_once_per_activity", unique=True)
+
+    def test_households_reached_cannot_exceed_households(self, world):
+        unit = DoorToDoorUnit(
+            activity=world.shengli_activity,
+            building="3栋",
+            households=12,
+            households_reached=13,
+        )
+        assert (
+            "Households reached cannot be more than the households there are."
+            in validation_messages(unit)
+        )
+        refused_by_database(unit, "activities_doortodoorunit_reached_within_households")

@@ -291,3 +291,140 @@ def test_week_bounds_run_from_monday_to_monday():
     assert timezone.localtime(start).date() == dt.date(2025, 6, 16)
     assert timezone.localtime(end).date() == dt.date(2025, 6, 23)
     assert timezone.localtime(start).hour == 0
+
+
+class TestDutyFulfilment:
+    """Days with at least the quota of the agency's members present on duty activities of the
+    community ÷ days in the period (from the later of the agreement's start and the period's
+    start to the earliest of its end and today)."""
+
+    JUNE_1 = dt.date(2025, 6, 1)
+
+    @staticmethod
+    def at(day, hour=9, minute=0):
+        return timezone.make_aware(dt.datetime(2025, 6, day, hour, minute))
+
+    @pytest.fixture
+    def agreement(self, world):
+        # world.agreement is dated from the real today; this one sits around NOW.
+        world.agreement.delete()
+        Activity.objects.all().delete()
+        return Agreement.objects.create(
+            agency=world.sanxia,
+            community=world.shengli,
+            number="GJ-DUTY-1",
+            starts_on=self.JUNE_1,
+            ends_on=dt.date(2026, 5, 31),
+            status=Agreement.Status.ACTIVE,
+            signed_on=self.JUNE_1,
+        )
+
+    @pytest.fixture
+    def duties(self, world, agreement):
+        """June 2–18 (18 days with June 1): who was present on which kind of activity."""
+        duty = {"nature": Activity.Nature.DUTY}
+        present = Participation.Status.PRESENT
+        li, wang, chen = world.sanxia_member, world.sanxia_member_2, world.yuanlin_member
+        # June 2: one member on duty.
+        take_part(li, activity(world, self.at(2), **duty), present, 2)
+        # June 3: two members on duty (two activities).
+        take_part(li, activity(world, self.at(3), **duty), present, 2)
+        take_part(wang, activity(world, self.at(3, 15), **duty), present, 2)
+        # June 4: one member at two duties the same day: one member, not two.
+        take_part(li, activity(world, self.at(4), **duty), present, 2)
+        take_part(li, activity(world, self.at(4, 15), **duty), present, 2)
+        # June 5: two present, but at a volunteer activity.
+        volunteer = activity(world, self.at(5), nature=Activity.Nature.VOLUNTEER)
+        take_part(li, volunteer, present, 2)
+        take_part(wang, volunteer, present, 2)
+        # June 6: another agency's member on duty.
+        take_part(chen, activity(world, self.at(6), **duty), present, 2)
+        # June 7: on duty, but on leave and absent.
+        on_duty = activity(world, self.at(7), **duty)
+        take_part(li, on_duty, Participation.Status.LEAVE)
+        take_part(wang, on_duty, Participation.Status.ABSENT)
+        # June 8: two present on duty in another community.
+        elsewhere = activity(world, self.at(8), community=world.shenzhen, **duty)
+        take_part(li, elsewhere, present, 2)
+        take_part(wang, elsewhere, present, 2)
+        # June 9 23:30 and June 10 00:30, local time: two days here, one day in UTC.
+        take_part(li, activity(world, self.at(9, 23, 30), hours=1, **duty), present, 1)
+        take_part(wang, activity(world, self.at(10, 0, 30), hours=1, **duty), present, 1)
+        # June 19 and later: after "today".
+        take_part(li, activity(world, self.at(19), **duty), present, 2)
+        take_part(wang, activity(world, self.at(19, 15), **duty), present, 2)
+
+    def test_quota_one_counts_each_day_with_anyone_on_duty_once(
+        self, agreement, duties, django_assert_num_queries
+    ):
+        with django_assert_num_queries(1):
+            result = figures.duty_fulfilment(agreement, today=TODAY)
+        # June 2, 3, 4, 9 and 10: 5 days of June 1–18.
+        assert (result.days_met, result.days) == (5, 18)
+        assert result.rate == Decimal("0.2778")
+        assert percent(result.rate) == "27.8%"
+
+    def test_quota_two_needs_two_different_members_on_one_local_day(self, agreement, duties):
+        agreement.daily_quota = 2
+        agreement.save()
+        result = figures.duty_fulfilment(agreement, today=TODAY)
+        # Only June 3: June 4 is one member twice, June 9/10 are two local days.
+        assert (result.days_met, result.days) == (1, 18)
+        assert result.rate == Decimal("0.0556")
+
+    def test_the_period_is_cut_to_the_agreement_and_to_today(self, agreement, duties):
+        # From June 3: June 3, 4, 9, 10 of 16 days.
+        june_3 = figures.duty_fulfilment(agreement, start=dt.date(2025, 6, 3), today=TODAY)
+        assert (june_3.first, june_3.last, june_3.days_met, june_3.days) == (
+            dt.date(2025, 6, 3),
+            TODAY,
+            4,
+            16,
+        )
+        # A period starting before the agreement starts from the agreement.
+        may = figures.duty_fulfilment(agreement, start=dt.date(2025, 5, 1), today=TODAY)
+        assert (may.first, may.days_met, may.days) == (self.JUNE_1, 5, 18)
+        # An end before today: June 1–4.
+        first_days = figures.duty_fulfilment(agreement, end=dt.date(2025, 6, 4), today=TODAY)
+        assert (first_days.days_met, first_days.days) == (3, 4)
+        # After the agreement ended, days after its end count in neither part.
+        agreement.ends_on = dt.date(2025, 6, 9)
+        agreement.save()
+        ended = figures.duty_fulfilment(agreement, today=dt.date(2025, 6, 30))
+        assert (ended.last, ended.days_met, ended.days) == (dt.date(2025, 6, 9), 4, 9)
+
+    def test_an_agreement_not_begun_has_no_figure(self, agreement, duties):
+        result = figures.duty_fulfilment(agreement, today=dt.date(2025, 5, 20))
+        assert (result.days_met, result.days, result.rate) == (0, 0, None)
+        assert percent(result.rate) == "—"
+
+    def test_several_agreements_and_periods_in_one_query(
+        self, world, agreement, duties, django_assert_num_queries
+    ):
+        Agreement.objects.create(
+            agency=world.yuanlin,
+            community=world.shengli,
+            number="GJ-DUTY-2",
+            starts_on=self.JUNE_1,
+            ends_on=dt.date(2026, 5, 31),
+            status=Agreement.Status.ACTIVE,
+            signed_on=self.JUNE_1,
+        )
+        agreements = figures.with_duty_fulfilment(
+            Agreement.objects.order_by("number"),
+            name="recent",
+            start=dt.date(2025, 6, 4),
+            today=TODAY,
+        )
+        agreements = figures.with_duty_fulfilment(agreements, name="total", today=TODAY)
+        with django_assert_num_queries(1):
+            rows = {
+                a.number: (
+                    figures.annotated_duty_fulfilment(a, "recent").days_met,
+                    figures.annotated_duty_fulfilment(a, "total").days_met,
+                    figures.annotated_duty_fulfilment(a, "total").days,
+                )
+                for a in agreements
+            }
+        # 陈思远 of 园林局 was on duty on June 6.
+        assert rows == {"GJ-DUTY-1": (3, 5, 18), "GJ-DUTY-2": (1, 1, 18)}

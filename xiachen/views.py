@@ -24,6 +24,7 @@ from members.models import Member, Registration
 # Dashboards show the first few rows of a list; the pages behind them will paginate.
 LIST_LIMIT = 20
 INACTIVE_LIST_LIMIT = 10
+ROLL_CALL_LIMIT = 5
 
 
 def _limited(queryset, limit):
@@ -62,12 +63,19 @@ def street_section(user, scope):
     return {"communities": list(communities)}
 
 
+def _year_bounds(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[1 January 00:00, next 1 January 00:00) in local time, like figures.month_bounds."""
+    first = timezone.make_aware(dt.datetime(today.year, 1, 1))
+    return first, timezone.make_aware(dt.datetime(today.year + 1, 1, 1))
+
+
 def community_section(user, scope, now):
     community_ids = scope.community_ids
-    week_start, week_end = figures.week_bounds(timezone.localdate(now))
+    today = timezone.localdate(now)
+    week_start, week_end = figures.week_bounds(today)
+    community_activities = Activity.objects.visible_to(user).filter(community__in=community_ids)
     activities = (
-        Activity.objects.visible_to(user)
-        .filter(community__in=community_ids, starts_at__gte=week_start, starts_at__lt=week_end)
+        community_activities.filter(starts_at__gte=week_start, starts_at__lt=week_end)
         .select_related("community", "grid", "type")
         .annotate(
             signed_up=Count(
@@ -89,35 +97,71 @@ def community_section(user, scope, now):
         .order_by("-in_my_grids", "starts_at", "pk")
     )
     week_activities, more_activities = _limited(activities, LIST_LIMIT)
-    in_force, more_agreements = _limited(
+    # Duty fulfilment of each agreement this month and since it started, in the same query.
+    in_force = figures.with_duty_fulfilment(
         Agreement.objects.visible_to(user)
-        .in_force(timezone.localdate(now))
+        .in_force(today)
         .filter(community__in=community_ids)
         .select_related("agency", "community")
         .order_by("community__name", "agency__name"),
+        name="month",
+        start=today.replace(day=1),
+        today=today,
+    )
+    in_force, more_agreements = _limited(
+        figures.with_duty_fulfilment(in_force, name="total", today=today), LIST_LIMIT
+    )
+    for agreement in in_force:
+        agreement.fulfilment_month = figures.annotated_duty_fulfilment(agreement, "month")
+        agreement.fulfilment_total = figures.annotated_duty_fulfilment(agreement, "total")
+    communities = list(
+        figures.with_month_figures(
+            Community.objects.visible_to(user).filter(pk__in=community_ids).order_by("name"),
+            today,
+        )
+    )
+    pending_roll_call = figures.pending_roll_call(community_activities, now)
+    roll_calls, more_roll_calls = _limited(
+        pending_roll_call.select_related("community").order_by("ends_at", "pk"), ROLL_CALL_LIMIT
+    )
+    year_start, year_end = _year_bounds(today)
+    by_agency, more_agencies = _limited(
+        Registration.objects.visible_to(user)
+        .filter(community__in=community_ids, status=Registration.Status.ACTIVE)
+        .order_by()
+        .values("member__agency", "member__agency__name", "member__agency__short_name")
+        .annotate(members=Count("member", distinct=True))
+        .order_by("-members", "member__agency__name"),
         LIST_LIMIT,
     )
     return {
-        "names": list(
-            Community.objects.visible_to(user)
-            .filter(pk__in=community_ids)
-            .order_by("name")
-            .values_list("name", flat=True)
-        ),
+        "names": [community.name for community in communities],
         "several_communities": len(community_ids) > 1,
+        # The review desk opens on the first of them; it can switch to the others.
+        "review_community": communities[0] if communities else None,
         "week_first": timezone.localdate(week_start),
         "week_last": timezone.localdate(week_end - dt.timedelta(days=1)),
         "activities": week_activities,
         "more_activities": more_activities,
-        "pending_roll_call": figures.pending_roll_call(
-            Activity.objects.visible_to(user).filter(community__in=community_ids), now
-        ).count(),
+        "pending_roll_call": pending_roll_call.count(),
+        "roll_calls": roll_calls,
+        "more_roll_calls": more_roll_calls,
         "pending_registrations": Registration.objects.visible_to(user)
         .filter(community__in=community_ids, status=Registration.Status.PENDING)
         .count(),
         "open_concerns": Concern.objects.visible_to(user)
         .filter(community__in=community_ids)
         .open()
+        .count(),
+        "reported_in": sum(community.reported_in for community in communities),
+        "by_agency": by_agency,
+        "more_agencies": more_agencies,
+        "activities_this_month": sum(c.activities_this_month for c in communities),
+        # Counted as figures.with_month_figures counts a month: cancelled ones are left out.
+        "activities_this_year": community_activities.filter(
+            starts_at__gte=year_start, starts_at__lt=year_end
+        )
+        .exclude(status=Activity.Status.CANCELLED)
         .count(),
         "agreements": in_force,
         "more_agreements": more_agreements,

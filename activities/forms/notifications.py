@@ -96,12 +96,3 @@ class OutboxFilterForm(forms.Form):
 def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
-
-class ActivityCancelForm(forms.Form):
-    """The admin's "cancel selected activities": the reason told to those signed up."""
-
-    reason = forms.CharField(
-        label=capfirst(_("reason for cancelling")),
-        max_length=200,
-        help_text=_("Everyone signed up is told this reason."),
-    )

@@ -1,13 +1,29 @@
-"""Writes to activities: changing and cancelling them tells those signed up."""
+"""Writes to activities: planning, changing and cancelling them; changes and cancellations are
+told to those signed up."""
 
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 
+from communities.models import Agreement, Community, Grid
 from members.models import Member
 
-from ..models import Activity, Notification, Participation
+from ..models import Activity, ActivityType, Notification, Participation
 from ..notify import notify
+
+# What a manager may set an activity to; ongoing and finished come from the clock, and
+# cancelling has its own page (it needs a reason and tells people).
+PLANNABLE = (Activity.Status.DRAFT, Activity.Status.RECRUITING)
+
+# A change to any of these is news to everyone signed up (the admin uses the same set).
+NEWS_FIELDS = ("starts_at", "ends_at", "place")
+
+# Those who take a place: the capacity cannot drop below them.
+TAKING_A_PLACE = (Participation.Status.SIGNED_UP, Participation.Status.PRESENT)
 
 
 def _signed_up_members(activity: Activity):
@@ -19,6 +35,163 @@ def _signed_up_members(activity: Activity):
             member__status=Member.Status.ACTIVE,
         ).select_related("member__user")
     ]
+
+
+def activity_editable_error(activity: Activity) -> str | None:
+    """Why the activity can no longer be edited (or cancelled), or None when it can."""
+    status = activity.current_status
+    if status == Activity.Status.CANCELLED:
+        return gettext_lazy("This activity is cancelled and can no longer be changed.")
+    if status == Activity.Status.FINISHED:
+        return gettext_lazy(
+            "This activity has finished and can no longer be changed. Copy it to plan the next one."
+        )
+    return None
+
+
+def _day(value: dt.date) -> str:
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
+
+
+def agreement_error(agreement: Agreement, day: dt.date) -> str | None:
+    """Why an activity on `day` cannot count toward `agreement`, or None when it can."""
+    if agreement.status != Agreement.Status.ACTIVE:
+        return gettext_lazy(
+            "Agreement %(number)s is not in force (%(status)s). Choose one in force, or none."
+        ) % {"number": agreement.number, "status": agreement.get_status_display()}
+    if not agreement.starts_on <= day <= agreement.ends_on:
+        return gettext_lazy(
+            "Agreement %(number)s runs from %(start)s to %(end)s; an activity on %(day)s "
+            "cannot count toward it."
+        ) % {
+            "number": agreement.number,
+            "start": _day(agreement.starts_on),
+            "end": _day(agreement.ends_on),
+            "day": _day(day),
+        }
+    return None
+
+
+def _check_rules(activity: Activity, *, before: dict | None) -> None:
+    """The rules of planning beyond the model's own: raises one ValidationError naming every
+    field that breaks one. `before` holds the stored values when it is an edit."""
+    errors = {}
+    if activity.status not in PLANNABLE:
+        errors["status"] = gettext_lazy("Choose draft or recruiting.")
+    agreement = activity.agreement
+    # An agreement kept as it was on an unmoved activity is not chosen again: it may have
+    # ended since, and that must not block correcting a typo in the title.
+    chosen = before is None or (
+        before["agreement_id"] != activity.agreement_id or before["starts_at"] != activity.starts_at
+    )
+    if agreement is not None and chosen:
+        problem = agreement_error(agreement, timezone.localdate(activity.starts_at))
+        if problem:
+            errors["agreement"] = problem
+    if before is not None and activity.capacity is not None:
+        taken = Participation.objects.filter(activity=activity, status__in=TAKING_A_PLACE).count()
+        if activity.capacity < taken:
+            errors["capacity"] = gettext_lazy(
+                "%(count)s people are already signed up or present; the capacity cannot be "
+                "lower than that."
+            ) % {"count": taken}
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def activity_create(
+    *,
+    community: Community,
+    organizer: AbstractBaseUser | None,
+    type: ActivityType,
+    title: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    description: str = "",
+    place: str = "",
+    grid: Grid | None = None,
+    capacity: int | None = None,
+    nature: str = "",
+    agreement: Agreement | None = None,
+    status: str = Activity.Status.RECRUITING,
+) -> Activity:
+    """Plans a new activity of `community`; its nature defaults to the type's usual one."""
+    activity = Activity(
+        community=community,
+        organizer=organizer,
+        type=type,
+        title=title,
+        description=description,
+        place=place,
+        grid=grid,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        nature=nature or type.default_nature,
+        agreement=agreement,
+        status=status,
+    )
+    activity.full_clean()
+    _check_rules(activity, before=None)
+    activity.save()
+    return activity
+
+
+@transaction.atomic
+def activity_update(
+    *,
+    activity: Activity,
+    type: ActivityType,
+    title: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    description: str = "",
+    place: str = "",
+    grid: Grid | None = None,
+    capacity: int | None = None,
+    nature: str = "",
+    agreement: Agreement | None = None,
+    status: str = Activity.Status.RECRUITING,
+) -> Activity:
+    """Changes a planned activity. When its time or place changed, those signed up (not those
+    on leave) are told; the returned activity's `told` says how many messages were queued.
+
+    The stored row is read again (and locked), so a form that has already written the new
+    values onto `activity` does not hide what changed."""
+    stored = (
+        Activity.objects.select_for_update(of=("self",))
+        .select_related("community")
+        .get(pk=activity.pk)
+    )
+    reason = activity_editable_error(stored)
+    if reason:
+        raise ValidationError(reason)
+    before = {name: getattr(stored, name) for name in (*NEWS_FIELDS, "agreement_id")}
+    values = {
+        "type": type,
+        "title": title,
+        "description": description,
+        "place": place,
+        "grid": grid,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "capacity": capacity,
+        "nature": nature or type.default_nature,
+        "agreement": agreement,
+        "status": status,
+    }
+    for name, value in values.items():
+        setattr(stored, name, value)
+    stored.full_clean()
+    _check_rules(stored, before=before)
+    stored.save()
+    stored.told = 0
+    news = any(before[name] != getattr(stored, name) for name in NEWS_FIELDS)
+    # Correcting the record of something already over is no news to anyone.
+    if news and stored.ends_at > timezone.now():
+        stored.told = activity_notify_changed(activity=stored)
+    return stored
 
 
 @transaction.atomic
@@ -36,10 +209,13 @@ def activity_notify_changed(*, activity: Activity) -> int:
 
 @transaction.atomic
 def activity_cancel(*, activity: Activity, reason: str) -> Activity:
-    """Cancels an activity and tells those signed up, once."""
+    """Cancels an activity and tells those signed up, once. A finished one stays as it was:
+    its attendance is a record."""
     reason = (reason or "").strip()
     if activity.status == Activity.Status.CANCELLED:
         raise ValidationError(gettext_lazy("This activity is already cancelled."))
+    if activity.current_status == Activity.Status.FINISHED:
+        raise ValidationError(gettext_lazy("A finished activity cannot be cancelled."))
     if not reason:
         raise ValidationError(gettext_lazy("Give the reason for cancelling."))
     activity.status = Activity.Status.CANCELLED

@@ -83,3 +83,19 @@ def unread_notifications(user):
 def sees_outbox(user):
     """Whether the user may open the staff outbox: any staff role with a place, or the city."""
     return scope_of(user).is_staff_of_any_place
+
+
+@register.simple_tag
+def workspace_nav(user):
+    """Which workspace pages the navigation offers: each only to the roles that may open it
+    (the pages themselves check again)."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    scope = scope_of(user)
+    community_staff = scope.city or bool(scope.community_ids)
+    member = _member_of(user)
+    return {
+        "activities": community_staff or bool(scope.street_ids),
+        "report_ins": community_staff,
+        "notes": community_staff or member is not None,
+    }

@@ -1,0 +1,146 @@
+"""Roll call forms: one small form per person (prefixed by member id, so rows added on the spot
+need no formset bookkeeping), the resident-volunteer count, and the walk-in search."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from ..models import Participation
+from ..services.rollcall import RollCallRow, is_pending_leave, row_key
+
+Status = Participation.Status
+Decision = Participation.LeaveDecision
+
+MARK_CHOICES = [
+    (Status.PRESENT, Status.PRESENT.label),
+    (Status.ABSENT, Status.ABSENT.label),
+    (Status.LEAVE, Status.LEAVE.label),
+]
+DECISION_CHOICES = [
+    (Decision.APPROVED, _("Approve")),
+    (Decision.REJECTED, _("Do not approve")),
+]
+
+
+class RollCallRowForm(forms.Form):
+    """One person: present / absent / leave, hours when present, the reason when on leave, and
+    the answer to their leave request if they asked for one."""
+
+    status = forms.ChoiceField(
+        label=_("Attendance"), choices=MARK_CHOICES, required=False, widget=forms.RadioSelect
+    )
+    hours = forms.DecimalField(
+        label=_("Hours"),
+        required=False,
+        min_value=0,
+        max_value=24,
+        max_digits=3,
+        decimal_places=1,
+        widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
+    )
+    leave_reason = forms.CharField(label=_("Reason for leave"), required=False, max_length=200)
+    decision = forms.ChoiceField(
+        label=_("Leave request"),
+        choices=DECISION_CHOICES,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, member, participation=None, activity, **kwargs):
+        self.member = member
+        self.participation = participation
+        self.is_walk_in = participation is None
+        self.is_pending_leave = participation is not None and is_pending_leave(participation)
+        default_hours = activity.duration_hours
+        initial = {"hours": default_hours}
+        if participation is not None:
+            if participation.status != Status.SIGNED_UP:
+                initial["status"] = participation.status
+            if participation.hours is not None:
+                initial["hours"] = participation.hours
+            if participation.status == Status.LEAVE:
+                initial["leave_reason"] = participation.leave_reason
+        else:
+            # Someone added on the spot is there: present unless told otherwise.
+            initial["status"] = Status.PRESENT
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, prefix=row_key(member.pk), **kwargs)
+        self.fields["hours"].widget.attrs.update(
+            {"placeholder": default_hours, "class": "form-control form-control-sm"}
+        )
+        # Bootstrap's segmented buttons; autocomplete off so a reload shows what is stored.
+        self.fields["status"].widget.attrs.update({"class": "btn-check", "autocomplete": "off"})
+        if self.is_pending_leave:
+            # The member's own words: shown, not edited by staff.
+            del self.fields["leave_reason"]
+            self.fields["decision"].widget.attrs.update(
+                {"class": "btn-check", "autocomplete": "off"}
+            )
+        else:
+            self.fields["leave_reason"].widget.attrs.update(
+                {"class": "form-control form-control-sm", "maxlength": 200}
+            )
+            del self.fields["decision"]
+
+    def clean(self):
+        cleaned = super().clean()
+        status = cleaned.get("status") or ""
+        if self.is_walk_in and not status:
+            self.add_error("status", _("Mark whether they came: present, absent or leave."))
+        if self.is_pending_leave:
+            decision = cleaned.get("decision") or ""
+            if decision == Decision.APPROVED and status in (Status.PRESENT, Status.ABSENT):
+                self.add_error(
+                    "decision",
+                    _("The leave is approved but the person is marked present or absent."),
+                )
+        elif status == Status.LEAVE and not (cleaned.get("leave_reason") or "").strip():
+            self.add_error("leave_reason", _("Give the reason for leave."))
+        return cleaned
+
+    def to_row(self) -> RollCallRow:
+        data = self.cleaned_data
+        return RollCallRow(
+            member_id=self.member.pk,
+            status=data.get("status") or "",
+            hours=data.get("hours"),
+            leave_reason=(data.get("leave_reason") or "").strip(),
+            decision=data.get("decision") or "",
+        )
+
+    @property
+    def current_status(self) -> str:
+        """The mark shown (typed or stored), for the counts at the top of the screen."""
+        value = self["status"].value()
+        return value if value in dict(MARK_CHOICES) else ""
+
+
+class RollCallForm(forms.Form):
+    resident_volunteers = forms.IntegerField(
+        label=_("Resident volunteers"),
+        min_value=0,
+        max_value=9999,
+        help_text=_("People who took part but are not members, such as residents."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+
+class WalkInSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Name or last 4 digits of the mobile"),
+        max_length=50,
+        error_messages={"required": _("Type a name or the last 4 digits of a mobile.")},
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "class": "form-control",
+                "autocomplete": "off",
+                "enterkeyhint": "search",
+            }
+        ),
+    )
+
+    def clean_q(self):
+        query = self.cleaned_data["q"].strip()
+        if query.isdigit() and len(query) < 4:
+            raise forms.ValidationError(_("Type at least the last 4 digits of the mobile."))
+        return query

@@ -1,0 +1,334 @@
+"""Work updates (工作动态) and residents' concerns (民情).
+
+Who may post: the community's staff and grid workers (and city administrators), members with an
+ACTIVE report-in to the community, and members recorded present on the activity the post is
+about ("those who took part"). Anyone else is refused.
+
+A concern's states:
+
+    open ──forward──▶ forwarded ──resolve──▶ resolved
+      └─────────────resolve────────────────▲    │
+    (forward again: another department)         │
+    open/forwarded ◀──────────reopen────────────┘
+
+Resolving needs a resolution note (the check constraint activities_concern_resolved_has_note).
+Reopening exists because a fix may not hold, or the wrong concern was closed on a phone: the
+concern goes back to "forwarded" when it had been forwarded, else to "open"; its earlier note
+stays on the page until the next resolution replaces it, and its age still counts from the day
+it was raised. Only managers (can_manage) change the state. The person who raised a concern is
+told when it is forwarded and resolved; a grid's workers (else the community's staff) are told
+when a member raises one.
+"""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import Community, StaffRole
+from communities.scopes import scope_of
+from members.models import Member, Registration
+
+from ..models import Activity, Concern, Notification, Participation, WorkUpdate
+from ..notify import notify
+from ..views.common import can_manage
+
+MANAGER_KINDS = (StaffRole.Kind.COMMUNITY_STAFF, StaffRole.Kind.GRID_WORKER)
+
+
+def member_of(user) -> Member | None:
+    """The login's member record, or None."""
+    try:
+        return user.member
+    except (Member.DoesNotExist, AttributeError):
+        return None
+
+
+def may_post(user, community: Community, activity: Activity | None = None) -> bool:
+    """Whether `user` may post a work update or raise a concern in `community` (about
+    `activity`, when given)."""
+    if can_manage(user, community):
+        return True
+    member = member_of(user)
+    if member is None or member.status != Member.Status.ACTIVE:
+        return False
+    if Registration.objects.filter(
+        member=member, community=community, status=Registration.Status.ACTIVE
+    ).exists():
+        return True
+    return (
+        activity is not None
+        and activity.community_id == community.pk
+        and Participation.objects.filter(
+            activity=activity, member=member, status=Participation.Status.PRESENT
+        ).exists()
+    )
+
+
+def posting_communities(user):
+    """The communities where `user` may post without naming an activity."""
+    scope = scope_of(user)
+    if scope.city:
+        return Community.objects.all()
+    reported_in = Registration.objects.filter(
+        member__user=scope.user_id,
+        member__status=Member.Status.ACTIVE,
+        status=Registration.Status.ACTIVE,
+    ).values("community")
+    return Community.objects.filter(Q(pk__in=scope.community_ids) | Q(pk__in=reported_in))
+
+
+def concern_handlers(community: Community, *, including=None):
+    """The people who may handle a concern of `community`: its staff and grid workers (and
+    `including`, the one who acts, e.g. a city administrator)."""
+    extra = Q(pk=including.pk) if including is not None else Q(pk__in=[])
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(
+                pk__in=StaffRole.objects.filter(community=community, kind__in=MANAGER_KINDS).values(
+                    "user"
+                )
+            )
+            | extra,
+            is_active=True,
+        )
+        .select_related("member")
+        .order_by("username")
+    )
+
+
+def _check_activity(activity, community):
+    if activity is not None and activity.community_id != community.pk:
+        raise ValidationError({"activity": _("The activity must be one of this community's.")})
+
+
+def _check_may_post(user, community, activity):
+    if not may_post(user, community, activity):
+        raise ValidationError(
+            _(
+                "Only the community's staff and grid workers, and members who reported in to "
+                "%(community)s or took part in the activity, may post here."
+            )
+            % {"community": community.name}
+        )
+
+
+@transaction.atomic
+def work_update_create(
+    *, author, community: Community, body: str, activity: Activity | None = None
+) -> WorkUpdate:
+    """Posts a work update (工作动态) to `community`, about `activity` when given."""
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": _("Write what was done.")})
+    _check_activity(activity, community)
+    _check_may_post(author, community, activity)
+    return WorkUpdate.objects.create(
+        community=community, activity=activity, author=author, body=body
+    )
+
+
+def _in_site_language(build):
+    """Messages go out in the site's language, whoever's request triggered them."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return build()
+
+
+def _concern_url(concern: Concern) -> str:
+    return reverse("activities:concern_detail", args=[concern.pk])
+
+
+def _tell(concern: Concern, recipients, *, slot: str, subject, body) -> None:
+    recipients = [user for user in recipients if user is not None]
+    if not recipients:
+        return
+    subject, body = _in_site_language(lambda: (str(subject()), str(body())))
+    notify(
+        kind=Notification.Kind.MESSAGE,
+        recipients=recipients,
+        obj=concern,
+        context={"subject": subject, "body": body, "url": _concern_url(concern)},
+        slot=slot,
+        robot=concern.community,
+    )
+
+
+def _grid_or_community_staff(concern: Concern):
+    """Who hears of a new concern: the grid's workers, else the community's staff."""
+    users = get_user_model().objects.filter(is_active=True)
+    if concern.grid_id:
+        grid_workers = list(
+            users.filter(
+                staff_roles__kind=StaffRole.Kind.GRID_WORKER,
+                staff_roles__community=concern.community_id,
+                staff_roles__grids=concern.grid_id,
+            ).distinct()
+        )
+        if grid_workers:
+            return grid_workers
+    return list(
+        users.filter(
+            staff_roles__kind=StaffRole.Kind.COMMUNITY_STAFF,
+            staff_roles__community=concern.community_id,
+        ).distinct()
+    )
+
+
+@transaction.atomic
+def concern_create(
+    *,
+    reported_by,
+    community: Community,
+    title: str,
+    description: str = "",
+    location: str = "",
+    grid=None,
+    activity: Activity | None = None,
+) -> Concern:
+    """Raises a residents' concern (民情) in `community`; a member's concern is passed on to the
+    grid's workers (else the community's staff) at once."""
+    title = (title or "").strip()
+    if not title:
+        raise ValidationError({"title": _("Give the concern a short title.")})
+    if grid is not None and grid.community_id != community.pk:
+        raise ValidationError({"grid": _("The grid must be one of this community's.")})
+    _check_activity(activity, community)
+    _check_may_post(reported_by, community, activity)
+    concern = Concern.objects.create(
+        community=community,
+        grid=grid,
+        activity=activity,
+        title=title,
+        description=(description or "").strip(),
+        location=(location or "").strip(),
+        reported_by=reported_by,
+    )
+    if not can_manage(reported_by, community):
+        recipients = [u for u in _grid_or_community_staff(concern) if u.pk != reported_by.pk]
+        name = getattr(member_of(reported_by), "name", None) or reported_by.get_username()
+        _tell(
+            concern,
+            recipients,
+            slot="raised",
+            subject=lambda: gettext("New resident concern: %(title)s") % {"title": title},
+            body=lambda: (
+                gettext("%(name)s raised a concern%(where)s: %(title)s")
+                % {
+                    "name": name,
+                    "where": gettext(" at %(location)s") % {"location": concern.location}
+                    if concern.location
+                    else "",
+                    "title": title,
+                }
+            ),
+        )
+    return concern
+
+
+def _locked(concern: Concern) -> Concern:
+    """The row, re-read and locked: two people acting at once see each other's change."""
+    return (
+        Concern.objects.select_for_update(of=("self",))
+        .select_related("community")
+        .get(pk=concern.pk)
+    )
+
+
+def _check_manager(by, concern: Concern):
+    if not can_manage(by, concern.community):
+        raise ValidationError(_("Only the community's staff and grid workers handle concerns."))
+
+
+def _handler(concern: Concern, by, handler):
+    """The handler given, or the one who acts; either must be one of the community's people."""
+    handler = handler or by
+    if (
+        handler.pk != by.pk
+        and not concern_handlers(concern.community).filter(pk=handler.pk).exists()
+    ):
+        raise ValidationError(
+            {"handler": _("The handler must be one of this community's staff or grid workers.")}
+        )
+    return handler
+
+
+def _reporter_if_other(concern: Concern, by):
+    return [concern.reported_by] if concern.reported_by_id != by.pk else []
+
+
+@transaction.atomic
+def concern_forward(*, concern: Concern, by, forwarded_to: str, handler=None) -> Concern:
+    """Forwards an open (or already forwarded) concern to the department that can act on it,
+    e.g. the street's urban management office (街道城管科)."""
+    concern = _locked(concern)
+    _check_manager(by, concern)
+    if concern.state == Concern.State.RESOLVED:
+        raise ValidationError(_("This concern is resolved; reopen it before forwarding it."))
+    forwarded_to = (forwarded_to or "").strip()
+    if not forwarded_to:
+        raise ValidationError({"forwarded_to": _("Say where the concern was forwarded to.")})
+    concern.handler = _handler(concern, by, handler)
+    concern.state = Concern.State.FORWARDED
+    concern.forwarded_to = forwarded_to
+    concern.save(update_fields=["handler", "state", "forwarded_to"])
+    _tell(
+        concern,
+        _reporter_if_other(concern, by),
+        slot=f"forwarded-{timezone.now():%Y%m%d%H%M%S%f}",
+        subject=lambda: gettext("Concern forwarded: %(title)s") % {"title": concern.title},
+        body=lambda: (
+            gettext("Your concern “%(title)s” was forwarded to %(to)s.")
+            % {"title": concern.title, "to": forwarded_to}
+        ),
+    )
+    return concern
+
+
+@transaction.atomic
+def concern_resolve(*, concern: Concern, by, resolution: str, handler=None) -> Concern:
+    """Resolves an open or forwarded concern; the resolution note says what was done."""
+    concern = _locked(concern)
+    _check_manager(by, concern)
+    if concern.state == Concern.State.RESOLVED:
+        raise ValidationError(_("This concern is already resolved."))
+    resolution = (resolution or "").strip()
+    if not resolution:
+        # Checked here so the person sees this, not the database's constraint error.
+        raise ValidationError(
+            {"resolution": _("Write how it was resolved: a resolved concern needs a note.")}
+        )
+    concern.handler = _handler(concern, by, handler)
+    concern.state = Concern.State.RESOLVED
+    concern.resolution = resolution
+    concern.resolved_at = timezone.now()
+    concern.save(update_fields=["handler", "state", "resolution", "resolved_at"])
+    _tell(
+        concern,
+        _reporter_if_other(concern, by),
+        slot=f"resolved-{concern.resolved_at:%Y%m%d%H%M%S%f}",
+        subject=lambda: gettext("Concern resolved: %(title)s") % {"title": concern.title},
+        body=lambda: (
+            gettext("Your concern “%(title)s” is resolved: %(resolution)s")
+            % {"title": concern.title, "resolution": resolution}
+        ),
+    )
+    return concern
+
+
+@transaction.atomic
+def concern_reopen(*, concern: Concern, by) -> Concern:
+    """Reopens a resolved concern: back to "forwarded" if it had been forwarded, else "open"."""
+    concern = _locked(concern)
+    _check_manager(by, concern)
+    if concern.state != Concern.State.RESOLVED:
+        raise ValidationError(_("Only a resolved concern can be reopened."))
+    concern.state = Concern.State.FORWARDED if concern.forwarded_to else Concern.State.OPEN
+    concern.resolved_at = None
+    concern.save(update_fields=["state", "resolved_at"])
+    return concern

@@ -1,0 +1,357 @@
+"""The roll call (点名) of one activity on one phone screen, the walk-in search, and the
+attendance board (一目了然) that shows who came, who did not and who asked for leave."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_safe
+
+from communities.scopes import scope_of
+
+from .. import figures
+from ..forms.rollcall import RollCallForm, RollCallRowForm, WalkInSearchForm
+from ..models import Activity, Participation
+from ..services.rollcall import (
+    participation_roll_call,
+    roll_call_closed_reason,
+    row_key,
+    walk_in_candidates,
+    walk_in_search,
+)
+from .common import can_manage, require_manager
+
+Status = Participation.Status
+ROW_ORDER = ("member__agency__name", "member__name", "member__pk")
+MAX_WALK_INS = 200  # more ids than anyone adds on one screen: the rest is noise
+MAX_ID = 2**63 - 1  # a larger number would overflow the database's integer, not just miss
+
+
+def _activity(request, pk) -> Activity:
+    """The activity if the viewer may see it (else 404) and take its roll call (else 403)."""
+    activity = get_object_or_404(
+        Activity.objects.visible_to(request.user).select_related("community", "grid", "type"),
+        pk=pk,
+    )
+    require_manager(request.user, activity.community)
+    return activity
+
+
+def _ids(values) -> tuple[list[int], bool]:
+    """Member ids from the query string or the form, in order, once each; and whether any
+    value was not an id at all."""
+    ids, bad = [], False
+    for value in values[:MAX_WALK_INS]:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            bad = True
+            continue
+        if not 0 < number <= MAX_ID:
+            bad = True
+        elif number not in ids:
+            ids.append(number)
+    return ids, bad
+
+
+def _roll_call_rows(request, activity, walk_in_ids, data=None):
+    """The forms of everyone on the activity (locked rows apart) and of the walk-ins, and the
+    ids asked for that could not be added."""
+    participations = list(
+        Participation.objects.visible_to(request.user)
+        .filter(activity=activity)
+        .select_related("member__agency")
+        .order_by(*ROW_ORDER)
+    )
+    on_activity = {p.member_id for p in participations}
+    wanted = [pk for pk in walk_in_ids if pk not in on_activity]
+    found = (
+        {
+            m.pk: m
+            for m in walk_in_candidates(activity=activity, user=request.user).filter(pk__in=wanted)
+        }
+        if wanted
+        else {}
+    )
+    locked = [p for p in participations if p.review == Participation.Review.CONFIRMED]
+    rows = [
+        RollCallRowForm(data, member=p.member, participation=p, activity=activity)
+        for p in participations
+        if p.review != Participation.Review.CONFIRMED
+    ]
+    rows += [
+        RollCallRowForm(data, member=found[pk], activity=activity) for pk in wanted if pk in found
+    ]
+    missing = [pk for pk in wanted if pk not in found]
+    return rows, locked, missing
+
+
+def _counts(rows) -> dict:
+    counts = {"present": 0, "absent": 0, "leave": 0, "unmarked": 0}
+    for row in rows:
+        counts[row.current_status or "unmarked"] += 1
+    return counts
+
+
+def _render_roll_call(
+    request, activity, *, rows, locked, form, errors=(), search=None, matches=None, status=200
+):
+    added = [row.member.pk for row in rows if row.is_walk_in]
+    if matches is not None:
+        for member in matches:
+            member.add_url = (
+                reverse("activities:roll_call", args=[activity.pk])
+                + "?"
+                + urlencode({"add": [*added, member.pk]}, doseq=True)
+                + f"#row-{member.pk}"
+            )
+    context = {
+        "activity": activity,
+        "closed": roll_call_closed_reason(activity),
+        "rows": rows,
+        "locked": locked,
+        "form": form,
+        "errors": errors,
+        "counts": _counts(rows),
+        "added": added,
+        "search_form": search or WalkInSearchForm(),
+        "matches": matches,
+        "started": activity.starts_at <= timezone.now(),
+    }
+    return render(request, "activities/roll_call.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def roll_call(request, pk):
+    """GET shows everyone with one tap each for present / absent / leave (`?add=<member id>`
+    puts walk-ins on the screen without JavaScript); POST saves them all at once."""
+    activity = _activity(request, pk)
+    if request.method == "POST":
+        return _save_roll_call(request, activity)
+    walk_in_ids, bad = _ids(request.GET.getlist("add"))
+    rows, locked, missing = _roll_call_rows(request, activity, walk_in_ids)
+    if bad or missing:
+        messages.warning(
+            request, _("Some of the people to add could not be found; add them again.")
+        )
+    form = RollCallForm(initial={"resident_volunteers": activity.resident_volunteers})
+    return _render_roll_call(request, activity, rows=rows, locked=locked, form=form)
+
+
+def _save_roll_call(request, activity):
+    walk_in_ids, bad = _ids(request.POST.getlist("walkin"))
+    rows, locked, missing = _roll_call_rows(request, activity, walk_in_ids, data=request.POST)
+    form = RollCallForm(request.POST)
+    errors = []
+    closed = roll_call_closed_reason(activity)
+    if closed:
+        errors.append(closed)
+    if bad or missing:
+        errors.append(
+            _(
+                "Some of the people added cannot be: they are not reported in to this community "
+                "or were removed. Check the list and save again."
+            )
+        )
+    valid = all([form.is_valid(), *(row.is_valid() for row in rows)])
+    if valid and not errors:
+        try:
+            result = participation_roll_call(
+                activity=activity,
+                by=request.user,
+                rows=[row.to_row() for row in rows],
+                resident_volunteers=form.cleaned_data["resident_volunteers"],
+            )
+        except ValidationError as exc:
+            errors += _spread_errors(exc, rows, form)
+        else:
+            counts = _counts(rows)
+            messages.success(
+                request,
+                _("Roll call saved: %(present)d present, %(absent)d absent, %(leave)d on leave.")
+                % counts,
+            )
+            if result.added:
+                messages.info(
+                    request,
+                    ngettext(
+                        "%(count)d person was added on the spot.",
+                        "%(count)d people were added on the spot.",
+                        result.added,
+                    )
+                    % {"count": result.added},
+                )
+            if counts["unmarked"]:
+                messages.warning(
+                    request,
+                    ngettext(
+                        "%(count)d person is not marked yet: still waiting for the roll call.",
+                        "%(count)d people are not marked yet: still waiting for the roll call.",
+                        counts["unmarked"],
+                    )
+                    % {"count": counts["unmarked"]},
+                )
+            return redirect("activities:attendance_board", pk=activity.pk)
+    if not errors and any(row.errors for row in rows):
+        errors.append(_("Nothing was saved. Correct the marked rows and save again."))
+    return _render_roll_call(
+        request, activity, rows=rows, locked=locked, form=form, errors=errors, status=400
+    )
+
+
+def _spread_errors(exc: ValidationError, rows, form) -> list:
+    """Puts the service's errors on the rows and fields they are about; returns the rest."""
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    by_key = {row_key(row.member.pk): row for row in rows}
+    rest = []
+    for key, errors in exc.message_dict.items():
+        if key in by_key:
+            for message in errors:
+                by_key[key].add_error(None, message)
+        elif key == "resident_volunteers":
+            for message in errors:
+                form.add_error("resident_volunteers", message)
+        else:
+            rest += errors  # NON_FIELD_ERRORS and anything not about one row
+    if not rest:
+        rest.append(_("Nothing was saved. Correct the marked rows and save again."))
+    return rest
+
+
+def _wants(request) -> str:
+    wanted = request.GET.get("format", "")
+    if wanted in ("json", "fragment"):
+        return wanted
+    if "application/json" in request.headers.get("Accept", ""):
+        return "json"
+    if request.headers.get("X-Requested-With"):
+        return "fragment"
+    return "page"
+
+
+@login_required
+@require_safe
+def roll_call_search(request, pk):
+    """Walk-ins: members reported in to this community who are not on the activity, by name or
+    the last digits of their mobile. JSON or an HTML fragment for the script; without it, the
+    roll call again with the matches to add."""
+    activity = _activity(request, pk)
+    search = WalkInSearchForm(request.GET)
+    walk_in_ids, _bad = _ids(request.GET.getlist("add"))
+    matches = []
+    if search.is_valid():
+        matches = [
+            m
+            for m in walk_in_search(
+                activity=activity, user=request.user, query=search.cleaned_data["q"]
+            )
+            if m.pk not in walk_in_ids
+        ]
+    wants = _wants(request)
+    if wants == "page":
+        rows, locked, _missing = _roll_call_rows(request, activity, walk_in_ids)
+        form = RollCallForm(initial={"resident_volunteers": activity.resident_volunteers})
+        return _render_roll_call(
+            request, activity, rows=rows, locked=locked, form=form, search=search, matches=matches
+        )
+    results = [(member, RollCallRowForm(member=member, activity=activity)) for member in matches]
+    if wants == "json":
+        return JsonResponse(
+            {
+                "query": search.data.get("q", ""),
+                "errors": [str(e) for e in search.errors.get("q", [])],
+                "results": [
+                    {
+                        "id": member.pk,
+                        "name": member.name,
+                        "agency": member.agency.short_name or member.agency.name,
+                        "mobile": member.masked_mobile,
+                        "row": render_to_string(
+                            "activities/fragments/roll_call_row.html", {"row": row}, request
+                        ),
+                    }
+                    for member, row in results
+                ],
+            }
+        )
+    return render(
+        request,
+        "activities/fragments/roll_call_search_results.html",
+        {"activity": activity, "search_form": search, "results": results, "searched": True},
+    )
+
+
+# --- The attendance board ----------------------------------------------------------------
+
+
+def _groups(participations) -> list[dict]:
+    """The rows by agency (already in agency order), each split by attendance."""
+    groups: list[dict] = []
+    for p in participations:
+        if not groups or groups[-1]["agency"].pk != p.member.agency_id:
+            groups.append(
+                {"agency": p.member.agency, "present": [], "absent": [], "leave": [], "open": []}
+            )
+        group = groups[-1]
+        if p.status == Status.SIGNED_UP:
+            group["open"].append(p)
+        else:
+            group[p.status].append(p)
+    return groups
+
+
+@login_required
+@require_safe
+def attendance_board(request, pk):
+    """Who came (with hours), who was absent, who is on leave and who is still waiting for the
+    roll call, by agency, with the figures of DESIGN.md. Community, street and city staff see
+    everyone; an agency office its own members; a member who is on the activity only their own
+    line (anyone else on a member login: 403)."""
+    activity = get_object_or_404(
+        Activity.objects.visible_to(request.user).select_related(
+            "community__street", "grid", "type"
+        ),
+        pk=pk,
+    )
+    scope = scope_of(request.user)
+    sees_all = (
+        scope.city
+        or activity.community_id in scope.community_ids
+        or activity.community.street_id in scope.street_ids
+    )
+    visible = Participation.objects.visible_to(request.user).filter(activity=activity)
+    participations = list(
+        visible.select_related("member__agency", "leave_decided_by").order_by(*ROW_ORDER)
+    )
+    own_only = not scope.is_staff_of_any_place
+    if own_only and not participations:
+        raise PermissionDenied
+    ended = activity.ends_at <= timezone.now()
+    totals = None if own_only else figures.attendance(visible)
+    context = {
+        "activity": activity,
+        "groups": _groups(participations),
+        "totals": totals,
+        "sees_all": sees_all,
+        "own_only": own_only,
+        "ended": ended,
+        "can_roll_call": can_manage(request.user, activity.community),
+        "people": (totals.present + activity.resident_volunteers) if totals and sees_all else None,
+    }
+    return render(request, "activities/attendance_board.html", context)
+
+
+urls = [
+    path("<int:pk>/roll-call/", roll_call, name="roll_call"),
+    path("<int:pk>/roll-call/search/", roll_call_search, name="roll_call_search"),
+    path("<int:pk>/board/", attendance_board, name="attendance_board"),
+]

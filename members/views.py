@@ -1,0 +1,288 @@
+"""The community's report-in desk (报到审核) and its list of reported-in members.
+
+Community staff and grid workers of a community (and city administrators) review the
+community's report-ins and place its members in grids. Everyone else who may see a report-in
+(the member, their agency's office, the street) gets a 403 on these pages; another community's
+report-in is a 404.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from communities.models import Agency, Community, Grid, StaffRole
+from communities.scopes import scope_of
+from xiachen import wiring
+
+from .forms import MY_GRIDS, GridChoiceForm, MemberFilterForm, RegistrationReturnForm
+from .models import Registration
+from .services import registration_approve, registration_assign_grid, registration_return
+
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Desk:
+    """The community whose report-ins the viewer handles, and what the viewer is there."""
+
+    community: Community
+    # All the viewer may switch between; only filled when there is more than one.
+    communities: list
+    grids: list
+    own_grid_ids: frozenset
+    # Staff and grid workers of the community call members; a city administrator does not.
+    can_call: bool
+    starts_with_own_grids: bool
+
+
+def _desk(request) -> Desk:
+    """The viewer's community: community staff and grid workers have theirs (`?community=`
+    picks one of several); a city administrator may open any. Anyone else: 403."""
+    scope = scope_of(request.user)
+    if not (scope.city or scope.community_ids):
+        raise PermissionDenied
+    allowed = Community.objects.visible_to(request.user)
+    if not scope.city:
+        # Visible is not enough: an agency's liaison communities are visible to its office.
+        allowed = allowed.filter(pk__in=scope.community_ids)
+    allowed = allowed.select_related("street").order_by("name")
+    several = scope.city or len(scope.community_ids) > 1
+    communities = list(allowed) if several else []
+    wanted = request.GET.get("community")
+    if wanted:
+        try:
+            community = allowed.get(pk=int(wanted))
+        except (ValueError, Community.DoesNotExist) as exc:
+            raise Http404 from exc
+    elif scope.community_ids:
+        community = allowed.get(pk=min(scope.community_ids))
+    elif communities:
+        community = communities[0]
+    else:
+        raise Http404  # a city without communities yet
+    grids = list(Grid.objects.visible_to(request.user).filter(community=community).order_by("name"))
+    own_grid_ids = frozenset(grid.pk for grid in grids if grid.pk in scope.grid_ids)
+    return Desk(
+        community=community,
+        communities=communities,
+        grids=grids,
+        own_grid_ids=own_grid_ids,
+        can_call=community.pk in scope.community_ids,
+        starts_with_own_grids=bool(own_grid_ids)
+        and StaffRole.Kind.COMMUNITY_STAFF not in scope.kinds,
+    )
+
+
+def _require_reviewer(user, community) -> None:
+    scope = scope_of(user)
+    if not (scope.city or community.pk in scope.community_ids):
+        raise PermissionDenied
+
+
+def _reviewable(request, pk) -> Registration:
+    """A report-in the viewer may see (else 404) and handle (else 403)."""
+    registration = get_object_or_404(
+        Registration.objects.visible_to(request.user).select_related(
+            "member__agency", "member__user", "community", "grid"
+        ),
+        pk=pk,
+    )
+    _require_reviewer(request.user, registration.community)
+    return registration
+
+
+def _back(request, default: str) -> str:
+    """Where a row's form came from (its filters and page), if it is on this site."""
+    url = request.POST.get("next")
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return default
+
+
+def _review_url(community) -> str:
+    return f"{reverse('members:registration_review')}?community={community.pk}"
+
+
+def _list_url(community) -> str:
+    return f"{reverse('members:member_list')}?community={community.pk}"
+
+
+def _error(request, exc: ValidationError) -> None:
+    messages.error(request, " ".join(exc.messages))
+
+
+# --- Report-in review ---------------------------------------------------------------------
+
+
+@login_required
+def registration_review(request):
+    """The community's report-ins waiting for review, oldest first."""
+    desk = _desk(request)
+    pending = (
+        Registration.objects.visible_to(request.user)
+        .filter(community=desk.community, status=Registration.Status.PENDING)
+        .select_related("member__agency")
+        .order_by("applied_on", "pk")
+    )
+    page = Paginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "members/registration_review.html", {"desk": desk, "page": page})
+
+
+@login_required
+@require_POST
+def registration_approve_view(request, pk):
+    registration = _reviewable(request, pk)
+    back = _back(request, _review_url(registration.community))
+    form = GridChoiceForm(request.POST, community=registration.community)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["grid"]))
+        return redirect(back)
+    try:
+        with transaction.atomic():
+            registration = registration_approve(
+                registration=registration, reviewer=request.user, grid=form.cleaned_data["grid"]
+            )
+            wiring.registration_decided(registration)
+    except ValidationError as exc:
+        _error(request, exc)
+    else:
+        text = _("%(name)s has reported in to %(community)s.")
+        if registration.grid_id:
+            text = _("%(name)s has reported in to %(community)s, in %(grid)s.")
+        messages.success(
+            request,
+            text
+            % {
+                "name": registration.member.name,
+                "community": registration.community.name,
+                "grid": registration.grid.name if registration.grid_id else "",
+            },
+        )
+    return redirect(back)
+
+
+@login_required
+def registration_return_view(request, pk):
+    """The reason for returning a report-in (GET), and returning it (POST)."""
+    registration = _reviewable(request, pk)
+    form = RegistrationReturnForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        try:
+            with transaction.atomic():
+                registration = registration_return(
+                    registration=registration,
+                    reviewer=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+                wiring.registration_decided(registration)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                _("The report-in of %(name)s is returned; they have been told why.")
+                % {"name": registration.member.name},
+            )
+            return redirect(_review_url(registration.community))
+    return render(
+        request,
+        "members/registration_return.html",
+        {
+            "registration": registration,
+            "form": form,
+            "pending": registration.status == Registration.Status.PENDING,
+            "can_call": registration.community_id in scope_of(request.user).community_ids,
+            "review_url": _review_url(registration.community),
+        },
+    )
+
+
+# --- Reported-in members ------------------------------------------------------------------
+
+
+@login_required
+def member_list(request):
+    """The members reported in to the community, by agency and name, with their grids. A grid
+    worker's list starts with their own grids."""
+    desk = _desk(request)
+    active = Registration.objects.visible_to(request.user).filter(
+        community=desk.community, status=Registration.Status.ACTIVE
+    )
+    agencies = list(Agency.objects.filter(pk__in=active.values("member__agency")).order_by("name"))
+    data = request.GET.copy()
+    if "grid" not in data and desk.starts_with_own_grids:
+        data["grid"] = MY_GRIDS
+    form = MemberFilterForm(
+        data,
+        agencies=agencies,
+        grids=desk.grids,
+        has_own_grids=bool(desk.own_grid_ids),
+    )
+    form.is_valid()  # errors are shown; the valid filters still apply
+    rows = (
+        form.apply_to(active, own_grid_ids=desk.own_grid_ids)
+        .select_related("member__agency", "grid")
+        .order_by("member__agency__name", "member__name", "pk")
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "members/member_list.html",
+        {
+            "desk": desk,
+            "form": form,
+            "page": page,
+            "showing_own_grids": form.cleaned_data.get("grid") == MY_GRIDS,
+            "filtered": any(form.cleaned_data.get(f) for f in ("q", "agency", "grid", "kind")),
+            "more_filters": any(form.cleaned_data.get(f) for f in ("agency", "kind"))
+            or form.cleaned_data.get("grid") not in (None, "", MY_GRIDS),
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_grid(request, pk):
+    """Places a reported-in member in a grid of the community, or in none."""
+    registration = _reviewable(request, pk)
+    back = _back(request, _list_url(registration.community))
+    form = GridChoiceForm(request.POST, community=registration.community)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["grid"]))
+        return redirect(back)
+    grid = form.cleaned_data["grid"]
+    try:
+        registration_assign_grid(registration=registration, grid=grid, by=request.user)
+    except ValidationError as exc:
+        _error(request, exc)
+    else:
+        if grid is None:
+            text = _("%(name)s is in no grid now.") % {"name": registration.member.name}
+        else:
+            text = _("%(name)s is now in %(grid)s.") % {
+                "name": registration.member.name,
+                "grid": grid.name,
+            }
+        messages.success(request, text)
+    return redirect(back)
+
+
+urls = [
+    path("", member_list, name="member_list"),
+    path("<int:pk>/grid/", member_grid, name="member_grid"),
+    path("report-ins/", registration_review, name="registration_review"),
+    path("report-ins/<int:pk>/approve/", registration_approve_view, name="registration_approve"),
+    path("report-ins/<int:pk>/return/", registration_return_view, name="registration_return"),
+]

@@ -1,0 +1,580 @@
+"""Door-to-door publicity (入户宣传): listing buildings, assigning them, recording households
+reached, and the coverage that says "not one household missed" (一户不落)."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from activities.forms.doors import expand
+from activities.models import Activity, ActivityType, DoorToDoorUnit, Participation
+from activities.services.doors import (
+    door_coverage,
+    door_unit_assign,
+    door_unit_record,
+    door_units_add,
+    unit_label,
+)
+from communities.models import Compound
+from members.models import Member, Registration
+from tests.conftest import make_user
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    # Assertions read English text; the zh-hans catalogue must not change what they see.
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def doors_activity(world):
+    """A door-to-door publicity activity in 胜利一路社区 that 李建华 signed up for."""
+    now = timezone.now()
+    activity = Activity.objects.create(
+        community=world.shengli,
+        grid=world.zilinyuan,
+        type=ActivityType.objects.get(code=ActivityType.Code.DOOR_TO_DOOR),
+        title="防汛知识入户宣传",
+        starts_at=now - dt.timedelta(hours=2),
+        ends_at=now + dt.timedelta(hours=1),
+    )
+    Participation.objects.create(
+        activity=activity, member=world.sanxia_member, source=Participation.Source.SIGN_UP
+    )
+    return activity
+
+
+@pytest.fixture
+def zilinyuan(world):
+    return Compound.objects.create(community=world.shengli, name="紫林苑")
+
+
+def doors(activity):
+    return reverse("activities:door_units", args=[activity.pk])
+
+
+def record_url(unit):
+    return reverse("activities:door_unit_record", args=[unit.pk])
+
+
+def remove_url(unit):
+    return reverse("activities:door_unit_remove", args=[unit.pk])
+
+
+def page(response):
+    return response.content.decode()
+
+
+def add_units(activity, count=3, households=12, building="3", member=None, compound=None):
+    units = DoorToDoorUnit.objects.bulk_create(
+        DoorToDoorUnit(
+            activity=activity,
+            compound=compound,
+            building=building,
+            stairwell=str(n),
+            households=households,
+            member=member,
+        )
+        for n in range(1, count + 1)
+    )
+    return units
+
+
+def reached(unit):
+    unit.refresh_from_db()
+    return unit.households_reached
+
+
+# --- Who may open what ----------------------------------------------------------------------
+
+
+def test_the_page_and_its_posts_send_anonymous_visitors_to_login(client, doors_activity):
+    (unit,) = add_units(doors_activity, 1)
+    response = client.get(doors(doors_activity))
+    assert response.status_code == 302
+    assert response["Location"] == f"/login/?next={doors(doors_activity)}"
+    for url in (doors(doors_activity), record_url(unit), remove_url(unit)):
+        response = client.post(url, {"action": "add", "households_reached": "3"})
+        assert response["Location"].startswith("/login/?next="), url
+    assert reached(unit) == 0
+    assert DoorToDoorUnit.objects.count() == 1
+
+
+@pytest.mark.parametrize("persona", ["other_community_staff", "other_member_user"])
+def test_another_communitys_activity_and_units_are_404(client, request, doors_activity, persona):
+    (unit,) = add_units(doors_activity, 1)
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(doors(doors_activity)).status_code == 404
+    data = {"action": "add", "building": "5", "households": "10"}
+    assert client.post(doors(doors_activity), data).status_code == 404
+    assert client.post(record_url(unit), {"households_reached": "5"}).status_code == 404
+    assert client.post(remove_url(unit)).status_code == 404
+    assert reached(unit) == 0
+    assert DoorToDoorUnit.objects.count() == 1
+
+
+def test_unknown_activities_and_units_are_404(client, community_staff):
+    client.force_login(community_staff)
+    assert client.get("/activities/999999/doors/").status_code == 404
+    assert client.post("/activities/doors/999999/record/", {"all": "1"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "member_user", "agency_office", "city_admin"]
+)
+def test_people_in_scope_see_the_page(client, request, doors_activity, persona):
+    add_units(doors_activity, 2)
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(doors(doors_activity))
+    assert response.status_code == 200
+    assert "防汛知识入户宣传" in page(response)
+    assert len(response.context["page"]) == 2
+
+
+@pytest.mark.parametrize("persona", ["member_user", "agency_office", "street_officer"])
+def test_only_managers_add_assign_and_remove(client, world, request, doors_activity, persona):
+    (unit,) = add_units(doors_activity, 1)
+    client.force_login(request.getfixturevalue(persona))
+    add = {"action": "add", "building": "5", "stairwells": "1-2", "households": "10"}
+    assert client.post(doors(doors_activity), add).status_code == 403
+    assign = {"action": "assign", "units": [unit.pk], "member": world.sanxia_member.pk}
+    assert client.post(doors(doors_activity), assign).status_code == 403
+    assert client.post(remove_url(unit)).status_code == 403
+    unit.refresh_from_db()
+    assert unit.member is None
+    assert DoorToDoorUnit.objects.count() == 1
+
+
+def test_a_member_records_only_their_own_units(client, world, doors_activity, member_user):
+    mine, theirs, nobodys = add_units(doors_activity, 3)
+    door_unit_assign(units=[mine], member=world.sanxia_member, by=make_staff(world))
+    Registration.objects.filter(member=world.sanxia_member_2).update(
+        status=Registration.Status.ACTIVE
+    )
+    DoorToDoorUnit.objects.filter(pk=theirs.pk).update(member=world.sanxia_member_2)
+    client.force_login(member_user)
+    assert client.post(record_url(theirs), {"households_reached": "5"}).status_code == 403
+    assert client.post(record_url(nobodys), {"households_reached": "5"}).status_code == 403
+    assert client.post(record_url(mine), {"households_reached": "5"}).status_code == 302
+    assert (reached(mine), reached(theirs), reached(nobodys)) == (5, 0, 0)
+    mine.refresh_from_db()
+    assert mine.recorded_by == member_user and mine.recorded_at is not None
+
+
+def make_staff(world):
+    from communities.models import StaffRole
+
+    user = make_user(type(world.sanxia_member.user), "doors_staff")
+    StaffRole.objects.create(
+        user=user, kind=StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
+    )
+    return user
+
+
+def test_posts_without_a_csrf_token_are_forbidden(world, doors_activity, community_staff):
+    (unit,) = add_units(doors_activity, 1)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(community_staff)
+    add = {"action": "add", "building": "5", "households": "10"}
+    assert client.post(doors(doors_activity), add).status_code == 403
+    assign = {"action": "assign", "units": [unit.pk], "member": world.sanxia_member.pk}
+    assert client.post(doors(doors_activity), assign).status_code == 403
+    assert client.post(record_url(unit), {"households_reached": "5"}).status_code == 403
+    assert client.post(remove_url(unit)).status_code == 403
+    unit.refresh_from_db()
+    assert (unit.member, unit.households_reached) == (None, 0)
+    assert DoorToDoorUnit.objects.count() == 1
+
+
+def test_record_and_remove_take_posts_only(client, doors_activity, community_staff):
+    (unit,) = add_units(doors_activity, 1)
+    client.force_login(community_staff)
+    assert client.get(record_url(unit)).status_code == 405
+    assert client.get(remove_url(unit)).status_code == 405
+
+
+# --- Adding buildings and stairwells --------------------------------------------------------
+
+
+def test_a_manager_adds_three_stairwells_in_one_go(client, doors_activity, grid_worker, zilinyuan):
+    client.force_login(grid_worker)
+    response = client.post(
+        doors(doors_activity),
+        {
+            "action": "add",
+            "compound": zilinyuan.pk,
+            "building": "3",
+            "stairwells": "1-3",
+            "households": "12",
+        },
+    )
+    assert response.status_code == 302
+    units = DoorToDoorUnit.objects.order_by("stairwell")
+    assert [(u.compound, u.building, u.stairwell, u.households) for u in units] == [
+        (zilinyuan, "3", "1", 12),
+        (zilinyuan, "3", "2", 12),
+        (zilinyuan, "3", "3", 12),
+    ]
+    assert unit_label(units[0]) == "紫林苑 Building 3 Stairwell 1"
+    html = page(client.get(doors(doors_activity)))
+    assert html.count('data-testid="door-unit"') == 3
+
+
+def test_names_as_typed_are_kept(world, doors_activity, community_staff):
+    units = door_units_add(
+        activity=doors_activity,
+        by=community_staff,
+        units=[("3栋", "东单元"), ("A座", "")],
+        households=8,
+    )
+    assert [unit_label(u) for u in units] == ["3栋 东单元", "A座"]
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("1-4", ["1", "2", "3", "4"]),
+        ("1 - 3单元", ["1单元", "2单元", "3单元"]),
+        ("A1-A2", ["A1", "A2"]),
+        ("1、2，5单元", ["1", "2", "5单元"]),
+        ("2至3", ["2", "3"]),
+        ("1,1,2", ["1", "2"]),
+        ("", []),
+    ],
+)
+def test_the_quick_notation_expands(text, names):
+    assert expand(text) == names
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"building": "3", "households": "twelve"}, "households"),
+        ({"building": "3", "households": "0"}, "households"),
+        ({"building": "3", "households": ""}, "households"),
+        ({"building": "", "households": "12"}, "building"),
+        ({"building": "3", "stairwells": "4-1", "households": "12"}, "stairwells"),
+        ({"building": "1-20", "stairwells": "1-20", "households": "12"}, "__all__"),
+        ({"building": "3", "households": "12", "compound": "999999"}, "compound"),
+    ],
+)
+def test_bad_input_when_adding_is_refused_and_kept(
+    client, doors_activity, community_staff, zilinyuan, data, field
+):
+    client.force_login(community_staff)
+    response = client.post(doors(doors_activity), {"action": "add", **data})
+    assert response.status_code == 200
+    form = response.context["add_form"]
+    assert field in form.errors, form.errors
+    assert form["building"].value() == data["building"]  # what was typed is shown again
+    assert not DoorToDoorUnit.objects.exists()
+
+
+def test_a_unit_already_listed_is_refused_with_its_name(client, doors_activity, community_staff):
+    add_units(doors_activity, 2)
+    client.force_login(community_staff)
+    response = client.post(
+        doors(doors_activity),
+        {"action": "add", "building": "3", "stairwells": "2-4", "households": "12"},
+    )
+    assert response.status_code == 200
+    assert "Already on the list: Building 3 Stairwell 2." in page(response)
+    assert DoorToDoorUnit.objects.count() == 2  # none of the three added
+
+
+def test_another_communitys_compound_is_refused(world, doors_activity, community_staff):
+    elsewhere = Compound.objects.create(community=world.shenzhen, name="翰林苑")
+    with pytest.raises(ValidationError):
+        door_units_add(
+            activity=doors_activity,
+            by=community_staff,
+            units=[("1", "")],
+            households=5,
+            compound=elsewhere,
+        )
+
+
+def test_a_member_may_not_add_through_the_service(world, doors_activity, member_user):
+    with pytest.raises(ValidationError):
+        door_units_add(activity=doors_activity, by=member_user, units=[("1", "")], households=5)
+
+
+# --- Assigning ------------------------------------------------------------------------------
+
+
+def test_a_manager_assigns_ticked_units_to_a_member(client, world, doors_activity, grid_worker):
+    first, second, third = add_units(doors_activity, 3)
+    client.force_login(grid_worker)
+    response = client.post(
+        doors(doors_activity),
+        {"action": "assign", "units": [first.pk, second.pk], "member": world.sanxia_member.pk},
+    )
+    assert response.status_code == 302
+    assigned = dict(DoorToDoorUnit.objects.values_list("pk", "member"))
+    assert assigned == {first.pk: world.sanxia_member.pk, second.pk: world.sanxia_member.pk,
+                        third.pk: None}  # fmt: skip
+    # Choosing nobody takes a unit back.
+    client.post(doors(doors_activity), {"action": "assign", "units": [second.pk], "member": ""})
+    second.refresh_from_db()
+    assert second.member is None
+
+
+def test_the_member_menu_offers_those_on_the_activity_or_reported_in(
+    client, world, doors_activity, community_staff
+):
+    add_units(doors_activity, 1)
+    client.force_login(community_staff)
+    offered = set(
+        client.get(doors(doors_activity)).context["assign_form"].fields["member"].queryset
+    )
+    # 李建华: signed up and reported in; 王海燕: report-in still pending; 陈思远: elsewhere.
+    assert offered == {world.sanxia_member}
+
+
+def test_a_member_of_another_community_is_refused(client, world, doors_activity, community_staff):
+    (unit,) = add_units(doors_activity, 1)
+    client.force_login(community_staff)
+    for member in (world.yuanlin_member.pk, "999999", "abc"):
+        response = client.post(
+            doors(doors_activity), {"action": "assign", "units": [unit.pk], "member": member}
+        )
+        assert response.status_code == 200
+        assert "member" in response.context["assign_form"].errors
+        assert "checked" in page(response)  # the ticked unit stays ticked
+    unit.refresh_from_db()
+    assert unit.member is None
+    with pytest.raises(ValidationError) as caught:
+        door_unit_assign(units=[unit], member=world.yuanlin_member, by=community_staff)
+    assert "陈思远" in str(caught.value) and "胜利一路社区" in str(caught.value)
+
+
+@pytest.mark.parametrize("units", [[], ["999999"], ["abc"]])
+def test_assigning_without_a_valid_tick_is_a_clear_error(
+    client, world, doors_activity, community_staff, units
+):
+    add_units(doors_activity, 1)
+    client.force_login(community_staff)
+    response = client.post(
+        doors(doors_activity),
+        {"action": "assign", "units": units, "member": world.sanxia_member.pk},
+    )
+    assert response.status_code == 200
+    assert response.context["assign_form"].errors["units"]
+    assert not DoorToDoorUnit.objects.filter(member__isnull=False).exists()
+
+
+def test_another_activitys_unit_cannot_be_assigned_here(
+    client, world, doors_activity, community_staff
+):
+    (elsewhere,) = add_units(world.shengli_activity, 1)
+    client.force_login(community_staff)
+    response = client.post(
+        doors(doors_activity),
+        {"action": "assign", "units": [elsewhere.pk], "member": world.sanxia_member.pk},
+    )
+    assert response.status_code == 200
+    assert response.context["assign_form"].errors["units"]
+    elsewhere.refresh_from_db()
+    assert elsewhere.member is None
+
+
+def test_an_unknown_action_is_an_error(client, doors_activity, community_staff):
+    client.force_login(community_staff)
+    response = client.post(doors(doors_activity), {"action": "explode"})
+    assert response.status_code == 200
+    assert "Choose what to do" in page(response)
+
+
+# --- Recording ------------------------------------------------------------------------------
+
+
+def test_more_reached_than_there_are_households_is_refused_and_kept(
+    client, world, doors_activity, member_user
+):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    client.force_login(member_user)
+    response = client.post(record_url(unit), {"households_reached": "13"})
+    assert response.status_code == 200
+    html = page(response)
+    assert "13 households reached is more than the 12 households of Building 3 Stairwell 1." in html
+    assert re.search(r'name="households_reached" value="13"', html)
+    assert reached(unit) == 0
+    with pytest.raises(ValidationError):
+        door_unit_record(unit=unit, households_reached=13, by=member_user)
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "", "1.5"])
+def test_a_count_that_is_not_a_whole_number_is_refused(
+    client, world, doors_activity, member_user, value
+):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    client.force_login(member_user)
+    response = client.post(record_url(unit), {"households_reached": value})
+    assert response.status_code == 200
+    assert "Enter the number of households reached, e.g. 12." in page(response)
+    assert reached(unit) == 0
+
+
+def test_the_all_button_records_every_household(client, world, doors_activity, member_user):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    client.force_login(member_user)
+    response = client.post(record_url(unit), {"households_reached": "", "all": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{doors(doors_activity)}#unit-{unit.pk}"
+    assert reached(unit) == 12
+
+
+def test_a_manager_records_for_a_member_without_a_login(
+    client, world, doors_activity, community_staff
+):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member_2)
+    client.force_login(community_staff)
+    assert client.post(record_url(unit), {"households_reached": "7"}).status_code == 302
+    assert reached(unit) == 7
+    # Recording again corrects it.
+    client.post(record_url(unit), {"households_reached": "9"})
+    assert reached(unit) == 9
+
+
+# --- Removing -------------------------------------------------------------------------------
+
+
+def test_a_unit_entered_by_mistake_is_removed_unless_recorded(
+    client, doors_activity, community_staff
+):
+    empty, recorded = add_units(doors_activity, 2)
+    door_unit_record(unit=recorded, households_reached=3, by=community_staff)
+    client.force_login(community_staff)
+    assert client.post(remove_url(empty)).status_code == 302
+    response = client.post(remove_url(recorded), follow=True)
+    assert "stays on the list" in page(response)
+    assert list(DoorToDoorUnit.objects.all()) == [recorded]
+
+
+# --- Coverage -------------------------------------------------------------------------------
+
+
+def test_coverage_shows_the_share_of_households_reached(client, world, doors_activity, grid_worker):
+    first, second = add_units(doors_activity, 2, households=10, member=world.sanxia_member)
+    door_unit_record(unit=first, households_reached=10, by=grid_worker)
+    door_unit_record(unit=second, households_reached=5, by=grid_worker)
+    client.force_login(grid_worker)
+    response = client.get(doors(doors_activity))
+    html = page(response)
+    assert re.search(r'data-figure="coverage">75%<', html)
+    assert "15 of 20 households reached" in html
+    assert "Not one household missed" not in html
+    assert 'style="width: 75.0%"' in html
+    (row,) = response.context["by_member"]
+    assert (row["member__name"], row["units"], row["households"], row["reached"]) == (
+        "李建华",
+        2,
+        20,
+        15,
+    )
+
+
+def test_every_household_reached_says_not_one_missed(
+    client, world, doors_activity, community_staff, member_user
+):
+    mine = add_units(doors_activity, 2, member=world.sanxia_member)
+    (theirs,) = add_units(doors_activity, 1, building="4", member=world.sanxia_member_2)
+    client.force_login(member_user)
+    for unit in mine:
+        client.post(record_url(unit), {"all": "1"})
+    html = page(client.get(doors(doors_activity)))
+    assert "Not one household missed" not in html
+    client.force_login(community_staff)
+    client.post(record_url(theirs), {"households_reached": "12"})
+    response = client.get(doors(doors_activity))
+    html = page(response)
+    assert re.search(r'data-figure="coverage">100%<', html)
+    assert 'data-testid="not-one-missed"' in html
+    assert "Not one household missed" in html
+    totals = {
+        row["member__name"]: (row["reached"], row["households"])
+        for row in response.context["by_member"]
+    }
+    assert totals == {"李建华": (24, 24), "王海燕": (12, 12)}
+
+
+def test_a_members_own_units_come_first_for_them(client, world, doors_activity, member_user):
+    add_units(doors_activity, 2, building="1")
+    (mine,) = add_units(doors_activity, 1, building="9", member=world.sanxia_member)
+    client.force_login(member_user)
+    rows = list(client.get(doors(doors_activity)).context["page"])
+    assert rows[0].pk == mine.pk and rows[0].mine and rows[0].can_record
+    assert not any(row.can_record for row in rows[1:])
+
+
+def test_buildings_sort_by_number_not_by_text(client, doors_activity, community_staff):
+    for building in ("10", "2", "1"):
+        add_units(doors_activity, 1, building=building)
+    client.force_login(community_staff)
+    rows = client.get(doors(doors_activity)).context["page"]
+    assert [row.building for row in rows] == ["1", "2", "10"]
+
+
+def test_coverage_is_one_aggregate_query(world, doors_activity, django_assert_num_queries):
+    add_units(doors_activity, 50, households=4)
+    DoorToDoorUnit.objects.filter(stairwell__in=["1", "2"]).update(households_reached=4)
+    with django_assert_num_queries(1):
+        coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=doors_activity))
+    assert (coverage.units, coverage.households, coverage.reached) == (50, 200, 8)
+    assert str(coverage.rate) == "0.0400"
+    assert not coverage.complete
+    empty = door_coverage(DoorToDoorUnit.objects.none())
+    assert (empty.rate, empty.complete) == (None, False)
+
+
+@pytest.mark.parametrize("viewer", ["community_staff", "member_user"])
+def test_the_page_costs_the_same_queries_for_5_and_50_units(
+    client, world, request, doors_activity, viewer
+):
+    members = [world.sanxia_member, world.sanxia_member_2, None]
+    staff = make_staff(world)
+
+    def add(count):
+        start = DoorToDoorUnit.objects.count()
+        units = DoorToDoorUnit.objects.bulk_create(
+            DoorToDoorUnit(
+                activity=doors_activity,
+                building=str(start + i),
+                households=10,
+                member=members[i % 3],
+            )
+            for i in range(count)
+        )
+        for unit in units[::2]:
+            door_unit_record(unit=unit, households_reached=5, by=staff)
+
+    client.force_login(request.getfixturevalue(viewer))
+
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(doors(doors_activity))
+            assert response.status_code == 200
+        return len(captured), len(response.context["page"])
+
+    add(5)
+    small, shown_small = count()
+    add(45)
+    large, shown_large = count()
+    assert (shown_small, shown_large) == (5, 50)
+    assert small == large, (small, large)
+
+
+def test_units_of_members_who_left_keep_their_records(world, doors_activity, community_staff):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    door_unit_record(unit=unit, households_reached=6, by=community_staff)
+    Member.objects.filter(pk=world.sanxia_member.pk).update(
+        status=Member.Status.LEFT, left_on=timezone.localdate()
+    )
+    coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=doors_activity))
+    assert coverage.reached == 6
