@@ -95,4 +95,3 @@ class OutboxFilterForm(forms.Form):
 
 def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
