@@ -58,3 +58,10 @@ def any_of(**lookups) -> Q:
             continue  # a QuerySet is kept as it is: testing it would run it
         q |= Q(**{lookup: value})
     return q
+
+
+def can_manage(user, community) -> bool:
+    """Community staff and grid workers of `community` (and city administrators) plan its
+    activities, take its roll calls, review its report-ins and handle its concerns."""
+    scope = scope_of(user)
+    return scope.city or community.pk in scope.community_ids

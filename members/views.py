@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from communities.models import Agency, Community, Grid, StaffRole
-from communities.scopes import scope_of
+from communities.scopes import can_manage, scope_of
 from xiachen import wiring
 
 from .forms import MY_GRIDS, GridChoiceForm, MemberFilterForm, RegistrationReturnForm
@@ -84,8 +84,7 @@ def _desk(request) -> Desk:
 
 
 def _require_reviewer(user, community) -> None:
-    scope = scope_of(user)
-    if not (scope.city or community.pk in scope.community_ids):
+    if not can_manage(user, community):
         raise PermissionDenied
 
 

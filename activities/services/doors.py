@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Compound
+from communities.scopes import can_manage
 from members.models import Member, Registration
 
 from .. import figures
 from ..models import Activity, DoorToDoorUnit, Participation
-from ..views.common import can_manage
 
 # One submission of the "add" form; more than a compound's worth is surely a typing slip.
 MAX_UNITS_AT_ONCE = 200

@@ -31,12 +31,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, StaffRole
-from communities.scopes import scope_of
+from communities.scopes import can_manage, scope_of
 from members.models import Member, Registration
 
 from ..models import Activity, Concern, Notification, Participation, WorkUpdate
 from ..notify import notify
-from ..views.common import can_manage
 
 MANAGER_KINDS = (StaffRole.Kind.COMMUNITY_STAFF, StaffRole.Kind.GRID_WORKER)
 

@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from communities.models import Community, Grid, StaffRole
-from communities.scopes import scope_of
+from communities.scopes import can_manage, scope_of
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,6 @@ def workspace(request) -> Workspace:
         grid_ids=grid_ids,
         is_grid_worker=StaffRole.Kind.COMMUNITY_STAFF not in kinds,
     )
-
-
-def can_manage(user, community) -> bool:
-    """Community staff and grid workers of `community` (and city administrators) plan its
-    activities, take its roll calls and handle its concerns."""
-    scope = scope_of(user)
-    return scope.city or community.pk in scope.community_ids
 
 
 def require_manager(user, community) -> None:
