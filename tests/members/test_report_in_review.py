@@ -80,6 +80,12 @@ def notifications(kind, member):
 
 
 class TestApproveService:
+    @pytest.fixture(autouse=True)
+    def in_english(self):
+        # The messages are compared in their source language; tests/test_i18n covers the rest.
+        with translation.override("en"):
+            yield
+
     def test_it_reports_the_member_in_and_records_who_and_when(
         self, applicant, community_staff, world
     ):
@@ -135,6 +141,12 @@ class TestApproveService:
 
 
 class TestReturnService:
+    @pytest.fixture(autouse=True)
+    def in_english(self):
+        # The messages are compared in their source language; tests/test_i18n covers the rest.
+        with translation.override("en"):
+            yield
+
     def test_it_returns_with_the_reason(self, applicant, community_staff):
         registration_return(
             registration=applicant, reviewer=community_staff, reason="  请先在单位登记  "
