@@ -1,5 +1,5 @@
 """A grid worker takes the roll call of a finished activity on her phone (and on a desktop):
-eight signed up, one walk-in found by the last digits of his mobile, one on leave, one absent,
+nine signed up, one walk-in found by the last digits of his mobile, one on leave, one absent,
 the rest present; then the attendance board. The taps and seconds it takes are measured."""
 
 import datetime as dt
@@ -23,13 +23,13 @@ pytestmark = [
 ]
 
 PHONE_SCREENSHOT = "/tmp/rollcall-phone.png"
-NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄涛"]
+NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄涛", "孙丽"]
 Status = Participation.Status
 
 
 @pytest.fixture
 def finished(world):
-    """A two-hour clean-up that ended an hour ago, 8 signed up, and 周杰 reported in to the
+    """A two-hour clean-up that ended an hour ago, 9 signed up, and 周杰 reported in to the
     community but not signed up."""
     now = timezone.now()
     activity = Activity.objects.create(
@@ -90,7 +90,7 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
     url = reverse("activities:roll_call", args=[activity.pk])
     log_in(page, url)
     expect(page).to_have_url(f"{live_server.url}{url}")
-    expect(page.locator('[data-testid="roll-call-row"]')).to_have_count(8)
+    expect(page.locator('[data-testid="roll-call-row"]')).to_have_count(9)
     assert_no_horizontal_scroll(page)
 
     taps = 0
@@ -106,7 +106,7 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
     page.keyboard.type("5678")
     tap(page.locator("[data-walk-in-search] button[type=submit]"))
     tap(page.locator(f'[data-add-walk-in="{walk_in.pk}"]'))
-    expect(page.locator('[data-testid="roll-call-row"]')).to_have_count(9)
+    expect(page.locator('[data-testid="roll-call-row"]')).to_have_count(10)
     expect(row_of(page, walk_in).locator('input[value="present"]')).to_be_checked()
     # One on leave: the reason field opens with the cursor in it.
     tap(row_of(page, on_leave).locator("label.xc-mark-leave"))
@@ -116,7 +116,7 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
     tap(row_of(page, absent).locator("label.xc-mark-absent"))
     tap(page.locator("[data-rest-present]"))
     counts = page.get_by_test_id("roll-call-counts")
-    expect(counts.locator('[data-count="present"]')).to_have_text("7")
+    expect(counts.locator('[data-count="present"]')).to_have_text("8")
     expect(counts.locator('[data-count="absent"]')).to_have_text("1")
     expect(counts.locator('[data-count="leave"]')).to_have_text("1")
     expect(counts.locator('[data-count="unmarked"]')).to_have_text("0")
@@ -133,12 +133,12 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
     board = reverse("activities:attendance_board", args=[activity.pk])
     expect(page).to_have_url(f"{live_server.url}{board}")
     figures = page.get_by_test_id("board-figures")
-    expect(figures.locator('[data-figure="present"]')).to_have_text("7")
+    expect(figures.locator('[data-figure="present"]')).to_have_text("8")
     elapsed = time.perf_counter() - started - marked_at
     expect(figures.locator('[data-figure="absent"]')).to_have_text("1")
     expect(figures.locator('[data-figure="leaves"]')).to_have_text("1")
-    expect(figures.locator('[data-figure="hours"]')).to_have_text("14")
-    expect(figures.locator('[data-figure="rate"]')).to_have_text("87.5%")
+    expect(figures.locator('[data-figure="hours"]')).to_have_text("16")
+    expect(figures.locator('[data-figure="rate"]')).to_have_text("88.9%")
     expect(page.get_by_test_id("board-agency")).to_have_count(2)  # 三峡 and 园林 (周杰)
     expect(page.locator('[data-status="leave"]')).to_contain_text("外出开会")
     expect(page.locator("[data-print]")).to_be_visible()
@@ -147,13 +147,13 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
         page.screenshot(path="/tmp/rollcall-board-phone.png", full_page=True)
 
     rows = {p.member_id: p for p in Participation.objects.filter(activity=activity)}
-    assert len(rows) == 9
+    assert len(rows) == 10
     assert rows[walk_in.pk].source == Participation.Source.ROLL_CALL
     assert rows[on_leave.pk].status == Status.LEAVE
     assert rows[on_leave.pk].leave_reason == "外出开会"
     assert rows[absent.pk].status == Status.ABSENT
     present = [p for p in rows.values() if p.status == Status.PRESENT]
-    assert len(present) == 7 and {p.hours for p in present} == {Decimal("2.0")}
+    assert len(present) == 8 and {p.hours for p in present} == {Decimal("2.0")}
     assert all(p.recorded_by_id == grid_worker.pk for p in rows.values())
 
     assert taps == 7
@@ -217,5 +217,5 @@ def test_without_script_the_roll_call_still_works(
     expect(page).to_have_url(
         f"{live_server.url}{reverse('activities:attendance_board', args=[activity.pk])}"
     )
-    expect(page.locator('[data-figure="present"]')).to_have_text("8")
+    expect(page.locator('[data-figure="present"]')).to_have_text("9")
     expect(page.locator('[data-figure="leaves"]')).to_have_text("1")
