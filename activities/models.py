@@ -193,6 +193,18 @@ class Activity(models.Model):
     def get_current_status_display(self):
         return self.Status(self.current_status).label
 
+    def signed_up_members(self) -> list:
+        """Who still expects to come: signed up (not on leave), still with their agency. These
+        are the people reminders and change notices go to."""
+        return [
+            p.member
+            for p in Participation.objects.filter(
+                activity=self,
+                status=Participation.Status.SIGNED_UP,
+                member__status=Member.Status.ACTIVE,
+            ).select_related("member__user")
+        ]
+
     def roll_call_due_at(self):
         return self.ends_at + timedelta(hours=1)
 

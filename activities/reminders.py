@@ -47,14 +47,7 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
     queued = 0
     for activity in activities.iterator(chunk_size=200):
         stage = next(h for h in stages if activity.starts_at - dt.timedelta(hours=h) <= now)
-        members = [
-            p.member
-            for p in Participation.objects.filter(
-                activity=activity,
-                status=Participation.Status.SIGNED_UP,
-                member__status=Member.Status.ACTIVE,
-            ).select_related("member__user")
-        ]
+        members = activity.signed_up_members()
         if not members:
             continue
         queued += notify(

@@ -10,7 +10,6 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 
 from communities.models import Agreement, Community, Grid
-from members.models import Member
 
 from ..models import Activity, ActivityType, Notification, Participation
 from ..notify import notify
@@ -24,17 +23,6 @@ NEWS_FIELDS = ("starts_at", "ends_at", "place")
 
 # Those who take a place: the capacity cannot drop below them.
 TAKING_A_PLACE = (Participation.Status.SIGNED_UP, Participation.Status.PRESENT)
-
-
-def _signed_up_members(activity: Activity):
-    return [
-        p.member
-        for p in Participation.objects.filter(
-            activity=activity,
-            status=Participation.Status.SIGNED_UP,
-            member__status=Member.Status.ACTIVE,
-        ).select_related("member__user")
-    ]
 
 
 def activity_editable_error(activity: Activity) -> str | None:
@@ -199,7 +187,7 @@ def activity_notify_changed(*, activity: Activity) -> int:
     """Tells those signed up that the time or place changed; once per saved version."""
     return notify(
         kind=Notification.Kind.ACTIVITY_CHANGED,
-        recipients=_signed_up_members(activity),
+        recipients=activity.signed_up_members(),
         obj=activity,
         slot=activity.updated_at.strftime("%Y%m%d%H%M%S%f"),
         robot=activity.community,
@@ -223,7 +211,7 @@ def activity_cancel(*, activity: Activity, reason: str) -> Activity:
     activity.save(update_fields=["status", "cancel_reason", "updated_at"])
     notify(
         kind=Notification.Kind.ACTIVITY_CANCELLED,
-        recipients=_signed_up_members(activity),
+        recipients=activity.signed_up_members(),
         obj=activity,
         context={"reason": reason},
         slot="cancelled",
