@@ -146,3 +146,9 @@ def test_the_web_health_check_points_at_a_real_url(compose, client):
     command = " ".join(compose["services"]["web"]["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8000(/[^'\"]*)", command).group(1)
     assert client.get(path).status_code == 200
+
+
+def test_tests_never_publish_to_the_broker_folder_that_make_run_consumes():
+    # On Redis (the PostgreSQL leg) there is no folder; tests use their own Redis database.
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    assert folder is None or not folder.startswith(str(settings.VAR_DIR))

@@ -172,19 +172,27 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="下沉社区 <norepl
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Celery: a file-system broker that needs no server on a laptop, Redis in production.
+
+
+def filesystem_broker_options(data_dir) -> dict:
+    """Transport options of the file-system broker in `data_dir`, whose folders the transport
+    expects to exist on both sides (publisher and worker)."""
+    data_dir = Path(data_dir)
+    for folder in ("broker", "control", "processed"):
+        (data_dir / folder).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(data_dir / "broker"),
+        "data_folder_out": str(data_dir / "broker"),
+        "processed_folder": str(data_dir / "processed"),
+        "control_folder": str(data_dir / "control"),
+        "store_processed": False,
+    }
+
+
 CELERY_DATA_DIR = env.path("CELERY_DATA_DIR", default=VAR_DIR / "celery")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = str(Path(CELERY_DATA_DIR) / "broker")
-    # The file-system transport expects its folder to exist on both sides.
-    Path(_broker_dir).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": _broker_dir,
-        "data_folder_out": _broker_dir,
-        "processed_folder": str(Path(CELERY_DATA_DIR) / "processed"),
-        "control_folder": str(Path(CELERY_DATA_DIR) / "control"),
-        "store_processed": False,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 else:
     # A message not acknowledged within this many seconds is delivered again; every retry
     # backoff stays below it (checked below) so that a waiting retry is not doubled.

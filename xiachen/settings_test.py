@@ -1,8 +1,10 @@
 """Test settings: the production settings with only what tests need changed."""
 
+import os
 import tempfile
 
 from .settings import *  # noqa: F403
+from .settings import filesystem_broker_options
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -13,3 +15,11 @@ STORAGES["staticfiles"] = {  # noqa: F405
 # WhiteNoise looks for collected files; tests serve from the finders instead.
 STATIC_ROOT = tempfile.mkdtemp(prefix="xiachen-test-static-")
 WHITENOISE_USE_FINDERS = True
+
+# Tests publish to a broker folder of their own, never to the one `make run` consumes. The
+# environment variable carries it to the workers that tests start with these settings.
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    CELERY_DATA_DIR = os.environ.setdefault(
+        "XIACHEN_TEST_CELERY_DIR", tempfile.mkdtemp(prefix="xiachen-test-celery-")
+    )
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
