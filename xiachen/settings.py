@@ -231,6 +231,9 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
+    # Off by default: many government intranets serve plain HTTP. Turn on behind HTTPS.
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 
 # Reminders and notifications (DESIGN.md "Reminders"). Offsets in hours; weekday 0 = Monday.
 REMINDER_UPCOMING_HOURS = env.list("REMINDER_UPCOMING_HOURS", cast=int, default=[24, 2])
