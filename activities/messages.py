@@ -164,6 +164,34 @@ def _leave_decided(participation, context):
     )
 
 
+def _concern_raised(concern, context):
+    where = _(" at %(location)s") % {"location": concern.location} if concern.location else ""
+    return Message(
+        _("New resident concern: %(title)s") % {"title": concern.title},
+        _("%(name)s raised a concern%(where)s: %(title)s")
+        % {"name": context["name"], "where": where, "title": concern.title},
+        reverse("activities:concern_detail", args=[concern.pk]),
+    )
+
+
+def _concern_forwarded(concern, context):
+    return Message(
+        _("Concern forwarded: %(title)s") % {"title": concern.title},
+        _("Your concern “%(title)s” was forwarded to %(to)s.")
+        % {"title": concern.title, "to": concern.forwarded_to},
+        reverse("activities:concern_detail", args=[concern.pk]),
+    )
+
+
+def _concern_resolved(concern, context):
+    return Message(
+        _("Concern resolved: %(title)s") % {"title": concern.title},
+        _("Your concern “%(title)s” is resolved: %(resolution)s")
+        % {"title": concern.title, "resolution": concern.resolution},
+        reverse("activities:concern_detail", args=[concern.pk]),
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -180,6 +208,9 @@ TEXTS = {
     Kind.REGISTRATION_APPROVED: _registration_approved,
     Kind.REGISTRATION_RETURNED: _registration_returned,
     Kind.LEAVE_DECIDED: _leave_decided,
+    Kind.CONCERN_RAISED: _concern_raised,
+    Kind.CONCERN_FORWARDED: _concern_forwarded,
+    Kind.CONCERN_RESOLVED: _concern_resolved,
     Kind.MESSAGE: _message,
 }
 

@@ -702,6 +702,9 @@ class Notification(models.Model):
         REGISTRATION_APPROVED = "registration_approved", _("Report-in approved")
         REGISTRATION_RETURNED = "registration_returned", _("Report-in returned")
         LEAVE_DECIDED = "leave_decided", _("Leave decided")
+        CONCERN_RAISED = "concern_raised", _("Resident concern raised")
+        CONCERN_FORWARDED = "concern_forwarded", _("Resident concern forwarded")
+        CONCERN_RESOLVED = "concern_resolved", _("Resident concern resolved")
         MESSAGE = "message", _("Message")
 
     class Channel(models.TextChoices):

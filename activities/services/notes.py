@@ -20,14 +20,11 @@ told when it is forwarded and resolved; a grid's workers (else the community's s
 when a member raises one.
 """
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, StaffRole
@@ -133,29 +130,17 @@ def work_update_create(
     )
 
 
-def _in_site_language(build):
-    """Messages go out in the site's language, whoever's request triggered them."""
-    with translation.override(settings.LANGUAGE_CODE):
-        return build()
-
-
-def _concern_url(concern: Concern) -> str:
-    return reverse("activities:concern_detail", args=[concern.pk])
-
-
-def _tell(concern: Concern, recipients, *, slot: str, subject, body) -> None:
+def _tell(concern: Concern, recipients, *, kind: str, slot: str, context=None) -> None:
     recipients = [user for user in recipients if user is not None]
-    if not recipients:
-        return
-    subject, body = _in_site_language(lambda: (str(subject()), str(body())))
-    notify(
-        kind=Notification.Kind.MESSAGE,
-        recipients=recipients,
-        obj=concern,
-        context={"subject": subject, "body": body, "url": _concern_url(concern)},
-        slot=slot,
-        robot=concern.community,
-    )
+    if recipients:
+        notify(
+            kind=kind,
+            recipients=recipients,
+            obj=concern,
+            context=context,
+            slot=slot,
+            robot=concern.community,
+        )
 
 
 def _grid_or_community_staff(concern: Concern):
@@ -214,18 +199,9 @@ def concern_create(
         _tell(
             concern,
             recipients,
+            kind=Notification.Kind.CONCERN_RAISED,
             slot="raised",
-            subject=lambda: gettext("New resident concern: %(title)s") % {"title": title},
-            body=lambda: (
-                gettext("%(name)s raised a concern%(where)s: %(title)s")
-                % {
-                    "name": name,
-                    "where": gettext(" at %(location)s") % {"location": concern.location}
-                    if concern.location
-                    else "",
-                    "title": title,
-                }
-            ),
+            context={"name": name},
         )
     return concern
 
@@ -279,12 +255,8 @@ def concern_forward(*, concern: Concern, by, forwarded_to: str, handler=None) ->
     _tell(
         concern,
         _reporter_if_other(concern, by),
+        kind=Notification.Kind.CONCERN_FORWARDED,
         slot=f"forwarded-{timezone.now():%Y%m%d%H%M%S%f}",
-        subject=lambda: gettext("Concern forwarded: %(title)s") % {"title": concern.title},
-        body=lambda: (
-            gettext("Your concern “%(title)s” was forwarded to %(to)s.")
-            % {"title": concern.title, "to": forwarded_to}
-        ),
     )
     return concern
 
@@ -310,12 +282,8 @@ def concern_resolve(*, concern: Concern, by, resolution: str, handler=None) -> C
     _tell(
         concern,
         _reporter_if_other(concern, by),
+        kind=Notification.Kind.CONCERN_RESOLVED,
         slot=f"resolved-{concern.resolved_at:%Y%m%d%H%M%S%f}",
-        subject=lambda: gettext("Concern resolved: %(title)s") % {"title": concern.title},
-        body=lambda: (
-            gettext("Your concern “%(title)s” is resolved: %(resolution)s")
-            % {"title": concern.title, "resolution": resolution}
-        ),
     )
     return concern
 

@@ -356,7 +356,9 @@ def test_a_member_raises_a_concern_and_the_grid_worker_hears_of_it(
     )
     told = Notification.objects.filter(object_id=concern.pk, channel=Notification.Channel.INAPP)
     assert [n.recipient for n in told] == [grid_worker]  # the grid's worker, not all staff
-    assert "3栋路灯不亮" in told[0].subject
+    assert told[0].kind == Notification.Kind.CONCERN_RAISED
+    assert told[0].subject == "New resident concern: 3栋路灯不亮"  # the site's language here
+    assert told[0].url.endswith(detail(concern))
     # The member sees their own concern.
     assert client.get(detail(concern)).status_code == 200
     assert [c.pk for c in client.get(CONCERNS).context["page"]] == [concern.pk]
