@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -65,6 +65,16 @@ class ActivityQuerySet(models.QuerySet):
                     community__registrations__member__user=scope.user_id,
                 )
             )
+        )
+
+    def with_place_counts(self):
+        """Annotates `signed_up` (those taking a place: signed up or present) and `present`."""
+        taking_a_place = [Participation.Status.SIGNED_UP, Participation.Status.PRESENT]
+        return self.annotate(
+            signed_up=Count("participations", filter=Q(participations__status__in=taking_a_place)),
+            present=Count(
+                "participations", filter=Q(participations__status=Participation.Status.PRESENT)
+            ),
         )
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Value, When
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -77,16 +77,8 @@ def community_section(user, scope, now):
     activities = (
         community_activities.filter(starts_at__gte=week_start, starts_at__lt=week_end)
         .select_related("community", "grid", "type")
+        .with_place_counts()
         .annotate(
-            signed_up=Count(
-                "participations",
-                filter=Q(
-                    participations__status__in=[
-                        Participation.Status.SIGNED_UP,
-                        Participation.Status.PRESENT,
-                    ]
-                ),
-            ),
             # A grid worker's own grids come first and are marked.
             in_my_grids=Case(
                 When(grid__in=scope.grid_ids, then=Value(1)),

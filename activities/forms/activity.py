@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from communities.models import Agreement, Community, Grid
 
 from ..models import Activity, ActivityType
+from . import with_all_choice
 
 # What <input type="datetime-local"> sends and expects: no seconds, no zone (local time).
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -155,10 +156,6 @@ class ActivityCancelForm(forms.Form):
     )
 
 
-def _choices(label, choices):
-    return [("", label), *choices]
-
-
 def local_midnight(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
@@ -191,12 +188,12 @@ class ActivityFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=capfirst(_("status")),
         required=False,
-        choices=_choices(_("All statuses"), Activity.Status.choices),
+        choices=with_all_choice(_("All statuses"), Activity.Status.choices),
     )
     nature = forms.ChoiceField(
         label=capfirst(_("nature")),
         required=False,
-        choices=_choices(_("Duty and volunteer"), Activity.Nature.choices),
+        choices=with_all_choice(_("Duty and volunteer"), Activity.Nature.choices),
     )
 
     def __init__(self, *args, grids, my_grid_ids=frozenset(), **kwargs):

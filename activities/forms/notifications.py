@@ -7,6 +7,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Notification, NotificationPreference
+from . import with_all_choice
 
 
 class NotificationPreferenceForm(forms.ModelForm):
@@ -32,27 +33,23 @@ class EmailAddressForm(forms.ModelForm):
         help_texts = {"email": _("Leave it empty to receive no e-mail.")}
 
 
-def _choices(label, choices):
-    return [("", label), *choices]
-
-
 class OutboxFilterForm(forms.Form):
     """The outbox filters. Invalid values are reported and left out; the rest still apply."""
 
     state = forms.ChoiceField(
         label=capfirst(_("state")),
         required=False,
-        choices=_choices(_("All states"), Notification.State.choices),
+        choices=with_all_choice(_("All states"), Notification.State.choices),
     )
     kind = forms.ChoiceField(
         label=capfirst(_("kind")),
         required=False,
-        choices=_choices(_("All kinds"), Notification.Kind.choices),
+        choices=with_all_choice(_("All kinds"), Notification.Kind.choices),
     )
     channel = forms.ChoiceField(
         label=capfirst(_("channel")),
         required=False,
-        choices=_choices(_("All channels"), Notification.Channel.choices),
+        choices=with_all_choice(_("All channels"), Notification.Channel.choices),
     )
     date_from = forms.DateField(
         label=_("Queued from"),

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Case, F, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -98,25 +98,17 @@ def _with_figures(activities, now):
     """Each activity with how many take a place (signed up or present), how many were
     present, and its status as the clock has it (Activity.current_status, in SQL)."""
     status = Activity.Status
-    return activities.select_related("type", "grid").annotate(
-        signed_up=Count(
-            "participations",
-            filter=Q(
-                participations__status__in=[
-                    Participation.Status.SIGNED_UP,
-                    Participation.Status.PRESENT,
-                ]
+    return (
+        activities.select_related("type", "grid")
+        .with_place_counts()
+        .annotate(
+            live_status=Case(
+                When(status__in=[status.DRAFT, status.CANCELLED], then=F("status")),
+                When(ends_at__lte=now, then=Value(status.FINISHED)),
+                When(starts_at__lte=now, then=Value(status.ONGOING)),
+                default=F("status"),
             ),
-        ),
-        present=Count(
-            "participations", filter=Q(participations__status=Participation.Status.PRESENT)
-        ),
-        live_status=Case(
-            When(status__in=[status.DRAFT, status.CANCELLED], then=F("status")),
-            When(ends_at__lte=now, then=Value(status.FINISHED)),
-            When(starts_at__lte=now, then=Value(status.ONGOING)),
-            default=F("status"),
-        ),
+        )
     )
 
 
