@@ -14,12 +14,10 @@ from .models import (
     ActivityType,
     Concern,
     DutyAssignment,
-    Notification,
-    NotificationPreference,
     Participation,
     WorkUpdate,
 )
-from .services import activity_cancel, activity_notify_changed, notification_retry
+from .services import activity_cancel, activity_notify_changed
 
 
 @admin.register(ActivityType)
@@ -208,108 +206,3 @@ class DutyAssignmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("community"), ordering="agreement__community__name")
     def community(self, obj):
         return obj.agreement.community
-
-
-@admin.register(NotificationPreference)
-class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "inapp", "email", "webhook"]
-    list_filter = ["inapp", "email", "webhook"]
-    list_select_related = ["user"]
-    search_fields = ["user__username", "user__member__name"]
-    autocomplete_fields = ["user"]
-
-
-@admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    """The outbox, to read: rows are written by the reminder code, never by hand."""
-
-    list_display = [
-        "subject",
-        "kind",
-        "channel",
-        "state",
-        "recipient_name",
-        "created_at",
-        "due_at",
-        "sent_at",
-        "attempts",
-    ]
-    list_filter = ["state", "kind", "channel"]
-    list_select_related = ["recipient__member", "recipient_member"]
-    search_fields = [
-        "subject",
-        "recipient__username",
-        "recipient__member__name",
-        "recipient_member__name",
-    ]
-    date_hierarchy = "created_at"
-    actions = ["send_again"]
-    fieldsets = [
-        (None, {"fields": ["subject", "body", "url", ("kind", "channel", "state")]}),
-        (
-            _("Recipient"),
-            {"fields": ["recipient", "recipient_member", "recipient_key", "address", "robot_kind"]},
-        ),
-        (_("About"), {"fields": [("content_type", "object_id"), "slot"]}),
-        (
-            _("Delivery"),
-            {
-                "fields": [
-                    ("created_at", "due_at"),
-                    ("enqueued_at", "claimed_at", "claimed_by"),
-                    ("sent_at", "read_at"),
-                    "attempts",
-                    "last_error",
-                ]
-            },
-        ),
-    ]
-    readonly_fields = [
-        field
-        for _title, options in fieldsets
-        for entry in options["fields"]
-        for field in (entry if isinstance(entry, tuple) else (entry,))
-    ]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.display(description=_("recipient"), ordering="recipient_key")
-    def recipient_name(self, obj):
-        member = obj.recipient_member
-        if member is None and obj.recipient is not None:
-            member = getattr(obj.recipient, "member", None)
-        if member is not None:
-            return member.name
-        return obj.recipient.get_username() if obj.recipient else "—"
-
-    @admin.action(description=_("Send failed messages again"), permissions=["change"])
-    def send_again(self, request, queryset):
-        queued = skipped = 0
-        for notification in queryset.order_by("pk"):
-            try:
-                notification_retry(notification=notification)
-            except ValidationError:
-                skipped += 1
-            else:
-                queued += 1
-        if queued:
-            messages.success(
-                request,
-                ngettext(
-                    "%(count)d message is queued to be sent again.",
-                    "%(count)d messages are queued to be sent again.",
-                    queued,
-                )
-                % {"count": queued},
-            )
-        if skipped:
-            messages.warning(
-                request,
-                ngettext(
-                    "%(count)d message was left alone: only failed messages are sent again.",
-                    "%(count)d messages were left alone: only failed messages are sent again.",
-                    skipped,
-                )
-                % {"count": skipped},
-            )

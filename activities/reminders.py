@@ -7,15 +7,17 @@ import datetime as dt
 from collections import Counter, defaultdict
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone, translation
 
 from communities.models import Agreement, StaffRole
 from members.models import Member
+from notifications.models import Notification
+from notifications.notify import notify
 
 from . import figures
-from .models import Activity, DutyAssignment, Notification, Participation
-from .notify import notify
+from .models import Activity, DutyAssignment, Participation
 
 
 def week_slot(day: dt.date) -> str:
@@ -118,7 +120,10 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
         return 0
     slot = week_slot(timezone.localdate(now))
     already = Notification.objects.filter(
-        recipient_member=OuterRef("pk"), kind=Notification.Kind.INACTIVITY, slot=slot
+        kind=Notification.Kind.INACTIVITY,
+        content_type=ContentType.objects.get_for_model(Member),
+        object_id=OuterRef("pk"),
+        slot=slot,
     )
     members = inactive_members(now).exclude(Exists(already)).select_related("user", "agency")
     queued = 0
@@ -173,6 +178,7 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             "absent": week.absent,
             "leave": week.leaves,
             "hours": week.hours,
+            "rate": figures.format_rate(week.attendance_rate),
             "inactive_names": names,
             "inactive_count": inactive_count,
         }

@@ -1,11 +1,26 @@
-from .views import activity, doors, notes, notifications, rollcall
+from django.urls import path
+
+from .views import activity, doors, notes, rollcall
 
 app_name = "activities"
 
 urlpatterns = [
-    *activity.urls,
-    *notifications.urls,
-    *notes.urls,
-    *doors.urls,
-    *rollcall.urls,
+    path("", activity.activity_list, name="activity_list"),
+    path("week/", activity.activity_week, name="activity_week"),
+    path("new/", activity.activity_new, name="activity_create"),
+    path("<int:pk>/", activity.activity_detail, name="activity_detail"),
+    path("<int:pk>/edit/", activity.activity_edit, name="activity_edit"),
+    path("<int:pk>/cancel/", activity.activity_cancel_page, name="activity_cancel"),
+    path("<int:pk>/copy/", activity.activity_copy, name="activity_copy"),
+    path("<int:pk>/roll-call/", rollcall.roll_call, name="roll_call"),
+    path("<int:pk>/roll-call/search/", rollcall.roll_call_search, name="roll_call_search"),
+    path("<int:pk>/board/", rollcall.attendance_board, name="attendance_board"),
+    path("<int:pk>/doors/", doors.door_units, name="door_units"),
+    path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),
+    path("doors/<int:pk>/remove/", doors.door_unit_remove_view, name="door_unit_remove"),
+    path("updates/", notes.work_update_list, name="work_update_list"),
+    path("updates/new/", notes.work_update_create, name="work_update_create"),
+    path("concerns/", notes.concern_list, name="concern_list"),
+    path("concerns/new/", notes.concern_create, name="concern_create"),
+    path("concerns/<int:pk>/", notes.concern_detail, name="concern_detail"),
 ]

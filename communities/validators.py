@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -38,3 +39,15 @@ def validate_scan(upload):
             _("Only a PDF, JPEG or PNG scan can be uploaded; this file is something else."),
             code="scan_wrong_type",
         )
+
+
+mobile_validator = RegexValidator(
+    r"^1[3-9]\d{9}$", _("Enter an 11-digit mainland mobile number, e.g. 13812345678.")
+)
+
+
+def mask_mobile(mobile: str) -> str:
+    """138****5678: lists and exports show this unless the viewer needs the number."""
+    if len(mobile) == 11:
+        return f"{mobile[:3]}****{mobile[-4:]}"
+    return "****" if mobile else ""

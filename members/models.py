@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -11,17 +10,8 @@ from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
 from communities.scopes import any_of, scope_of
-
-mobile_validator = RegexValidator(
-    r"^1[3-9]\d{9}$", _("Enter an 11-digit mainland mobile number, e.g. 13812345678.")
-)
-
-
-def mask_mobile(mobile: str) -> str:
-    """138****5678: lists and exports show this unless the viewer needs the number."""
-    if len(mobile) == 11:
-        return f"{mobile[:3]}****{mobile[-4:]}"
-    return "****" if mobile else ""
+from communities.validators import mask_mobile, mobile_validator
+from notifications.recipients import Recipient
 
 
 class MemberQuerySet(models.QuerySet):
@@ -102,6 +92,17 @@ class Member(models.Model):
 
     def __str__(self):
         return self.name
+
+    def as_recipient(self) -> Recipient:
+        """Who `notify` reaches for this member: their login if they have one, otherwise the
+        group robot can still @-mention their mobile."""
+        return Recipient(
+            key=f"u{self.user_id}" if self.user_id else f"m{self.pk}",
+            user=self.user if self.user_id else None,
+            name=self.name,
+            mobile=self.mobile,
+            agency_id=self.agency_id,
+        )
 
     @property
     def masked_mobile(self):

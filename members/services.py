@@ -1,7 +1,7 @@
 """Writes to report-ins (报到): a community reviewing them and placing members in its grids.
 
-Members know nothing of activities: telling the member about a decision is the caller's job
-(see xiachen/wiring.py).
+A decision is told to the member through the outbox (`notifications.notify`), in the same
+transaction: the message is queued if and only if the decision is saved.
 """
 
 from django.core.exceptions import ValidationError
@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Grid
+from notifications.models import Notification
+from notifications.notify import notify
 
 from .models import Registration
 
@@ -48,6 +50,19 @@ def _save(registration: Registration, user) -> None:
     registration.save()
 
 
+def _tell_member(registration: Registration) -> None:
+    """Tells the member the report-in was approved or returned (the reason is in the message).
+    `registration.told` is how many messages were queued."""
+    kind = {
+        Registration.Status.ACTIVE: Notification.Kind.REGISTRATION_APPROVED,
+        Registration.Status.RETURNED: Notification.Kind.REGISTRATION_RETURNED,
+    }[registration.status]
+    # The community's group robot reaches a member who has no login of their own.
+    registration.told = notify(
+        kind=kind, recipients=[registration.member], obj=registration, robot=registration.community
+    )
+
+
 @transaction.atomic
 def registration_approve(
     *, registration: Registration, reviewer, grid: Grid | None = None
@@ -64,6 +79,7 @@ def registration_approve(
     if grid is not None:
         registration.grid = grid
     _save(registration, reviewer)
+    _tell_member(registration)
     return registration
 
 
@@ -90,6 +106,7 @@ def registration_return(*, registration: Registration, reviewer, reason: str) ->
     registration.reviewed_at = timezone.now()
     registration.return_reason = reason
     _save(registration, reviewer)
+    _tell_member(registration)
     return registration
 
 

@@ -12,17 +12,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from communities.models import Agency, Community, Grid, StaffRole
+from communities.navigation import next_url
 from communities.scopes import can_manage, scope_of
-from xiachen import wiring
 
 from .forms import MY_GRIDS, GridChoiceForm, MemberFilterForm, RegistrationReturnForm
 from .models import Registration
@@ -102,12 +100,7 @@ def _reviewable(request, pk) -> Registration:
 
 def _back(request, default: str) -> str:
     """Where a row's form came from (its filters and page), if it is on this site."""
-    url = request.POST.get("next")
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return url
-    return default
+    return next_url(request, request.POST.get("next"), default)
 
 
 def _review_url(community) -> str:
@@ -149,11 +142,9 @@ def registration_approve_view(request, pk):
         messages.error(request, " ".join(form.errors["grid"]))
         return redirect(back)
     try:
-        with transaction.atomic():
-            registration = registration_approve(
-                registration=registration, reviewer=request.user, grid=form.cleaned_data["grid"]
-            )
-            wiring.registration_decided(registration)
+        registration = registration_approve(
+            registration=registration, reviewer=request.user, grid=form.cleaned_data["grid"]
+        )
     except ValidationError as exc:
         _error(request, exc)
     else:
@@ -179,13 +170,11 @@ def registration_return_view(request, pk):
     form = RegistrationReturnForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            with transaction.atomic():
-                registration = registration_return(
-                    registration=registration,
-                    reviewer=request.user,
-                    reason=form.cleaned_data["reason"],
-                )
-                wiring.registration_decided(registration)
+            registration = registration_return(
+                registration=registration,
+                reviewer=request.user,
+                reason=form.cleaned_data["reason"],
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -276,12 +265,3 @@ def member_grid(request, pk):
             }
         messages.success(request, text)
     return redirect(back)
-
-
-urls = [
-    path("", member_list, name="member_list"),
-    path("<int:pk>/grid/", member_grid, name="member_grid"),
-    path("report-ins/", registration_review, name="registration_review"),
-    path("report-ins/<int:pk>/approve/", registration_approve_view, name="registration_approve"),
-    path("report-ins/<int:pk>/return/", registration_return_view, name="registration_return"),
-]

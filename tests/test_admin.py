@@ -12,17 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import (
-    Activity,
-    Concern,
-    DutyAssignment,
-    Notification,
-    NotificationPreference,
-    Participation,
-    WorkUpdate,
-)
+from activities.models import Activity, Concern, DutyAssignment, Participation, WorkUpdate
 from communities.models import Agreement, Compound, StaffRole
 from members.models import Member, Registration
+from notifications.models import Notification, NotificationPreference
 
 OUR_APPS = {"communities", "members", "activities"}
 
@@ -64,7 +57,7 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         kind=Notification.Kind.UPCOMING,
         channel=Notification.Channel.INAPP,
         recipient=world.sanxia_member.user,
-        recipient_member=world.sanxia_member,
+        recipient_name=world.sanxia_member.name,
         recipient_key=f"u{world.sanxia_member.user_id}",
         content_type=ContentType.objects.get_for_model(Activity),
         object_id=world.shengli_activity.pk,

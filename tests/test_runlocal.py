@@ -69,8 +69,8 @@ def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
         while time.monotonic() < deadline:
             text = "".join(lines)
             if (
-                "Task activities.deliver_notifications[" in text
-                and "succeeded" in text.split("Task activities.deliver_notifications[", 1)[1]
+                "Task notifications.deliver[" in text
+                and "succeeded" in text.split("Task notifications.deliver[", 1)[1]
             ):
                 break
             time.sleep(0.5)
@@ -82,7 +82,7 @@ def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
         assert "Task activities.sweep_reminders[" in text
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
             states = dict(
-                db.execute("SELECT state, COUNT(*) FROM activities_notification GROUP BY state")
+                db.execute("SELECT state, COUNT(*) FROM notifications_notification GROUP BY state")
             )
         assert states.get("sent", 0) > 0 and not states.get("pending"), states
     finally:

@@ -48,8 +48,10 @@ INSTALLED_APPS = [
     "axes",
     "xiachen",
     "communities",
+    "notifications",
     "members",
     "activities",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -128,7 +130,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "reports:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 # Chinese first, English selectable.

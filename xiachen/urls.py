@@ -10,13 +10,14 @@ admin.site.site_title = _("Xiachen")
 admin.site.index_title = _("City administration")
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("reports.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("communities/", include("communities.urls")),
     path("activities/", include("activities.urls")),
     path("members/", include("members.urls")),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -10,9 +10,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 
 from communities.models import Agreement, Community, Grid
+from notifications.models import Notification
+from notifications.notify import notify
 
-from ..models import Activity, ActivityType, Notification, Participation
-from ..notify import notify
+from ..models import Activity, ActivityType, Participation
 
 # What a manager may set an activity to; ongoing and finished come from the clock, and
 # cancelling has its own page (it needs a reason and tells people).

@@ -30,9 +30,10 @@ from django.utils.translation import gettext_lazy as _
 from communities.models import Community, StaffRole
 from communities.scopes import can_manage, scope_of
 from members.models import Member, Registration
+from notifications.models import Notification
+from notifications.notify import notify
 
-from ..models import Activity, Concern, Notification, Participation, WorkUpdate
-from ..notify import notify
+from ..models import Activity, Concern, Participation, WorkUpdate
 
 MANAGER_KINDS = (StaffRole.Kind.COMMUNITY_STAFF, StaffRole.Kind.GRID_WORKER)
 

@@ -14,9 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from members.models import Member, Registration
+from notifications.models import Notification
+from notifications.notify import notify
 
-from ..models import Activity, Notification, Participation
-from ..notify import notify
+from ..models import Activity, Participation
 
 Status = Participation.Status
 Decision = Participation.LeaveDecision

@@ -1,2 +1,2 @@
-"""The activities app's pages, one module per part of the workspace; each module lists its own
-URL patterns in `urls`, which activities/urls.py puts together."""
+"""The activities app's pages, one module per part of the workspace; activities/urls.py lists
+their paths."""

@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, F, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -482,14 +482,3 @@ def activity_detail(request, pk):
             "list_query": _list_query(request.user, activity.community),
         },
     )
-
-
-urls = [
-    path("", activity_list, name="activity_list"),
-    path("week/", activity_week, name="activity_week"),
-    path("new/", activity_new, name="activity_create"),
-    path("<int:pk>/", activity_detail, name="activity_detail"),
-    path("<int:pk>/edit/", activity_edit, name="activity_edit"),
-    path("<int:pk>/cancel/", activity_cancel_page, name="activity_cancel"),
-    path("<int:pk>/copy/", activity_copy, name="activity_copy"),
-]

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -251,10 +251,3 @@ def door_unit_remove_view(request, pk):
     else:
         messages.success(request, _("%(unit)s is taken off the list.") % {"unit": label})
     return redirect(_doors_url(unit.activity))
-
-
-urls = [
-    path("<int:pk>/doors/", door_units, name="door_units"),
-    path("doors/<int:pk>/record/", door_unit_record_view, name="door_unit_record"),
-    path("doors/<int:pk>/remove/", door_unit_remove_view, name="door_unit_remove"),
-]

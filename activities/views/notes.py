@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Case, Count, DateTimeField, F, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -408,12 +408,3 @@ def _concern_action(request, concern, action, forms):
     if action == "forward":
         return _("The concern is forwarded to %(to)s.") % {"to": data["forwarded_to"]}
     return _("The concern is resolved.")
-
-
-urls = [
-    path("updates/", work_update_list, name="work_update_list"),
-    path("updates/new/", work_update_create, name="work_update_create"),
-    path("concerns/", concern_list, name="concern_list"),
-    path("concerns/new/", concern_create, name="concern_create"),
-    path("concerns/<int:pk>/", concern_detail, name="concern_detail"),
-]

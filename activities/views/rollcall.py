@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -348,10 +348,3 @@ def attendance_board(request, pk):
         "people": (totals.present + activity.resident_volunteers) if totals and sees_all else None,
     }
     return render(request, "activities/attendance_board.html", context)
-
-
-urls = [
-    path("<int:pk>/roll-call/", roll_call, name="roll_call"),
-    path("<int:pk>/roll-call/search/", roll_call_search, name="roll_call_search"),
-    path("<int:pk>/board/", attendance_board, name="attendance_board"),
-]

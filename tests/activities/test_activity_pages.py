@@ -13,11 +13,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities import figures
-from activities.models import Activity, ActivityType, Notification, Participation
+from activities.models import Activity, ActivityType, Participation
 from activities.services import activity as services
 from activities.views.activity import next_occurrence
 from communities.models import Agreement
 from members.models import Member
+from notifications.models import Notification
 from tests.conftest import make_user
 
 LIST = reverse("activities:activity_list")

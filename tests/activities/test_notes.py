@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, Notification, Participation, WorkUpdate
+from activities.models import Activity, Concern, Participation, WorkUpdate
 from activities.services.notes import (
     concern_create,
     concern_forward,
@@ -22,6 +22,7 @@ from activities.services.notes import (
     work_update_create,
 )
 from members.models import Member, Registration
+from notifications.models import Notification
 from tests.conftest import make_user
 
 UPDATES = reverse("activities:work_update_list")

@@ -24,16 +24,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from activities import reminders, services
-from activities.models import (
-    Activity,
-    DutyAssignment,
-    Notification,
-    NotificationPreference,
-    Participation,
-)
-from activities.notify import quiet_hours_due
+from activities.models import Activity, DutyAssignment, Participation
 from communities.models import Agreement
 from members.models import Member
+from notifications.models import Notification, NotificationPreference
+from notifications.notify import quiet_hours_due
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 Kind, Channel = Notification.Kind, Notification.Channel
@@ -116,12 +111,9 @@ def town(world, django_user_model):
 def queued(kind, **filters):
     """{(who, channel, slot)} of the queued messages of a kind; who is a username, or the name of
     a member without a login."""
-    rows = Notification.objects.filter(kind=kind, **filters).select_related(
-        "recipient", "recipient_member"
-    )
+    rows = Notification.objects.filter(kind=kind, **filters).select_related("recipient")
     return {
-        (n.recipient.username if n.recipient else n.recipient_member.name, n.channel, n.slot)
-        for n in rows
+        (n.recipient.username if n.recipient else n.recipient_name, n.channel, n.slot) for n in rows
     }
 
 
@@ -235,7 +227,8 @@ def test_a_member_without_login_gets_a_robot_message_only_where_the_community_ha
     assert reminders.upcoming(NOW) == 1
 
     row = Notification.objects.get()
-    assert (row.channel, row.recipient, row.recipient_member) == (WEBHOOK, None, offline)
+    assert (row.channel, row.recipient, row.recipient_name) == (WEBHOOK, None, offline.name)
+    assert row.recipient_mobile == offline.mobile
     assert (row.address, row.robot_kind) == (ROBOT_URL, "dingtalk")
     assert row.recipient_key == f"m{offline.pk}"
 
@@ -382,9 +375,9 @@ def test_inactive_members_are_nudged_after_the_weekly_moment(town, attendance):
         ("yuanlin_member", INAPP, "2030-W24"),
     }
     row = Notification.objects.get(kind=Kind.INACTIVITY, recipient__username="old")
-    assert row.recipient_member.name == "刘洋"
+    assert row.recipient_name == "刘洋"
     assert row.content_type == ContentType.objects.get_for_model(Member)
-    assert row.object_id == row.recipient_member_id
+    assert row.object_id == Member.objects.get(name="刘洋").pk
 
 
 def test_the_nudge_is_sent_once_a_week_and_again_the_next_week(town, attendance):

@@ -15,13 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Notification, Participation
+from activities.models import Activity, Participation
 from activities.services.rollcall import (
     RollCallRow,
     participation_roll_call,
     walk_in_search,
 )
 from members.models import Member, Registration
+from notifications.models import Notification
 from tests.conftest import make_user
 
 Status = Participation.Status

@@ -32,9 +32,10 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from activities.models import Activity, ActivityType, Notification, Participation
+from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Community, Street
 from members.models import Member
+from notifications.models import Notification
 
 pytestmark = [
     pytest.mark.postgres,

@@ -16,10 +16,10 @@ from activities.models import (
     ActivityType,
     Concern,
     DoorToDoorUnit,
-    Notification,
     Participation,
     WorkUpdate,
 )
+from notifications.models import Notification
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,7 +33,7 @@ PHONE_SCREENSHOT = "/tmp/doors-phone.png"
 @pytest.fixture(autouse=True)
 def no_delivery(monkeypatch):
     """Messages are queued in the outbox as usual, but not handed to the shared broker."""
-    from activities import tasks
+    from notifications import tasks
 
     monkeypatch.setattr(tasks.deliver_notifications, "delay", lambda ids: None)
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from activities.models import Notification
 from members.models import Member, Registration
+from notifications.models import Notification
 
 pytestmark = [
     pytest.mark.browser,

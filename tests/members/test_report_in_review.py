@@ -13,9 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from activities.models import Notification
 from members.models import Member, Registration
 from members.services import registration_approve, registration_return
+from notifications.models import Notification
 from tests.conftest import make_user
 
 REVIEW = reverse("members:registration_review")
@@ -73,7 +73,7 @@ def shenzhen_pending(world):
 
 
 def notifications(kind, member):
-    return Notification.objects.filter(kind=kind, recipient_member=member)
+    return Notification.objects.filter(kind=kind, recipient_key=member.as_recipient().key)
 
 
 # --- Services ---------------------------------------------------------------------------------

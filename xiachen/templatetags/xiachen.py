@@ -9,10 +9,10 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
 
 from activities import figures
-from activities.models import Notification
 from communities.models import StaffRole
 from communities.scopes import scope_of
 from members.models import Member
+from notifications.models import Notification
 
 register = template.Library()
 

@@ -6,8 +6,9 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from activities import delivery, reminders
-from activities.models import Notification
+from activities import reminders
+from notifications import delivery
+from notifications.models import Notification
 
 CHUNK = 500
 

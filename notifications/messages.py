@@ -1,6 +1,7 @@
 """What each kind of message says: short, in the site's language (Chinese), fit for a phone,
 with a link to the page it is about. `notify()` renders them; rules and services pass only the
-object and the facts (`context`) a text needs.
+object and the facts (`context`) a text needs. The texts read the object's fields by name (an
+activity's title and times, a concern's page), so this module needs no other app's code.
 """
 
 import datetime as dt
@@ -12,7 +13,6 @@ from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from . import figures
 from .models import Notification
 
 Kind = Notification.Kind
@@ -36,10 +36,6 @@ def span(activity) -> str:
 
 def day(date: dt.date) -> str:
     return formats.date_format(date, "n月j日")
-
-
-def percent(numerator: int, denominator: int) -> str:
-    return figures.format_rate(figures.rate(numerator, denominator))
 
 
 def _place(activity) -> str:
@@ -72,7 +68,7 @@ def _inactivity(member, context):
             "at what is coming up."
         )
         % {"days": settings.INACTIVE_AFTER_DAYS},
-        reverse("home"),
+        reverse("reports:dashboard"),
     )
 
 
@@ -87,7 +83,7 @@ def _agency_digest(agency, context):
         "absent": context["absent"],
         "leave": context["leave"],
         "hours": floatformat(context["hours"] or 0, -1),
-        "rate": percent(context["present"], context["present"] + context["absent"]),
+        "rate": context["rate"],
     }
     names, count = context["inactive_names"], context["inactive_count"]
     if count:
@@ -99,7 +95,7 @@ def _agency_digest(agency, context):
     return Message(
         _("Weekly attendance of %(agency)s") % {"agency": agency.short_name or agency.name},
         body,
-        reverse("home"),
+        reverse("reports:dashboard"),
     )
 
 
@@ -109,7 +105,7 @@ def _duty_roster(assignment, context):
         _("On duty tomorrow at %(community)s") % {"community": community.name},
         _("You are on duty at %(community)s tomorrow, %(date)s.")
         % {"community": community.name, "date": day(assignment.date)},
-        reverse("home"),
+        reverse("reports:dashboard"),
     )
 
 
@@ -136,7 +132,7 @@ def _registration_approved(registration, context):
         _("Report-in approved: %(community)s") % {"community": registration.community.name},
         _("Your report-in to %(community)s is approved. Welcome!")
         % {"community": registration.community.name},
-        reverse("home"),
+        reverse("reports:dashboard"),
     )
 
 
@@ -145,7 +141,7 @@ def _registration_returned(registration, context):
         _("Report-in returned: %(community)s") % {"community": registration.community.name},
         _("Your report-in to %(community)s was returned: %(reason)s")
         % {"community": registration.community.name, "reason": registration.return_reason},
-        reverse("home"),
+        reverse("reports:dashboard"),
     )
 
 
@@ -170,7 +166,7 @@ def _concern_raised(concern, context):
         _("New resident concern: %(title)s") % {"title": concern.title},
         _("%(name)s raised a concern%(where)s: %(title)s")
         % {"name": context["name"], "where": where, "title": concern.title},
-        reverse("activities:concern_detail", args=[concern.pk]),
+        concern.get_absolute_url(),
     )
 
 
@@ -179,7 +175,7 @@ def _concern_forwarded(concern, context):
         _("Concern forwarded: %(title)s") % {"title": concern.title},
         _("Your concern “%(title)s” was forwarded to %(to)s.")
         % {"title": concern.title, "to": concern.forwarded_to},
-        reverse("activities:concern_detail", args=[concern.pk]),
+        concern.get_absolute_url(),
     )
 
 
@@ -188,7 +184,7 @@ def _concern_resolved(concern, context):
         _("Concern resolved: %(title)s") % {"title": concern.title},
         _("Your concern “%(title)s” is resolved: %(resolution)s")
         % {"title": concern.title, "resolution": concern.resolution},
-        reverse("activities:concern_detail", args=[concern.pk]),
+        concern.get_absolute_url(),
     )
 
 

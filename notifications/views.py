@@ -1,44 +1,23 @@
-from urllib.parse import urlsplit
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from communities.navigation import next_url, redirect_next, site_relative
 from communities.scopes import scope_of
-from members.models import Member
+from communities.validators import mask_mobile
 
-from ..forms.notifications import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
-from ..models import Notification, NotificationPreference
-from ..services import notification_mark_read, notification_retry, notifications_mark_all_read
+from .forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
+from .models import Notification, NotificationPreference
+from .services import notification_mark_read, notification_retry, notifications_mark_all_read
 
 INBOX_PAGE_SIZE = 20
 OUTBOX_PAGE_SIZE = 50
-
-
-def _site_relative(url: str) -> str:
-    """A stored link (absolute, for e-mail) made relative when it points at this site, so that
-    it works on whichever host serves the page."""
-    if url.startswith(settings.SITE_URL + "/"):
-        return url[len(settings.SITE_URL) :]
-    return url
-
-
-def _safe_next(request, url, default):
-    """`url` if it points at this site (or the site's public address), else `default`."""
-    hosts = {request.get_host(), urlsplit(settings.SITE_URL).netloc}
-    if url and url_has_allowed_host_and_scheme(
-        url, allowed_hosts=hosts, require_https=request.is_secure()
-    ):
-        return url
-    return default
 
 
 @login_required
@@ -47,8 +26,8 @@ def inbox(request):
     messages_ = Notification.objects.inbox(request.user).order_by("-created_at", "-pk")
     page = Paginator(messages_, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     for notification in page:
-        notification.link = _site_relative(notification.url)
-    return render(request, "activities/notification_inbox.html", {"page": page})
+        notification.link = site_relative(notification.url)
+    return render(request, "notifications/inbox.html", {"page": page})
 
 
 @login_required
@@ -57,10 +36,10 @@ def inbox_read(request, pk):
     """Marks one of the user's messages read, then opens its link (`open`) or goes back."""
     notification = get_object_or_404(Notification.objects.inbox(request.user), pk=pk)
     notification_mark_read(notification=notification)
-    back = reverse("activities:inbox")
+    back = reverse("notifications:inbox")
     if request.POST.get("open"):
-        return redirect(_safe_next(request, _site_relative(notification.url), back))
-    return redirect(_safe_next(request, request.POST.get("next"), back))
+        return redirect(next_url(request, notification.url, back))
+    return redirect_next(request, back)
 
 
 @login_required
@@ -69,7 +48,7 @@ def inbox_read_all(request):
     count = notifications_mark_all_read(user=request.user)
     if count:
         messages.success(request, _("All messages are marked as read."))
-    return redirect("activities:inbox")
+    return redirect("notifications:inbox")
 
 
 @login_required
@@ -93,11 +72,11 @@ def notification_preferences(request):
                     request,
                     _("You chose e-mail but have no e-mail address: no e-mail can reach you."),
                 )
-            return redirect("activities:notification_preferences")
+            return redirect("notifications:preferences")
         messages.error(request, _("Please correct the errors below."))
     return render(
         request,
-        "activities/notification_preferences.html",
+        "notifications/preferences.html",
         {"form": form, "address_form": address_form, "email_on_file": email_on_file},
     )
 
@@ -108,14 +87,6 @@ STATE_BADGES = {
     Notification.State.SENT: "success",
     Notification.State.FAILED: "danger",
 }
-
-
-def _member_of(user):
-    """The login's member record, from select_related; None without one (or without a login)."""
-    try:
-        return user.member if user is not None else None
-    except Member.DoesNotExist:
-        return None
 
 
 def _outbox_viewer(request):
@@ -141,21 +112,17 @@ def outbox(request):
         .values_list("state", "n")
     )
     state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
-    rows = (
-        form.apply_to(visible)
-        .select_related("recipient__member", "recipient_member")
-        .order_by("-created_at", "-pk")
-    )
+    rows = form.apply_to(visible).select_related("recipient").order_by("-created_at", "-pk")
     page = Paginator(rows, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     for notification in page:
-        member = notification.recipient_member or _member_of(notification.recipient)
-        user = notification.recipient
-        notification.recipient_name = member.name if member else user.get_username()
-        notification.recipient_mobile = member.masked_mobile if member else ""
+        notification.shown_name = notification.recipient_name or (
+            notification.recipient.get_username() if notification.recipient else ""
+        )
+        notification.shown_mobile = mask_mobile(notification.recipient_mobile)
         notification.badge = STATE_BADGES[notification.state]
     return render(
         request,
-        "activities/notification_outbox.html",
+        "notifications/outbox.html",
         {
             "form": form,
             "page": page,
@@ -180,15 +147,4 @@ def outbox_retry(request, pk):
             request,
             _("“%(subject)s” is queued to be sent again.") % {"subject": notification.subject},
         )
-    back = reverse("activities:outbox")
-    return redirect(_safe_next(request, request.POST.get("next"), back))
-
-
-urls = [
-    path("inbox/", inbox, name="inbox"),
-    path("inbox/<int:pk>/read/", inbox_read, name="inbox_read"),
-    path("inbox/read-all/", inbox_read_all, name="inbox_read_all"),
-    path("notifications/settings/", notification_preferences, name="notification_preferences"),
-    path("outbox/", outbox, name="outbox"),
-    path("outbox/<int:pk>/retry/", outbox_retry, name="outbox_retry"),
-]
+    return redirect_next(request, reverse("notifications:outbox"))

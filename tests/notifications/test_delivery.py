@@ -35,17 +35,13 @@ from django.test import override_settings
 from django.utils import timezone
 from kombu import Exchange, Queue
 
-from activities import delivery, reminders, services, tasks
-from activities.models import (
-    Activity,
-    ActivityType,
-    Notification,
-    NotificationPreference,
-    Participation,
-)
-from activities.notify import notify
+from activities import reminders
+from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Community, Robot, StaffRole, Street
 from members.models import Member
+from notifications import delivery, services, tasks
+from notifications.models import Notification, NotificationPreference
+from notifications.notify import notify
 from tests.conftest import require_or_skip
 from xiachen.celery import app
 
@@ -545,7 +541,7 @@ def test_a_worker_killed_mid_send_leaves_each_recipient_one_message(
     # The SMTP server takes the first message, then hangs; the worker is killed while waiting.
     smtp_server.hang_after = 1
     first = workers.start(**smtp_env(smtp_server, timeout=30))
-    original = workers.publish("activities.deliver_notifications", [ids])
+    original = workers.publish("notifications.deliver", [ids])
     assert smtp_server.hanging.wait(timeout=30), "".join(first.lines[-60:])
     hung_at = time.time()
     [(delivered_to, _message)] = smtp_server.messages
@@ -558,8 +554,8 @@ def test_a_worker_killed_mid_send_leaves_each_recipient_one_message(
     # A duplicate task (another id) finds the message claimed by the dead task and leaves it.
     # This worker's hour-long visibility timeout keeps the dead task's message where it is.
     second = workers.start(**smtp_env(smtp_server), CELERY_VISIBILITY_TIMEOUT="3600")
-    duplicate = workers.publish("activities.deliver_notifications", [ids])
-    second.wait_for(f"Task activities.deliver_notifications[{duplicate}] succeeded")
+    duplicate = workers.publish("notifications.deliver", [ids])
+    second.wait_for(f"Task notifications.deliver[{duplicate}] succeeded")
     stuck.refresh_from_db()
     assert (stuck.state, stuck.claimed_by) == (SENDING, original)
     assert len(smtp_server.messages) == 1
@@ -574,7 +570,7 @@ def test_a_worker_killed_mid_send_leaves_each_recipient_one_message(
         CELERY_VISIBILITY_TIMEOUT=str(visibility),
         CELERY_TASK_RETRY_BACKOFF_MAX=str(visibility - 1),
     )
-    third.wait_for(f"Task activities.deliver_notifications[{original}] succeeded")
+    third.wait_for(f"Task notifications.deliver[{original}] succeeded")
     assert len(smtp_server.to("li@example.org")) == 1
     assert len(smtp_server.to("wang@example.org")) == 1
     assert len(smtp_server.messages) == 2
@@ -770,7 +766,7 @@ def test_a_committed_change_hands_its_messages_to_a_worker_after_commit(
     ids = sorted(Notification.objects.values_list("pk", flat=True))
     assert Notification.objects.filter(enqueued_at__isnull=False).count() == 2
     [message] = broker_queue()
-    assert message.headers["task"] == "activities.deliver_notifications"
+    assert message.headers["task"] == "notifications.deliver"
     args, kwargs, _embed = message.decode()
     assert sorted(args[0]) == ids
 
@@ -914,7 +910,7 @@ def test_the_outbox_tasks_ack_late_survive_lost_workers_and_retry_a_bounded_numb
     assert delivery.CLAIM_STALE_AFTER.total_seconds() > conf.task_time_limit
     assert tasks.REENQUEUE_AFTER.total_seconds() > conf.task_time_limit
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    for name in ("activities.sweep_reminders", "activities.deliver_notifications"):
+    for name in ("activities.sweep_reminders", "notifications.deliver"):
         task = app.tasks[name]
         assert task.acks_late is True
         assert task.reject_on_worker_lost is True

@@ -6,8 +6,12 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Notification, NotificationPreference
-from . import with_all_choice
+from .models import Notification, NotificationPreference
+
+
+def with_all_choice(label, choices):
+    """A filter's choices with an empty first one meaning \"all\"."""
+    return [("", label), *choices]
 
 
 class NotificationPreferenceForm(forms.ModelForm):

@@ -1,19 +1,18 @@
-"""Writes to activities that touch several rows or tell people about them."""
+"""Writes to the outbox that people make from its pages."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from ..models import Notification
+from .models import Notification
+from .tasks import enqueue_due
 
 
 @transaction.atomic
 def notification_retry(*, notification: Notification) -> Notification:
     """Puts a failed message back in the queue with a fresh set of attempts, and hands it to a
     worker once this commits."""
-    from ..tasks import enqueue_due
-
     updated = Notification.objects.filter(
         pk=notification.pk, state=Notification.State.FAILED
     ).update(

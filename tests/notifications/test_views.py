@@ -11,14 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Notification, NotificationPreference
 from members.models import Member
+from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
 
-INBOX = reverse("activities:inbox")
-READ_ALL = reverse("activities:inbox_read_all")
-PREFERENCES = reverse("activities:notification_preferences")
-OUTBOX = reverse("activities:outbox")
+INBOX = reverse("notifications:inbox")
+READ_ALL = reverse("notifications:inbox_read_all")
+PREFERENCES = reverse("notifications:preferences")
+OUTBOX = reverse("notifications:outbox")
 
 State, Channel, Kind = Notification.State, Notification.Channel, Notification.Kind
 
@@ -30,11 +30,11 @@ def english(settings):
 
 
 def read_url(notification):
-    return reverse("activities:inbox_read", args=[notification.pk])
+    return reverse("notifications:inbox_read", args=[notification.pk])
 
 
 def retry_url(notification):
-    return reverse("activities:outbox_retry", args=[notification.pk])
+    return reverse("notifications:outbox_retry", args=[notification.pk])
 
 
 def page(response):
@@ -65,7 +65,11 @@ def message(
         channel=channel,
         state=state,
         recipient=user,
-        recipient_member=member,
+        recipient_name=member.name if member else "",
+        recipient_mobile=member.mobile if member else "",
+        agency=member.agency if member else None,
+        # The community the message concerns, as notify() records it from the robot it posts by.
+        community=extra.pop("community", getattr(about, "community", None)),
         recipient_key=f"u{user.pk}" if user is not None else f"m{member.pk}",
         content_type=ContentType.objects.get_for_model(about),
         object_id=about.pk,
@@ -423,7 +427,7 @@ def outbox(world):
         last_error="URLError: " + "x" * 300,
     )
     o.pending = message(
-        world.sanxia_member_2,
+        activity,
         member=world.sanxia_member_2,
         subject="无登录成员",
         state=State.PENDING,

@@ -5,9 +5,9 @@ from django.core import mail
 from django.test import override_settings
 from django.utils import translation
 
-from activities import delivery
-from activities.models import Notification, NotificationPreference
-from activities.notify import notify
+from notifications import delivery
+from notifications.models import Notification, NotificationPreference
+from notifications.notify import notify
 
 Kind, Channel, State = Notification.Kind, Notification.Channel, Notification.State
 
@@ -46,9 +46,9 @@ def test_a_plain_message_takes_its_text_from_the_caller(world, member_user):
     )
     assert queued == 1  # in-app only: the member's login has no e-mail address
     row = Notification.objects.get()
-    assert (row.recipient, row.recipient_member, row.subject) == (
+    assert (row.recipient, row.recipient_name, row.subject) == (
         member_user,
-        world.sanxia_member,
+        world.sanxia_member.name,
         "报到已通过",
     )
 

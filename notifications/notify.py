@@ -10,15 +10,16 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from members.models import Member
+from communities.models import Agency, Community
 
 from .messages import render
 from .models import Notification, NotificationPreference
+from .recipients import Recipient, recipient_of
+from .tasks import enqueue_due
 
 INSERT_BATCH = 1000
 
@@ -48,9 +49,10 @@ def _preferences(user_ids) -> dict:
     return {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=set(user_ids))}
 
 
-def _channels(user, member, preference, robot_url):
+def _channels(recipient: Recipient, preference, robot_url):
     """(channel, address) pairs for one recipient, by their choice and what is possible."""
     channels = []
+    user = recipient.user
     if user is not None:
         inapp = preference.inapp if preference else True
         email = preference.email if preference else True
@@ -61,7 +63,7 @@ def _channels(user, member, preference, robot_url):
             channels.append((Notification.Channel.EMAIL, user.email))
         if webhook and robot_url:
             channels.append((Notification.Channel.WEBHOOK, robot_url))
-    elif member is not None and robot_url:
+    elif robot_url:
         # A member without a login can still be mentioned in the group chat.
         channels.append((Notification.Channel.WEBHOOK, robot_url))
     return channels
@@ -83,40 +85,36 @@ def notify(
     deadline: dt.datetime | None = None,
     enqueue: bool = True,
 ) -> int:
-    """Queues the message of `kind` about `obj` (its text from activities.messages, filled
-    from `context`) for each recipient (a User or a Member) on the channels they chose, once per
-    (kind, recipient, object, slot, channel). `robot` is the community or agency
-    whose group robot posts it; `deadline`, when given, is the moment the message is useless
-    after, so quiet hours never hold it past that. Returns how many rows were new."""
+    """Queues the message of `kind` about `obj` (its text from notifications.messages, filled
+    from `context`) for each recipient (a User, or anything `recipient_of` takes) on the
+    channels they chose, once per (kind, recipient, object, slot, channel). `robot` is the
+    community or agency whose group robot posts it (its staff see the message in their outbox);
+    `deadline`, when given, is the moment the message is useless after, so quiet hours never
+    hold it past that. Returns how many rows were new."""
     now = timezone.now()
     due_at = quiet_hours_due(due_at or now, deadline)
     message = render(kind, obj, context)
     content_type = ContentType.objects.get_for_model(obj)
     robot_url = getattr(robot, "robot_webhook_url", "") if robot is not None else ""
     robot_kind = getattr(robot, "robot_kind", "") if robot_url else ""
-    User = get_user_model()
-    people = []
-    for recipient in recipients:
-        if isinstance(recipient, Member):
-            people.append((recipient.user if recipient.user_id else None, recipient))
-        elif isinstance(recipient, User):
-            people.append((recipient, None))
-        else:
-            raise TypeError(f"cannot notify {recipient!r}")
-    preferences = _preferences(user.pk for user, _ in people if user is not None)
+    community = robot if isinstance(robot, Community) else None
+    robot_agency = robot if isinstance(robot, Agency) else None
+    people = [recipient_of(person) for person in recipients]
+    preferences = _preferences(p.user.pk for p in people if p.user is not None)
     rows = []
-    for user, member in people:
-        key = f"u{user.pk}" if user is not None else f"m{member.pk}"
-        for channel, address in _channels(
-            user, member, preferences.get(getattr(user, "pk", None)), robot_url
-        ):
+    for person in people:
+        preference = preferences.get(person.user.pk) if person.user is not None else None
+        for channel, address in _channels(person, preference, robot_url):
             rows.append(
                 Notification(
                     kind=kind,
                     channel=channel,
-                    recipient=user,
-                    recipient_member=member,
-                    recipient_key=key,
+                    recipient=person.user,
+                    recipient_key=person.key,
+                    recipient_name=person.name[:100],
+                    recipient_mobile=person.mobile,
+                    community=community,
+                    agency_id=person.agency_id or getattr(robot_agency, "pk", None),
                     content_type=content_type,
                     object_id=obj.pk,
                     slot=slot,
@@ -144,7 +142,5 @@ def notify(
         Notification.objects.bulk_create(rows, batch_size=INSERT_BATCH, ignore_conflicts=True)
         created = same_moment.count() - before
         if enqueue and created:
-            from .tasks import enqueue_due
-
             transaction.on_commit(enqueue_due)
     return created

@@ -13,15 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.deprecation import RemovedInDjango60Warning
 
-from activities.models import (
-    Activity,
-    DutyAssignment,
-    Notification,
-    NotificationPreference,
-    Participation,
-)
+from activities.models import Activity, DutyAssignment, Participation
 from communities.models import Agency, Community
 from members.models import Member
+from notifications.models import Notification, NotificationPreference
 
 State, Kind = Notification.State, Notification.Kind
 
@@ -51,7 +46,9 @@ def message(about, member, *, state=State.SENT, slot="", subject="提醒"):
         channel=Notification.Channel.INAPP,
         state=state,
         recipient=member.user,
-        recipient_member=member,
+        recipient_name=member.name,
+        recipient_mobile=member.mobile,
+        agency=member.agency,
         recipient_key=f"u{member.user_id}" if member.user_id else f"m{member.pk}",
         content_type=ContentType.objects.get_for_model(about),
         object_id=about.pk,
@@ -254,7 +251,7 @@ def told(activity, kind):
             kind=kind,
             content_type=ContentType.objects.get_for_model(Activity),
             object_id=activity.pk,
-        ).values_list("recipient_member__name", flat=True)
+        ).values_list("recipient_name", flat=True)
     )
 
 

@@ -21,6 +21,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from communities.models import Robot
+
 from .models import Notification
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def claim(ids, *, token: str, now: dt.datetime) -> list[Notification]:
     return list(
         Notification.objects.filter(
             pk__in=list(ids), state=Notification.State.SENDING, claimed_by=token
-        ).select_related("recipient_member")
+        )
     )
 
 
@@ -165,13 +167,8 @@ def _send_email(notification: Notification, connection) -> None:
 
 def webhook_payload(notification: Notification, robot_kind: str) -> dict:
     """The JSON a WeCom or DingTalk group robot takes: text, with the member @-mentioned."""
-    from communities.models import Robot
-
     content = f"【{notification.subject}】\n{_text(notification)}"
-    member = notification.recipient_member
-    if member is None and notification.recipient_id:
-        member = getattr(notification.recipient, "member", None)
-    mobiles = [member.mobile] if member is not None and member.mobile else []
+    mobiles = [notification.recipient_mobile] if notification.recipient_mobile else []
     if robot_kind == Robot.DINGTALK:
         return {"msgtype": "text", "text": {"content": content}, "at": {"atMobiles": mobiles}}
     return {"msgtype": "text", "text": {"content": content, "mentioned_mobile_list": mobiles}}

@@ -1,0 +1,18 @@
+"""The activities app's models, one module per concern."""
+
+from .activity import Activity, ActivityQuerySet, ActivityType
+from .doors import DoorToDoorUnit
+from .duty import DutyAssignment
+from .notes import Concern, WorkUpdate
+from .participation import Participation
+
+__all__ = [
+    "Activity",
+    "ActivityQuerySet",
+    "ActivityType",
+    "Concern",
+    "DoorToDoorUnit",
+    "DutyAssignment",
+    "Participation",
+    "WorkUpdate",
+]

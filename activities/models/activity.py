@@ -1,0 +1,219 @@
+"""Activity types and activities: what a community plans, where, when and for whom."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import Agreement, Community, Grid
+from communities.scopes import any_of, scope_of
+from members.models import Member
+
+from .participation import Participation
+
+
+class ActivityType(models.Model):
+    class Code(models.TextChoices):
+        FLOOD_PATROL = "flood_patrol", _("Flood patrol")
+        GATE_DUTY = "gate_duty", _("Gate duty")
+        PARTY_DAY = "party_day", _("Theme party day")
+        DOOR_TO_DOOR = "door_to_door", _("Door-to-door publicity")
+        VISIT = "visit", _("Visit")
+        CLEANUP = "cleanup", _("Clean-up")
+        OTHER = "other", _("Other")
+
+    class Nature(models.TextChoices):
+        DUTY = "duty", _("Duty")
+        VOLUNTEER = "volunteer", _("Volunteer service")
+
+    code = models.CharField(_("code"), max_length=20, choices=Code, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    default_nature = models.CharField(
+        _("default nature"), max_length=10, choices=Nature, default=Nature.VOLUNTEER
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("activity type")
+        verbose_name_plural = _("activity types")
+        ordering = ["order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ActivityQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Activity.objects.filter(
+                any_of(
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                    agreement__agency__in=scope.agency_ids,
+                    participations__member__agency__in=scope.agency_ids,
+                    participations__member__user=scope.user_id,
+                    community__registrations__member__user=scope.user_id,
+                )
+            )
+        )
+
+    def with_place_counts(self):
+        """Annotates `signed_up` (those taking a place: signed up or present) and `present`."""
+        taking_a_place = [Participation.Status.SIGNED_UP, Participation.Status.PRESENT]
+        return self.annotate(
+            signed_up=Count("participations", filter=Q(participations__status__in=taking_a_place)),
+            present=Count(
+                "participations", filter=Q(participations__status=Participation.Status.PRESENT)
+            ),
+        )
+
+
+class Activity(models.Model):
+    Nature = ActivityType.Nature
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        RECRUITING = "recruiting", _("Recruiting")
+        ONGOING = "ongoing", _("Ongoing")
+        FINISHED = "finished", _("Finished")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    community = models.ForeignKey(
+        Community, on_delete=models.PROTECT, related_name="activities", verbose_name=_("community")
+    )
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("grid"),
+    )
+    type = models.ForeignKey(
+        ActivityType, on_delete=models.PROTECT, related_name="activities", verbose_name=_("type")
+    )
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    place = models.CharField(_("place"), max_length=100, blank=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"))
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Leave empty for no limit.")
+    )
+    nature = models.CharField(
+        _("nature"),
+        max_length=10,
+        choices=ActivityType.Nature,
+        default=ActivityType.Nature.VOLUNTEER,
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.RECRUITING)
+    organizer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="organized_activities",
+        verbose_name=_("organizer"),
+    )
+    agreement = models.ForeignKey(
+        Agreement,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        verbose_name=_("counts toward agreement"),
+    )
+    resident_volunteers = models.PositiveIntegerField(
+        _("resident volunteers"),
+        default=0,
+        help_text=_("People who took part but are not members, such as residents."),
+    )
+    cancel_reason = models.CharField(_("reason for cancelling"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="activities_activity_ends_after_start",
+                violation_error_message=_("An activity must end after it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gt=0),
+                name="activities_activity_capacity_positive",
+                violation_error_message=_("Capacity must be a positive number, or empty."),
+            ),
+        ]
+        indexes = [
+            # "this community's activities by date": activity lists, week view, dashboards.
+            models.Index(fields=["community", "starts_at"], name="activity_community_starts"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("activities:activity_detail", args=[self.pk])
+
+    def clean(self):
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("An activity must end after it starts.")})
+        if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
+            raise ValidationError({"grid": _("The grid must belong to the same community.")})
+        if self.agreement_id and self.community_id:
+            if self.agreement.community_id != self.community_id:
+                raise ValidationError(
+                    {"agreement": _("The agreement must be one of this community's.")}
+                )
+
+    @property
+    def duration_hours(self) -> Decimal:
+        seconds = (self.ends_at - self.starts_at).total_seconds()
+        return min(Decimal(24), Decimal(seconds / 3600).quantize(Decimal("0.1")))
+
+    @property
+    def current_status(self):
+        """DRAFT and CANCELLED stay as stored; otherwise the clock says ongoing or finished."""
+        if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
+            return self.status
+        now = timezone.now()
+        if now >= self.ends_at:
+            return self.Status.FINISHED
+        if now >= self.starts_at:
+            return self.Status.ONGOING
+        return self.status
+
+    def get_current_status_display(self):
+        return self.Status(self.current_status).label
+
+    def signed_up_members(self) -> list:
+        """Who still expects to come: signed up (not on leave), still with their agency. These
+        are the people reminders and change notices go to."""
+        return [
+            p.member
+            for p in Participation.objects.filter(
+                activity=self,
+                status=Participation.Status.SIGNED_UP,
+                member__status=Member.Status.ACTIVE,
+            ).select_related("member__user")
+        ]
+
+    def roll_call_due_at(self):
+        return self.ends_at + timedelta(hours=1)

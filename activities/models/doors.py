@@ -1,0 +1,90 @@
+"""Door-to-door publicity (入户宣传): the buildings and stairwells an activity covers."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from members.models import Member
+
+from .activity import Activity
+
+
+class DoorToDoorUnitQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(activity__in=Activity.objects.visible_to(user))
+
+
+class DoorToDoorUnit(models.Model):
+    """入户宣传: a building or stairwell (楼栋 / 单元) an activity covers, the member assigned to
+    it and the households they reached. Coverage 100 % means not one household missed."""
+
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.CASCADE,
+        related_name="door_units",
+        verbose_name=_("activity"),
+    )
+    compound = models.ForeignKey(
+        "communities.Compound",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("residential compound"),
+    )
+    building = models.CharField(_("building"), max_length=30)
+    stairwell = models.CharField(_("stairwell"), max_length=30, blank=True)
+    households = models.PositiveIntegerField(_("households"))
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="door_units",
+        verbose_name=_("assigned to"),
+    )
+    households_reached = models.PositiveIntegerField(_("households reached"), default=0)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+
+    objects = DoorToDoorUnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("door-to-door unit")
+        verbose_name_plural = _("door-to-door units")
+        ordering = ["activity", "building", "stairwell"]
+        constraints = [
+            # Coalesce: without a compound the key must still be unique (NULLs never clash).
+            models.UniqueConstraint(
+                F("activity"),
+                Coalesce("compound", 0),
+                F("building"),
+                F("stairwell"),
+                name="activities_doortodoorunit_once_per_activity",
+                violation_error_message=_("This building or stairwell is already on the list."),
+            ),
+            models.CheckConstraint(
+                condition=Q(households__gt=0),
+                name="activities_doortodoorunit_households_positive",
+                violation_error_message=_("A building or stairwell has at least one household."),
+            ),
+            models.CheckConstraint(
+                condition=Q(households_reached__lte=F("households")),
+                name="activities_doortodoorunit_reached_within_households",
+                violation_error_message=_(
+                    "Households reached cannot be more than the households there are."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.building}{self.stairwell}"

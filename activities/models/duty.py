@@ -1,0 +1,72 @@
+"""The duty rota (排班): who of an agency is on duty at the community on a day."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import Agreement
+from communities.scopes import any_of, scope_of
+from members.models import Member
+
+
+class DutyAssignmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                agreement__community__street__in=scope.street_ids,
+                agreement__community__in=scope.community_ids,
+                agreement__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
+
+
+class DutyAssignment(models.Model):
+    """Who of the agency is on duty at the community on a day (排班), under an agreement."""
+
+    agreement = models.ForeignKey(
+        Agreement,
+        on_delete=models.CASCADE,
+        related_name="duty_assignments",
+        verbose_name=_("agreement"),
+    )
+    date = models.DateField(_("date"))
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="duty_assignments",
+        verbose_name=_("member"),
+    )
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    objects = DutyAssignmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("duty assignment")
+        verbose_name_plural = _("duty assignments")
+        ordering = ["date", "agreement"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "date", "member"],
+                name="activities_dutyassignment_once_a_day",
+                violation_error_message=_("This member is already on duty that day."),
+            ),
+        ]
+        indexes = [
+            # "tomorrow's duty": the duty-roster reminder.
+            models.Index(fields=["date"], name="dutyassignment_date"),
+        ]
+
+    def __str__(self):
+        return f"{self.date} {self.member}"
+
+    def clean(self):
+        super().clean()
+        if self.member_id and self.agreement_id:
+            if self.member.agency_id != self.agreement.agency_id:
+                raise ValidationError(
+                    {"member": _("The member must belong to the agency of the agreement.")}
+                )

@@ -1,0 +1,160 @@
+"""What came of the work: work updates (工作动态) and residents' concerns (民情)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import Community, Grid
+from communities.scopes import any_of, scope_of
+
+from .activity import Activity
+
+
+class WorkUpdateQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=WorkUpdate.objects.filter(
+                any_of(
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                    author__member__agency__in=scope.agency_ids,
+                    author=scope.user_id,
+                    community__registrations__member__user=scope.user_id,
+                )
+            )
+        )
+
+
+class WorkUpdate(models.Model):
+    """工作动态: what was done, posted after an activity by staff or members."""
+
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.CASCADE,
+        related_name="work_updates",
+        verbose_name=_("community"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="work_updates",
+        verbose_name=_("activity"),
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="work_updates",
+        verbose_name=_("author"),
+    )
+    body = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("posted at"), auto_now_add=True)
+
+    objects = WorkUpdateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("work update")
+        verbose_name_plural = _("work updates")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.body[:30]
+
+
+class ConcernQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                reported_by__member__agency__in=scope.agency_ids,
+                reported_by=scope.user_id,
+            )
+        )
+
+    def open(self):
+        return self.exclude(state=Concern.State.RESOLVED)
+
+
+class Concern(models.Model):
+    """民情: a residents' concern raised during the work, followed until it is resolved."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        FORWARDED = "forwarded", _("Forwarded")
+        RESOLVED = "resolved", _("Resolved")
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="concerns", verbose_name=_("community")
+    )
+    grid = models.ForeignKey(
+        Grid,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="concerns",
+        verbose_name=_("grid"),
+    )
+    activity = models.ForeignKey(
+        Activity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="concerns",
+        verbose_name=_("activity"),
+    )
+    title = models.CharField(_("title"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    location = models.CharField(_("location"), max_length=100, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.OPEN)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reported_concerns",
+        verbose_name=_("reported by"),
+    )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="handled_concerns",
+        verbose_name=_("handler"),
+    )
+    forwarded_to = models.CharField(_("forwarded to"), max_length=100, blank=True)
+    resolution = models.TextField(_("resolution note"), blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+
+    objects = ConcernQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("resident concern")
+        verbose_name_plural = _("resident concerns")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state="resolved") | ~Q(resolution=""),
+                name="activities_concern_resolved_has_note",
+                violation_error_message=_("A resolved concern needs a resolution note."),
+            ),
+        ]
+        indexes = [
+            # "open concerns of this community, oldest first": the community's concern list.
+            models.Index(fields=["community", "state", "created_at"], name="concern_open_by_age"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("activities:concern_detail", args=[self.pk])

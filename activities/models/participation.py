@@ -1,0 +1,150 @@
+"""Who took part in an activity, and how it was recorded (DESIGN.md, attendance semantics)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from communities.scopes import any_of, scope_of
+from members.models import Member
+
+
+class ParticipationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                activity__community__street__in=scope.street_ids,
+                activity__community__in=scope.community_ids,
+                member__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
+
+    def present(self):
+        return self.filter(status=Participation.Status.PRESENT)
+
+    def pending_roll_call(self, now=None):
+        """Signed-up rows of activities that have ended: 待点名."""
+        now = now or timezone.now()
+        return self.filter(status=Participation.Status.SIGNED_UP, activity__ends_at__lte=now)
+
+
+class Participation(models.Model):
+    class Status(models.TextChoices):
+        SIGNED_UP = "signed_up", _("Signed up")
+        PRESENT = "present", _("Present")
+        ABSENT = "absent", _("Absent")
+        LEAVE = "leave", _("On leave")
+
+    class LeaveDecision(models.TextChoices):
+        PENDING = "pending", _("Awaiting decision")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Source(models.TextChoices):
+        SIGN_UP = "sign_up", _("Sign-up")
+        ROLL_CALL = "roll_call", _("Roll call")
+        QR = "qr", _("QR check-in")
+        BACKFILL = "backfill", _("Backfill")
+
+    class Review(models.TextChoices):
+        UNREVIEWED = "unreviewed", _("Not reviewed")
+        CONFIRMED = "confirmed", _("Confirmed")
+        DISPUTED = "disputed", _("Disputed")
+
+    activity = models.ForeignKey(
+        "activities.Activity",
+        on_delete=models.CASCADE,
+        related_name="participations",
+        verbose_name=_("activity"),
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="participations",
+        verbose_name=_("member"),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.SIGNED_UP)
+    hours = models.DecimalField(
+        _("service hours"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    checked_in_at = models.DateTimeField(_("checked in at"), null=True, blank=True)
+    checked_out_at = models.DateTimeField(_("checked out at"), null=True, blank=True)
+    leave_reason = models.CharField(_("reason for leave"), max_length=200, blank=True)
+    leave_decision = models.CharField(
+        _("leave decision"), max_length=10, choices=LeaveDecision, blank=True
+    )
+    leave_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("leave decided by"),
+    )
+    leave_decided_at = models.DateTimeField(_("leave decided at"), null=True, blank=True)
+    source = models.CharField(_("recorded by way of"), max_length=10, choices=Source)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    review = models.CharField(
+        _("agency review"), max_length=10, choices=Review, default=Review.UNREVIEWED
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    backfill_reason = models.CharField(_("reason for backfill"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+    objects = ParticipationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("participation")
+        verbose_name_plural = _("participations")
+        ordering = ["activity", "member"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "activity"],
+                name="activities_participation_one_per_member",
+                violation_error_message=_("This member is already on this activity."),
+            ),
+            models.CheckConstraint(
+                condition=Q(hours__isnull=True) | Q(hours__gte=0, hours__lte=24),
+                name="activities_participation_hours_in_range",
+                violation_error_message=_("Hours must be between 0 and 24."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="leave") | ~Q(leave_reason=""),
+                name="activities_participation_leave_has_reason",
+                violation_error_message=_("Leave needs a reason."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="backfill") | ~Q(backfill_reason=""),
+                name="activities_participation_backfill_has_reason",
+                violation_error_message=_("A backfilled record needs a reason."),
+            ),
+        ]
+        indexes = [
+            # "a member's attendance by status": figures, inactivity, the member's own record.
+            models.Index(fields=["member", "status"], name="participation_member_status"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} · {self.activity} · {self.get_status_display()}"

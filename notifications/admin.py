@@ -1,0 +1,117 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .models import Notification, NotificationPreference
+from .services import notification_retry
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "inapp", "email", "webhook"]
+    list_filter = ["inapp", "email", "webhook"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, to read: rows are written by the reminder code, never by hand."""
+
+    list_display = [
+        "subject",
+        "kind",
+        "channel",
+        "state",
+        "recipient_shown",
+        "created_at",
+        "due_at",
+        "sent_at",
+        "attempts",
+    ]
+    list_filter = ["state", "kind", "channel"]
+    list_select_related = ["recipient"]
+    search_fields = [
+        "subject",
+        "recipient__username",
+        "recipient_name",
+    ]
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+    fieldsets = [
+        (None, {"fields": ["subject", "body", "url", ("kind", "channel", "state")]}),
+        (
+            _("Recipient"),
+            {
+                "fields": [
+                    "recipient",
+                    "recipient_name",
+                    "recipient_mobile",
+                    "recipient_key",
+                    "address",
+                    "robot_kind",
+                ]
+            },
+        ),
+        (_("About"), {"fields": [("content_type", "object_id"), "slot", ("community", "agency")]}),
+        (
+            _("Delivery"),
+            {
+                "fields": [
+                    ("created_at", "due_at"),
+                    ("enqueued_at", "claimed_at", "claimed_by"),
+                    ("sent_at", "read_at"),
+                    "attempts",
+                    "last_error",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        field
+        for _title, options in fieldsets
+        for entry in options["fields"]
+        for field in (entry if isinstance(entry, tuple) else (entry,))
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("recipient"), ordering="recipient_key")
+    def recipient_shown(self, obj):
+        if obj.recipient_name:
+            return obj.recipient_name
+        return obj.recipient.get_username() if obj.recipient else "—"
+
+    @admin.action(description=_("Send failed messages again"), permissions=["change"])
+    def send_again(self, request, queryset):
+        queued = skipped = 0
+        for notification in queryset.order_by("pk"):
+            try:
+                notification_retry(notification=notification)
+            except ValidationError:
+                skipped += 1
+            else:
+                queued += 1
+        if queued:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d message is queued to be sent again.",
+                    "%(count)d messages are queued to be sent again.",
+                    queued,
+                )
+                % {"count": queued},
+            )
+        if skipped:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d message was left alone: only failed messages are sent again.",
+                    "%(count)d messages were left alone: only failed messages are sent again.",
+                    skipped,
+                )
+                % {"count": skipped},
+            )

@@ -1,0 +1,184 @@
+"""The outbox and each person's choice of channels."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from communities.models import Agency, Community
+from communities.scopes import any_of, scope_of
+
+
+class NotificationPreference(models.Model):
+    """The channels a person wants their reminders on. Without a row: the in-app inbox, plus
+    e-mail when the login has an address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preference",
+        verbose_name=_("user"),
+    )
+    inapp = models.BooleanField(_("in-app inbox"), default=True)
+    email = models.BooleanField(_("e-mail"), default=True)
+    webhook = models.BooleanField(
+        _("group robot"),
+        default=False,
+        help_text=_("Mention me in the community's or agency's group chat."),
+    )
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self):
+        return str(self.user)
+
+
+class NotificationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """A person's own messages; staff also see the messages that concern their community
+        (those its group robot posts, or about its activities) or their agency's members."""
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                recipient=scope.user_id,
+                community__in=scope.community_ids,
+                community__street__in=scope.street_ids,
+                agency__in=scope.agency_ids,
+            )
+        )
+
+    def inbox(self, user):
+        return self.filter(
+            recipient=user,
+            channel=Notification.Channel.INAPP,
+            state=Notification.State.SENT,
+        )
+
+    def due(self, now):
+        return self.filter(state=Notification.State.PENDING, due_at__lte=now)
+
+
+class Notification(models.Model):
+    """The outbox: one row per message, unique per (kind, recipient, object, slot, channel), so
+    that a reminder is queued once however often the sweep runs, and claimed before it is
+    sent so that a retry or a second worker never sends it again."""
+
+    class Kind(models.TextChoices):
+        UPCOMING = "upcoming", _("Upcoming activity")
+        ROLL_CALL_DUE = "roll_call_due", _("Roll call due")
+        INACTIVITY = "inactivity", _("Inactivity nudge")
+        AGENCY_DIGEST = "agency_digest", _("Agency weekly digest")
+        DUTY_ROSTER = "duty_roster", _("Duty tomorrow")
+        ACTIVITY_CHANGED = "activity_changed", _("Activity changed")
+        ACTIVITY_CANCELLED = "activity_cancelled", _("Activity cancelled")
+        REGISTRATION_APPROVED = "registration_approved", _("Report-in approved")
+        REGISTRATION_RETURNED = "registration_returned", _("Report-in returned")
+        LEAVE_DECIDED = "leave_decided", _("Leave decided")
+        CONCERN_RAISED = "concern_raised", _("Resident concern raised")
+        CONCERN_FORWARDED = "concern_forwarded", _("Resident concern forwarded")
+        CONCERN_RESOLVED = "concern_resolved", _("Resident concern resolved")
+        MESSAGE = "message", _("Message")
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("In-app inbox")
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Group robot")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    # A member without a login has no user: name and mobile are what the group robot needs.
+    recipient_name = models.CharField(_("recipient name"), max_length=100, blank=True)
+    recipient_mobile = models.CharField(_("recipient mobile"), max_length=20, blank=True)
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("community"),
+        help_text=_("The community the message concerns; its staff see it in their outbox."),
+    )
+    agency = models.ForeignKey(
+        Agency,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("agency"),
+        help_text=_("The agency of the person it is for; its party office sees it."),
+    )
+    # "u<user id>" or "m<member id>": the uniqueness key, since either FK may be empty.
+    recipient_key = models.CharField(_("recipient key"), max_length=30, editable=False)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.CASCADE, verbose_name=_("about (type)")
+    )
+    object_id = models.PositiveBigIntegerField(_("about (id)"))
+    slot = models.CharField(_("slot"), max_length=40, blank=True)
+    address = models.CharField(
+        _("address"), max_length=500, blank=True, help_text=_("E-mail address or robot URL.")
+    )
+    robot_kind = models.CharField(_("group robot kind"), max_length=10, blank=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("text"))
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    due_at = models.DateTimeField(_("due at"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    enqueued_at = models.DateTimeField(_("handed to a worker at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("queued at"), default=timezone.now)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "recipient_key", "content_type", "object_id", "slot", "channel"],
+                name="notifications_notification_once",
+                violation_error_message=_("This message has already been queued."),
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False) | ~Q(recipient_name=""),
+                name="notifications_notification_has_recipient",
+                violation_error_message=_("A notification needs a recipient."),
+            ),
+        ]
+        indexes = [
+            # "pending messages that are due": every sweep.
+            models.Index(fields=["state", "due_at"], name="notification_due"),
+            # "my unread messages": the bell on every page.
+            models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+        ]
+
+    def __str__(self):
+        return self.subject
+
+    def get_absolute_url(self):
+        return self.url or reverse("reports:dashboard")

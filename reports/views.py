@@ -1,0 +1,245 @@
+"""The dashboard (工作台): one section for each role the user holds.
+
+Every section starts from a `visible_to(user)` QuerySet narrowed to the role's places and runs
+a fixed number of queries, whatever the amount of data (tests/test_pages.py counts them).
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db.models import Case, Count, IntegerField, Value, When
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from activities import figures
+from activities.models import Activity, Concern, Participation
+from communities.models import Agency, Agreement, Community, Street
+from communities.scopes import scope_of
+from members.models import Member, Registration
+
+# Dashboards show the first few rows of a list; the pages behind them will paginate.
+LIST_LIMIT = 20
+INACTIVE_LIST_LIMIT = 10
+ROLL_CALL_LIMIT = 5
+
+
+def _limited(queryset, limit):
+    """The first `limit` rows and whether there are more, in one query."""
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def _admin_url(name):
+    """The admin page's URL, or None while that model is not registered in the admin."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+def city_section(user):
+    return {
+        "agreement_admin_url": (
+            _admin_url("admin:communities_agreement_changelist") if user.is_staff else None
+        ),
+        "streets": Street.objects.visible_to(user).count(),
+        "communities": Community.objects.visible_to(user).count(),
+        "agencies": Agency.objects.visible_to(user).count(),
+        "members": Member.objects.visible_to(user).active().count(),
+        "agreements": figures.agreement_counts(Agreement.objects.visible_to(user)),
+    }
+
+
+def street_section(user, scope):
+    communities = figures.with_month_figures(
+        Community.objects.visible_to(user)
+        .filter(street__in=scope.street_ids)
+        .select_related("street")
+    )
+    return {"communities": list(communities)}
+
+
+def _year_bounds(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """[1 January 00:00, next 1 January 00:00) in local time, like figures.month_bounds."""
+    first = timezone.make_aware(dt.datetime(today.year, 1, 1))
+    return first, timezone.make_aware(dt.datetime(today.year + 1, 1, 1))
+
+
+def community_section(user, scope, now):
+    community_ids = scope.community_ids
+    today = timezone.localdate(now)
+    week_start, week_end = figures.week_bounds(today)
+    community_activities = Activity.objects.visible_to(user).filter(community__in=community_ids)
+    activities = (
+        community_activities.filter(starts_at__gte=week_start, starts_at__lt=week_end)
+        .select_related("community", "grid", "type")
+        .with_place_counts()
+        .annotate(
+            # A grid worker's own grids come first and are marked.
+            in_my_grids=Case(
+                When(grid__in=scope.grid_ids, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .order_by("-in_my_grids", "starts_at", "pk")
+    )
+    week_activities, more_activities = _limited(activities, LIST_LIMIT)
+    # Duty fulfilment of each agreement this month and since it started, in the same query.
+    in_force = figures.with_duty_fulfilment(
+        Agreement.objects.visible_to(user)
+        .in_force(today)
+        .filter(community__in=community_ids)
+        .select_related("agency", "community")
+        .order_by("community__name", "agency__name"),
+        name="month",
+        start=today.replace(day=1),
+        today=today,
+    )
+    in_force, more_agreements = _limited(
+        figures.with_duty_fulfilment(in_force, name="total", today=today), LIST_LIMIT
+    )
+    for agreement in in_force:
+        agreement.fulfilment_month = figures.annotated_duty_fulfilment(agreement, "month")
+        agreement.fulfilment_total = figures.annotated_duty_fulfilment(agreement, "total")
+    communities = list(
+        figures.with_month_figures(
+            Community.objects.visible_to(user).filter(pk__in=community_ids).order_by("name"),
+            today,
+        )
+    )
+    pending_roll_call = figures.pending_roll_call(community_activities, now)
+    roll_calls, more_roll_calls = _limited(
+        pending_roll_call.select_related("community").order_by("ends_at", "pk"), ROLL_CALL_LIMIT
+    )
+    year_start, year_end = _year_bounds(today)
+    by_agency, more_agencies = _limited(
+        Registration.objects.visible_to(user)
+        .filter(community__in=community_ids, status=Registration.Status.ACTIVE)
+        .order_by()
+        .values("member__agency", "member__agency__name", "member__agency__short_name")
+        .annotate(members=Count("member", distinct=True))
+        .order_by("-members", "member__agency__name"),
+        LIST_LIMIT,
+    )
+    return {
+        "names": [community.name for community in communities],
+        "several_communities": len(community_ids) > 1,
+        # The review desk opens on the first of them; it can switch to the others.
+        "review_community": communities[0] if communities else None,
+        "week_first": timezone.localdate(week_start),
+        "week_last": timezone.localdate(week_end - dt.timedelta(days=1)),
+        "activities": week_activities,
+        "more_activities": more_activities,
+        "pending_roll_call": pending_roll_call.count(),
+        "roll_calls": roll_calls,
+        "more_roll_calls": more_roll_calls,
+        "pending_registrations": Registration.objects.visible_to(user)
+        .filter(community__in=community_ids, status=Registration.Status.PENDING)
+        .count(),
+        "open_concerns": Concern.objects.visible_to(user)
+        .filter(community__in=community_ids)
+        .open()
+        .count(),
+        "reported_in": sum(community.reported_in for community in communities),
+        "by_agency": by_agency,
+        "more_agencies": more_agencies,
+        "activities_this_month": sum(c.activities_this_month for c in communities),
+        # Counted as figures.with_month_figures counts a month: cancelled ones are left out.
+        "activities_this_year": community_activities.filter(
+            starts_at__gte=year_start, starts_at__lt=year_end
+        )
+        .exclude(status=Activity.Status.CANCELLED)
+        .count(),
+        "agreements": in_force,
+        "more_agreements": more_agreements,
+    }
+
+
+def agency_section(user, scope, now):
+    members = Member.objects.visible_to(user).filter(agency__in=scope.agency_ids)
+    month_start, month_end = figures.month_bounds(timezone.localdate(now))
+    this_month = figures.attendance(
+        Participation.objects.visible_to(user).filter(
+            member__agency__in=scope.agency_ids,
+            activity__starts_at__gte=month_start,
+            activity__starts_at__lt=month_end,
+        )
+    )
+    inactive = figures.inactive_members(members, now)
+    agreements, more_agreements = _limited(
+        Agreement.objects.visible_to(user)
+        .filter(agency__in=scope.agency_ids)
+        .select_related("agency", "community")
+        .order_by("-starts_on", "number"),
+        LIST_LIMIT,
+    )
+    return {
+        "names": list(
+            Agency.objects.visible_to(user)
+            .filter(pk__in=scope.agency_ids)
+            .order_by("name")
+            .values_list("name", flat=True)
+        ),
+        "report_in": figures.report_in(members),
+        "this_month": this_month,
+        "inactive_count": inactive.count(),
+        "inactive": list(
+            inactive.select_related("agency").order_by("name", "pk")[:INACTIVE_LIST_LIMIT]
+        ),
+        "inactive_days": settings.INACTIVE_AFTER_DAYS,
+        "agreements": agreements,
+        "more_agreements": more_agreements,
+        "several_agencies": len(scope.agency_ids) > 1,
+    }
+
+
+def member_section(user, member, now):
+    registrations = (
+        Registration.objects.visible_to(user)
+        .filter(member=member)
+        .select_related("community", "grid")
+        .order_by("-applied_on", "pk")
+    )
+    upcoming, more_upcoming = _limited(
+        Participation.objects.visible_to(user)
+        .filter(member=member, status=Participation.Status.SIGNED_UP, activity__ends_at__gt=now)
+        .select_related("activity", "activity__community", "activity__type")
+        .order_by("activity__starts_at", "pk"),
+        LIST_LIMIT,
+    )
+    return {
+        "member": member,
+        "registrations": list(registrations),
+        "upcoming": upcoming,
+        "more_upcoming": more_upcoming,
+        "totals": figures.attendance(Participation.objects.visible_to(user).filter(member=member)),
+    }
+
+
+def member_of(user):
+    """The user's own member record, or None; it is cached on the user for the navbar."""
+    try:
+        return user.member
+    except Member.DoesNotExist:
+        return None
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    scope = scope_of(user)
+    now = timezone.now()
+    member = member_of(user)
+    context = {
+        "city": city_section(user) if scope.city else None,
+        "street": street_section(user, scope) if scope.street_ids else None,
+        # Only community staff and grid workers have communities in their scope.
+        "community": community_section(user, scope, now) if scope.community_ids else None,
+        "agency": agency_section(user, scope, now) if scope.agency_ids else None,
+        "mine": member_section(user, member, now) if member else None,
+    }
+    context["no_role"] = not any(context.values())
+    return render(request, "reports/dashboard.html", context)
