@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .scopes import any_of, scope_of
+from .permissions import RoleKind, any_of, scope_of
 from .validators import validate_scan
 
 
@@ -391,12 +391,7 @@ class StaffRoleQuerySet(models.QuerySet):
 class StaffRole(models.Model):
     """A login's working role and the place it covers. A person may hold several."""
 
-    class Kind(models.TextChoices):
-        CITY_ADMIN = "city_admin", _("City administrator")
-        STREET_OFFICER = "street_officer", _("Street officer")
-        COMMUNITY_STAFF = "community_staff", _("Community staff")
-        GRID_WORKER = "grid_worker", _("Grid worker")
-        AGENCY_OFFICE = "agency_office", _("Agency party office")
+    Kind = RoleKind
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 

@@ -18,9 +18,14 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from communities.models import Agency, Community, Grid, StaffRole
+from communities.models import Agency, Community, Grid
 from communities.navigation import next_url
-from communities.scopes import can_manage, scope_of
+from communities.permissions import (
+    RoleKind,
+    can_call,
+    can_review_registrations,
+    scope_of,
+)
 
 from .forms import MY_GRIDS, GridChoiceForm, MemberFilterForm, RegistrationReturnForm
 from .models import Registration
@@ -46,9 +51,9 @@ class Desk:
 def _desk(request) -> Desk:
     """The viewer's community: community staff and grid workers have theirs (`?community=`
     picks one of several); a city administrator may open any. Anyone else: 403."""
-    scope = scope_of(request.user)
-    if not (scope.city or scope.community_ids):
+    if not can_review_registrations(request.user):
         raise PermissionDenied
+    scope = scope_of(request.user)
     allowed = Community.objects.visible_to(request.user)
     if not scope.city:
         # Visible is not enough: an agency's liaison communities are visible to its office.
@@ -75,14 +80,13 @@ def _desk(request) -> Desk:
         communities=communities,
         grids=grids,
         own_grid_ids=own_grid_ids,
-        can_call=community.pk in scope.community_ids,
-        starts_with_own_grids=bool(own_grid_ids)
-        and StaffRole.Kind.COMMUNITY_STAFF not in scope.kinds,
+        can_call=can_call(request.user, community),
+        starts_with_own_grids=bool(own_grid_ids) and RoleKind.COMMUNITY_STAFF not in scope.kinds,
     )
 
 
 def _require_reviewer(user, community) -> None:
-    if not can_manage(user, community):
+    if not can_review_registrations(user, community):
         raise PermissionDenied
 
 
@@ -191,7 +195,7 @@ def registration_return_view(request, pk):
             "registration": registration,
             "form": form,
             "pending": registration.status == Registration.Status.PENDING,
-            "can_call": registration.community_id in scope_of(request.user).community_ids,
+            "can_call": can_call(request.user, registration.community),
             "review_url": _review_url(registration.community),
         },
     )

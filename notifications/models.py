@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agency, Community
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 
 
 class NotificationPreference(models.Model):

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from communities.navigation import next_url, redirect_next, site_relative
-from communities.scopes import scope_of
+from communities.permissions import can_retry, can_see_outbox
 from communities.validators import mask_mobile
 
 from .forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
@@ -91,7 +91,7 @@ STATE_BADGES = {
 
 def _outbox_viewer(request):
     """Staff of any place (and the city) may see the outbox; anyone else gets a 403."""
-    if not scope_of(request.user).is_staff_of_any_place:
+    if not can_see_outbox(request.user):
         raise PermissionDenied
     return Notification.objects.visible_to(request.user)
 
@@ -138,6 +138,8 @@ def outbox(request):
 def outbox_retry(request, pk):
     """Puts a failed message in the viewer's scope back in the queue."""
     notification = get_object_or_404(_outbox_viewer(request), pk=pk)
+    if not can_retry(request.user):
+        raise PermissionDenied
     try:
         notification_retry(notification=notification)
     except ValidationError as exc:

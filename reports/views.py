@@ -16,7 +16,7 @@ from django.utils import timezone
 from activities import figures
 from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, Street
-from communities.scopes import scope_of
+from communities.permissions import scope_of
 from members.models import Member, Registration
 
 # Dashboards show the first few rows of a list; the pages behind them will paginate.

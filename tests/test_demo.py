@@ -25,7 +25,7 @@ from django.utils import timezone
 from activities import reminders
 from activities.models import Activity, Concern, DutyAssignment, Participation, WorkUpdate
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
-from communities.scopes import scope_of
+from communities.permissions import scope_of
 from members.models import Member, Registration, mobile_validator
 from notifications.models import Notification
 from xiachen import demo

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 from members.models import Member
 
 from .participation import Participation

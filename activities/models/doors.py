@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from communities.permissions import any_of, scope_of
 from members.models import Member
 
 from .activity import Activity
@@ -13,7 +14,19 @@ from .activity import Activity
 
 class DoorToDoorUnitQuerySet(models.QuerySet):
     def visible_to(self, user):
-        return self.filter(activity__in=Activity.objects.visible_to(user))
+        """The community's managers and its street see every unit; an agency office sees the
+        units of its own members, a member their own (never other agencies' people)."""
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                activity__community__street__in=scope.street_ids,
+                activity__community__in=scope.community_ids,
+                member__agency__in=scope.agency_ids,
+                member__user=scope.user_id,
+            )
+        )
 
 
 class DoorToDoorUnit(models.Model):

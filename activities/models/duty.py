@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 from members.models import Member
 
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 
 from .activity import Activity
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from communities.scopes import any_of, scope_of
+from communities.permissions import any_of, scope_of
 from members.models import Member
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Compound
-from communities.scopes import can_manage
+from communities.permissions import can_manage
 from members.models import Member, Registration
 
 from .. import figures

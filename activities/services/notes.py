@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, StaffRole
-from communities.scopes import can_manage, scope_of
+from communities.permissions import can_manage, scope_of
 from members.models import Member, Registration
 from notifications.models import Notification
 from notifications.notify import notify

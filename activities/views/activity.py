@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from communities.models import Community, Grid
-from communities.scopes import scope_of
+from communities.permissions import can_list_activities, scope_of
 
 from ..forms.activity import (
     FIRST_YEAR,
@@ -77,7 +77,7 @@ def _place(request) -> Place:
         if len(scope.community_ids) > 1:
             choices = tuple(Community.objects.filter(pk__in=scope.community_ids))
         return Place(ws.community, ws.grid_ids, ws.is_grid_worker, choices)
-    if not (scope.city or scope.street_ids):
+    if not can_list_activities(user):
         raise PermissionDenied
     communities = Community.objects.visible_to(user).select_related("street")
     if not scope.city:

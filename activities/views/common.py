@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from communities.models import Community, Grid, StaffRole
-from communities.scopes import can_manage, scope_of
+from communities.permissions import RoleKind, can_manage, has_workspace, scope_of
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,9 @@ class Workspace:
 def workspace(request) -> Workspace:
     """The viewer's community: 403 for anyone without a community role; with several,
     `?community=<id>` picks one of theirs (404 for any other)."""
-    scope = scope_of(request.user)
-    if not scope.community_ids:
+    if not has_workspace(request.user):
         raise PermissionDenied
+    scope = scope_of(request.user)
     wanted = request.GET.get("community") or request.POST.get("community")
     if wanted:
         try:
@@ -46,7 +46,7 @@ def workspace(request) -> Workspace:
     return Workspace(
         community=community,
         grid_ids=grid_ids,
-        is_grid_worker=StaffRole.Kind.COMMUNITY_STAFF not in kinds,
+        is_grid_worker=RoleKind.COMMUNITY_STAFF not in kinds,
     )
 
 

@@ -66,7 +66,9 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
     user = request.user
     manager = can_manage(user, activity.community)
     units = _units(user, activity)
-    coverage = door_coverage(units)
+    # The activity's coverage is one figure without names, the same for everyone who may see the
+    # page; the rows and the per-member list show only the people in the viewer's scope.
+    coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
     by_member = list(door_coverage_by_member(units))
     for row in by_member:
         row["rate"] = figures.rate(row["reached"], row["households"])

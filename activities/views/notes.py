@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from communities.scopes import scope_of
+from communities.permissions import scope_of
 from members.models import Registration
 
 from ..forms.notes import (

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
-from communities.scopes import scope_of
+from communities.permissions import oversees, people_rows, sees_only_own_rows
 
 from .. import figures
 from ..forms.rollcall import RollCallForm, RollCallRowForm, WalkInSearchForm
@@ -322,17 +322,14 @@ def attendance_board(request, pk):
         ),
         pk=pk,
     )
-    scope = scope_of(request.user)
-    sees_all = (
-        scope.city
-        or activity.community_id in scope.community_ids
-        or activity.community.street_id in scope.street_ids
+    sees_all = oversees(request.user, activity.community)
+    visible = Participation.objects.visible_to(request.user).filter(
+        people_rows(request.user, activity.community), activity=activity
     )
-    visible = Participation.objects.visible_to(request.user).filter(activity=activity)
     participations = list(
         visible.select_related("member__agency", "leave_decided_by").order_by(*ROW_ORDER)
     )
-    own_only = not scope.is_staff_of_any_place
+    own_only = sees_only_own_rows(request.user)
     if own_only and not participations:
         raise PermissionDenied
     ended = activity.ends_at <= timezone.now()

@@ -126,15 +126,44 @@ def test_unknown_activities_and_units_are_404(client, community_staff):
 
 
 @pytest.mark.parametrize(
-    "persona", ["community_staff", "grid_worker", "member_user", "agency_office", "city_admin"]
+    "persona", ["community_staff", "grid_worker", "street_officer", "city_admin"]
 )
-def test_people_in_scope_see_the_page(client, request, doors_activity, persona):
+def test_those_who_oversee_the_community_see_every_unit(client, request, doors_activity, persona):
     add_units(doors_activity, 2)
     client.force_login(request.getfixturevalue(persona))
     response = client.get(doors(doors_activity))
     assert response.status_code == 200
     assert "防汛知识入户宣传" in page(response)
     assert len(response.context["page"]) == 2
+
+
+def test_an_agency_office_and_a_member_see_only_their_own_peoples_units(
+    client, world, doors_activity, agency_office, member_user
+):
+    """Seen when tried: the page showed an agency office and a member other agencies' members
+    by name, with their assignments and households reached."""
+    mine, colleagues, other_agency, nobodys = add_units(doors_activity, 4)
+    DoorToDoorUnit.objects.filter(pk=mine.pk).update(member=world.sanxia_member)
+    DoorToDoorUnit.objects.filter(pk=colleagues.pk).update(member=world.sanxia_member_2)
+    DoorToDoorUnit.objects.filter(pk=other_agency.pk).update(
+        member=world.yuanlin_member, households_reached=7
+    )
+    expected = {agency_office: {mine.pk, colleagues.pk}, member_user: {mine.pk}}
+    for viewer, units in expected.items():
+        client.force_login(viewer)
+        response = client.get(doors(doors_activity))
+        assert response.status_code == 200
+        assert {unit.pk for unit in response.context["page"]} == units
+        html = page(response)
+        assert world.yuanlin_member.name not in html, "another agency's member by name"
+        shown = {row["member__name"] for row in response.context["by_member"]}
+        assert world.yuanlin_member.name not in shown
+        # The activity's coverage is one figure without names: all four units count.
+        coverage = response.context["coverage"]
+        assert (coverage.households, coverage.reached) == (48, 7)
+        assert other_agency.pk not in {u.pk for u in DoorToDoorUnit.objects.visible_to(viewer)}, (
+            "the scope itself, not only the page"
+        )
 
 
 @pytest.mark.parametrize("persona", ["member_user", "agency_office", "street_officer"])
@@ -145,7 +174,9 @@ def test_only_managers_add_assign_and_remove(client, world, request, doors_activ
     assert client.post(doors(doors_activity), add).status_code == 403
     assign = {"action": "assign", "units": [unit.pk], "member": world.sanxia_member.pk}
     assert client.post(doors(doors_activity), assign).status_code == 403
-    assert client.post(remove_url(unit)).status_code == 403
+    # A unit nobody of theirs covers is outside a member's or an agency's scope: not found.
+    expected = 403 if persona == "street_officer" else 404
+    assert client.post(remove_url(unit)).status_code == expected
     unit.refresh_from_db()
     assert unit.member is None
     assert DoorToDoorUnit.objects.count() == 1
@@ -159,8 +190,9 @@ def test_a_member_records_only_their_own_units(client, world, doors_activity, me
     )
     DoorToDoorUnit.objects.filter(pk=theirs.pk).update(member=world.sanxia_member_2)
     client.force_login(member_user)
-    assert client.post(record_url(theirs), {"households_reached": "5"}).status_code == 403
-    assert client.post(record_url(nobodys), {"households_reached": "5"}).status_code == 403
+    # Others' units are outside a member's scope: not found, as if they did not exist.
+    assert client.post(record_url(theirs), {"households_reached": "5"}).status_code == 404
+    assert client.post(record_url(nobodys), {"households_reached": "5"}).status_code == 404
     assert client.post(record_url(mine), {"households_reached": "5"}).status_code == 302
     assert (reached(mine), reached(theirs), reached(nobodys)) == (5, 0, 0)
     mine.refresh_from_db()
@@ -562,11 +594,15 @@ def test_the_page_costs_the_same_queries_for_5_and_50_units(
             assert response.status_code == 200
         return len(captured), len(response.context["page"])
 
+    def rows(total):
+        # Community staff see every unit; a member only their own (every third one).
+        return total if viewer == "community_staff" else len(range(0, total, 3))
+
     add(5)
     small, shown_small = count()
     add(45)
     large, shown_large = count()
-    assert (shown_small, shown_large) == (5, 50)
+    assert (shown_small, shown_large) == (rows(5), rows(50))
     assert small == large, (small, large)
 
 

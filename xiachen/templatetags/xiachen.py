@@ -9,8 +9,9 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
 
 from activities import figures
+from communities import permissions
 from communities.models import StaffRole
-from communities.scopes import scope_of
+from communities.permissions import scope_of
 from members.models import Member
 from notifications.models import Notification
 
@@ -79,23 +80,10 @@ def unread_notifications(user):
     return cached
 
 
-@register.filter
-def sees_outbox(user):
-    """Whether the user may open the staff outbox: any staff role with a place, or the city."""
-    return scope_of(user).is_staff_of_any_place
-
-
 @register.simple_tag
 def workspace_nav(user):
-    """Which workspace pages the navigation offers: each only to the roles that may open it
-    (the pages themselves check again)."""
+    """Which entries the navigation offers (communities.permissions.menu); each page checks
+    again."""
     if not getattr(user, "is_authenticated", False):
         return {}
-    scope = scope_of(user)
-    community_staff = scope.city or bool(scope.community_ids)
-    member = _member_of(user)
-    return {
-        "activities": community_staff or bool(scope.street_ids),
-        "report_ins": community_staff,
-        "notes": community_staff or member is not None,
-    }
+    return permissions.menu(user, is_member=_member_of(user) is not None)

@@ -1,9 +1,11 @@
-"""`visible_to(user)` for every main model and every role, in scope and out of it."""
+"""The permission module: `visible_to(user)` for every main model and every role, in scope and
+out of it, and each "may this person do X here?" answered for every role."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from activities.models import Activity, Concern, Participation, WorkUpdate
+from communities import permissions
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
 from members.models import Member, Registration
 
@@ -152,3 +154,99 @@ def test_visible_to_returns_no_duplicates(world, agency_office):
     # Two paths lead to the same activity (the agreement and a participation).
     assert Activity.objects.visible_to(agency_office).count() == 1
     assert Community.objects.visible_to(agency_office).count() == 1
+
+
+# --- "May this person do X here?" -------------------------------------------------------------
+
+PERSONAS = [
+    "city_admin",
+    "street_officer",
+    "community_staff",
+    "grid_worker",
+    "other_community_staff",
+    "agency_office",
+    "member_user",
+]
+
+
+@pytest.mark.parametrize(
+    "persona, manages, oversees, calls, workspace, activities, outbox",
+    [
+        ("city_admin", True, True, False, False, True, True),
+        ("street_officer", False, True, False, False, True, True),
+        ("community_staff", True, True, True, True, True, True),
+        ("grid_worker", True, True, True, True, True, True),
+        ("other_community_staff", False, False, False, True, True, True),
+        ("agency_office", False, False, False, False, False, True),
+        ("member_user", False, False, False, False, False, False),
+    ],
+)
+def test_each_role_may_do_what_the_design_says_in_胜利一路社区(
+    request, world, persona, manages, oversees, calls, workspace, activities, outbox
+):
+    user = request.getfixturevalue(persona)
+    shengli = world.shengli
+    assert permissions.can_manage(user, shengli) is manages
+    assert permissions.can_review_registrations(user, shengli) is manages
+    assert permissions.oversees(user, shengli) is oversees
+    assert permissions.can_call(user, shengli) is calls
+    assert permissions.has_workspace(user) is workspace
+    assert permissions.can_list_activities(user) is activities
+    assert permissions.can_see_outbox(user) is outbox
+    assert permissions.can_retry(user) is outbox
+    assert permissions.sees_only_own_rows(user) is (persona == "member_user")
+
+
+def test_nobody_signed_in_may_do_anything(world):
+    anonymous = AnonymousUser()
+    assert not permissions.can_manage(anonymous, world.shengli)
+    assert not permissions.oversees(anonymous, world.shengli)
+    assert not permissions.can_see_outbox(anonymous)
+    assert permissions.menu(anonymous, is_member=False) == {}
+    assert not Participation.objects.filter(permissions.people_rows(anonymous, world.shengli))
+
+
+@pytest.mark.parametrize(
+    "persona, expected",
+    [
+        ("community_staff", {"李建华", "王海燕", "陈思远"}),
+        ("street_officer", {"李建华", "王海燕", "陈思远"}),
+        ("agency_office", {"李建华", "王海燕"}),
+        ("other_agency_office", {"陈思远"}),
+        ("member_user", {"李建华"}),
+        ("other_member_user", {"陈思远"}),
+    ],
+)
+def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
+    """Rows about people of a 胜利一路社区 activity: overseers all, an agency its own, a member
+    their own."""
+    user = request.getfixturevalue(persona)
+    activity = world.shengli_activity
+    for member in (world.sanxia_member_2, world.yuanlin_member):
+        Participation.objects.get_or_create(
+            activity=activity, member=member, defaults={"source": Participation.Source.SIGN_UP}
+        )
+    rows = Participation.objects.filter(
+        permissions.people_rows(user, world.shengli), activity=activity
+    )
+    assert {p.member.name for p in rows} == expected
+
+
+@pytest.mark.parametrize(
+    "persona, entries",
+    [
+        ("city_admin", {"activities", "report_ins", "notes", "outbox"}),
+        ("street_officer", {"activities", "outbox"}),
+        ("community_staff", {"activities", "report_ins", "notes", "outbox"}),
+        ("agency_office", {"outbox"}),
+        ("member_user", {"notes"}),
+    ],
+)
+def test_the_menu_offers_each_role_its_entries(request, persona, entries):
+    user = request.getfixturevalue(persona)
+    menu = permissions.menu(user, is_member=persona == "member_user")
+    assert {entry for entry, shown in menu.items() if shown} == entries
+
+
+def test_a_role_kind_is_one_definition(world):
+    assert StaffRole.Kind is permissions.RoleKind

@@ -1,0 +1,163 @@
+"""Who may do what, in one place.
+
+A login's roles (StaffRole rows) become a `Scope`: sets of ids read once per user object. Every
+`visible_to(user)` QuerySet method starts from `scope_of(user)`, so an object outside the
+viewer's scope is simply not found (404). The questions "may this person do X here?" are the
+functions below; views, services, templates (through xiachen's template tags) and the menu ask
+them, so a change of a role's rights is one edit here.
+
+This module imports no models: the models import it.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q, TextChoices
+from django.utils.translation import gettext_lazy as _
+
+
+class RoleKind(TextChoices):
+    """The working roles of DESIGN.md ("Who uses it"); members are not a role but a record."""
+
+    CITY_ADMIN = "city_admin", _("City administrator")
+    STREET_OFFICER = "street_officer", _("Street officer")
+    COMMUNITY_STAFF = "community_staff", _("Community staff")
+    GRID_WORKER = "grid_worker", _("Grid worker")
+    AGENCY_OFFICE = "agency_office", _("Agency party office")
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int | None = None
+    city: bool = False
+    street_ids: frozenset = field(default_factory=frozenset)
+    community_ids: frozenset = field(default_factory=frozenset)
+    grid_ids: frozenset = field(default_factory=frozenset)
+    agency_ids: frozenset = field(default_factory=frozenset)
+    kinds: frozenset = field(default_factory=frozenset)
+
+    @property
+    def is_staff_of_any_place(self):
+        return bool(self.city or self.street_ids or self.community_ids or self.agency_ids)
+
+
+def scope_of(user) -> Scope:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Scope()
+    cached = getattr(user, "_xiachen_scope", None)
+    if cached is not None:
+        return cached
+    roles = list(user.staff_roles.prefetch_related("grids"))
+    kinds = {role.kind for role in roles}
+    scope = Scope(
+        user_id=user.pk,
+        city=user.is_superuser or RoleKind.CITY_ADMIN in kinds,
+        street_ids=frozenset(r.street_id for r in roles if r.street_id),
+        community_ids=frozenset(r.community_id for r in roles if r.community_id),
+        grid_ids=frozenset(g.pk for r in roles for g in r.grids.all()),
+        agency_ids=frozenset(r.agency_id for r in roles if r.agency_id),
+        kinds=frozenset(kinds),
+    )
+    user._xiachen_scope = scope
+    return scope
+
+
+def any_of(**lookups) -> Q:
+    """OR of the lookups whose value is not empty; matches nothing when all are empty.
+
+    Empty values are dropped rather than passed on, because `field=None` would mean
+    "IS NULL" and let an anonymous scope match rows without a login."""
+    q = Q(pk__in=[])
+    for lookup, value in lookups.items():
+        if value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value):
+            continue  # a QuerySet is kept as it is: testing it would run it
+        q |= Q(**{lookup: value})
+    return q
+
+
+# --- A community's work ----------------------------------------------------------------------
+
+
+def can_manage(user, community) -> bool:
+    """Community staff and grid workers of `community` (and city administrators) plan its
+    activities, take its roll calls, review its report-ins, list and assign its door-to-door
+    units and handle its concerns."""
+    scope = scope_of(user)
+    return scope.city or community.pk in scope.community_ids
+
+
+def oversees(user, community) -> bool:
+    """Who sees every person's row of `community`'s boards and door lists: its managers, and
+    the officers of its street."""
+    scope = scope_of(user)
+    return can_manage(user, community) or community.street_id in scope.street_ids
+
+
+def can_call(user, community) -> bool:
+    """The community's own staff and grid workers see members' full mobiles (to call them);
+    everyone else sees them masked (PIPL)."""
+    return community.pk in scope_of(user).community_ids
+
+
+def has_workspace(user) -> bool:
+    """The community workspace (its activities to plan, report-ins, members' grids) is for
+    those who work in a community."""
+    return bool(scope_of(user).community_ids)
+
+
+def can_list_activities(user) -> bool:
+    """The activity list and week view: the city, streets and communities."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.street_ids or scope.community_ids)
+
+
+def can_review_registrations(user, community=None) -> bool:
+    """Report-ins (报到) are reviewed by the community they are made to."""
+    if community is None:
+        return scope_of(user).city or has_workspace(user)
+    return can_manage(user, community)
+
+
+def people_rows(user, community, *, member: str = "member") -> Q:
+    """Which rows about people — attendance on a board, door-to-door units — of an activity in
+    `community` the viewer sees: those who oversee it see all; an agency office its own
+    members'; anyone else only their own. `member` is the path from the row to its member."""
+    if oversees(user, community):
+        return Q()
+    scope = scope_of(user)
+    return any_of(**{f"{member}__agency__in": scope.agency_ids, f"{member}__user": scope.user_id})
+
+
+def sees_only_own_rows(user) -> bool:
+    """A login without any staff role sees only its own rows of a board or door list."""
+    return not scope_of(user).is_staff_of_any_place
+
+
+# --- Messages --------------------------------------------------------------------------------
+
+
+def can_see_outbox(user) -> bool:
+    """The outbox (what was queued, sent, failed) is for staff of any place and the city; the
+    rows each sees are `Notification.objects.visible_to`."""
+    return scope_of(user).is_staff_of_any_place
+
+
+def can_retry(user) -> bool:
+    """Who may send a failed message again: whoever sees it in their outbox."""
+    return can_see_outbox(user)
+
+
+# --- Navigation ------------------------------------------------------------------------------
+
+
+def menu(user, *, is_member: bool) -> dict:
+    """Which workspace entries the navigation offers (each page checks again)."""
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    scope = scope_of(user)
+    community_staff = scope.city or bool(scope.community_ids)
+    return {
+        "activities": can_list_activities(user),
+        "report_ins": community_staff,
+        "notes": community_staff or is_member,
+        "outbox": can_see_outbox(user),
+    }
