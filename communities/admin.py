@@ -22,10 +22,11 @@ from .services import agreement_sign, agreement_terminate
 # Badge colours by effective status; the CSS class lets people (and tests) tell them apart
 # without reading the colour.
 STATUS_COLOURS = {
-    Agreement.Status.DRAFT: "#6c757d",
-    Agreement.Status.ACTIVE: "#198754",
-    Agreement.Status.EXPIRED: "#b45309",
-    Agreement.Status.TERMINATED: "#b91c1c",
+    Agreement.EffectiveStatus.DRAFT: "#6c757d",
+    Agreement.EffectiveStatus.PENDING: "#0e7490",
+    Agreement.EffectiveStatus.ACTIVE: "#198754",
+    Agreement.EffectiveStatus.EXPIRED: "#b45309",
+    Agreement.EffectiveStatus.TERMINATED: "#b91c1c",
 }
 
 
@@ -140,18 +141,18 @@ class StaffRoleAdmin(admin.ModelAdmin):
 
 
 class EffectiveStatusFilter(admin.SimpleListFilter):
-    """Status as it is today: an active agreement past its end shows as expired at once,
-    before the nightly task stores it."""
+    """Status as it is today: a signed agreement is not yet in force before its start, and
+    shows as expired past its end at once, before the nightly task stores it."""
 
     title = _("status")
     parameter_name = "effective_status"
 
     def lookups(self, request, model_admin):
-        return Agreement.Status.choices
+        return Agreement.EffectiveStatus.choices
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value not in Agreement.Status.values:
+        if value not in Agreement.EffectiveStatus.values:
             return queryset
         # A subquery, because instances cannot carry the annotation (it shares its name with
         # the model's effective_status property).
@@ -185,7 +186,7 @@ class TermFilter(admin.SimpleListFilter):
 
 
 def status_badge_html(agreement):
-    status = Agreement.Status(agreement.effective_status)
+    status = Agreement.EffectiveStatus(agreement.effective_status)
     return format_html(
         '<span class="agreement-status agreement-status-{}" style="background:{};color:#fff;'
         'padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
@@ -349,7 +350,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
         if obj is not None and self.has_change_permission(request, obj):
             if obj.status == Agreement.Status.DRAFT:
                 context["sign_url"] = reverse("admin:communities_agreement_sign", args=[obj.pk])
-            if obj.effective_status == Agreement.Status.ACTIVE:
+            if obj.can_be_terminated:
                 context["terminate_url"] = reverse(
                     "admin:communities_agreement_terminate", args=[obj.pk]
                 )
@@ -416,7 +417,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
 
     def terminate_view(self, request, object_id):
         agreement = self._agreement_to_change(request, object_id)
-        if agreement.effective_status != Agreement.Status.ACTIVE:
+        if not agreement.can_be_terminated:
             messages.error(request, _("Only an active agreement can be terminated."))
             return redirect(self._change_url(agreement))
         form = AgreementTerminateForm(request.POST if request.method == "POST" else None)

@@ -138,7 +138,7 @@ def agreement_terminate(
     current = Agreement.objects.select_for_update().filter(pk=agreement.pk).first()
     if current is None:
         raise ValidationError(_("This agreement no longer exists."), code="missing")
-    if current.effective_status != Agreement.Status.ACTIVE:
+    if not current.can_be_terminated:
         raise ValidationError(
             _("Only an active agreement can be terminated; this agreement is %(status)s."),
             code="not_active",
