@@ -328,7 +328,11 @@ class Agreement(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords()
+    # Translated names for the admin; the English is what the migrations already hold.
+    history = HistoricalRecords(
+        verbose_name=_("historical co-construction agreement"),
+        verbose_name_plural=_("historical co-construction agreements"),
+    )
     objects = AgreementQuerySet.as_manager()
 
     class Meta:
