@@ -145,3 +145,30 @@ def test_the_activity_form_offers_it_on_its_start_date(world, superuser):
     agreement_sign(agreement=draft, by=superuser)
     offered = dict(ActivityForm(community=world.shengli).fields["agreement"].choices)
     assert draft.pk in offered
+
+
+def test_signing_beside_a_pending_agreement_of_the_pair_is_refused_not_a_500(
+    signed_for_later, world, client, superuser
+):
+    draft = Agreement.objects.create(
+        agency=world.yuanlin,
+        community=world.shengli,
+        number="GJ-LATER-2",
+        starts_on=today(),
+        ends_on=today() + dt.timedelta(days=30),
+    )
+    client.force_login(superuser)
+    sign = reverse("admin:communities_agreement_sign", args=[draft.pk])
+    response = client.post(sign, {"signed_on": today().isoformat()})
+    assert response.status_code == 200
+    assert "GJ-LATER-1" in response.content.decode()  # names the agreement in the way
+    draft.refresh_from_db()
+    assert draft.status == Agreement.Status.DRAFT
+
+    changelist = reverse("admin:communities_agreement_changelist")
+    response = client.post(
+        changelist, {"action": "sign_selected", "_selected_action": [draft.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    draft.refresh_from_db()
+    assert draft.status == Agreement.Status.DRAFT
