@@ -6,7 +6,8 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
+
+from communities.admin import ReadOnlyHistoryAdmin
 
 from .forms.activity import ActivityCancelForm
 from .models import (
@@ -140,7 +141,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Participation)
-class ParticipationAdmin(SimpleHistoryAdmin):
+class ParticipationAdmin(ReadOnlyHistoryAdmin):
     list_display = [
         "activity",
         "member",

@@ -1,7 +1,7 @@
 """City administration of places, agencies, staff roles and the agreement signing desk."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_field, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count
@@ -14,18 +14,79 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from .forms import AgreementAdminForm, AgreementSignForm, AgreementTerminateForm
+from .history import NOTHING
 from .models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
 from .services import agreement_sign, agreement_terminate
+
+
+class ReadableChanges(HistoricalRecordContextHelper):
+    """The history's "changes" column as the change form shows values: labels of choices,
+    local dates, a file's name, "—" for nothing."""
+
+    def prepare_delta_change_value(self, change, value):
+        field = self.model._meta.get_field(change.field)
+        if field.many_to_many:
+            return super().prepare_delta_change_value(change, value)
+        if isinstance(value, DeletedObject):
+            # The library's stand-in for a related row it cannot load, an empty one included.
+            if value.pk is None:
+                return NOTHING
+            return _("deleted %(kind)s (%(pk)s)") % {
+                "kind": value.model._meta.verbose_name,
+                "pk": value.pk,
+            }
+        return display_for_field(value, field, NOTHING, avoid_link=True)
+
+
+class _ReadOnlyForm:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.disabled = True
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """History to read, never to revert, for records that change only through a service (the
+    signing desk, report-in review, roll call), which checks the rules and says why.
+
+    Reverting saves an old version straight back: it set a terminated agreement back to draft
+    without its termination and scan, and reviving one beside the pair's active agreement broke
+    a constraint (a 500). SIMPLE_HISTORY_REVERT_DISABLED takes the Revert button away, but the
+    library still saves what is posted to a version's page; here nothing is."""
+
+    object_history_list_template = "admin/history/list.html"
+    object_history_form_template = "admin/history/version.html"
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        # The library's version page builds its form here too: there, every field is disabled.
+        version_page = f"{self.opts.app_label}_{self.opts.model_name}_simple_history"
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == version_page:
+            return type(form.__name__, (_ReadOnlyForm, form), {})
+        return form
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableChanges(self.model, historical_record)
+
 
 # Badge colours by effective status; the CSS class lets people (and tests) tell them apart
 # without reading the colour.
 STATUS_COLOURS = {
-    Agreement.Status.DRAFT: "#6c757d",
-    Agreement.Status.ACTIVE: "#198754",
-    Agreement.Status.EXPIRED: "#b45309",
-    Agreement.Status.TERMINATED: "#b91c1c",
+    Agreement.EffectiveStatus.DRAFT: "#6c757d",
+    Agreement.EffectiveStatus.PENDING: "#0e7490",
+    Agreement.EffectiveStatus.ACTIVE: "#198754",
+    Agreement.EffectiveStatus.EXPIRED: "#b45309",
+    Agreement.EffectiveStatus.TERMINATED: "#b91c1c",
 }
 
 
@@ -140,18 +201,18 @@ class StaffRoleAdmin(admin.ModelAdmin):
 
 
 class EffectiveStatusFilter(admin.SimpleListFilter):
-    """Status as it is today: an active agreement past its end shows as expired at once,
-    before the nightly task stores it."""
+    """Status as it is today: a signed agreement is not yet in force before its start, and
+    shows as expired past its end at once, before the nightly task stores it."""
 
     title = _("status")
     parameter_name = "effective_status"
 
     def lookups(self, request, model_admin):
-        return Agreement.Status.choices
+        return Agreement.EffectiveStatus.choices
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value not in Agreement.Status.values:
+        if value not in Agreement.EffectiveStatus.values:
             return queryset
         # A subquery, because instances cannot carry the annotation (it shares its name with
         # the model's effective_status property).
@@ -185,7 +246,7 @@ class TermFilter(admin.SimpleListFilter):
 
 
 def status_badge_html(agreement):
-    status = Agreement.Status(agreement.effective_status)
+    status = Agreement.EffectiveStatus(agreement.effective_status)
     return format_html(
         '<span class="agreement-status agreement-status-{}" style="background:{};color:#fff;'
         'padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
@@ -196,7 +257,7 @@ def status_badge_html(agreement):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(SimpleHistoryAdmin):
+class AgreementAdmin(ReadOnlyHistoryAdmin):
     form = AgreementAdminForm
     list_display = [
         "number",
@@ -349,7 +410,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
         if obj is not None and self.has_change_permission(request, obj):
             if obj.status == Agreement.Status.DRAFT:
                 context["sign_url"] = reverse("admin:communities_agreement_sign", args=[obj.pk])
-            if obj.effective_status == Agreement.Status.ACTIVE:
+            if obj.can_be_terminated:
                 context["terminate_url"] = reverse(
                     "admin:communities_agreement_terminate", args=[obj.pk]
                 )
@@ -416,7 +477,7 @@ class AgreementAdmin(SimpleHistoryAdmin):
 
     def terminate_view(self, request, object_id):
         agreement = self._agreement_to_change(request, object_id)
-        if agreement.effective_status != Agreement.Status.ACTIVE:
+        if not agreement.can_be_terminated:
             messages.error(request, _("Only an active agreement can be terminated."))
             return redirect(self._change_url(agreement))
         form = AgreementTerminateForm(request.POST if request.method == "POST" else None)

@@ -220,15 +220,21 @@ class AgreementQuerySet(models.QuerySet):
         )
 
     def with_effective_status(self, today=None):
-        """Annotates `effective_status`: an active agreement past its end date is expired,
-        whether or not the nightly task has stored that yet."""
+        """Annotates `effective_status`, as Agreement.effective_status_on() says it: a signed
+        agreement is not yet in force before its start, and expired after its end whether or not
+        the nightly task has stored that yet."""
         today = today or timezone.localdate()
         return self.annotate(
             effective_status=Case(
                 When(
                     status=Agreement.Status.ACTIVE,
+                    starts_on__gt=today,
+                    then=Value(Agreement.EffectiveStatus.PENDING),
+                ),
+                When(
+                    status=Agreement.Status.ACTIVE,
                     ends_on__lt=today,
-                    then=Value(Agreement.Status.EXPIRED),
+                    then=Value(Agreement.EffectiveStatus.EXPIRED),
                 ),
                 default=F("status"),
                 output_field=models.CharField(),
@@ -236,6 +242,8 @@ class AgreementQuerySet(models.QuerySet):
         )
 
     def in_force(self, on=None):
+        """Agreements whose effective status on that day is ACTIVE: the only ones that count
+        (figures, the activity form, duty reminders, dashboards)."""
         on = on or timezone.localdate()
         return self.filter(status=Agreement.Status.ACTIVE, starts_on__lte=on, ends_on__gte=on)
 
@@ -244,7 +252,20 @@ class Agreement(models.Model):
     """A co-construction agreement (共驻共建协议) between an agency and a community."""
 
     class Status(models.TextChoices):
+        """What is stored; only the services in communities/services.py change it."""
+
         DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        EXPIRED = "expired", _("Expired")
+        TERMINATED = "terminated", _("Terminated")
+
+    class EffectiveStatus(models.TextChoices):
+        """What an agreement is on a given day, as every page shows it: the stored status, except
+        that a signed agreement is not yet in force (待生效) before its start and expired after
+        its end. Same values as Status where they mean the same."""
+
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("Not yet in force")
         ACTIVE = "active", _("Active")
         EXPIRED = "expired", _("Expired")
         TERMINATED = "terminated", _("Terminated")
@@ -307,7 +328,11 @@ class Agreement(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords()
+    # Translated names for the admin; the English is what the migrations already hold.
+    history = HistoricalRecords(
+        verbose_name=_("historical co-construction agreement"),
+        verbose_name_plural=_("historical co-construction agreements"),
+    )
     objects = AgreementQuerySet.as_manager()
 
     class Meta:
@@ -361,10 +386,14 @@ class Agreement(models.Model):
             raise ValidationError({"ends_on": _("An agreement must end after it starts.")})
 
     def effective_status_on(self, today=None):
+        """The one definition of the status shown; with_effective_status() is its SQL."""
         today = today or timezone.localdate()
-        if self.status == self.Status.ACTIVE and self.ends_on < today:
-            return self.Status.EXPIRED
-        return self.status
+        if self.status == self.Status.ACTIVE:
+            if today < self.starts_on:
+                return self.EffectiveStatus.PENDING
+            if self.ends_on < today:
+                return self.EffectiveStatus.EXPIRED
+        return self.EffectiveStatus(self.status)
 
     @property
     def effective_status(self):
@@ -377,7 +406,12 @@ class Agreement(models.Model):
         self.__dict__["_annotated_effective_status"] = value
 
     def get_effective_status_display(self):
-        return self.Status(self.effective_status).label
+        return self.EffectiveStatus(self.effective_status).label
+
+    @property
+    def can_be_terminated(self):
+        """Signed and not yet over: in force, or signed for a term that has not begun."""
+        return self.effective_status in (self.EffectiveStatus.PENDING, self.EffectiveStatus.ACTIVE)
 
 
 class StaffRoleQuerySet(models.QuerySet):

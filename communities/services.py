@@ -9,10 +9,11 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from .history import ChangeReason
 from .models import Agreement
 
 ONE_ACTIVE_PER_PAIR = "communities_agreement_one_active_per_pair"
-EXPIRED_BY_DATE = "expired by date"
+EXPIRED_BY_DATE = ChangeReason.EXPIRED
 
 
 def _term(agreement: Agreement) -> str:
@@ -91,7 +92,7 @@ def agreement_sign(*, agreement: Agreement, by, signed_on: dt.date | None = None
     current.signed_by = by
     current.signed_at = timezone.now()
     current._history_user = by
-    current._change_reason = "signed"
+    current._change_reason = ChangeReason.SIGNED
     try:
         # A savepoint, so that on PostgreSQL the transaction is still usable to say why.
         with transaction.atomic():
@@ -138,7 +139,7 @@ def agreement_terminate(
     current = Agreement.objects.select_for_update().filter(pk=agreement.pk).first()
     if current is None:
         raise ValidationError(_("This agreement no longer exists."), code="missing")
-    if current.effective_status != Agreement.Status.ACTIVE:
+    if not current.can_be_terminated:
         raise ValidationError(
             _("Only an active agreement can be terminated; this agreement is %(status)s."),
             code="not_active",
@@ -159,7 +160,7 @@ def agreement_terminate(
     current.termination_reason = reason
     current.terminated_by = by
     current._history_user = by
-    current._change_reason = "terminated"
+    current._change_reason = ChangeReason.TERMINATED
     current.save()
     agreement.refresh_from_db()
     return agreement

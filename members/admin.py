@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
+
+from communities.admin import ReadOnlyHistoryAdmin
 
 from .models import Member, Registration
 
@@ -29,7 +30,7 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(SimpleHistoryAdmin):
+class RegistrationAdmin(ReadOnlyHistoryAdmin):
     list_display = [
         "member",
         "member_agency",

@@ -175,7 +175,10 @@ class Registration(models.Model):
     return_reason = models.CharField(_("reason for returning"), max_length=200, blank=True)
     ended_on = models.DateField(_("ended on"), null=True, blank=True)
 
-    history = HistoricalRecords()
+    # Translated names for the admin; the English is what the migrations already hold.
+    history = HistoricalRecords(
+        verbose_name=_("historical report-in"), verbose_name_plural=_("historical report-ins")
+    )
     objects = RegistrationQuerySet.as_manager()
 
     class Meta:

@@ -198,7 +198,10 @@ class TestInactiveMembers:
 
 class TestAgreementCounts:
     def test_it_counts_by_effective_status(self, world, django_assert_num_queries):
-        # world.agreement: active, ends in 265 days.
+        # world.agreement: signed for a term that starts after TODAY, so it counts nowhere yet.
+        Agreement.objects.filter(pk=world.agreement.pk).update(
+            starts_on=TODAY + dt.timedelta(days=10), ends_on=TODAY + dt.timedelta(days=375)
+        )
         other = Community.objects.create(street=world.dongyuan, name="建设社区")
         third = Community.objects.create(street=world.dongyuan, name="东山花园社区")
 
@@ -230,7 +233,7 @@ class TestAgreementCounts:
         with django_assert_num_queries(1):
             counts = figures.agreement_counts(Agreement.objects.all(), TODAY)
 
-        assert counts == {"active": 3, "expiring": 1, "drafts": 1}
+        assert counts == {"active": 2, "expiring": 1, "drafts": 1}
 
 
 class TestCommunityMonthFigures:

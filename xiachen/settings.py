@@ -45,7 +45,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "django_celery_beat",
-    "axes",
+    "xiachen.apps.AxesConfig",  # django-axes, with a translated name
     "xiachen",
     "communities",
     "notifications",
@@ -82,6 +82,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# Admin history is to read: records change through their services, never by reverting to an
+# old version (communities.admin.ReadOnlyHistoryAdmin refuses what this switch only hides).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 ROOT_URLCONF = "xiachen.urls"
 WSGI_APPLICATION = "xiachen.wsgi.application"

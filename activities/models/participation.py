@@ -112,7 +112,11 @@ class Participation(models.Model):
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     backfill_reason = models.CharField(_("reason for backfill"), max_length=200, blank=True)
 
-    history = HistoricalRecords()
+    # Translated names for the admin; the English is what the migrations already hold.
+    history = HistoricalRecords(
+        verbose_name=_("historical participation"),
+        verbose_name_plural=_("historical participations"),
+    )
     objects = ParticipationQuerySet.as_manager()
 
     class Meta:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from communities.history import ChangeReason
 from members.models import Member, Registration
 from notifications.models import Notification
 from notifications.notify import notify
@@ -23,7 +24,7 @@ Status = Participation.Status
 Decision = Participation.LeaveDecision
 
 MARKS = (Status.PRESENT, Status.ABSENT, Status.LEAVE)
-HISTORY_REASON = "roll call"
+HISTORY_REASON = ChangeReason.ROLL_CALL
 SEARCH_LIMIT = 10
 
 # What a roll call may change; everything else (review, check-in times…) is someone else's.

@@ -1,0 +1,31 @@
+"""Why a version of a record was written: the reasons services store in its history.
+
+The code is stored (`history_change_reason`) and the label is shown, so a history reads in the
+reader's language. The codes are the words stored before there were labels, so older rows read
+the same. The list is the whole project's, kept here at the bottom of the dependency order so
+that every app can use it.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# What a history shows where there is nothing: no reason, no user, an empty value.
+NOTHING = "—"
+
+
+class ChangeReason(models.TextChoices):
+    SIGNED = "signed", _("Signed")
+    TERMINATED = "terminated", _("Terminated early")
+    EXPIRED = "expired by date", _("Expired at the end of its term")
+    ROLL_CALL = "roll call", _("Roll call")
+    DEMO = "demo data", _("Demo data")
+
+
+def change_reason_label(code: str | None) -> str:
+    """The label of a stored reason; a reason written by hand is shown as it was written."""
+    if not code:
+        return NOTHING
+    try:
+        return ChangeReason(code).label
+    except ValueError:
+        return code
