@@ -1,0 +1,193 @@
+"""The places of the city: streets, communities with their compounds and grids, and the
+agencies that dispatch members to them (each may have a group robot)."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ..permissions import any_of, scope_of
+
+
+class Robot(models.TextChoices):
+    """Group-robot webhooks: the JSON each chat app's robot expects differs slightly."""
+
+    WECOM = "wecom", _("WeCom group robot")
+    DINGTALK = "dingtalk", _("DingTalk group robot")
+
+
+class RobotFields(models.Model):
+    robot_webhook_url = models.URLField(
+        _("group robot webhook"),
+        blank=True,
+        help_text=_("Messages to people who chose the group robot are posted here."),
+    )
+    robot_kind = models.CharField(
+        _("group robot kind"), max_length=10, choices=Robot, default=Robot.WECOM
+    )
+
+    class Meta:
+        abstract = True
+
+
+class StreetQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Street.objects.filter(
+                any_of(
+                    pk__in=scope.street_ids,
+                    communities__in=scope.community_ids,
+                    communities__agreements__agency__in=scope.agency_ids,
+                    communities__registrations__member__agency__in=scope.agency_ids,
+                    communities__registrations__member__user=scope.user_id,
+                )
+            )
+        )
+
+
+class Street(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+
+    objects = StreetQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("street")
+        verbose_name_plural = _("streets")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class CommunityQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Community.objects.filter(
+                any_of(
+                    street__in=scope.street_ids,
+                    pk__in=scope.community_ids,
+                    agreements__agency__in=scope.agency_ids,
+                    registrations__member__agency__in=scope.agency_ids,
+                    registrations__member__user=scope.user_id,
+                    agreements__agency__members__user=scope.user_id,
+                )
+            )
+        )
+
+
+class Community(RobotFields):
+    street = models.ForeignKey(
+        Street, on_delete=models.PROTECT, related_name="communities", verbose_name=_("street")
+    )
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    phone = models.CharField(_("office phone"), max_length=30, blank=True)
+
+    objects = CommunityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("community")
+        verbose_name_plural = _("communities")
+        ordering = ["street__name", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Compound(models.Model):
+    """A residential compound (小区) inside a community."""
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="compounds", verbose_name=_("community")
+    )
+    name = models.CharField(_("name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("residential compound")
+        verbose_name_plural = _("residential compounds")
+        ordering = ["community", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community", "name"], name="communities_compound_unique_name"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class GridQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(community__in=Community.objects.visible_to(user))
+
+
+class Grid(models.Model):
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="grids", verbose_name=_("community")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    area = models.CharField(
+        _("area"), max_length=200, blank=True, help_text=_("Compounds and buildings it covers.")
+    )
+
+    objects = GridQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("grid")
+        verbose_name_plural = _("grids")
+        ordering = ["community", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community", "name"], name="communities_grid_unique_name"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.community} · {self.name}"
+
+
+class AgencyQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            pk__in=Agency.objects.filter(
+                any_of(
+                    pk__in=scope.agency_ids,
+                    agreements__community__street__in=scope.street_ids,
+                    agreements__community__in=scope.community_ids,
+                    members__registrations__community__street__in=scope.street_ids,
+                    members__registrations__community__in=scope.community_ids,
+                    members__user=scope.user_id,
+                )
+            )
+        )
+
+
+class Agency(RobotFields):
+    class Kind(models.TextChoices):
+        GOVERNMENT = "government", _("Government organ")
+        PUBLIC_INSTITUTION = "institution", _("Public institution")
+        STATE_ENTERPRISE = "enterprise", _("State-owned enterprise")
+        OTHER = "other", _("Other")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    short_name = models.CharField(_("short name"), max_length=50, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.GOVERNMENT)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = AgencyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
