@@ -3,6 +3,7 @@ beat starts (xiachen/beat.py), and edited there by administrators without a rest
 
 import datetime as dt
 
+import pytest
 from django.conf import settings
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -10,6 +11,10 @@ from xiachen.beat import Scheduler
 from xiachen.celery import app
 
 SWEEP, EXPIRY = "send due reminders", "expire agreements"
+
+# Beat works in autocommit and closes connections a test transaction would hold open, so these
+# tests commit for real (the database is flushed after each).
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def start_beat() -> Scheduler:
@@ -22,7 +27,7 @@ def test_beat_uses_the_scheduler_that_keeps_the_schedule_in_the_database():
     assert app.conf.beat_scheduler == "xiachen.beat:Scheduler"
 
 
-def test_every_declared_task_is_a_registered_task_and_the_sweep_keeps_its_name(db):
+def test_every_declared_task_is_a_registered_task_and_the_sweep_keeps_its_name():
     app.loader.import_default_modules()
     declared = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"activities.sweep_reminders", "communities.expire_agreements"} <= declared
@@ -31,7 +36,7 @@ def test_every_declared_task_is_a_registered_task_and_the_sweep_keeps_its_name(d
         assert name in app.tasks, name
 
 
-def test_a_new_database_gets_the_periodic_tasks_when_beat_starts(db):
+def test_a_new_database_gets_the_periodic_tasks_when_beat_starts():
     assert not PeriodicTask.objects.exists()  # the migrations create none
 
     beat = start_beat()
@@ -53,7 +58,7 @@ def test_a_new_database_gets_the_periodic_tasks_when_beat_starts(db):
     assert {SWEEP, EXPIRY} <= set(beat.schedule)
 
 
-def test_a_second_start_changes_nothing(db):
+def test_a_second_start_changes_nothing():
     start_beat()
     before = list(PeriodicTask.objects.order_by("pk").values())
     schedules = (IntervalSchedule.objects.count(), CrontabSchedule.objects.count())
@@ -64,7 +69,7 @@ def test_a_second_start_changes_nothing(db):
     assert (IntervalSchedule.objects.count(), CrontabSchedule.objects.count()) == schedules
 
 
-def test_an_administrators_interval_and_switch_survive_a_restart(db):
+def test_an_administrators_interval_and_switch_survive_a_restart():
     start_beat()
     every_5_minutes = IntervalSchedule.objects.create(every=5, period=IntervalSchedule.MINUTES)
     sweep = PeriodicTask.objects.get(name=SWEEP)
@@ -87,7 +92,7 @@ def test_an_administrators_interval_and_switch_survive_a_restart(db):
     assert PeriodicTask.objects.filter(name__in=[SWEEP, EXPIRY]).count() == 2
 
 
-def test_the_code_still_decides_the_task_and_its_options_of_an_existing_entry(db):
+def test_the_code_still_decides_the_task_and_its_options_of_an_existing_entry():
     start_beat()
     PeriodicTask.objects.filter(name=SWEEP).update(task="activities.old_name", expire_seconds=None)
 
@@ -97,7 +102,7 @@ def test_the_code_still_decides_the_task_and_its_options_of_an_existing_entry(db
     assert (sweep.task, sweep.expire_seconds) == ("activities.sweep_reminders", 55)
 
 
-def test_a_database_scheduled_by_the_old_migrations_keeps_its_rows_and_gets_no_copy(db):
+def test_a_database_scheduled_by_the_old_migrations_keeps_its_rows_and_gets_no_copy():
     # What activities 0004 and communities 0002 used to create, before the schedule moved to code.
     every_minute = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.MINUTES)
     nightly = CrontabSchedule.objects.create(minute="5", hour="0", timezone="Asia/Shanghai")
