@@ -9,6 +9,8 @@ MO_FILES := $(PO_FILES:.po=.mo)
 
 .PHONY: run test setup messages migrate demo lint format clean
 
+# Served as in production (DEBUG off, collected static files, the Chinese error pages) unless
+# DEBUG=true; runlocal collects the static files and points SITE_URL at $(PORT).
 run: setup demo
 	$(PY) manage.py runlocal --port $(PORT)
 

@@ -82,6 +82,19 @@ def test_laptop_defaults_are_sqlite_with_wal_immediate_and_the_embedded_broker()
     ]
 
 
+def test_quiet_hours_default_to_22_to_7_outside_the_tests(monkeypatch):
+    # The test settings turn them off (tests must not depend on the hour they run at); the
+    # tests of quiet hours set these same hours themselves.
+    monkeypatch.delenv("QUIET_HOURS", raising=False)
+    result = run_python(
+        "import django; django.setup(); from django.conf import settings; "
+        "print(*settings.QUIET_HOURS)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["22", "7"]
+    assert settings.QUIET_HOURS == [0, 0]
+
+
 @pytest.mark.django_db
 def test_migrations_match_the_models():
     out = StringIO()

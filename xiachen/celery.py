@@ -4,12 +4,29 @@ on Redis in production; the code is the same."""
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xiachen.settings")
 
 app = Celery("xiachen")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# The periodic tasks, declared here only. Beat (xiachen/beat.py) writes each into the database
+# when it starts, where administrators may change its timing or switch it off; a change there
+# is kept across restarts. The names are those of the rows older databases already hold.
+app.conf.beat_schedule = {
+    "send due reminders": {
+        "task": "activities.sweep_reminders",
+        "schedule": 60.0,
+        # A sweep missed while beat was down is not worth running late: the next one is.
+        "options": {"expire_seconds": 55},
+    },
+    "expire agreements": {
+        "task": "communities.expire_agreements",
+        "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
+    },
+}
 
 
 @app.task(name="xiachen.ping")

@@ -1,52 +1,11 @@
-"""Schedules the nightly task that stores EXPIRED on agreements past their end date."""
+"""Once scheduled the nightly expiry of agreements; it creates nothing any more.
+
+The schedule is declared in code (`beat_schedule` in xiachen/celery.py) and beat writes it into
+the database when it starts (xiachen/beat.py). This migration stays, empty, so that databases
+that applied it keep a history that matches; the row it made there is kept and adopted by name.
+"""
 
 from django.db import migrations
-from django.utils import timezone
-
-TASK_NAME = "expire agreements"
-CRONTAB = {
-    "minute": "5",
-    "hour": "0",
-    "day_of_week": "*",
-    "day_of_month": "*",
-    "month_of_year": "*",
-    "timezone": "Asia/Shanghai",
-}
-
-
-def _tell_beat(apps):
-    # Beat reloads its schedule only when this timestamp moves; signals do not run here.
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
-
-
-def create_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    crontab = CrontabSchedule.objects.filter(**CRONTAB).first()
-    if crontab is None:
-        crontab = CrontabSchedule.objects.create(**CRONTAB)
-    PeriodicTask.objects.update_or_create(
-        name=TASK_NAME,
-        defaults={
-            "task": "communities.expire_agreements",
-            "crontab": crontab,
-            "interval": None,
-            "solar": None,
-            "clocked": None,
-            "enabled": True,
-            "description": "Stores EXPIRED on active agreements whose end date has passed.",
-        },
-    )
-    _tell_beat(apps)
-
-
-def remove_schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name=TASK_NAME).delete()
-    CrontabSchedule.objects.filter(**CRONTAB, periodictask__isnull=True).delete()
-    _tell_beat(apps)
 
 
 class Migration(migrations.Migration):
@@ -55,4 +14,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(create_schedule, remove_schedule)]
+    operations = []

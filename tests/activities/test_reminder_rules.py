@@ -561,6 +561,10 @@ def test_no_duty_reminder_under_an_agreement_no_longer_in_force(town, roster, ch
 
 # Quiet hours -----------------------------------------------------------------------------------
 
+# The production default (README): the test settings have none, so that no other test depends on
+# the hour the suite runs at.
+night_is_quiet = override_settings(QUIET_HOURS=[22, 7])
+
 
 @pytest.mark.parametrize(
     "when, deadline, due",
@@ -578,6 +582,7 @@ def test_no_duty_reminder_under_an_agreement_no_longer_in_force(town, roster, ch
         ("2030-06-12 12:00", "2030-06-12 13:00", "2030-06-12 12:00"),
     ],
 )
+@night_is_quiet
 def test_quiet_hours_hold_a_message_until_seven_unless_its_deadline_comes_first(
     when, deadline, due
 ):
@@ -591,6 +596,7 @@ def test_quiet_hours_that_do_not_span_midnight():
     assert quiet_hours_due(at("2030-06-13 06:00")) == at("2030-06-13 06:00")
 
 
+@night_is_quiet
 def test_reminders_queued_at_night_are_due_in_the_morning_unless_too_late(
     town, grid_worker, roster
 ):

@@ -15,7 +15,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from communities import services
 from communities.models import Agency, Agreement, Community, Street
@@ -466,16 +465,6 @@ def test_the_celery_task_runs_the_same_service(world):
     past_end(world)
     assert expire_agreements.name == "communities.expire_agreements"
     assert expire_agreements.apply().get() == 2
-
-
-def test_beat_runs_the_task_daily_at_five_past_midnight_in_shanghai(db):
-    task = PeriodicTask.objects.select_related("crontab").get(name="expire agreements")
-    assert task.task == expire_agreements.name
-    assert task.enabled
-    assert (task.crontab.minute, task.crontab.hour) == ("5", "0")
-    assert (task.crontab.day_of_month, task.crontab.month_of_year) == ("*", "*")
-    assert task.crontab.day_of_week == "*"
-    assert str(task.crontab.timezone) == "Asia/Shanghai"
 
 
 # The changelist

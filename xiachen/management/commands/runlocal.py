@@ -1,14 +1,54 @@
-"""`make run`: the web app, a Celery worker and beat together on a laptop, stopped by Ctrl-C."""
+"""`make run`: the web app, a Celery worker and beat together on a laptop, stopped by Ctrl-C.
+
+They run as in production — DEBUG off, the static files collected and served by WhiteNoise, the
+project's own error pages — unless DEBUG=true asks for the developer's debug pages."""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import environ
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+# Addresses that listen on every interface: links and host names use the loopback instead.
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+def local_secret_key() -> str:
+    """A key made once per checkout and kept in var/, so that sessions survive a restart."""
+    path = Path(settings.VAR_DIR) / "secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def child_environment(*, host: str, port: int, environment=None) -> dict:
+    """The environment of the web app and the worker: production's settings on a laptop.
+
+    What the person set wins; otherwise DEBUG is off, links in messages (SITE_URL) point at the
+    address being served, and cookies go over plain HTTP, which is all a laptop serves."""
+    env = dict(os.environ if environment is None else environment)
+    debug = environ.Env.parse_value(env.get("DEBUG", "false"), bool)
+    env["DEBUG"] = "true" if debug else "false"
+    served_host = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in served_host:  # an IPv6 address
+        served_host = f"[{served_host}]"
+    env.setdefault("SITE_URL", f"http://{served_host}:{port}")
+    if served_host not in settings.ALLOWED_HOSTS:
+        env["ALLOWED_HOSTS"] = ",".join([*settings.ALLOWED_HOSTS, served_host])
+    if not debug:
+        if not env.get("SECRET_KEY"):
+            env["SECRET_KEY"] = local_secret_key()
+        env.setdefault("SESSION_COOKIE_SECURE", "false")
+        env.setdefault("CSRF_COOKIE_SECURE", "false")
+    return env
 
 
 class Command(BaseCommand):
@@ -24,6 +64,19 @@ class Command(BaseCommand):
         Path(settings.CELERY_DATA_DIR).mkdir(parents=True, exist_ok=True)
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
+        env = child_environment(host=host, port=port)
+        debug = env["DEBUG"] == "true"
+        if not debug:
+            # As in production: hashed, compressed copies that WhiteNoise serves with long
+            # cache lifetimes; a file missing from the manifest fails here, not in production.
+            self.stdout.write("Collecting static files…")
+            collected = subprocess.run(
+                [python, manage, "collectstatic", "--noinput", "--verbosity", "0"],
+                cwd=settings.BASE_DIR,
+                env=env,
+            )
+            if collected.returncode:
+                raise CommandError("collectstatic failed; see above.")
         children = {
             "web": [python, manage, "runserver", f"{host}:{port}", "--noreload"],
             "worker": [
@@ -44,10 +97,10 @@ class Command(BaseCommand):
         # Children get their own process group so that we, not the terminal, stop them in order.
         for name, command in children.items():
             processes[name] = subprocess.Popen(
-                command, cwd=settings.BASE_DIR, start_new_session=True
+                command, cwd=settings.BASE_DIR, env=env, start_new_session=True
             )
 
-        self._print_banner(host, port)
+        self._print_banner(host, port, site_url=env["SITE_URL"], debug=debug)
         # Beat's first minute has not passed yet: one sweep now, so what is due goes out at once.
         from activities.tasks import sweep_reminders
 
@@ -84,15 +137,22 @@ class Command(BaseCommand):
                 os.killpg(process.pid, signal.SIGKILL)
         self.stdout.write("Stopped the web app, the worker and beat.")
 
-    def _print_banner(self, host, port):
+    def _print_banner(self, host, port, *, site_url, debug):
         from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 
         url = f"http://{host}:{port}/"
         broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
+        mode = (
+            "Developer mode (DEBUG=true): Django's debug pages."
+            if debug
+            else "Served as in production: DEBUG off, WhiteNoise, the Chinese error pages."
+        )
         lines = [
             "",
             "=" * 72,
             f"  下沉社区 Xiachen is running at {url}",
+            f"  {mode}",
+            f"  Links in messages point to {site_url}/",
             f"  Celery worker + beat on the {broker} broker; Ctrl-C stops everything.",
             f"  Demo accounts (password for all: {DEMO_PASSWORD}):",
         ]
