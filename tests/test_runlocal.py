@@ -174,7 +174,7 @@ def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(
             states = dict(
                 db.execute("SELECT state, COUNT(*) FROM notifications_notification GROUP BY state")
             )
-            urls = {url for (url,) in db.execute("SELECT url FROM activities_notification")}
+            urls = {url for (url,) in db.execute("SELECT url FROM notifications_notification")}
             scheduled = dict(db.execute("SELECT name, task FROM django_celery_beat_periodictask"))
         assert states.get("sent", 0) > 0 and not states.get("pending"), states
         # The worker's links point at the port being served, not at 8000.
@@ -190,8 +190,8 @@ def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(
             "/login/", page, {"username": "shengli_staff", "password": "xiachen-demo"}
         )
         assert status == 200 and url == f"{run.url}/", url
-        status, page, _, _ = browser.open("/activities/inbox/")
-        message = re.search(r'action="(/activities/inbox/\d+/read/)"', page).group(1)
+        status, page, _, _ = browser.open("/notifications/inbox/")
+        message = re.search(r'action="(/notifications/inbox/\d+/read/)"', page).group(1)
         status, page, url, _ = browser.post_form(message, page, {"open": "1"})
         assert status == 200
         assert re.fullmatch(rf"{run.url}/activities/\d+/", url), url
