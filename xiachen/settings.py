@@ -84,7 +84,7 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 # Admin history is to read: records change through their services, never by reverting to an
-# old version (communities.admin.ReadOnlyHistoryAdmin refuses what this switch only hides).
+# old version (communities.admin.history.ReadOnlyHistoryAdmin refuses what this switch only hides).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 ROOT_URLCONF = "xiachen.urls"

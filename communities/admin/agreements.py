@@ -1,10 +1,8 @@
-"""City administration of places, agencies, staff roles and the agreement signing desk."""
+"""The signing desk: agreements signed, terminated and followed in admin."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_field, unquote
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
-from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -13,74 +11,12 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
-from simple_history.models import DeletedObject
-from simple_history.template_utils import HistoricalRecordContextHelper
 
-from .forms import AgreementAdminForm, AgreementSignForm, AgreementTerminateForm
-from .history import NOTHING
-from .models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
-from .services import agreement_sign, agreement_terminate
+from ..forms import AgreementAdminForm, AgreementSignForm, AgreementTerminateForm
+from ..models import Agreement
+from ..services import agreement_sign, agreement_terminate
+from .history import ReadOnlyHistoryAdmin
 
-
-class ReadableChanges(HistoricalRecordContextHelper):
-    """The history's "changes" column as the change form shows values: labels of choices,
-    local dates, a file's name, "—" for nothing."""
-
-    def prepare_delta_change_value(self, change, value):
-        field = self.model._meta.get_field(change.field)
-        if field.many_to_many:
-            return super().prepare_delta_change_value(change, value)
-        if isinstance(value, DeletedObject):
-            # The library's stand-in for a related row it cannot load, an empty one included.
-            if value.pk is None:
-                return NOTHING
-            return _("deleted %(kind)s (%(pk)s)") % {
-                "kind": value.model._meta.verbose_name,
-                "pk": value.pk,
-            }
-        return display_for_field(value, field, NOTHING, avoid_link=True)
-
-
-class _ReadOnlyForm:
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.disabled = True
-
-
-class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
-    """History to read, never to revert, for records that change only through a service (the
-    signing desk, report-in review, roll call), which checks the rules and says why.
-
-    Reverting saves an old version straight back: it set a terminated agreement back to draft
-    without its termination and scan, and reviving one beside the pair's active agreement broke
-    a constraint (a 500). SIMPLE_HISTORY_REVERT_DISABLED takes the Revert button away, but the
-    library still saves what is posted to a version's page; here nothing is."""
-
-    object_history_list_template = "admin/history/list.html"
-    object_history_form_template = "admin/history/version.html"
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method not in ("GET", "HEAD"):
-            raise PermissionDenied
-        return super().history_form_view(request, object_id, version_id, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        # The library's version page builds its form here too: there, every field is disabled.
-        version_page = f"{self.opts.app_label}_{self.opts.model_name}_simple_history"
-        match = getattr(request, "resolver_match", None)
-        if match is not None and match.url_name == version_page:
-            return type(form.__name__, (_ReadOnlyForm, form), {})
-        return form
-
-    def get_historical_record_context_helper(self, request, historical_record):
-        return ReadableChanges(self.model, historical_record)
-
-
-# Badge colours by effective status; the CSS class lets people (and tests) tell them apart
-# without reading the colour.
 STATUS_COLOURS = {
     Agreement.EffectiveStatus.DRAFT: "#6c757d",
     Agreement.EffectiveStatus.PENDING: "#0e7490",
@@ -88,116 +24,6 @@ STATUS_COLOURS = {
     Agreement.EffectiveStatus.EXPIRED: "#b45309",
     Agreement.EffectiveStatus.TERMINATED: "#b91c1c",
 }
-
-
-@admin.register(Street)
-class StreetAdmin(admin.ModelAdmin):
-    list_display = ["name", "community_count"]
-    search_fields = ["name"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(community_count=Count("communities"))
-
-    @admin.display(description=_("communities"), ordering="community_count")
-    def community_count(self, obj):
-        return obj.community_count
-
-
-class CompoundInline(admin.TabularInline):
-    model = Compound
-    extra = 0
-
-
-class GridInline(admin.TabularInline):
-    model = Grid
-    extra = 0
-
-
-# URLs typed without a scheme are taken as https (Django 6's default, without its warning).
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
-
-ROBOT_FIELDSET = (
-    _("Group robot"),
-    {
-        "fields": ["robot_webhook_url", "robot_kind"],
-        "description": _(
-            "Reminders to people who chose the group robot are posted to this group chat."
-        ),
-    },
-)
-
-
-@admin.register(Community)
-class CommunityAdmin(admin.ModelAdmin):
-    list_display = ["name", "street", "address", "phone", "has_robot"]
-    list_filter = ["street"]
-    list_select_related = ["street"]
-    search_fields = ["name", "street__name"]
-    inlines = [CompoundInline, GridInline]
-    fieldsets = [(None, {"fields": ["street", "name", "address", "phone"]}), ROBOT_FIELDSET]
-    formfield_overrides = URL_FIELDS
-
-    @admin.display(description=_("group robot"), boolean=True)
-    def has_robot(self, obj):
-        return bool(obj.robot_webhook_url)
-
-
-@admin.register(Grid)
-class GridAdmin(admin.ModelAdmin):
-    list_display = ["name", "community", "area"]
-    list_filter = ["community__street", "community"]
-    list_select_related = ["community"]
-    search_fields = ["name", "community__name"]
-    autocomplete_fields = ["community"]
-
-    def get_queryset(self, request):
-        # A grid's name includes its community's, in autocomplete results too.
-        return super().get_queryset(request).select_related("community")
-
-
-@admin.register(Compound)
-class CompoundAdmin(admin.ModelAdmin):
-    list_display = ["name", "community"]
-    list_filter = ["community__street", "community"]
-    list_select_related = ["community"]
-    search_fields = ["name", "community__name"]
-    autocomplete_fields = ["community"]
-
-
-@admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["name", "short_name", "kind", "is_active", "has_robot"]
-    list_filter = ["kind", "is_active"]
-    search_fields = ["name", "short_name"]
-    fieldsets = [
-        (None, {"fields": ["name", "short_name", "kind", "address", "is_active"]}),
-        ROBOT_FIELDSET,
-    ]
-    formfield_overrides = URL_FIELDS
-
-    @admin.display(description=_("group robot"), boolean=True)
-    def has_robot(self, obj):
-        return bool(obj.robot_webhook_url)
-
-
-@admin.register(StaffRole)
-class StaffRoleAdmin(admin.ModelAdmin):
-    list_display = ["user", "kind", "place"]
-    list_filter = ["kind"]
-    list_select_related = ["user", "street", "community", "agency"]
-    search_fields = [
-        "user__username",
-        "user__first_name",
-        "user__last_name",
-        "street__name",
-        "community__name",
-        "agency__name",
-    ]
-    autocomplete_fields = ["user", "street", "community", "agency", "grids"]
-
-    @admin.display(description=_("place"))
-    def place(self, obj):
-        return obj.street or obj.community or obj.agency or "—"
 
 
 class EffectiveStatusFilter(admin.SimpleListFilter):
