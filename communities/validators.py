@@ -51,3 +51,16 @@ def mask_mobile(mobile: str) -> str:
     if len(mobile) == 11:
         return f"{mobile[:3]}****{mobile[-4:]}"
     return "****" if mobile else ""
+
+
+# A date typed into a page falls in these years; anything else is a typo (and would overflow
+# when moved by a day or a week).
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def validate_year(value):
+    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValidationError(
+            _("Choose a date between %(first)s and %(last)s."),
+            params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        )

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from communities.filters import GridFilter
 from communities.models import Agency, Community, Grid
 from communities.navigation import next_url
 from communities.permissions import (
@@ -27,7 +28,8 @@ from communities.permissions import (
     scope_of,
 )
 
-from .forms import MY_GRIDS, GridChoiceForm, MemberFilterForm, RegistrationReturnForm
+from .filters import MemberFilterSet
+from .forms import GridChoiceForm, RegistrationReturnForm
 from .models import Registration
 from .services import registration_approve, registration_assign_grid, registration_return
 
@@ -213,33 +215,31 @@ def member_list(request):
         community=desk.community, status=Registration.Status.ACTIVE
     )
     agencies = list(Agency.objects.filter(pk__in=active.values("member__agency")).order_by("name"))
-    data = request.GET.copy()
-    if "grid" not in data and desk.starts_with_own_grids:
-        data["grid"] = MY_GRIDS
-    form = MemberFilterForm(
-        data,
+    filters = MemberFilterSet(
+        request.GET,
+        active,
         agencies=agencies,
         grids=desk.grids,
-        has_own_grids=bool(desk.own_grid_ids),
+        own_grid_ids=desk.own_grid_ids,
+        start_on_own_grids=desk.starts_with_own_grids,
     )
-    form.is_valid()  # errors are shown; the valid filters still apply
-    rows = (
-        form.apply_to(active, own_grid_ids=desk.own_grid_ids)
-        .select_related("member__agency", "grid")
-        .order_by("member__agency__name", "member__name", "pk")
+    rows = filters.qs.select_related("member__agency", "grid").order_by(
+        "member__agency__name", "member__name", "pk"
     )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    in_use = filters.in_use
     return render(
         request,
         "members/member_list.html",
         {
             "desk": desk,
-            "form": form,
+            "form": filters.form,
             "page": page,
-            "showing_own_grids": form.cleaned_data.get("grid") == MY_GRIDS,
-            "filtered": any(form.cleaned_data.get(f) for f in ("q", "agency", "grid", "kind")),
-            "more_filters": any(form.cleaned_data.get(f) for f in ("agency", "kind"))
-            or form.cleaned_data.get("grid") not in (None, "", MY_GRIDS),
+            "showing_own_grids": in_use.get("grid") == GridFilter.MINE,
+            "filtered": bool(in_use),
+            "more_filters": "agency" in in_use
+            or "kind" in in_use
+            or in_use.get("grid", GridFilter.MINE) != GridFilter.MINE,
         },
     )
 

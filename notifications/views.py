@@ -12,7 +12,8 @@ from communities.navigation import next_url, redirect_next, site_relative
 from communities.permissions import can_retry, can_see_outbox
 from communities.validators import mask_mobile
 
-from .forms import EmailAddressForm, NotificationPreferenceForm, OutboxFilterForm
+from .filters import OutboxFilterSet
+from .forms import EmailAddressForm, NotificationPreferenceForm
 from .models import Notification, NotificationPreference
 from .services import notification_mark_read, notification_retry, notifications_mark_all_read
 
@@ -100,19 +101,16 @@ def _outbox_viewer(request):
 def outbox(request):
     """Messages to the people in the viewer's scope: what is queued, sent, or has failed."""
     visible = _outbox_viewer(request)
-    form = OutboxFilterForm(request.GET or None)
-    if form.is_bound:
-        form.is_valid()  # errors are shown; the valid filters still apply
-    # Counts per state follow every filter but the state, so each is a link to that state.
+    filters = OutboxFilterSet(request.GET, visible)
     by_state = dict(
-        form.apply_to(visible, state=False)
+        filters.qs_without("state")
         .order_by()
         .values("state")
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
     state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
-    rows = form.apply_to(visible).select_related("recipient").order_by("-created_at", "-pk")
+    rows = filters.qs.select_related("recipient").order_by("-created_at", "-pk")
     page = Paginator(rows, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     for notification in page:
         notification.shown_name = notification.recipient_name or (
@@ -124,10 +122,10 @@ def outbox(request):
         request,
         "notifications/outbox.html",
         {
-            "form": form,
+            "form": filters.form,
             "page": page,
             "state_counts": state_counts,
-            "selected_state": getattr(form, "cleaned_data", {}).get("state", ""),
+            "selected_state": filters.form.cleaned_data.get("state", ""),
             "failed": Notification.State.FAILED,
         },
     )

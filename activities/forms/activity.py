@@ -1,23 +1,17 @@
-"""Forms of the activity pages: planning an activity, cancelling one, and the list's filters."""
-
-import datetime as dt
+"""Forms of the activity pages: planning an activity and cancelling one."""
 
 from django import forms
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
+from communities.validators import validate_year
 
 from ..models import Activity, ActivityType
-from . import with_all_choice
 
 # What <input type="datetime-local"> sends and expects: no seconds, no zone (local time).
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-
-# Anything outside these years is a typo (and would overflow when moved by a week).
-FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -25,22 +19,6 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs, format=DATETIME_LOCAL)
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs=None):
-        super().__init__(attrs, format="%Y-%m-%d")
-
-
-def _in_years(value):
-    if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise forms.ValidationError(
-            _("Choose a date between %(first)s and %(last)s."),
-            params={"first": FIRST_YEAR, "last": LAST_YEAR},
-        )
-    return value
 
 
 def agreement_label(agreement: Agreement) -> str:
@@ -106,7 +84,7 @@ class ActivityForm(forms.ModelForm):
         fields["capacity"].widget.attrs.update(min=1, inputmode="numeric")
         fields["capacity"].validators.append(_positive)
         for name in ("starts_at", "ends_at"):
-            fields[name].validators.append(_in_years)
+            fields[name].validators.append(validate_year)
         # Any of the community's agreements is accepted here so that the service can say why
         # one is not in force; the list offers those in force and the one already chosen.
         agreements = Agreement.objects.filter(community=community).select_related("agency")
@@ -154,94 +132,3 @@ class ActivityCancelForm(forms.Form):
         max_length=200,
         help_text=_("Everyone signed up is told this reason."),
     )
-
-
-def local_midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-class ActivityFilterForm(forms.Form):
-    """The activity list's filters. Invalid values are reported and left out; the rest apply."""
-
-    MY_GRIDS = "mine"
-
-    q = forms.CharField(
-        label=_("Search"),
-        required=False,
-        max_length=100,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Title or place")}),
-    )
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=DateInput(), validators=[_in_years]
-    )
-    date_to = forms.DateField(
-        label=_("To"), required=False, widget=DateInput(), validators=[_in_years]
-    )
-    type = forms.ModelChoiceField(
-        label=capfirst(_("type")),
-        queryset=ActivityType.objects.none(),
-        required=False,
-        empty_label=_("All types"),
-        error_messages={"invalid_choice": _("Choose one of the listed types.")},
-    )
-    grid = forms.ChoiceField(label=capfirst(_("grid")), required=False)
-    status = forms.ChoiceField(
-        label=capfirst(_("status")),
-        required=False,
-        choices=with_all_choice(_("All statuses"), Activity.Status.choices),
-    )
-    nature = forms.ChoiceField(
-        label=capfirst(_("nature")),
-        required=False,
-        choices=with_all_choice(_("Duty and volunteer"), Activity.Nature.choices),
-    )
-
-    def __init__(self, *args, grids, my_grid_ids=frozenset(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.my_grid_ids = my_grid_ids
-        self.fields["type"].queryset = ActivityType.objects.all()
-        self.fields["grid"].choices = [
-            ("", _("Whole community")),
-            *([(self.MY_GRIDS, _("My grids"))] if my_grid_ids else []),
-            *((str(grid.pk), grid.name) for grid in grids),
-        ]
-
-    def clean(self):
-        cleaned = super().clean()
-        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
-        if date_from and date_to and date_to < date_from:
-            self.add_error("date_to", _("The end date is before the start date."))
-            cleaned.pop("date_to", None)
-        return cleaned
-
-    @property
-    def data_filters(self):
-        """The valid filters in use (call after is_valid())."""
-        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in ("", None)}
-
-    def apply_to(self, activities):
-        """`activities` narrowed by every valid filter. The status filter needs the
-        `live_status` annotation of the list's queryset."""
-        data = self.data_filters
-        if data.get("q"):
-            activities = activities.filter(
-                Q(title__icontains=data["q"]) | Q(place__icontains=data["q"])
-            )
-        # Local days, as bounds on the column so that the index on it serves the query.
-        if data.get("date_from"):
-            activities = activities.filter(starts_at__gte=local_midnight(data["date_from"]))
-        if data.get("date_to"):
-            activities = activities.filter(
-                starts_at__lt=local_midnight(data["date_to"] + dt.timedelta(days=1))
-            )
-        if data.get("type"):
-            activities = activities.filter(type=data["type"])
-        if data.get("grid") == self.MY_GRIDS:
-            activities = activities.filter(grid__in=self.my_grid_ids)
-        elif data.get("grid"):
-            activities = activities.filter(grid=int(data["grid"]))
-        if data.get("status"):
-            activities = activities.filter(live_status=data["status"])
-        if data.get("nature"):
-            activities = activities.filter(nature=data["nature"])
-        return activities

@@ -18,17 +18,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from communities.filters import GridFilter, local_midnight
 from communities.models import Community, Grid
 from communities.permissions import can_list_activities, scope_of
+from communities.validators import FIRST_YEAR, LAST_YEAR
 
-from ..forms.activity import (
-    FIRST_YEAR,
-    LAST_YEAR,
-    ActivityCancelForm,
-    ActivityFilterForm,
-    ActivityForm,
-    local_midnight,
-)
+from ..filters import ActivityFilterSet
+from ..forms.activity import ActivityCancelForm, ActivityForm
 from ..models import Activity, Participation
 from ..services import activity as services
 from ..services.activity import activity_editable_error
@@ -130,21 +126,15 @@ def activity_list(request):
     top). A grid worker's list starts with their own grids."""
     place = _place(request)
     now = timezone.now()
-    data = request.GET.copy()
-    grid_default = place.is_grid_worker and place.grid_ids and "grid" not in data
-    if grid_default:
-        data["grid"] = ActivityFilterForm.MY_GRIDS
-    form = ActivityFilterForm(
-        data,
-        grids=Grid.objects.filter(community=place.community),
-        my_grid_ids=place.grid_ids if place.is_grid_worker else frozenset(),
-    )
-    form.is_valid()  # errors are shown; the valid filters still apply
-    activities = form.apply_to(
+    filters = ActivityFilterSet(
+        request.GET,
         _with_figures(
             Activity.objects.visible_to(request.user).filter(community=place.community), now
-        )
-    ).annotate(
+        ),
+        grids=Grid.objects.filter(community=place.community),
+        own_grid_ids=place.grid_ids if place.is_grid_worker else frozenset(),
+    )
+    activities = filters.qs.annotate(
         is_past=Case(When(ends_at__lte=now, then=Value(1)), default=Value(0)),
         upcoming_start=Case(When(ends_at__gt=now, then=F("starts_at"))),
     )
@@ -153,16 +143,16 @@ def activity_list(request):
     )
     page = Paginator(activities, PAGE_SIZE).get_page(request.GET.get("page"))
     _label(page.object_list, place)
-    filters = form.data_filters
+    in_use = filters.in_use
     return render(
         request,
         "activities/activity_list.html",
         {
             "place": place,
-            "form": form,
+            "form": filters.form,
             "page": page,
-            "showing_my_grids": filters.get("grid") == ActivityFilterForm.MY_GRIDS,
-            "more_filters": bool(set(filters) - {"q", "grid"}) or bool(form.errors),
+            "showing_my_grids": in_use.get("grid") == GridFilter.MINE,
+            "more_filters": bool(set(in_use) - {"q", "grid"}) or bool(filters.errors),
             "can_manage": can_manage(request.user, place.community),
         },
     )

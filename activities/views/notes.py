@@ -16,13 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from communities.permissions import scope_of
 from members.models import Registration
 
-from ..forms.notes import (
-    ConcernFilterForm,
-    ConcernForm,
-    ConcernForwardForm,
-    ConcernResolveForm,
-    WorkUpdateForm,
-)
+from ..filters import ConcernFilterSet
+from ..forms.notes import ConcernForm, ConcernForwardForm, ConcernResolveForm, WorkUpdateForm
 from ..models import Activity, Concern, WorkUpdate
 from ..services import notes as services
 from ..services.notes import concern_handlers, posting_communities
@@ -224,12 +219,9 @@ def concern_list(request):
         concerns = concerns.filter(community=space.community)
         grids = list(space.community.grids.order_by("name"))
         my_grid_ids = space.grid_ids if space.is_grid_worker else frozenset()
-    form = ConcernFilterForm(request.GET or None, grids=grids, my_grid_ids=my_grid_ids)
-    if form.is_bound:
-        form.is_valid()  # errors are shown; the valid filters still apply
-    # Counts per state follow the grid filter, so each state's number is what its tab shows.
+    filters = ConcernFilterSet(request.GET, concerns, grids=grids, own_grid_ids=my_grid_ids)
     by_state = dict(
-        form.apply_to(concerns, state=False)
+        filters.qs_without("state")
         .order_by()
         .values("state")
         .annotate(n=Count("pk"))
@@ -237,8 +229,9 @@ def concern_list(request):
     )
     resolved = Concern.State.RESOLVED
     rows = (
-        form.apply_to(concerns)
-        .select_related("grid", "activity", "community", "reported_by__member", "handler__member")
+        filters.qs.select_related(
+            "grid", "activity", "community", "reported_by__member", "handler__member"
+        )
         .annotate(
             resolved_last=Case(
                 When(state=resolved, then=Value(1)), default=Value(0), output_field=IntegerField()
@@ -271,13 +264,13 @@ def concern_list(request):
         request,
         "activities/concern_list.html",
         {
-            "form": form,
+            "form": filters.form,
             "page": page,
             "community": space.community if space else None,
             "state_counts": [(s, by_state.get(s.value, 0)) for s in Concern.State],
             "unresolved_count": unresolved,
-            "selected_state": getattr(form, "cleaned_data", {}).get("state", ""),
-            "grid_choice": form.grid_choice(),
+            "selected_state": filters.form.cleaned_data.get("state", ""),
+            "grid_choice": filters.grid_choice,
             "can_post": _can_post_somewhere(request.user),
         },
     )
