@@ -213,15 +213,6 @@ def with_month_figures(communities, today: dt.date | None = None):
     )
 
 
-def pending_roll_call(activities, now: dt.datetime | None = None):
-    """Activities that have ended while some members are still "signed up": 待点名."""
-    now = now or timezone.now()
-    waiting = Participation.objects.filter(
-        activity=OuterRef("pk"), status=Participation.Status.SIGNED_UP
-    )
-    return activities.filter(ends_at__lte=now).filter(Exists(waiting))
-
-
 class _DaysReaching(Expression):
     """How many rows of a subquery of per-day counts (a `present` column) reach a threshold
     taken from the outer row. Comparing in an outer WHERE, not in the subquery's HAVING: SQLite

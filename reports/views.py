@@ -110,7 +110,7 @@ def community_section(user, scope, now):
             today,
         )
     )
-    pending_roll_call = figures.pending_roll_call(community_activities, now)
+    pending_roll_call = community_activities.pending_roll_call(now)
     roll_calls, more_roll_calls = _limited(
         pending_roll_call.select_related("community").order_by("ends_at", "pk"), ROLL_CALL_LIMIT
     )

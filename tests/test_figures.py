@@ -281,7 +281,7 @@ class TestPendingRollCall:
         take_part(world.sanxia_member, ended_done, Participation.Status.PRESENT, 2)
         take_part(world.sanxia_member, upcoming, Participation.Status.SIGNED_UP)
 
-        pending = figures.pending_roll_call(Activity.objects.all(), NOW)
+        pending = Activity.objects.pending_roll_call(NOW)
 
         assert list(pending) == [ended_waiting]
 

@@ -22,9 +22,6 @@ PLANNABLE = (Activity.Status.DRAFT, Activity.Status.RECRUITING)
 # A change to any of these is news to everyone signed up (the admin uses the same set).
 NEWS_FIELDS = ("starts_at", "ends_at", "place")
 
-# Those who take a place: the capacity cannot drop below them.
-TAKING_A_PLACE = (Participation.Status.SIGNED_UP, Participation.Status.PRESENT)
-
 
 def activity_editable_error(activity: Activity) -> str | None:
     """Why the activity can no longer be edited (or cancelled), or None when it can."""
@@ -78,7 +75,10 @@ def _check_rules(activity: Activity, *, before: dict | None) -> None:
         if problem:
             errors["agreement"] = problem
     if before is not None and activity.capacity is not None:
-        taken = Participation.objects.filter(activity=activity, status__in=TAKING_A_PLACE).count()
+        # Those who take a place: the capacity cannot drop below them.
+        taken = Participation.objects.filter(
+            activity=activity, status__in=Participation.TAKING_A_PLACE
+        ).count()
         if activity.capacity < taken:
             errors["capacity"] = gettext_lazy(
                 "%(count)s people are already signed up or present; the capacity cannot be "

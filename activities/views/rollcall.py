@@ -335,7 +335,8 @@ def attendance_board(request, pk):
     own_only = not scope.is_staff_of_any_place
     if own_only and not participations:
         raise PermissionDenied
-    ended = activity.ends_at <= timezone.now()
+    # Those still signed up are pending roll call once it has finished (never when cancelled).
+    finished = activity.current_status == Activity.Status.FINISHED
     totals = None if own_only else figures.attendance(visible)
     context = {
         "activity": activity,
@@ -343,7 +344,7 @@ def attendance_board(request, pk):
         "totals": totals,
         "sees_all": sees_all,
         "own_only": own_only,
-        "ended": ended,
+        "finished": finished,
         "can_roll_call": can_manage(request.user, activity.community),
         "people": (totals.present + activity.resident_volunteers) if totals and sees_all else None,
     }
