@@ -270,8 +270,10 @@ def with_duty_fulfilment(
     Annotates each agreement with `<name>_first` and `<name>_last`, its period (from the later
     of its start and `start` to the earliest of its end, `end` and today), and `<name>_days_met`:
     the local days of that period on which at least `daily_quota` different members of the
-    agency were present on duty-nature activities of the community. Read the result with
-    `annotated_duty_fulfilment(agreement, name)`. One query for any number of agreements."""
+    agency were present on duty-nature activities that count toward this agreement (an
+    activity's 计入协议; one that counts toward none, or toward another agreement, counts
+    nowhere here). Read the result with `annotated_duty_fulfilment(agreement, name)`. One query
+    for any number of agreements."""
     today = today or timezone.localdate()
     last_day = min(today, end) if end else today
     first = (
@@ -290,7 +292,7 @@ def with_duty_fulfilment(
         Participation.objects.filter(
             status=Participation.Status.PRESENT,
             activity__nature=Activity.Nature.DUTY,
-            activity__community=OuterRef("community"),
+            activity__agreement=OuterRef("pk"),
             member__agency=OuterRef("agency"),
             **bounds,
         )
