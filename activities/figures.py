@@ -135,10 +135,8 @@ def report_in(members) -> ReportIn:
 
     Pass the agency's members (`Member.objects.visible_to(user).filter(agency=...)`); members
     who left are not counted on either side."""
-    liaison = Registration.objects.filter(
-        member=OuterRef("pk"),
-        kind=Registration.Kind.LIAISON,
-        status=Registration.Status.ACTIVE,
+    liaison = Registration.objects.reported_in().filter(
+        member=OuterRef("pk"), kind=Registration.Kind.LIAISON
     )
     totals = members.filter(status=Member.Status.ACTIVE).aggregate(
         active=Count("pk"), reported=Count("pk", filter=Q(Exists(liaison)))
@@ -188,13 +186,11 @@ def _count(subquery, column):
 
 
 def with_month_figures(communities, today: dt.date | None = None):
-    """Annotates each community with `reported_in`, the members with an active report-in
-    (报到, either kind) to it, and `activities_this_month`, its activities starting this
-    month that were not cancelled."""
+    """Annotates each community with `reported_in`, the members reported in to it (报到,
+    either kind; RegistrationQuerySet.reported_in), and `activities_this_month`, its activities
+    starting this month that take place (neither drafts nor cancelled)."""
     start, end = month_bounds(today)
-    reported = Registration.objects.filter(
-        community=OuterRef("pk"), status=Registration.Status.ACTIVE
-    )
+    reported = Registration.objects.reported_in().filter(community=OuterRef("pk"))
     reported_in = Coalesce(
         Subquery(
             reported.order_by()
@@ -205,9 +201,9 @@ def with_month_figures(communities, today: dt.date | None = None):
         ),
         0,
     )
-    activities = Activity.objects.filter(
+    activities = Activity.objects.taking_place().filter(
         community=OuterRef("pk"), starts_at__gte=start, starts_at__lt=end
-    ).exclude(status=Activity.Status.CANCELLED)
+    )
     return communities.annotate(
         reported_in=reported_in, activities_this_month=_count(activities, "community")
     )

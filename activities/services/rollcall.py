@@ -106,12 +106,10 @@ def is_pending_leave(participation: Participation) -> bool:
 
 
 def walk_in_candidates(*, activity: Activity, user) -> QuerySet:
-    """Members who may be added on the spot: active, with an active report-in (either kind) to
-    the activity's community, and not on the activity yet."""
-    reported_in = Registration.objects.filter(
-        member=OuterRef("pk"),
-        community=activity.community_id,
-        status=Registration.Status.ACTIVE,
+    """Members who may be added on the spot: reported in (either kind) to the activity's
+    community, and not on the activity yet."""
+    reported_in = Registration.objects.reported_in().filter(
+        member=OuterRef("pk"), community=activity.community_id
     )
     on_activity = Participation.objects.filter(member=OuterRef("pk"), activity=activity)
     return (

@@ -419,13 +419,11 @@ def activity_cancel_page(request, pk):
                 % {"title": activity.title},
             )
             return redirect(activity)
-    signed_up = Participation.objects.filter(
-        activity=activity, status=Participation.Status.SIGNED_UP
-    ).count()
     return render(
         request,
         "activities/activity_cancel.html",
-        {"activity": activity, "form": form, "signed_up": signed_up},
+        # Those the cancellation is told to (services.activity.activity_cancel).
+        {"activity": activity, "form": form, "signed_up": len(activity.signed_up_members())},
     )
 
 

@@ -3,13 +3,16 @@ reminders and figures alike: its live status, "pending roll call" (待点名) an
 call is due."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from activities import reminders
+from activities import figures, reminders
 from activities.models import Activity, Participation
+from communities.models import Community
+from members.models import Member
 
 Status = Activity.Status
 NOW = timezone.make_aware(dt.datetime(2025, 6, 18, 10, 0))
@@ -178,3 +181,37 @@ def test_no_reminder_for_a_cancelled_or_draft_activity_with_sign_ups(world, ende
     Activity.objects.exclude(status__in=Activity.NOT_TAKING_PLACE).delete()
 
     assert reminders.roll_call_due(NOW + 5 * H) == 0
+
+
+# --- Taking place -----------------------------------------------------------------------------
+
+
+def test_the_months_figures_leave_out_drafts_and_cancelled_activities(world):
+    today = dt.date(2025, 6, 18)
+    start, _end = figures.month_bounds(today)
+    Activity.objects.all().delete()
+    for status in Activity.Status:
+        Activity.objects.create(
+            community=world.shengli,
+            type=world.cleanup,
+            title=f"清扫 {status}",
+            starts_at=start + dt.timedelta(days=2),
+            ends_at=start + dt.timedelta(days=2, hours=2),
+            status=status,
+        )
+    communities = figures.with_month_figures(Community.objects.filter(pk=world.shengli.pk), today)
+    # Recruiting, ongoing and finished: a draft is only a plan, a cancelled one did not happen.
+    assert communities.get().activities_this_month == 3
+
+
+def test_the_cancel_page_counts_those_who_will_be_told(client, world, community_staff):
+    activity = make_activity(world, starts_at=timezone.now() + 24 * H)
+    sign_up(activity, world.sanxia_member)
+    sign_up(activity, world.sanxia_member_2)
+    Member.objects.filter(pk=world.sanxia_member_2.pk).update(
+        status=Member.Status.LEFT, left_on=timezone.localdate()
+    )
+    client.force_login(community_staff)
+    html = client.get(f"/activities/{activity.pk}/cancel/").content.decode()
+    told = re.search(r"data-testid=\"who-is-told\">\D*(\d+)", html).group(1)
+    assert told == str(len(activity.signed_up_members())) == "1"
