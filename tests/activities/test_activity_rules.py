@@ -215,3 +215,15 @@ def test_the_cancel_page_counts_those_who_will_be_told(client, world, community_
     html = client.get(f"/activities/{activity.pk}/cancel/").content.decode()
     told = re.search(r"data-testid=\"who-is-told\">\D*(\d+)", html).group(1)
     assert told == str(len(activity.signed_up_members())) == "1"
+
+
+def test_a_note_can_be_about_an_activity_that_takes_place_only(client, world, grid_worker):
+    yesterday = timezone.now() - 24 * H
+    held = make_activity(world, starts_at=yesterday)
+    draft = make_activity(world, Status.DRAFT, starts_at=yesterday)
+    cancelled = make_activity(world, Status.CANCELLED, starts_at=yesterday)
+    client.force_login(grid_worker)
+    choices = client.get("/activities/updates/new/").context["form"].fields["activity"].queryset
+    assert held in choices
+    assert draft not in choices
+    assert cancelled not in choices
