@@ -354,7 +354,7 @@ def attendance_board(request, pk):
         "sees_all": sees_all,
         "own_only": own_only,
         "finished": finished,
-        "can_roll_call": can_manage(request.user, activity.community),
+        "can_roll_call": activity.takes_place and can_manage(request.user, activity.community),
         "people": (totals.present + activity.resident_volunteers) if totals and sees_all else None,
     }
     return render(request, "activities/attendance_board.html", context)

@@ -156,12 +156,15 @@ def test_the_board_of_a_cancelled_activity_calls_no_one_pending(client, world, c
     cancelled = make_activity(world, Status.CANCELLED, starts_at=timezone.now() - 24 * H)
     sign_up(cancelled, world.sanxia_member)
     client.force_login(community_staff)
+    roll_call = f'href="/activities/{cancelled.pk}/roll-call/"'
     html = client.get(f"/activities/{cancelled.pk}/board/").content.decode()
     assert "待点名" not in html
+    assert roll_call not in html
 
     Activity.objects.filter(pk=cancelled.pk).update(status=Status.RECRUITING)
     html = client.get(f"/activities/{cancelled.pk}/board/").content.decode()
     assert "待点名" in html
+    assert roll_call in html
 
 
 # --- When the roll call is due ----------------------------------------------------------------
