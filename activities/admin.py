@@ -2,7 +2,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -18,7 +17,7 @@ from .models import (
     Participation,
     WorkUpdate,
 )
-from .services import activity_cancel, activity_notify_changed
+from .services import activity_cancel, activity_notify_changed, is_news
 
 
 @admin.register(ActivityType)
@@ -51,9 +50,6 @@ class ActivityAdmin(admin.ModelAdmin):
     inlines = [ParticipationInline]
     actions = ["cancel_selected"]
 
-    # A change to any of these is news to everyone signed up.
-    NEWS_FIELDS = {"starts_at", "ends_at", "place"}
-
     def get_readonly_fields(self, request, obj=None):
         # Cancelling tells everyone signed up, so it goes through the "cancel" action only.
         if obj is not None and obj.status == Activity.Status.CANCELLED:
@@ -78,14 +74,8 @@ class ActivityAdmin(admin.ModelAdmin):
         # After the inline participations are saved too, so that someone put on leave in the
         # same save is not told about the change.
         super().save_related(request, form, formsets, change)
-        activity = form.instance
-        if (
-            change
-            and self.NEWS_FIELDS & set(form.changed_data)
-            and activity.status != Activity.Status.CANCELLED
-            and activity.ends_at > timezone.now()  # correcting a past record is no news
-        ):
-            told = activity_notify_changed(activity=activity)
+        if change and is_news(form.instance, form.changed_data):
+            told = activity_notify_changed(activity=form.instance)
             if told:
                 messages.info(
                     request,

@@ -135,10 +135,8 @@ def report_in(members) -> ReportIn:
 
     Pass the agency's members (`Member.objects.visible_to(user).filter(agency=...)`); members
     who left are not counted on either side."""
-    liaison = Registration.objects.filter(
-        member=OuterRef("pk"),
-        kind=Registration.Kind.LIAISON,
-        status=Registration.Status.ACTIVE,
+    liaison = Registration.objects.reported_in().filter(
+        member=OuterRef("pk"), kind=Registration.Kind.LIAISON
     )
     totals = members.filter(status=Member.Status.ACTIVE).aggregate(
         active=Count("pk"), reported=Count("pk", filter=Q(Exists(liaison)))
@@ -188,13 +186,11 @@ def _count(subquery, column):
 
 
 def with_month_figures(communities, today: dt.date | None = None):
-    """Annotates each community with `reported_in`, the members with an active report-in
-    (报到, either kind) to it, and `activities_this_month`, its activities starting this
-    month that were not cancelled."""
+    """Annotates each community with `reported_in`, the members reported in to it (报到,
+    either kind; RegistrationQuerySet.reported_in), and `activities_this_month`, its activities
+    starting this month that take place (neither drafts nor cancelled)."""
     start, end = month_bounds(today)
-    reported = Registration.objects.filter(
-        community=OuterRef("pk"), status=Registration.Status.ACTIVE
-    )
+    reported = Registration.objects.reported_in().filter(community=OuterRef("pk"))
     reported_in = Coalesce(
         Subquery(
             reported.order_by()
@@ -205,21 +201,12 @@ def with_month_figures(communities, today: dt.date | None = None):
         ),
         0,
     )
-    activities = Activity.objects.filter(
+    activities = Activity.objects.taking_place().filter(
         community=OuterRef("pk"), starts_at__gte=start, starts_at__lt=end
-    ).exclude(status=Activity.Status.CANCELLED)
+    )
     return communities.annotate(
         reported_in=reported_in, activities_this_month=_count(activities, "community")
     )
-
-
-def pending_roll_call(activities, now: dt.datetime | None = None):
-    """Activities that have ended while some members are still "signed up": 待点名."""
-    now = now or timezone.now()
-    waiting = Participation.objects.filter(
-        activity=OuterRef("pk"), status=Participation.Status.SIGNED_UP
-    )
-    return activities.filter(ends_at__lte=now).filter(Exists(waiting))
 
 
 class _DaysReaching(Expression):
@@ -279,8 +266,10 @@ def with_duty_fulfilment(
     Annotates each agreement with `<name>_first` and `<name>_last`, its period (from the later
     of its start and `start` to the earliest of its end, `end` and today), and `<name>_days_met`:
     the local days of that period on which at least `daily_quota` different members of the
-    agency were present on duty-nature activities of the community. Read the result with
-    `annotated_duty_fulfilment(agreement, name)`. One query for any number of agreements."""
+    agency were present on duty-nature activities that count toward this agreement (an
+    activity's 计入协议; one that counts toward none, or toward another agreement, counts
+    nowhere here). Read the result with `annotated_duty_fulfilment(agreement, name)`. One query
+    for any number of agreements."""
     today = today or timezone.localdate()
     last_day = min(today, end) if end else today
     first = (
@@ -299,7 +288,7 @@ def with_duty_fulfilment(
         Participation.objects.filter(
             status=Participation.Status.PRESENT,
             activity__nature=Activity.Nature.DUTY,
-            activity__community=OuterRef("community"),
+            activity__agreement=OuterRef("pk"),
             member__agency=OuterRef("agency"),
             **bounds,
         )

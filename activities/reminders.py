@@ -36,10 +36,9 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
     """To members signed up (not on leave, still with their agency), 24 h and 2 h before the
     start. Only the latest stage reached is sent: who signs up an hour before gets the 2 h one."""
     stages = sorted(settings.REMINDER_UPCOMING_HOURS)
-    # Only DRAFT and CANCELLED mean something when stored (Activity.current_status): an activity
-    # saved as "ongoing" before it starts still takes place.
+    # Whatever else is stored (an activity saved as "ongoing" before it starts), it takes place.
     activities = (
-        Activity.objects.exclude(status__in=[Activity.Status.DRAFT, Activity.Status.CANCELLED])
+        Activity.objects.taking_place()
         .filter(
             starts_at__gt=now,
             starts_at__lte=now + dt.timedelta(hours=max(stages)),
@@ -66,22 +65,18 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
 
 
 def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """To the organizer and the community's staff, an hour after the end, while anyone signed
-    up has not been recorded (待点名). Activities that ended long ago are left alone."""
-    after = dt.timedelta(hours=settings.REMINDER_ROLL_CALL_AFTER_HOURS)
+    """To the organizer and the community's staff, once the roll call is due
+    (ActivityQuerySet.roll_call_due: REMINDER_ROLL_CALL_AFTER_HOURS after the end, while anyone
+    is still signed up). Activities that ended long ago are left alone."""
     activities = list(
-        Activity.objects.exclude(status__in=[Activity.Status.DRAFT, Activity.Status.CANCELLED])
-        .filter(
-            ends_at__lte=now - after,
-            ends_at__gt=now - dt.timedelta(days=settings.REMINDER_ROLL_CALL_WITHIN_DAYS),
-        )
+        Activity.objects.roll_call_due(now)
+        .filter(ends_at__gt=now - dt.timedelta(days=settings.REMINDER_ROLL_CALL_WITHIN_DAYS))
         .annotate(
             pending=Count(
                 "participations",
                 filter=Q(participations__status=Participation.Status.SIGNED_UP),
             )
         )
-        .filter(pending__gt=0)
         .select_related("community", "organizer")
     )
     staff = defaultdict(list)

@@ -126,6 +126,12 @@ class RegistrationQuerySet(models.QuerySet):
     def live(self):
         return self.filter(status__in=Registration.LIVE_STATUSES)
 
+    def reported_in(self):
+        """Report-ins that make a member "reported in" (已报到) to the community: approved, of a
+        member still with their agency. Figures, lists, the walk-in search, door-to-door and
+        posting rights all count this."""
+        return self.filter(status=Registration.Status.ACTIVE, member__status=Member.Status.ACTIVE)
+
 
 class Registration(models.Model):
     """A member reporting in (报到) to a community: the liaison community of their agency or

@@ -211,8 +211,8 @@ def member_list(request):
     """The members reported in to the community, by agency and name, with their grids. A grid
     worker's list starts with their own grids."""
     desk = _desk(request)
-    active = Registration.objects.visible_to(request.user).filter(
-        community=desk.community, status=Registration.Status.ACTIVE
+    active = (
+        Registration.objects.visible_to(request.user).reported_in().filter(community=desk.community)
     )
     agencies = list(Agency.objects.filter(pk__in=active.values("member__agency")).order_by("name"))
     filters = MemberFilterSet(

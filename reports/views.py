@@ -110,14 +110,15 @@ def community_section(user, scope, now):
             today,
         )
     )
-    pending_roll_call = figures.pending_roll_call(community_activities, now)
+    pending_roll_call = community_activities.pending_roll_call(now)
     roll_calls, more_roll_calls = _limited(
         pending_roll_call.select_related("community").order_by("ends_at", "pk"), ROLL_CALL_LIMIT
     )
     year_start, year_end = _year_bounds(today)
     by_agency, more_agencies = _limited(
         Registration.objects.visible_to(user)
-        .filter(community__in=community_ids, status=Registration.Status.ACTIVE)
+        .reported_in()
+        .filter(community__in=community_ids)
         .order_by()
         .values("member__agency", "member__agency__name", "member__agency__short_name")
         .annotate(members=Count("member", distinct=True))
@@ -147,11 +148,9 @@ def community_section(user, scope, now):
         "by_agency": by_agency,
         "more_agencies": more_agencies,
         "activities_this_month": sum(c.activities_this_month for c in communities),
-        # Counted as figures.with_month_figures counts a month: cancelled ones are left out.
-        "activities_this_year": community_activities.filter(
-            starts_at__gte=year_start, starts_at__lt=year_end
-        )
-        .exclude(status=Activity.Status.CANCELLED)
+        # Counted as figures.with_month_figures counts a month: those that take place.
+        "activities_this_year": community_activities.taking_place()
+        .filter(starts_at__gte=year_start, starts_at__lt=year_end)
         .count(),
         "agreements": in_force,
         "more_agreements": more_agreements,

@@ -153,11 +153,12 @@ class TestDutyFulfilmentOnTheDashboard:
     @pytest.fixture
     def on_duty(self, world):
         """world.agreement (三峡 with 胜利一路社区, quota 1) began 100 days ago: members present on
-        duty today and 40 days ago; a volunteer activity and another agency do not count."""
+        duty under it today and 40 days ago; a volunteer activity, another agency and a duty
+        counted toward no agreement (计入协议 = 无) do not count."""
         Activity.objects.all().delete()
         today = timezone.localdate()
 
-        def duty(day, member, nature=Activity.Nature.DUTY):
+        def duty(day, member, nature=Activity.Nature.DUTY, agreement=world.agreement):
             activity = Activity.objects.create(
                 community=world.shengli,
                 type=world.patrol,
@@ -165,6 +166,7 @@ class TestDutyFulfilmentOnTheDashboard:
                 starts_at=local(day),
                 ends_at=local(day, 2),
                 nature=nature,
+                agreement=agreement,
             )
             Participation.objects.create(
                 activity=activity,
@@ -179,6 +181,7 @@ class TestDutyFulfilmentOnTheDashboard:
         duty(today - dt.timedelta(days=40), world.sanxia_member)
         duty(today - dt.timedelta(days=41), world.sanxia_member, Activity.Nature.VOLUNTEER)
         duty(today - dt.timedelta(days=42), world.yuanlin_member)
+        duty(today - dt.timedelta(days=43), world.sanxia_member, agreement=None)
         return today
 
     def test_it_shows_this_month_and_since_the_start(self, english, community_staff, on_duty):

@@ -284,7 +284,7 @@ class TestPendingRollCall:
         take_part(world.sanxia_member, ended_done, Participation.Status.PRESENT, 2)
         take_part(world.sanxia_member, upcoming, Participation.Status.SIGNED_UP)
 
-        pending = figures.pending_roll_call(Activity.objects.all(), NOW)
+        pending = Activity.objects.pending_roll_call(NOW)
 
         assert list(pending) == [ended_waiting]
 
@@ -297,9 +297,9 @@ def test_week_bounds_run_from_monday_to_monday():
 
 
 class TestDutyFulfilment:
-    """Days with at least the quota of the agency's members present on duty activities of the
-    community ÷ days in the period (from the later of the agreement's start and the period's
-    start to the earliest of its end and today)."""
+    """Days with at least the quota of the agency's members present on duty activities that
+    count toward the agreement ÷ days in the period (from the later of the agreement's start
+    and the period's start to the earliest of its end and today)."""
 
     JUNE_1 = dt.date(2025, 6, 1)
 
@@ -325,7 +325,7 @@ class TestDutyFulfilment:
     @pytest.fixture
     def duties(self, world, agreement):
         """June 2–18 (18 days with June 1): who was present on which kind of activity."""
-        duty = {"nature": Activity.Nature.DUTY}
+        duty = {"nature": Activity.Nature.DUTY, "agreement": agreement}
         present = Participation.Status.PRESENT
         li, wang, chen = world.sanxia_member, world.sanxia_member_2, world.yuanlin_member
         # June 2: one member on duty.
@@ -337,7 +337,9 @@ class TestDutyFulfilment:
         take_part(li, activity(world, self.at(4), **duty), present, 2)
         take_part(li, activity(world, self.at(4, 15), **duty), present, 2)
         # June 5: two present, but at a volunteer activity.
-        volunteer = activity(world, self.at(5), nature=Activity.Nature.VOLUNTEER)
+        volunteer = activity(
+            world, self.at(5), nature=Activity.Nature.VOLUNTEER, agreement=agreement
+        )
         take_part(li, volunteer, present, 2)
         take_part(wang, volunteer, present, 2)
         # June 6: another agency's member on duty.
@@ -347,9 +349,31 @@ class TestDutyFulfilment:
         take_part(li, on_duty, Participation.Status.LEAVE)
         take_part(wang, on_duty, Participation.Status.ABSENT)
         # June 8: two present on duty in another community.
-        elsewhere = activity(world, self.at(8), community=world.shenzhen, **duty)
+        elsewhere = activity(
+            world, self.at(8), community=world.shenzhen, nature=Activity.Nature.DUTY
+        )
         take_part(li, elsewhere, present, 2)
         take_part(wang, elsewhere, present, 2)
+        # June 11: two present on a duty of the community that counts toward no agreement
+        # (计入协议 = 无), and June 12 on one that counts toward another agreement.
+        uncounted = activity(world, self.at(11), nature=Activity.Nature.DUTY)
+        take_part(li, uncounted, present, 2)
+        take_part(wang, uncounted, present, 2)
+        other = Agreement.objects.create(
+            agency=world.sanxia,
+            community=world.shengli,
+            number="GJ-2024-DUTY",
+            starts_on=dt.date(2024, 6, 1),
+            ends_on=dt.date(2025, 5, 31),
+            status=Agreement.Status.EXPIRED,
+            signed_on=dt.date(2024, 6, 1),
+        )
+        take_part(
+            li,
+            activity(world, self.at(12), nature=Activity.Nature.DUTY, agreement=other),
+            present,
+            2,
+        )
         # June 9 23:30 and June 10 00:30, local time: two days here, one day in UTC.
         take_part(li, activity(world, self.at(9, 23, 30), hours=1, **duty), present, 1)
         take_part(wang, activity(world, self.at(10, 0, 30), hours=1, **duty), present, 1)
@@ -396,6 +420,15 @@ class TestDutyFulfilment:
         ended = figures.duty_fulfilment(agreement, today=dt.date(2025, 6, 30))
         assert (ended.last, ended.days_met, ended.days) == (dt.date(2025, 6, 9), 4, 9)
 
+    def test_duties_counting_toward_no_agreement_or_another_count_nowhere(self, agreement, duties):
+        # June 11: two members on a duty counted toward no agreement (计入协议 = 无); June 12:
+        # one on a duty counted toward the agency's earlier agreement. Neither day is met.
+        result = figures.duty_fulfilment(
+            agreement, start=dt.date(2025, 6, 11), end=dt.date(2025, 6, 12), today=TODAY
+        )
+        assert (result.days_met, result.days, result.rate) == (0, 2, Decimal("0"))
+        assert percent(result.rate) == "0%"
+
     def test_an_agreement_not_begun_has_no_figure(self, agreement, duties):
         result = figures.duty_fulfilment(agreement, today=dt.date(2025, 5, 20))
         assert (result.days_met, result.days, result.rate) == (0, 0, None)
@@ -404,7 +437,7 @@ class TestDutyFulfilment:
     def test_several_agreements_and_periods_in_one_query(
         self, world, agreement, duties, django_assert_num_queries
     ):
-        Agreement.objects.create(
+        second = Agreement.objects.create(
             agency=world.yuanlin,
             community=world.shengli,
             number="GJ-DUTY-2",
@@ -413,8 +446,10 @@ class TestDutyFulfilment:
             status=Agreement.Status.ACTIVE,
             signed_on=self.JUNE_1,
         )
+        # 陈思远's duty on June 6 counts toward 园林局's agreement.
+        Activity.objects.filter(starts_at=self.at(6)).update(agreement=second)
         agreements = figures.with_duty_fulfilment(
-            Agreement.objects.order_by("number"),
+            Agreement.objects.filter(number__startswith="GJ-DUTY-").order_by("number"),
             name="recent",
             start=dt.date(2025, 6, 4),
             today=TODAY,
@@ -429,5 +464,4 @@ class TestDutyFulfilment:
                 )
                 for a in agreements
             }
-        # 陈思远 of 园林局 was on duty on June 6.
         assert rows == {"GJ-DUTY-1": (3, 5, 18), "GJ-DUTY-2": (1, 1, 18)}

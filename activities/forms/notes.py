@@ -22,13 +22,14 @@ class ActivityChoiceField(forms.ModelChoiceField):
 
 
 def recent_activities(community, *, including=None):
-    """The community's activities of the last weeks (and up to a day ahead), newest first,
-    plus `including`, an activity asked for by the link the person followed."""
+    """The community's activities of the last weeks (and up to a day ahead) that take place
+    (neither drafts nor cancelled), newest first, plus `including`, an activity asked for by
+    the link the person followed."""
     now = timezone.now()
     recent = Q(
         starts_at__gte=now - dt.timedelta(days=RECENT_ACTIVITY_DAYS),
         starts_at__lte=now + dt.timedelta(days=1),
-    ) & ~Q(status=Activity.Status.CANCELLED)
+    ) & ~Q(status__in=Activity.NOT_TAKING_PLACE)
     if including is not None:
         recent |= Q(pk=including.pk)
     return Activity.objects.filter(recent, community=community).order_by("-starts_at", "-pk")

@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Participation
-from ..services.rollcall import RollCallRow, is_pending_leave, row_key
+from ..services.rollcall import RollCallRow, is_pending_leave, roll_call_row_error, row_key
 
 Status = Participation.Status
 Decision = Participation.LeaveDecision
@@ -23,7 +23,9 @@ DECISION_CHOICES = [
 
 class RollCallRowForm(forms.Form):
     """One person: present / absent / leave, hours when present, the reason when on leave, and
-    the answer to their leave request if they asked for one."""
+    the answer to their leave request if they asked for one. The rules of a line are the
+    service's (`roll_call_row_error`, backed by the database's constraints); the form asks it so
+    that every line's errors show at once, on the field they are about."""
 
     status = forms.ChoiceField(
         label=_("Attendance"), choices=MARK_CHOICES, required=False, widget=forms.RadioSelect
@@ -31,11 +33,10 @@ class RollCallRowForm(forms.Form):
     hours = forms.DecimalField(
         label=_("Hours"),
         required=False,
-        min_value=0,
-        max_value=24,
-        max_digits=3,
-        decimal_places=1,
-        widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
+        # The bounds only guide the phone's keyboard and spinner; the service checks them.
+        widget=forms.NumberInput(
+            attrs={"step": "0.5", "min": 0, "max": Participation.MAX_HOURS, "inputmode": "decimal"}
+        ),
     )
     leave_reason = forms.CharField(label=_("Reason for leave"), required=False, max_length=200)
     decision = forms.ChoiceField(
@@ -47,6 +48,7 @@ class RollCallRowForm(forms.Form):
 
     def __init__(self, *args, member, participation=None, activity, **kwargs):
         self.member = member
+        self.activity = activity
         self.participation = participation
         self.is_walk_in = participation is None
         self.is_pending_leave = participation is not None and is_pending_leave(participation)
@@ -83,18 +85,14 @@ class RollCallRowForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        status = cleaned.get("status") or ""
-        if self.is_walk_in and not status:
-            self.add_error("status", _("Mark whether they came: present, absent or leave."))
-        if self.is_pending_leave:
-            decision = cleaned.get("decision") or ""
-            if decision == Decision.APPROVED and status in (Status.PRESENT, Status.ABSENT):
-                self.add_error(
-                    "decision",
-                    _("The leave is approved but the person is marked present or absent."),
-                )
-        elif status == Status.LEAVE and not (cleaned.get("leave_reason") or "").strip():
-            self.add_error("leave_reason", _("Give the reason for leave."))
+        problem = roll_call_row_error(
+            participation=self.participation,
+            row=self.to_row(),
+            default_hours=self.activity.duration_hours,
+        )
+        if problem:
+            field, message = problem
+            self.add_error(field if field in self.fields else None, message)
         return cleaned
 
     def to_row(self) -> RollCallRow:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Count, F, Q
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -69,13 +69,56 @@ class ActivityQuerySet(models.QuerySet):
 
     def with_place_counts(self):
         """Annotates `signed_up` (those taking a place: signed up or present) and `present`."""
-        taking_a_place = [Participation.Status.SIGNED_UP, Participation.Status.PRESENT]
         return self.annotate(
-            signed_up=Count("participations", filter=Q(participations__status__in=taking_a_place)),
+            signed_up=Count(
+                "participations",
+                filter=Q(participations__status__in=Participation.TAKING_A_PLACE),
+            ),
             present=Count(
                 "participations", filter=Q(participations__status=Participation.Status.PRESENT)
             ),
         )
+
+    def with_live_status(self, now=None):
+        """Annotates `live_status`, the status as the clock has it at `now`
+        (`Activity.live_status_at`, in SQL)."""
+        return self.annotate(live_status=live_status_sql(now or timezone.now()))
+
+    def taking_place(self):
+        """Neither drafts nor cancelled activities: those that happen (or happened)."""
+        return self.exclude(status__in=Activity.NOT_TAKING_PLACE)
+
+    def finished(self, now=None):
+        """Activities whose live status is finished at `now`."""
+        return self.alias(status_then=live_status_sql(now or timezone.now())).filter(
+            status_then=Activity.Status.FINISHED
+        )
+
+    def pending_roll_call(self, now=None):
+        """待点名 (DESIGN.md): finished activities on which someone is still signed up. Never a
+        draft or a cancelled one, whose live status is never finished. The dashboard, the
+        roll-call-due reminder and the activity pages all ask this."""
+        waiting = Participation.objects.filter(
+            activity=OuterRef("pk"), status=Participation.Status.SIGNED_UP
+        )
+        return self.finished(now).filter(Exists(waiting))
+
+    def roll_call_due(self, now=None):
+        """Activities whose roll call is due at `now`: pending roll call since at least
+        REMINDER_ROLL_CALL_AFTER_HOURS after their end (DESIGN.md, "1 h after end")."""
+        after = timedelta(hours=settings.REMINDER_ROLL_CALL_AFTER_HOURS)
+        return self.pending_roll_call((now or timezone.now()) - after)
+
+
+def live_status_sql(now):
+    """The live status at `now` as an SQL expression: the rule of `Activity.live_status_at`,
+    read from the same table (Activity.NOT_TAKING_PLACE and Activity.CLOCK)."""
+    return Case(
+        When(status__in=Activity.NOT_TAKING_PLACE, then=F("status")),
+        *(When(**{f"{moment}__lte": now}, then=Value(status)) for moment, status in Activity.CLOCK),
+        default=F("status"),
+        output_field=CharField(),
+    )
 
 
 class Activity(models.Model):
@@ -87,6 +130,13 @@ class Activity(models.Model):
         ONGOING = "ongoing", _("Ongoing")
         FINISHED = "finished", _("Finished")
         CANCELLED = "cancelled", _("Cancelled")
+
+    # The live status, one rule for Python (live_status_at) and SQL (with_live_status): a draft
+    # is only a plan and a cancelled activity will not happen, so their stored status stands;
+    # any other is finished from its end and ongoing from its start, and before it starts it is
+    # as stored (recruiting, usually).
+    NOT_TAKING_PLACE = (Status.DRAFT, Status.CANCELLED)
+    CLOCK = (("ends_at", Status.FINISHED), ("starts_at", Status.ONGOING))
 
     community = models.ForeignKey(
         Community, on_delete=models.PROTECT, related_name="activities", verbose_name=_("community")
@@ -186,19 +236,25 @@ class Activity(models.Model):
     @property
     def duration_hours(self) -> Decimal:
         seconds = (self.ends_at - self.starts_at).total_seconds()
-        return min(Decimal(24), Decimal(seconds / 3600).quantize(Decimal("0.1")))
+        return min(Participation.MAX_HOURS, Decimal(seconds / 3600).quantize(Decimal("0.1")))
+
+    def live_status_at(self, now) -> str:
+        """The status as the clock has it at `now` (the rule above CLOCK)."""
+        if self.status in self.NOT_TAKING_PLACE:
+            return self.status
+        for moment, status in self.CLOCK:
+            if getattr(self, moment) <= now:
+                return status
+        return self.status
 
     @property
-    def current_status(self):
-        """DRAFT and CANCELLED stay as stored; otherwise the clock says ongoing or finished."""
-        if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
-            return self.status
-        now = timezone.now()
-        if now >= self.ends_at:
-            return self.Status.FINISHED
-        if now >= self.starts_at:
-            return self.Status.ONGOING
-        return self.status
+    def current_status(self) -> str:
+        return self.live_status_at(timezone.now())
+
+    @property
+    def takes_place(self) -> bool:
+        """Neither a draft nor cancelled (ActivityQuerySet.taking_place)."""
+        return self.status not in self.NOT_TAKING_PLACE
 
     def get_current_status_display(self):
         return self.Status(self.current_status).label
@@ -214,6 +270,3 @@ class Activity(models.Model):
                 member__status=Member.Status.ACTIVE,
             ).select_related("member__user")
         ]
-
-    def roll_call_due_at(self):
-        return self.ends_at + timedelta(hours=1)

@@ -1,5 +1,7 @@
 """Who took part in an activity, and how it was recorded (DESIGN.md, attendance semantics)."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -9,6 +11,11 @@ from simple_history.models import HistoricalRecords
 
 from communities.permissions import any_of, scope_of
 from members.models import Member
+
+# The hours of one participation lie in [0, MAX_HOURS]: the hours_in_range constraint, checked
+# by the roll-call service with this message before the database refuses a row.
+MAX_HOURS = Decimal(24)
+HOURS_OUT_OF_RANGE = _("Hours must be between 0 and 24.")
 
 
 class ParticipationQuerySet(models.QuerySet):
@@ -29,9 +36,12 @@ class ParticipationQuerySet(models.QuerySet):
         return self.filter(status=Participation.Status.PRESENT)
 
     def pending_roll_call(self, now=None):
-        """Signed-up rows of activities that have ended: 待点名."""
-        now = now or timezone.now()
-        return self.filter(status=Participation.Status.SIGNED_UP, activity__ends_at__lte=now)
+        """Signed-up rows of activities pending roll call (ActivityQuerySet.pending_roll_call):
+        待点名."""
+        activities = self.model._meta.get_field("activity").related_model.objects
+        return self.filter(
+            status=Participation.Status.SIGNED_UP, activity__in=activities.pending_roll_call(now)
+        )
 
 
 class Participation(models.Model):
@@ -56,6 +66,11 @@ class Participation(models.Model):
         UNREVIEWED = "unreviewed", _("Not reviewed")
         CONFIRMED = "confirmed", _("Confirmed")
         DISPUTED = "disputed", _("Disputed")
+
+    # Those who take a place on an activity: its capacity counts them.
+    TAKING_A_PLACE = (Status.SIGNED_UP, Status.PRESENT)
+    MAX_HOURS = MAX_HOURS
+    HOURS_OUT_OF_RANGE = HOURS_OUT_OF_RANGE
 
     activity = models.ForeignKey(
         "activities.Activity",
@@ -130,9 +145,9 @@ class Participation(models.Model):
                 violation_error_message=_("This member is already on this activity."),
             ),
             models.CheckConstraint(
-                condition=Q(hours__isnull=True) | Q(hours__gte=0, hours__lte=24),
+                condition=Q(hours__isnull=True) | Q(hours__gte=0, hours__lte=MAX_HOURS),
                 name="activities_participation_hours_in_range",
-                violation_error_message=_("Hours must be between 0 and 24."),
+                violation_error_message=HOURS_OUT_OF_RANGE,
             ),
             models.CheckConstraint(
                 condition=~Q(status="leave") | ~Q(leave_reason=""),

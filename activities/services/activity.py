@@ -19,11 +19,19 @@ from ..models import Activity, ActivityType, Participation
 # cancelling has its own page (it needs a reason and tells people).
 PLANNABLE = (Activity.Status.DRAFT, Activity.Status.RECRUITING)
 
-# A change to any of these is news to everyone signed up (the admin uses the same set).
+# A change to any of these is news to everyone signed up.
 NEWS_FIELDS = ("starts_at", "ends_at", "place")
 
-# Those who take a place: the capacity cannot drop below them.
-TAKING_A_PLACE = (Participation.Status.SIGNED_UP, Participation.Status.PRESENT)
+
+def is_news(activity: Activity, changed) -> bool:
+    """Whether changing the fields `changed` of `activity` is news to those signed up: its
+    time or place moved while it is neither cancelled nor over (correcting the record of
+    something past is news to no one). The activity pages and the admin both ask this."""
+    return (
+        bool(set(NEWS_FIELDS) & set(changed))
+        and activity.status != Activity.Status.CANCELLED
+        and activity.ends_at > timezone.now()
+    )
 
 
 def activity_editable_error(activity: Activity) -> str | None:
@@ -78,7 +86,10 @@ def _check_rules(activity: Activity, *, before: dict | None) -> None:
         if problem:
             errors["agreement"] = problem
     if before is not None and activity.capacity is not None:
-        taken = Participation.objects.filter(activity=activity, status__in=TAKING_A_PLACE).count()
+        # Those who take a place: the capacity cannot drop below them.
+        taken = Participation.objects.filter(
+            activity=activity, status__in=Participation.TAKING_A_PLACE
+        ).count()
         if activity.capacity < taken:
             errors["capacity"] = gettext_lazy(
                 "%(count)s people are already signed up or present; the capacity cannot be "
@@ -176,9 +187,8 @@ def activity_update(
     _check_rules(stored, before=before)
     stored.save()
     stored.told = 0
-    news = any(before[name] != getattr(stored, name) for name in NEWS_FIELDS)
-    # Correcting the record of something already over is no news to anyone.
-    if news and stored.ends_at > timezone.now():
+    changed = [name for name in NEWS_FIELDS if before[name] != getattr(stored, name)]
+    if is_news(stored, changed):
         stored.told = activity_notify_changed(activity=stored)
     return stored
 

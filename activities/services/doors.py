@@ -43,11 +43,11 @@ def unit_label(unit: DoorToDoorUnit, *, with_compound: bool = True) -> str:
 
 
 def assignable_members(activity: Activity):
-    """Active members on the activity or with an active report-in to its community."""
+    """Active members on the activity or reported in to its community."""
     on_activity = Participation.objects.filter(activity=activity).values("member")
-    reported_in = Registration.objects.filter(
-        community=activity.community_id, status=Registration.Status.ACTIVE
-    ).values("member")
+    reported_in = (
+        Registration.objects.reported_in().filter(community=activity.community_id).values("member")
+    )
     return Member.objects.filter(status=Member.Status.ACTIVE).filter(
         Q(pk__in=on_activity) | Q(pk__in=reported_in)
     )

@@ -54,9 +54,7 @@ def may_post(user, community: Community, activity: Activity | None = None) -> bo
     member = member_of(user)
     if member is None or member.status != Member.Status.ACTIVE:
         return False
-    if Registration.objects.filter(
-        member=member, community=community, status=Registration.Status.ACTIVE
-    ).exists():
+    if Registration.objects.reported_in().filter(member=member, community=community).exists():
         return True
     return (
         activity is not None
@@ -72,11 +70,9 @@ def posting_communities(user):
     scope = scope_of(user)
     if scope.city:
         return Community.objects.all()
-    reported_in = Registration.objects.filter(
-        member__user=scope.user_id,
-        member__status=Member.Status.ACTIVE,
-        status=Registration.Status.ACTIVE,
-    ).values("community")
+    reported_in = (
+        Registration.objects.reported_in().filter(member__user=scope.user_id).values("community")
+    )
     return Community.objects.filter(Q(pk__in=scope.community_ids) | Q(pk__in=reported_in))
 
 

@@ -2,6 +2,7 @@
 queries that does not grow with the number of people; walk-ins found among the community's
 reported-in members."""
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -59,15 +60,33 @@ class RollCallRow:
 
 @dataclass(frozen=True)
 class RollCallResult:
+    """What one save recorded. `present`, `absent` and `leave` count the rows it wrote (added or
+    changed) by the mark they now have; `waiting` the rows it leaves unmarked (still signed up,
+    or with a leave request nobody has answered). Locked rows count nowhere."""
+
     added: int
     changed: int
     approved: int
     rejected: int
+    present: int = 0
+    absent: int = 0
+    leave: int = 0
+    waiting: int = 0
+
+    @property
+    def saved(self) -> int:
+        return self.added + self.changed
 
 
 def row_key(member_id) -> str:
-    """The key of a row's errors in the ValidationError the service raises."""
+    """The key of a row's errors in the ValidationError the service raises; an error about one
+    field of the row has the field's name after it (`m12-hours`), as the roll call form names
+    its inputs."""
     return f"m{member_id}"
+
+
+def field_key(member_id, field: str | None) -> str:
+    return f"{row_key(member_id)}-{field}" if field else row_key(member_id)
 
 
 def roll_call_closed_reason(activity: Activity, now=None) -> str | None:
@@ -88,12 +107,10 @@ def is_pending_leave(participation: Participation) -> bool:
 
 
 def walk_in_candidates(*, activity: Activity, user) -> QuerySet:
-    """Members who may be added on the spot: active, with an active report-in (either kind) to
-    the activity's community, and not on the activity yet."""
-    reported_in = Registration.objects.filter(
-        member=OuterRef("pk"),
-        community=activity.community_id,
-        status=Registration.Status.ACTIVE,
+    """Members who may be added on the spot: reported in (either kind) to the activity's
+    community, and not on the activity yet."""
+    reported_in = Registration.objects.reported_in().filter(
+        member=OuterRef("pk"), community=activity.community_id
     )
     on_activity = Participation.objects.filter(member=OuterRef("pk"), activity=activity)
     return (
@@ -120,15 +137,21 @@ def walk_in_search(*, activity: Activity, user, query: str) -> list[Member]:
 
 
 def _hours(value, default: Decimal) -> Decimal:
+    """The hours of a PRESENT row: `default` when none are given. The database holds the range
+    (the hours_in_range constraint); this says so before it refuses the row."""
     if value is None or value == "":
         return default
     try:
-        hours = Decimal(value).quantize(Decimal("0.1"))
+        hours = Decimal(str(value).strip())
     except (InvalidOperation, TypeError, ValueError) as exc:
-        raise ValidationError(_("Enter the hours as a number, e.g. 2 or 1.5.")) from exc
-    if not Decimal(0) <= hours <= Decimal(24):
-        raise ValidationError(_("Hours must be between 0 and 24."))
-    return hours
+        raise _RowError(_("Enter the hours as a number, e.g. 2 or 1.5."), "hours") from exc
+    if not hours.is_finite():
+        raise _RowError(_("Enter the hours as a number, e.g. 2 or 1.5."), "hours")
+    if not Decimal(0) <= hours <= Participation.MAX_HOURS:
+        raise _RowError(Participation.HOURS_OUT_OF_RANGE, "hours")
+    if hours != hours.quantize(Decimal("0.1")):
+        raise _RowError(_("Give the hours with at most one decimal, e.g. 1.5."), "hours")
+    return hours.quantize(Decimal("0.1"))
 
 
 def _snapshot(participation: Participation) -> tuple:
@@ -138,25 +161,41 @@ def _snapshot(participation: Participation) -> tuple:
 
 
 class _RowError(Exception):
-    def __init__(self, message):
-        self.message = message
+    def __init__(self, message, field: str | None = None):
+        self.message, self.field = message, field
 
 
-def _decide(participation, row, *, by, now, default_hours) -> str:
-    """Applies `row` to an existing participation; returns the leave decision taken now ("" for
-    none). Raises _RowError for a row that cannot be saved."""
-    p = participation
+@dataclass(frozen=True)
+class _Outcome:
+    """What a row asks for, once checked: the mark, the hours of a PRESENT row, the reason of a
+    LEAVE row, and the answer given now to a pending leave request ("" for none)."""
+
+    status: str
+    hours: Decimal | None
+    leave_reason: str
+    decision: str
+
+
+def _outcome(participation: Participation | None, row: RollCallRow, *, default_hours):
+    """The rules of one line of the roll call: what `row` does to `participation` (None for
+    someone added on the spot), or None when it leaves it as it is. Raises _RowError, naming the
+    field at fault, for a line that cannot be saved. Changes nothing."""
     status = row.status
-    pending = is_pending_leave(p)
-    decision_now = ""
+    if status not in ("", *MARKS):
+        raise _RowError(_("Choose present, absent or leave."), "status")
+    if participation is None and not status:
+        raise _RowError(_("Mark whether they came: present, absent or leave."), "status")
+    pending = participation is not None and is_pending_leave(participation)
+    decision = ""
     if pending:
         decision = row.decision
         if decision not in ("", Decision.APPROVED, Decision.REJECTED):
-            raise _RowError(_("Approve or reject the leave request."))
+            raise _RowError(_("Approve or reject the leave request."), "decision")
         if decision == Decision.APPROVED:
             if status not in ("", Status.LEAVE):
                 raise _RowError(
-                    _("The leave is approved but the person is marked present or absent.")
+                    _("The leave is approved but the person is marked present or absent."),
+                    "decision",
                 )
             status = Status.LEAVE
         elif decision == Decision.REJECTED:
@@ -165,24 +204,41 @@ def _decide(participation, row, *, by, now, default_hours) -> str:
             # Marked as having come (or not): the request is answered by that, as not approved.
             decision = Decision.REJECTED
         else:
-            return ""  # undecided and still asking for leave: nothing to record yet
-        decision_now = decision
-    elif status == "":
-        return ""
-    elif status not in MARKS:
-        raise _RowError(_("Choose present, absent or leave."))
-
+            return None  # undecided and still asking for leave: nothing to record yet
+    elif not status:
+        return None
+    reason = ""
     if status == Status.LEAVE:
-        reason = (row.leave_reason or "").strip() or (p.leave_reason if pending else "")
+        reason = (row.leave_reason or "").strip() or (participation.leave_reason if pending else "")
         if not reason:
-            raise _RowError(_("Give the reason for leave."))
-        p.leave_reason = reason[:200]
-        if decision_now or p.leave_decision != Decision.APPROVED:
+            raise _RowError(_("Give the reason for leave."), "leave_reason")
+    hours = _hours(row.hours, default_hours) if status == Status.PRESENT else None
+    return _Outcome(status=status, hours=hours, leave_reason=reason[:200], decision=decision)
+
+
+def roll_call_row_error(
+    *, participation: Participation | None, row: RollCallRow, default_hours: Decimal
+) -> tuple[str | None, str] | None:
+    """What is wrong with one line of a roll call, as (field, message), or None: the service's
+    own rules, for the form to show on the line before anything is saved."""
+    try:
+        _outcome(participation, row, default_hours=default_hours)
+    except _RowError as error:
+        return error.field, error.message
+    return None
+
+
+def _apply(p: Participation, outcome: _Outcome, *, by, now) -> None:
+    """Writes a checked outcome onto the participation, with the leave decision's who and
+    when."""
+    if outcome.status == Status.LEAVE:
+        p.leave_reason = outcome.leave_reason
+        if outcome.decision or p.leave_decision != Decision.APPROVED:
             # A leave recorded by staff at the roll call is decided by them there and then.
             p.leave_decision = Decision.APPROVED
             p.leave_decided_by = by
             p.leave_decided_at = now
-    elif decision_now == Decision.REJECTED:
+    elif outcome.decision == Decision.REJECTED:
         p.leave_decision = Decision.REJECTED
         p.leave_decided_by = by
         p.leave_decided_at = now
@@ -193,12 +249,8 @@ def _decide(participation, row, *, by, now, default_hours) -> str:
         p.leave_decision = ""
         p.leave_decided_by = None
         p.leave_decided_at = None
-    p.status = status
-    try:
-        p.hours = _hours(row.hours, default_hours) if status == Status.PRESENT else None
-    except ValidationError as exc:
-        raise _RowError(exc.messages[0]) from exc
-    return decision_now
+    p.status = outcome.status
+    p.hours = outcome.hours
 
 
 @transaction.atomic
@@ -212,8 +264,8 @@ def participation_roll_call(
     """Records the roll call of `activity` as `by` took it: one row per person (walk-ins are
     added, source ROLL_CALL), pending leave requests decided (the member is told), and the
     number of resident volunteers. All or nothing: any bad row raises a ValidationError keyed
-    by `row_key(member_id)` and nothing is saved. Records the agency office confirmed are
-    locked. The number of queries does not depend on the number of rows."""
+    by `field_key(member_id, field)` and nothing is saved. Records the agency office confirmed
+    are locked. The number of queries does not depend on the number of rows."""
     now = timezone.now()
     closed = roll_call_closed_reason(activity, now)
     if closed:
@@ -244,49 +296,50 @@ def participation_roll_call(
     seen = set()
     to_create, to_update, decided = [], [], []
     for row in rows:
-        key = row_key(row.member_id)
         if row.member_id in seen:
-            errors.setdefault(key, []).append(_("This person is on the list twice."))
+            errors.setdefault(row_key(row.member_id), []).append(
+                _("This person is on the list twice.")
+            )
             continue
         seen.add(row.member_id)
         participation = existing.get(row.member_id)
         try:
-            if participation is None:
-                member = walk_ins.get(row.member_id)
-                if member is None:
-                    raise _RowError(
-                        _(
-                            "This person cannot be added: only active members reported in to "
-                            "this community who are not on the activity yet can be."
-                        )
+            if participation is None and row.member_id not in walk_ins:
+                raise _RowError(
+                    _(
+                        "This person cannot be added: only active members reported in to "
+                        "this community who are not on the activity yet can be."
                     )
-                if row.status not in MARKS:
-                    raise _RowError(_("Mark whether they came: present, absent or leave."))
-                new = Participation(activity=activity, member=member, source="")
-                _decide(new, row, by=by, now=now, default_hours=default_hours)
-                new.source = Participation.Source.ROLL_CALL
-                new.recorded_by = by
-                new.recorded_at = now
-                to_create.append(new)
-                continue
-            if participation.review == Participation.Review.CONFIRMED:
+                )
+            if participation is not None and participation.review == Participation.Review.CONFIRMED:
                 raise _RowError(
                     _(
                         "The agency office has confirmed this record; it can no longer be "
                         "changed at the roll call."
                     )
                 )
-            before = _snapshot(participation)
-            decision = _decide(participation, row, by=by, now=now, default_hours=default_hours)
+            outcome = _outcome(participation, row, default_hours=default_hours)
         except _RowError as error:
-            errors.setdefault(key, []).append(error.message)
+            errors.setdefault(field_key(row.member_id, error.field), []).append(error.message)
             continue
-        if _snapshot(participation) != before or decision:
+        if participation is None:
+            new = Participation(activity=activity, member=walk_ins[row.member_id])
+            _apply(new, outcome, by=by, now=now)
+            new.source = Participation.Source.ROLL_CALL
+            new.recorded_by = by
+            new.recorded_at = now
+            to_create.append(new)
+            continue
+        if outcome is None:
+            continue
+        before = _snapshot(participation)
+        _apply(participation, outcome, by=by, now=now)
+        if _snapshot(participation) != before or outcome.decision:
             participation.source = Participation.Source.ROLL_CALL
             participation.recorded_by = by
             participation.recorded_at = now
             to_update.append(participation)
-        if decision:
+        if outcome.decision:
             decided.append(participation)
     if errors:
         raise ValidationError(errors)
@@ -326,9 +379,18 @@ def participation_roll_call(
             slot=participation.leave_decision,
             robot=activity.community,
         )
+    saved = Counter(p.status for p in (*to_create, *to_update))
     return RollCallResult(
         added=len(to_create),
         changed=len(to_update),
         approved=sum(p.leave_decision == Decision.APPROVED for p in decided),
         rejected=sum(p.leave_decision == Decision.REJECTED for p in decided),
+        present=saved[Status.PRESENT],
+        absent=saved[Status.ABSENT],
+        leave=saved[Status.LEAVE],
+        waiting=sum(
+            p.status == Status.SIGNED_UP or is_pending_leave(p)
+            for p in existing.values()
+            if p.review != Participation.Review.CONFIRMED
+        ),
     )

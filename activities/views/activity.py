@@ -92,20 +92,8 @@ def _place(request) -> Place:
 
 def _with_figures(activities, now):
     """Each activity with how many take a place (signed up or present), how many were
-    present, and its status as the clock has it (Activity.current_status, in SQL)."""
-    status = Activity.Status
-    return (
-        activities.select_related("type", "grid")
-        .with_place_counts()
-        .annotate(
-            live_status=Case(
-                When(status__in=[status.DRAFT, status.CANCELLED], then=F("status")),
-                When(ends_at__lte=now, then=Value(status.FINISHED)),
-                When(starts_at__lte=now, then=Value(status.ONGOING)),
-                default=F("status"),
-            ),
-        )
-    )
+    present, and its live status."""
+    return activities.select_related("type", "grid").with_place_counts().with_live_status(now)
 
 
 def _label(rows, place):
@@ -421,13 +409,11 @@ def activity_cancel_page(request, pk):
                 % {"title": activity.title},
             )
             return redirect(activity)
-    signed_up = Participation.objects.filter(
-        activity=activity, status=Participation.Status.SIGNED_UP
-    ).count()
     return render(
         request,
         "activities/activity_cancel.html",
-        {"activity": activity, "form": form, "signed_up": signed_up},
+        # Those the cancellation is told to (services.activity.activity_cancel).
+        {"activity": activity, "form": form, "signed_up": len(activity.signed_up_members())},
     )
 
 

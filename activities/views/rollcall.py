@@ -173,12 +173,18 @@ def _save_roll_call(request, activity):
         except ValidationError as exc:
             errors += _spread_errors(exc, rows, form)
         else:
-            counts = _counts(rows)
-            messages.success(
-                request,
-                _("Roll call saved: %(present)d present, %(absent)d absent, %(leave)d on leave.")
-                % counts,
-            )
+            # What this save wrote: rows left as they were and locked ones count nowhere.
+            if result.saved:
+                messages.success(
+                    request,
+                    _(
+                        "Roll call saved: %(present)d present, %(absent)d absent, "
+                        "%(leave)d on leave."
+                    )
+                    % {"present": result.present, "absent": result.absent, "leave": result.leave},
+                )
+            else:
+                messages.info(request, _("Nothing has changed: the roll call was already saved."))
             if result.added:
                 messages.info(
                     request,
@@ -189,15 +195,15 @@ def _save_roll_call(request, activity):
                     )
                     % {"count": result.added},
                 )
-            if counts["unmarked"]:
+            if result.waiting:
                 messages.warning(
                     request,
                     ngettext(
                         "%(count)d person is not marked yet: still waiting for the roll call.",
                         "%(count)d people are not marked yet: still waiting for the roll call.",
-                        counts["unmarked"],
+                        result.waiting,
                     )
-                    % {"count": counts["unmarked"]},
+                    % {"count": result.waiting},
                 )
             return redirect("activities:attendance_board", pk=activity.pk)
     if not errors and any(row.errors for row in rows):
@@ -214,9 +220,12 @@ def _spread_errors(exc: ValidationError, rows, form) -> list:
     by_key = {row_key(row.member.pk): row for row in rows}
     rest = []
     for key, errors in exc.message_dict.items():
-        if key in by_key:
+        # `m12-hours`: the row of member 12, its field "hours" (services.rollcall.field_key).
+        row_part, _dash, field = key.partition("-")
+        if row_part in by_key:
+            row = by_key[row_part]
             for message in errors:
-                by_key[key].add_error(None, message)
+                row.add_error(field if field in row.fields else None, message)
         elif key == "resident_volunteers":
             for message in errors:
                 form.add_error("resident_volunteers", message)
@@ -332,7 +341,8 @@ def attendance_board(request, pk):
     own_only = sees_only_own_rows(request.user)
     if own_only and not participations:
         raise PermissionDenied
-    ended = activity.ends_at <= timezone.now()
+    # Those still signed up are pending roll call once it has finished (never when cancelled).
+    finished = activity.current_status == Activity.Status.FINISHED
     totals = None if own_only else figures.attendance(visible)
     context = {
         "activity": activity,
@@ -340,8 +350,8 @@ def attendance_board(request, pk):
         "totals": totals,
         "sees_all": sees_all,
         "own_only": own_only,
-        "ended": ended,
-        "can_roll_call": can_manage(request.user, activity.community),
+        "finished": finished,
+        "can_roll_call": activity.takes_place and can_manage(request.user, activity.community),
         "people": (totals.present + activity.resident_volunteers) if totals and sees_all else None,
     }
     return render(request, "activities/attendance_board.html", context)

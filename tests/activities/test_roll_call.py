@@ -494,7 +494,7 @@ def test_a_service_error_keeps_the_rows_in_one_transaction(world, grid_worker):
     rows.append(RollCallRow(member_id=members[2].pk, status=Status.LEAVE))  # no reason
     with pytest.raises(ValidationError) as raised:
         participation_roll_call(activity=activity, by=grid_worker, rows=rows, resident_volunteers=1)
-    assert list(raised.value.message_dict) == [f"m{members[2].pk}"]
+    assert list(raised.value.message_dict) == [f"m{members[2].pk}-leave_reason"]
     assert set(
         Participation.objects.filter(activity=activity).values_list("status", flat=True)
     ) == {Status.SIGNED_UP}
