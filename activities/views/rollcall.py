@@ -109,9 +109,17 @@ def _render_roll_call(
             member.add_url = (
                 reverse("activities:roll_call", args=[activity.pk])
                 + "?"
+                # No #fragment: the browser would skip the search box's autofocus for it.
                 + urlencode({"add": [*added, member.pk]}, doseq=True)
-                + f"#row-{member.pk}"
             )
+    # The latest walk-in, named above the empty search box after the reload that added them;
+    # the box takes the focus so that the next walk-in is typed at once.
+    just_added = None
+    if matches is None and request.method != "POST":
+        just_added = next((row.member for row in reversed(rows) if row.is_walk_in), None)
+    search = search or WalkInSearchForm()
+    if just_added is not None:
+        search.fields["q"].widget.attrs["autofocus"] = True
     context = {
         "activity": activity,
         "closed": roll_call_closed_reason(activity),
@@ -121,8 +129,9 @@ def _render_roll_call(
         "errors": errors,
         "counts": _counts(rows),
         "added": added,
-        "search_form": search or WalkInSearchForm(),
+        "search_form": search,
         "matches": matches,
+        "just_added": just_added,
         "started": activity.starts_at <= timezone.now(),
     }
     return render(request, "activities/roll_call.html", context, status=status)
