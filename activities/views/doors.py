@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -16,7 +16,7 @@ from members.models import Member
 
 from .. import figures
 from ..forms.doors import DoorUnitAssignForm, DoorUnitRecordForm, DoorUnitsAddForm
-from ..models import Activity, DoorToDoorUnit
+from ..models import Activity, DoorToDoorUnit, Participation
 from ..services.doors import (
     assignable_members,
     door_coverage,
@@ -36,12 +36,18 @@ UNIT_PAGE_SIZE = 100
 
 def _members(user, activity):
     """Whom a manager may assign units to: in their scope, and on the activity or reported in
-    to its community."""
+    to its community; `on_activity` marks those taking a place on it (the form lists them
+    first, each group by pinyin)."""
+    taking_a_place = Participation.objects.filter(
+        activity=activity,
+        member=OuterRef("pk"),
+        status__in=[Participation.Status.SIGNED_UP, Participation.Status.PRESENT],
+    )
     return (
         Member.objects.visible_to(user)
         .filter(pk__in=assignable_members(activity).values("pk"))
         .select_related("agency")
-        .order_by("name", "pk")
+        .annotate(on_activity=Exists(taking_a_place))
     )
 
 
