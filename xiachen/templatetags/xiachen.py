@@ -5,8 +5,8 @@ it, and a page rendered without a request (500.html) needs nothing at all.
 """
 
 from django import template
-from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from activities import figures
 from activities.models import Notification
@@ -61,9 +61,18 @@ def percent(value):
 @register.filter
 def figure(value):
     """A count or a number of hours without a useless ".0"; None as "—"."""
-    if value is None or value == "":
-        return NO_FIGURE
-    return floatformat(value, -1)
+    return figures.format_number(value)
+
+
+@register.filter
+def hours(value):
+    """Hours with their unit as people write them: "2 小时", "1.5 小时" (never "2.0 h")."""
+    number = figures.format_number(value)
+    if number == NO_FIGURE:
+        return number
+    return ngettext("%(hours)s hour", "%(hours)s hours", 1 if number == "1" else 2) % {
+        "hours": number
+    }
 
 
 @register.simple_tag
