@@ -460,9 +460,9 @@ def activity_detail(request, pk):
     """One activity and who is on it, for anyone whose scope includes it; its managers also
     get the buttons to change, cancel or copy it."""
     activity = get_object_or_404(
-        Activity.objects.visible_to(request.user).select_related(
-            "community", "grid", "type", "organizer", "agreement__agency"
-        ),
+        Activity.objects.visible_to(request.user)
+        .select_related("community", "grid", "type", "organizer", "agreement__agency")
+        .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
     participations = (
@@ -471,12 +471,25 @@ def activity_detail(request, pk):
         .select_related("member__agency")
         .order_by("member__agency__name", "member__name")
     )
+    # Whose rows the list holds: everyone's for the community's places, an agency office's
+    # own members, a member their own.
+    scope = scope_of(request.user)
+    sees = "own"
+    if (
+        scope.city
+        or activity.community_id in scope.community_ids
+        or activity.community.street_id in scope.street_ids
+    ):
+        sees = "all"
+    elif scope.agency_ids:
+        sees = "agency"
     return render(
         request,
         "activities/activity_detail.html",
         {
             "activity": activity,
             "participations": participations,
+            "sees": sees,
             "can_manage": can_manage(request.user, activity.community),
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from activities import figures
-from activities.models import Notification
+from activities.models import Activity, Notification
 from communities.models import StaffRole
 from communities.scopes import scope_of
 from members.models import Member
@@ -107,4 +107,24 @@ def workspace_nav(user):
         "activities": community_staff or bool(scope.street_ids),
         "report_ins": community_staff,
         "notes": community_staff or member is not None,
+    }
+
+
+@register.inclusion_tag("activities/fragments/place_count.html")
+def place_count(activity, lead=""):
+    """What an activity's places hold, by its phase — the one place that decides it for the
+    list, the week, the activity page and the dashboards. Before and while it runs: those
+    taking a place of the capacity (已报名 8/12); once it has ended: those who attended
+    (已参加 7), and those still waiting for the roll call; cancelled: nothing. The counts are
+    the activity's own, whoever looks (Activity.objects.with_place_counts())."""
+    status = activity.current_status
+    if status == Activity.Status.CANCELLED:
+        return {"phase": None}
+    return {
+        "phase": "after" if status == Activity.Status.FINISHED else "before",
+        "lead": lead,
+        "signed_up": activity.signed_up,
+        "present": activity.present,
+        "pending": activity.signed_up - activity.present,
+        "capacity": activity.capacity,
     }
