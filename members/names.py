@@ -28,3 +28,9 @@ def pinyin_key(name: str) -> tuple:
     syllables = [surname] if surname else []
     syllables += [s.lower() for s in lazy_pinyin(rest, style=Style.TONE3)]
     return (tuple(syllables), name)
+
+
+def member_order(member) -> tuple:
+    """People listed by agency, then by name, both by pinyin: roll calls, boards, lists of who
+    is on an activity. Needs the member's agency loaded."""
+    return (pinyin_key(member.agency.name), member.agency_id, pinyin_key(member.name), member.pk)

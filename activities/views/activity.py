@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from communities.models import Community, Grid
 from communities.scopes import scope_of
+from members.names import member_order
 
 from ..forms.activity import (
     FIRST_YEAR,
@@ -465,11 +466,11 @@ def activity_detail(request, pk):
         .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
-    participations = (
+    participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(activity=activity)
-        .select_related("member__agency")
-        .order_by("member__agency__name", "member__name")
+        .select_related("member__agency"),
+        key=lambda p: member_order(p.member),
     )
     # Whose rows the list holds: everyone's for the community's places, an agency office's
     # own members, a member their own.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from members.models import Member
+from members.names import pinyin_key
 
 from .. import figures
 from ..forms.doors import DoorUnitAssignForm, DoorUnitRecordForm, DoorUnitsAddForm
@@ -73,7 +74,15 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
     manager = can_manage(user, activity.community)
     units = _units(user, activity)
     coverage = door_coverage(units)
-    by_member = list(door_coverage_by_member(units))
+    # By name as people read them (pinyin); the buildings nobody covers yet come last.
+    by_member = sorted(
+        door_coverage_by_member(units),
+        key=lambda row: (
+            row["member"] is None,
+            pinyin_key(row["member__name"] or ""),
+            row["member"],
+        ),
+    )
     for row in by_member:
         row["rate"] = figures.rate(row["reached"], row["households"])
         row["width"] = _percent_width(row["reached"], row["households"])

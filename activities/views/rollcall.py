@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from communities.scopes import scope_of
+from members.names import member_order
 
 from .. import figures
 from ..forms.rollcall import RollCallForm, RollCallRowForm, WalkInSearchForm
@@ -29,7 +30,6 @@ from ..services.rollcall import (
 from .common import can_manage, require_manager
 
 Status = Participation.Status
-ROW_ORDER = ("member__agency__name", "member__name", "member__pk")
 MAX_WALK_INS = 200  # more ids than anyone adds on one screen: the rest is noise
 MAX_ID = 2**63 - 1  # a larger number would overflow the database's integer, not just miss
 
@@ -64,11 +64,11 @@ def _ids(values) -> tuple[list[int], bool]:
 def _roll_call_rows(request, activity, walk_in_ids, data=None):
     """The forms of everyone on the activity (locked rows apart) and of the walk-ins, and the
     ids asked for that could not be added."""
-    participations = list(
+    participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(activity=activity)
-        .select_related("member__agency")
-        .order_by(*ROW_ORDER)
+        .select_related("member__agency"),
+        key=lambda p: member_order(p.member),
     )
     on_activity = {p.member_id for p in participations}
     wanted = [pk for pk in walk_in_ids if pk not in on_activity]
@@ -303,7 +303,8 @@ def roll_call_search(request, pk):
 
 
 def _groups(participations) -> list[dict]:
-    """The rows by agency (already in agency order), each split by attendance."""
+    """The rows by agency (already in agency order, see member_order), each split by
+    attendance."""
     groups: list[dict] = []
     for p in participations:
         if not groups or groups[-1]["agency"].pk != p.member.agency_id:
@@ -338,8 +339,9 @@ def attendance_board(request, pk):
         or activity.community.street_id in scope.street_ids
     )
     visible = Participation.objects.visible_to(request.user).filter(activity=activity)
-    participations = list(
-        visible.select_related("member__agency", "leave_decided_by").order_by(*ROW_ORDER)
+    participations = sorted(
+        visible.select_related("member__agency", "leave_decided_by"),
+        key=lambda p: member_order(p.member),
     )
     own_only = not scope.is_staff_of_any_place
     if own_only and not participations:
