@@ -130,7 +130,17 @@ def pages_of(role, patrol, concern):
     activity = f"/activities/{patrol.pk}/"
     everyone = ["/", activity, f"{activity}board/", f"{activity}doors/", "/activities/inbox/"]
     notes = ["/activities/concerns/", f"/activities/concerns/{concern.pk}/", "/activities/updates/"]
-    staff = ["/activities/", "/activities/week/", f"{activity}roll-call/"]
+    staff = [
+        "/activities/",
+        "/activities/week/",
+        f"{activity}roll-call/",
+        "/activities/new/",
+        "/activities/concerns/new/",
+        "/activities/updates/new/",
+        "/members/",
+        "/members/report-ins/",
+        "/activities/notifications/settings/",
+    ]
     return {
         "shengli_staff": everyone + notes + staff,
         "shengli_grid": everyone + notes + staff,
