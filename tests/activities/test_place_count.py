@@ -3,7 +3,6 @@ the list, the week, the activity page and the dashboard: 已报名 8/12 before a
 已参加 6 once it has ended (with those still waiting for the roll call), nothing when cancelled;
 and the count is the activity's own, also for a member who sees only their own record."""
 
-import datetime as dt
 import itertools
 import re
 
@@ -17,7 +16,6 @@ from activities.models import Activity, Participation
 from members.models import Member
 
 Status = Participation.Status
-HOUR = dt.timedelta(hours=1)
 _mobiles = itertools.count(1)
 
 
@@ -54,16 +52,16 @@ def make(world, title, starts_at, ends_at, people=(), status=Activity.Status.REC
 def phases(world):
     """One activity of each phase this week, each with its people (places are 12)."""
     now = timezone.now()
-    monday, _ = figures.week_bounds()
-    # Within this week whatever the day: between Monday 00:00 and now, and after now.
-    past = (now - monday) / 3
+    monday, next_monday = figures.week_bounds()
+    # All within this week, whatever the day and hour: a third of the time between Monday
+    # 00:00 and now, and of the time between now and next Monday.
+    past, ahead = (now - monday) / 3, (next_monday - now) / 3
+    later = (now + ahead, now + 2 * ahead)
     return {
-        "before": make(
-            world, "甲活动", now + HOUR, now + 2 * HOUR, [Status.SIGNED_UP] * 8 + [Status.LEAVE]
-        ),
-        "draft": make(world, "乙活动", now + HOUR, now + 2 * HOUR, status=Activity.Status.DRAFT),
+        "before": make(world, "甲活动", *later, [Status.SIGNED_UP] * 8 + [Status.LEAVE]),
+        "draft": make(world, "乙活动", *later, status=Activity.Status.DRAFT),
         "while": make(
-            world, "丙活动", now - HOUR, now + HOUR, [Status.SIGNED_UP] * 3 + [Status.PRESENT] * 2
+            world, "丙活动", now - past, now + ahead, [Status.SIGNED_UP] * 3 + [Status.PRESENT] * 2
         ),
         "after": make(
             world,
@@ -73,12 +71,7 @@ def phases(world):
             [Status.PRESENT] * 6 + [Status.ABSENT, Status.SIGNED_UP],
         ),
         "cancelled": make(
-            world,
-            "戊活动",
-            now + HOUR,
-            now + 2 * HOUR,
-            [Status.SIGNED_UP] * 4,
-            status=Activity.Status.CANCELLED,
+            world, "戊活动", *later, [Status.SIGNED_UP] * 4, status=Activity.Status.CANCELLED
         ),
     }
 
