@@ -48,6 +48,18 @@ def rate(numerator: int, denominator: int) -> Decimal | None:
 NO_FIGURE = "—"
 
 
+def format_number(value) -> str:
+    """A count or a number of hours as people write them: 2, 1.5 — never "2.0"; None as "—".
+    Pages (the `figure` and `hours` filters), forms and messages all show numbers this way."""
+    if value is None or value == "":
+        return NO_FIGURE
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        return NO_FIGURE
+    return floatformat(number, -1)
+
+
 def format_rate(value) -> str:
     """A rate as the pages and messages show it: "66.7%"; None (0 ÷ 0) as "—"."""
     if value is None or value == "":
@@ -56,7 +68,7 @@ def format_rate(value) -> str:
         number = Decimal(value) * 100
     except (InvalidOperation, TypeError, ValueError):
         return NO_FIGURE
-    return f"{floatformat(number, -1)}%"
+    return f"{format_number(number)}%"
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:

@@ -117,6 +117,14 @@ def can_review_registrations(user, community=None) -> bool:
     return can_manage(user, community)
 
 
+def whose_rows(user, community) -> str:
+    """Whose rows about people of an activity in `community` the viewer sees: "all" (those who
+    oversee it), "agency" (an agency office: its own members'), or "own"."""
+    if oversees(user, community):
+        return "all"
+    return "agency" if scope_of(user).agency_ids else "own"
+
+
 def people_rows(user, community, *, member: str = "member") -> Q:
     """Which rows about people — attendance on a board, door-to-door units — of an activity in
     `community` the viewer sees: those who oversee it see all; an agency office its own

@@ -6,6 +6,8 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from members.names import pinyin_key
+
 from ..services.doors import MAX_UNITS_AT_ONCE
 
 # "1-4", "1~4", "1至4", "1到4": a range; commas, 、, semicolons or spaces separate items.
@@ -114,7 +116,29 @@ class DoorUnitsAddForm(forms.Form):
         return cleaned
 
 
+class AssigneeChoiceIterator(forms.models.ModelChoiceIterator):
+    """Those on the activity first, then everyone else reported in, each group by pinyin: the
+    person giving out buildings looks for the people who came, by name as in a contact list."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        members = sorted(self.queryset, key=lambda m: (pinyin_key(m.name), m.pk))
+        on_activity = [self.choice(m) for m in members if getattr(m, "on_activity", False)]
+        others = [self.choice(m) for m in members if not getattr(m, "on_activity", False)]
+        if on_activity and others:
+            yield (str(_("Signed up for this activity")), on_activity)
+            yield (str(_("Others reported in to the community")), others)
+        else:
+            yield from on_activity or others
+
+    def __len__(self):
+        return self.queryset.count() + (1 if self.field.empty_label is not None else 0)
+
+
 class MemberChoiceField(forms.ModelChoiceField):
+    iterator = AssigneeChoiceIterator
+
     def label_from_instance(self, obj):
         agency = obj.agency.short_name or obj.agency.name
         return f"{obj.name} · {agency}"

@@ -4,6 +4,7 @@ need no formset bookkeeping), the resident-volunteer count, and the walk-in sear
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from ..figures import format_number
 from ..models import Participation
 from ..services.rollcall import RollCallRow, is_pending_leave, roll_call_row_error, row_key
 
@@ -52,13 +53,14 @@ class RollCallRowForm(forms.Form):
         self.participation = participation
         self.is_walk_in = participation is None
         self.is_pending_leave = participation is not None and is_pending_leave(participation)
-        default_hours = activity.duration_hours
+        # "2", not "2.0": the box shows hours as people write them.
+        default_hours = format_number(activity.duration_hours)
         initial = {"hours": default_hours}
         if participation is not None:
             if participation.status != Status.SIGNED_UP:
                 initial["status"] = participation.status
             if participation.hours is not None:
-                initial["hours"] = participation.hours
+                initial["hours"] = format_number(participation.hours)
             if participation.status == Status.LEAVE:
                 initial["leave_reason"] = participation.leave_reason
         else:

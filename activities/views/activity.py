@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST
 
 from communities.filters import GridFilter, local_midnight
 from communities.models import Community, Grid
-from communities.permissions import can_list_activities, scope_of
+from communities.permissions import can_list_activities, people_rows, scope_of, whose_rows
 from communities.validators import FIRST_YEAR, LAST_YEAR
+from members.names import member_order
 
 from ..filters import ActivityFilterSet
 from ..forms.activity import ActivityCancelForm, ActivityForm
@@ -436,23 +437,25 @@ def activity_detail(request, pk):
     """One activity and who is on it, for anyone whose scope includes it; its managers also
     get the buttons to change, cancel or copy it."""
     activity = get_object_or_404(
-        Activity.objects.visible_to(request.user).select_related(
-            "community", "grid", "type", "organizer", "agreement__agency"
-        ),
+        Activity.objects.visible_to(request.user)
+        .select_related("community", "grid", "type", "organizer", "agreement__agency")
+        .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
-    participations = (
+    participations = sorted(
         Participation.objects.visible_to(request.user)
-        .filter(activity=activity)
-        .select_related("member__agency")
-        .order_by("member__agency__name", "member__name")
+        .filter(people_rows(request.user, activity.community), activity=activity)
+        .select_related("member__agency"),
+        key=lambda p: member_order(p.member),
     )
+    sees = whose_rows(request.user, activity.community)
     return render(
         request,
         "activities/activity_detail.html",
         {
             "activity": activity,
             "participations": participations,
+            "sees": sees,
             "can_manage": can_manage(request.user, activity.community),
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),

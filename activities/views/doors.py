@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
 from django.db.models.functions import Length
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,10 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from members.models import Member
+from members.names import pinyin_key
 
 from .. import figures
 from ..forms.doors import DoorUnitAssignForm, DoorUnitRecordForm, DoorUnitsAddForm
-from ..models import Activity, DoorToDoorUnit
+from ..models import Activity, DoorToDoorUnit, Participation
 from ..services.doors import (
     assignable_members,
     door_coverage,
@@ -36,12 +37,18 @@ UNIT_PAGE_SIZE = 100
 
 def _members(user, activity):
     """Whom a manager may assign units to: in their scope, and on the activity or reported in
-    to its community."""
+    to its community; `on_activity` marks those taking a place on it (the form lists them
+    first, each group by pinyin)."""
+    taking_a_place = Participation.objects.filter(
+        activity=activity,
+        member=OuterRef("pk"),
+        status__in=[Participation.Status.SIGNED_UP, Participation.Status.PRESENT],
+    )
     return (
         Member.objects.visible_to(user)
         .filter(pk__in=assignable_members(activity).values("pk"))
         .select_related("agency")
-        .order_by("name", "pk")
+        .annotate(on_activity=Exists(taking_a_place))
     )
 
 
@@ -69,7 +76,15 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
     # The activity's coverage is one figure without names, the same for everyone who may see the
     # page; the rows and the per-member list show only the people in the viewer's scope.
     coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
-    by_member = list(door_coverage_by_member(units))
+    # By name as people read them (pinyin); the buildings nobody covers yet come last.
+    by_member = sorted(
+        door_coverage_by_member(units),
+        key=lambda row: (
+            row["member"] is None,
+            pinyin_key(row["member__name"] or ""),
+            row["member"],
+        ),
+    )
     for row in by_member:
         row["rate"] = figures.rate(row["reached"], row["households"])
         row["width"] = _percent_width(row["reached"], row["households"])

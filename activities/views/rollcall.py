@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from communities.permissions import oversees, people_rows, sees_only_own_rows
+from members.names import member_order
 
 from .. import figures
 from ..forms.rollcall import RollCallForm, RollCallRowForm, WalkInSearchForm
@@ -29,7 +30,6 @@ from ..services.rollcall import (
 from .common import can_manage, require_manager
 
 Status = Participation.Status
-ROW_ORDER = ("member__agency__name", "member__name", "member__pk")
 MAX_WALK_INS = 200  # more ids than anyone adds on one screen: the rest is noise
 MAX_ID = 2**63 - 1  # a larger number would overflow the database's integer, not just miss
 
@@ -64,11 +64,11 @@ def _ids(values) -> tuple[list[int], bool]:
 def _roll_call_rows(request, activity, walk_in_ids, data=None):
     """The forms of everyone on the activity (locked rows apart) and of the walk-ins, and the
     ids asked for that could not be added."""
-    participations = list(
+    participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(activity=activity)
-        .select_related("member__agency")
-        .order_by(*ROW_ORDER)
+        .select_related("member__agency"),
+        key=lambda p: member_order(p.member),
     )
     on_activity = {p.member_id for p in participations}
     wanted = [pk for pk in walk_in_ids if pk not in on_activity]
@@ -109,9 +109,17 @@ def _render_roll_call(
             member.add_url = (
                 reverse("activities:roll_call", args=[activity.pk])
                 + "?"
+                # No #fragment: the browser would skip the search box's autofocus for it.
                 + urlencode({"add": [*added, member.pk]}, doseq=True)
-                + f"#row-{member.pk}"
             )
+    # The latest walk-in, named above the empty search box after the reload that added them;
+    # the box takes the focus so that the next walk-in is typed at once.
+    just_added = None
+    if matches is None and request.method != "POST":
+        just_added = next((row.member for row in reversed(rows) if row.is_walk_in), None)
+    search = search or WalkInSearchForm()
+    if just_added is not None:
+        search.fields["q"].widget.attrs["autofocus"] = True
     context = {
         "activity": activity,
         "closed": roll_call_closed_reason(activity),
@@ -121,8 +129,9 @@ def _render_roll_call(
         "errors": errors,
         "counts": _counts(rows),
         "added": added,
-        "search_form": search or WalkInSearchForm(),
+        "search_form": search,
         "matches": matches,
+        "just_added": just_added,
         "started": activity.starts_at <= timezone.now(),
     }
     return render(request, "activities/roll_call.html", context, status=status)
@@ -303,7 +312,8 @@ def roll_call_search(request, pk):
 
 
 def _groups(participations) -> list[dict]:
-    """The rows by agency (already in agency order), each split by attendance."""
+    """The rows by agency (already in agency order, see member_order), each split by
+    attendance."""
     groups: list[dict] = []
     for p in participations:
         if not groups or groups[-1]["agency"].pk != p.member.agency_id:
@@ -335,8 +345,9 @@ def attendance_board(request, pk):
     visible = Participation.objects.visible_to(request.user).filter(
         people_rows(request.user, activity.community), activity=activity
     )
-    participations = list(
-        visible.select_related("member__agency", "leave_decided_by").order_by(*ROW_ORDER)
+    participations = sorted(
+        visible.select_related("member__agency", "leave_decided_by"),
+        key=lambda p: member_order(p.member),
     )
     own_only = sees_only_own_rows(request.user)
     if own_only and not participations:

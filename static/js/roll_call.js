@@ -2,7 +2,8 @@
    - live counts of present / absent / leave / not marked;
    - "mark the rest present" for the people nobody has tapped yet;
    - a pending leave request follows the mark (present or absent answers it as not approved);
-   - walk-ins found and added without reloading the page (the server renders their row);
+   - walk-ins found and added without reloading the page (the server renders their row), the
+     search emptied and focused for the next one;
    - the print button of the board. */
 (function () {
   "use strict";
@@ -89,21 +90,33 @@
     });
   }
 
-  function addWalkIn(button) {
+  // After a walk-in is added the search starts afresh: no query, no stale results, the cursor
+  // in the box, so the next walk-in is typed at once. The notice says who was added.
+  function readyForTheNext(search, box, row) {
+    var input = search.querySelector("input[name=q]");
+    box.innerHTML = "";
+    input.value = "";
+    input.focus();
+    var notice = document.querySelector("[data-walk-in-added]");
+    var name = row.querySelector(".xc-rc-name");
+    if (notice && name) {
+      notice.querySelector("[data-name]").textContent = name.textContent;
+      notice.hidden = false;
+    }
+  }
+
+  function addWalkIn(button, search, box) {
     var item = button.closest("li");
     var template = item.querySelector("template");
     var row = template.content.firstElementChild.cloneNode(true);
-    if (presentIds()[row.getAttribute("data-member")]) {
-      item.remove();
-      return;
+    if (!presentIds()[row.getAttribute("data-member")]) {
+      row.classList.add("xc-rc-new");
+      rowsList.appendChild(row);
+      var empty = form.querySelector("[data-empty]");
+      if (empty) empty.remove();
+      updateCounts();
     }
-    row.classList.add("xc-rc-new");
-    rowsList.appendChild(row);
-    item.remove();
-    var empty = form.querySelector("[data-empty]");
-    if (empty) empty.remove();
-    updateCounts();
-    row.scrollIntoView({ block: "center" });
+    readyForTheNext(search, box, row);
   }
 
   function enhanceSearch() {
@@ -135,7 +148,7 @@
     });
     box.addEventListener("click", function (event) {
       var button = event.target.closest("[data-add-walk-in]");
-      if (button) addWalkIn(button);
+      if (button) addWalkIn(button, search, box);
     });
   }
 

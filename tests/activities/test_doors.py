@@ -369,6 +369,52 @@ def test_the_member_menu_offers_those_on_the_activity_or_reported_in(
     assert offered == {world.sanxia_member}
 
 
+def test_the_member_menu_lists_those_signed_up_first_then_the_others_each_by_pinyin(
+    client, world, doors_activity, community_staff
+):
+    """Code-point order would be 安 张 曾 李 白 赵; people look names up as in a contact list."""
+    add_units(doors_activity, 1)
+    today = timezone.localdate()
+    names = {}
+    for name, mobile in [
+        ("张伟", "13600000001"),
+        ("赵敏", "13600000002"),
+        ("安静", "13600000003"),
+        ("曾国强", "13600000004"),
+        ("白云", "13600000005"),
+        ("李娜", "13600000006"),
+        ("孙丽", "13600000007"),
+    ]:
+        member = Member.objects.create(agency=world.yuanlin, name=name, mobile=mobile)
+        Registration.objects.create(
+            member=member,
+            community=world.shengli,
+            status=Registration.Status.ACTIVE,
+            applied_on=today,
+        )
+        names[name] = member
+    for name, status in [("赵敏", "signed_up"), ("白云", "present"), ("孙丽", "leave")]:
+        Participation.objects.create(
+            activity=doors_activity,
+            member=names[name],
+            status=status,
+            leave_reason="外出" if status == "leave" else "",
+            source="sign_up",
+        )
+    client.force_login(community_staff)
+    html = page(client.get(doors(doors_activity)))
+    select = re.search(r'<select name="member".*?</select>', html, re.S).group(0)
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select, re.S)
+    listed = [
+        (label, re.findall(r"<option[^>]*>([^·<]+?) ·", options)) for label, options in groups
+    ]
+    assert listed == [
+        # 李建华 signed up in the fixture; 孙丽 is on leave, so she is not coming.
+        ("Signed up for this activity", ["白云", "李建华", "赵敏"]),
+        ("Others reported in to the community", ["安静", "李娜", "孙丽", "曾国强", "张伟"]),
+    ]
+
+
 def test_a_member_of_another_community_is_refused(client, world, doors_activity, community_staff):
     (unit,) = add_units(doors_activity, 1)
     client.force_login(community_staff)

@@ -214,7 +214,7 @@ def test_the_screen_lists_everyone_on_the_activity_with_the_hours_prefilled(
     # One tap each: three radios per person in one form.
     assert html.count('type="radio" name="m') == 3 * 4 + 2  # + approve / reject
     # Hours default to the activity's length.
-    assert f'name="m{signed[0].pk}-hours" value="3.0"' in html
+    assert f'name="m{signed[0].pk}-hours" value="3"' in html  # as written, not "3.0"
     # The recorded absence is shown as recorded; signed-up rows start unmarked.
     assert re.search(rf'name="m{recorded.member.pk}-status" value="absent"[^>]*checked', html)
     assert not re.search(rf'name="m{signed[0].pk}-status"[^>]*checked', html)

@@ -250,3 +250,19 @@ def test_the_menu_offers_each_role_its_entries(request, persona, entries):
 
 def test_a_role_kind_is_one_definition(world):
     assert StaffRole.Kind is permissions.RoleKind
+
+
+@pytest.mark.parametrize(
+    "persona, whose",
+    [
+        ("city_admin", "all"),
+        ("street_officer", "all"),
+        ("community_staff", "all"),
+        ("grid_worker", "all"),
+        ("agency_office", "agency"),
+        ("member_user", "own"),
+        ("other_community_staff", "own"),
+    ],
+)
+def test_whose_rows_each_role_sees_on_a_board_or_door_list(request, world, persona, whose):
+    assert permissions.whose_rows(request.getfixturevalue(persona), world.shengli) == whose

@@ -224,3 +224,104 @@ def test_door_to_door_from_three_stairwells_to_not_one_household_missed(
     if screen == "phone":
         page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
     assert DoorToDoorUnit.objects.filter(households_reached=12).count() == 3
+
+
+@pytest.fixture
+def twelve_stairwells(world):
+    """Door-to-door in 紫林苑 with buildings 1-3, stairwells 1-4: longer than a phone's screen."""
+    now = timezone.now()
+    activity = Activity.objects.create(
+        community=world.shengli,
+        grid=world.zilinyuan,
+        type=ActivityType.objects.get(code=ActivityType.Code.DOOR_TO_DOOR),
+        title="防汛知识入户宣传",
+        starts_at=now + dt.timedelta(days=1),
+        ends_at=now + dt.timedelta(days=1, hours=2),
+    )
+    Participation.objects.create(
+        activity=activity, member=world.sanxia_member, source=Participation.Source.SIGN_UP
+    )
+    DoorToDoorUnit.objects.bulk_create(
+        DoorToDoorUnit(activity=activity, building=str(b), stairwell=str(s), households=12)
+        for b in range(1, 4)
+        for s in range(1, 5)
+    )
+    return activity
+
+
+def overlaps(box, other):
+    return not (
+        box["y"] + box["height"] <= other["y"]
+        or other["y"] + other["height"] <= box["y"]
+        or box["x"] + box["width"] <= other["x"]
+        or other["x"] + other["width"] <= box["x"]
+    )
+
+
+def test_the_assignment_bar_shows_only_while_something_is_ticked(
+    page, live_server, world, community_staff, twelve_stairwells
+):
+    log_in(page, live_server, "shengli_staff")
+    page.goto(f"/activities/{twelve_stairwells.pk}/doors/")
+    units = page.get_by_test_id("door-unit")
+    expect(units).to_have_count(12)
+    bar = page.get_by_test_id("assign-form")
+    expect(bar).to_be_hidden()
+
+    first, second = (units.nth(i).locator("input[name=units]") for i in (0, 1))
+    first.check()
+    expect(bar).to_be_visible()
+    expect(bar).to_be_in_viewport()  # at the bottom of the screen, under the thumb
+    expect(bar.locator("[data-ticked]")).to_have_text("1")
+    second.check()
+    expect(bar.locator("[data-ticked]")).to_have_text("2")
+    first.uncheck()
+    second.uncheck()
+    expect(bar).to_be_hidden()
+
+    # Ticked again, the bar assigns them.
+    first.check()
+    bar.locator('select[name="member"]').select_option(str(world.sanxia_member.pk))
+    bar.get_by_test_id("assign").click()
+    expect(units.nth(0).get_by_test_id("unit-member")).to_have_text("李建华")
+    expect(page.get_by_test_id("assign-form")).to_be_hidden()
+
+
+@pytest.fixture
+def page_without_script(browser, live_server):
+    from tests.e2e.conftest import SCREENS
+
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        java_script_enabled=False,
+        **SCREENS["phone"],
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_without_script_the_assignment_form_waits_below_the_list(
+    page_without_script, live_server, world, community_staff, twelve_stairwells
+):
+    page = page_without_script
+    log_in(page, live_server, "shengli_staff")
+    page.goto(f"/activities/{twelve_stairwells.pk}/doors/")
+    units = page.get_by_test_id("door-unit")
+    form = page.get_by_test_id("assign-form")
+    # Nothing ticked: the form is in the page's flow after the list, covering none of it.
+    expect(form).to_be_visible()
+    form_box = form.bounding_box()
+    for i in range(12):
+        box = units.nth(i).bounding_box()
+        assert not overlaps(form_box, box), f"the form covers unit {i + 1}"
+    assert form.evaluate("el => getComputedStyle(el).position") not in ("sticky", "fixed")
+
+    units.nth(11).locator("input[name=units]").check()
+    form.locator('select[name="member"]').select_option(str(world.sanxia_member.pk))
+    form.get_by_test_id("assign").click()
+    expect(page.get_by_test_id("door-unit").nth(11).get_by_test_id("unit-member")).to_have_text(
+        "李建华"
+    )

@@ -219,3 +219,70 @@ def test_without_script_the_roll_call_still_works(
     )
     expect(page.locator('[data-figure="present"]')).to_have_text("9")
     expect(page.locator('[data-figure="leaves"]')).to_have_text("1")
+
+
+WALK_INS = [("吴刚", "13700001111"), ("郑爽", "13700002222"), ("冯雪", "13700003333")]
+
+
+@pytest.fixture
+def walk_ins(world, finished):
+    """周杰 and three more who came without signing up, all reported in to the community."""
+    today = timezone.localdate()
+    people = [finished[2]]
+    for name, mobile in WALK_INS:
+        member = Member.objects.create(agency=world.yuanlin, name=name, mobile=mobile)
+        Registration.objects.create(
+            member=member, community=world.shengli, status="active", applied_on=today
+        )
+        people.append(member)
+    return people
+
+
+def test_walk_ins_one_after_another_take_two_taps_each(
+    page, live_server, world, grid_worker, finished, walk_ins
+):
+    """After a walk-in is added the search box is empty, without the old results, and keeps
+    the cursor: the next one is typed at once, then found and added (two taps each)."""
+    activity = finished[0]
+    log_in(page, reverse("activities:roll_call", args=[activity.pk]))
+    search = page.locator("[data-walk-in-search] input[name=q]")
+    results = page.locator("#walk-in-results")
+    taps = 0
+
+    def tap(locator):
+        nonlocal taps
+        locator.click()
+        taps += 1
+
+    tap(search)
+    for member in walk_ins:
+        page.keyboard.type(member.mobile[-4:])
+        tap(page.locator("[data-walk-in-search] button[type=submit]"))
+        tap(results.locator(f'[data-add-walk-in="{member.pk}"]'))
+        expect(row_of(page, member).locator('input[value="present"]')).to_be_checked()
+        expect(search).to_have_value("")
+        expect(search).to_be_focused()
+        expect(results.locator("[data-add-walk-in]")).to_have_count(0)
+        expect(page.get_by_test_id("walk-in-added")).to_contain_text(member.name)
+
+    expect(page.locator('[data-testid="roll-call-row"]')).to_have_count(9 + len(walk_ins))
+    assert taps == 1 + 2 * len(walk_ins)
+
+
+def test_without_script_a_walk_in_added_leaves_the_search_empty_and_focused(
+    page_without_script, live_server, world, grid_worker, finished, walk_ins
+):
+    page = page_without_script
+    activity = finished[0]
+    log_in(page, reverse("activities:roll_call", args=[activity.pk]))
+    search = page.locator("[data-walk-in-search] input[name=q]")
+    for member in walk_ins[:2]:
+        search.fill(member.mobile[-4:])
+        page.locator("[data-walk-in-search] button[type=submit]").click()
+        page.get_by_test_id("walk-in-results").get_by_role("link").click()
+        expect(row_of(page, member)).to_be_visible()
+        expect(search).to_have_value("")
+        expect(search).to_be_focused()
+        expect(page.get_by_test_id("walk-in-results")).to_have_count(0)
+        expect(page.get_by_test_id("walk-in-added")).to_contain_text(member.name)
+    expect(row_of(page, walk_ins[0])).to_be_visible()  # the first is still on the list

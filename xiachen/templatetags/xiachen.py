@@ -5,10 +5,11 @@ it, and a page rendered without a request (500.html) needs nothing at all.
 """
 
 from django import template
-from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from activities import figures
+from activities.models import Activity
 from communities import permissions
 from communities.models import StaffRole
 from communities.permissions import scope_of
@@ -62,9 +63,18 @@ def percent(value):
 @register.filter
 def figure(value):
     """A count or a number of hours without a useless ".0"; None as "—"."""
-    if value is None or value == "":
-        return NO_FIGURE
-    return floatformat(value, -1)
+    return figures.format_number(value)
+
+
+@register.filter
+def hours(value):
+    """Hours with their unit as people write them: "2 小时", "1.5 小时" (never "2.0 h")."""
+    number = figures.format_number(value)
+    if number == NO_FIGURE:
+        return number
+    return ngettext("%(hours)s hour", "%(hours)s hours", 1 if number == "1" else 2) % {
+        "hours": number
+    }
 
 
 @register.simple_tag
@@ -87,3 +97,23 @@ def workspace_nav(user):
     if not getattr(user, "is_authenticated", False):
         return {}
     return permissions.menu(user, is_member=_member_of(user) is not None)
+
+
+@register.inclusion_tag("activities/fragments/place_count.html")
+def place_count(activity, lead=""):
+    """What an activity's places hold, by its phase — the one place that decides it for the
+    list, the week, the activity page and the dashboards. Before and while it runs: those
+    taking a place of the capacity (已报名 8/12); once it has ended: those who attended
+    (已参加 7), and those still waiting for the roll call; cancelled: nothing. The counts are
+    the activity's own, whoever looks (Activity.objects.with_place_counts())."""
+    status = activity.current_status
+    if status == Activity.Status.CANCELLED:
+        return {"phase": None}
+    return {
+        "phase": "after" if status == Activity.Status.FINISHED else "before",
+        "lead": lead,
+        "signed_up": activity.signed_up,
+        "present": activity.present,
+        "pending": activity.signed_up - activity.present,
+        "capacity": activity.capacity,
+    }
