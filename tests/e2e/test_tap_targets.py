@@ -17,13 +17,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from activities.models import (
-    Concern,
-    DoorToDoorUnit,
-    Notification,
-    WorkUpdate,
-)
-from activities.notify import notify
+from activities.models import Concern, DoorToDoorUnit, WorkUpdate
+from notifications.models import Notification
+from notifications.notify import notify
 from tests.e2e.conftest import SCREENS
 
 pytestmark = [
@@ -128,7 +124,7 @@ def log_in(page, live_server, username):
 
 def pages_of(role, patrol, concern):
     activity = f"/activities/{patrol.pk}/"
-    everyone = ["/", activity, f"{activity}board/", f"{activity}doors/", "/activities/inbox/"]
+    everyone = ["/", activity, f"{activity}board/", f"{activity}doors/", "/notifications/inbox/"]
     notes = ["/activities/concerns/", f"/activities/concerns/{concern.pk}/", "/activities/updates/"]
     staff = [
         "/activities/",
@@ -139,14 +135,14 @@ def pages_of(role, patrol, concern):
         "/activities/updates/new/",
         "/members/",
         "/members/report-ins/",
-        "/activities/notifications/settings/",
+        "/notifications/settings/",
     ]
     return {
         "shengli_staff": everyone + notes + staff,
         "shengli_grid": everyone + notes + staff,
         "sanxia_office": everyone,
         "sanxia_member": everyone + notes,
-        "street_officer": ["/", "/activities/", activity, "/activities/inbox/"],
+        "street_officer": ["/", "/activities/", activity, "/notifications/inbox/"],
     }[role]
 
 
