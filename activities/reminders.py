@@ -25,11 +25,14 @@ def week_slot(day: dt.date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_moment_passed(now: dt.datetime) -> bool:
-    """Whether this ISO week's moment for weekly messages (weekday and hour) has come."""
+def in_weekly_slot(now: dt.datetime) -> bool:
+    """Whether `now` is in the week's slot for weekly messages: the configured weekday, from the
+    configured hour to the end of that day (REMINDER_WEEKLY_WEEKDAY, REMINDER_WEEKLY_HOUR). Not
+    later in the week: a member found inactive on a Tuesday, or a robot set up then, waits for
+    the next slot instead of setting off a burst of weekly posts on a working day."""
     local = timezone.localtime(now)
     weekday, hour = settings.REMINDER_WEEKLY_WEEKDAY, settings.REMINDER_WEEKLY_HOUR
-    return local.weekday() > weekday or (local.weekday() == weekday and local.hour >= hour)
+    return local.weekday() == weekday and local.hour >= hour
 
 
 def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
@@ -115,8 +118,8 @@ def inactive_members(now: dt.datetime):
 
 
 def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """Weekly, once per member per ISO week, to inactive members."""
-    if not weekly_moment_passed(now):
+    """Weekly, in the week's slot, once per member per ISO week, to inactive members."""
+    if not in_weekly_slot(now):
         return 0
     slot = week_slot(timezone.localdate(now))
     already = Notification.objects.filter(
@@ -141,9 +144,9 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
 
 
 def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """Weekly, to each agency party office: last week's attendance of its members and who is
-    inactive."""
-    if not weekly_moment_passed(now):
+    """Weekly, in the week's slot, to each agency party office: last week's attendance of its
+    members and who is inactive."""
+    if not in_weekly_slot(now):
         return 0
     today = timezone.localdate(now)
     slot = week_slot(today)

@@ -446,7 +446,7 @@ def _digest_for(username):
 def test_each_agency_office_gets_last_weeks_figures_of_its_own_members(
     town, last_week, agency_office, other_agency_office, community_staff
 ):
-    assert reminders.agency_digest(NOW) == 2
+    assert reminders.agency_digest(MONDAY_9) == 2
 
     assert queued(Kind.AGENCY_DIGEST) == {
         ("sanxia_office", INAPP, "2030-W24"),
@@ -466,7 +466,7 @@ def test_each_agency_office_gets_last_weeks_figures_of_its_own_members(
 
 @in_english
 def test_a_week_without_records_has_no_rate(town, last_week, other_agency_office):
-    reminders.agency_digest(NOW)
+    reminders.agency_digest(MONDAY_9)
 
     yuanlin = _digest_for("yuanlin_office")
     assert yuanlin.subject == "Weekly attendance of 园林局"
@@ -496,6 +496,57 @@ def test_next_weeks_digest_counts_that_week(town, last_week, agency_office):
         "Last week (6月10日–6月16日) your members were present 1 times, absent 0, on leave 0; "
         "2 service hours; attendance rate 100%."
     )
+
+
+# The week's slot ----------------------------------------------------------------------------------
+
+TUESDAY = at("2030-06-11 10:00")
+
+
+def test_weekly_kinds_go_out_in_their_slot_and_wait_for_the_next_one(
+    town, attendance, agency_office
+):
+    """The report: an agency set up its group robot on a Tuesday, and 15 "long time no see"
+    posts went into its group at once."""
+    monday = MONDAY_9 + 5 * MIN
+    assert reminders.sweep(monday)[Kind.INACTIVITY] == 5
+    assert queued(Kind.AGENCY_DIGEST) == {("sanxia_office", INAPP, "2030-W24")}
+
+    # Tuesday: 三峡 sets up its robot, and three more of its members have no login and no
+    # presence in 30 days. The robot could reach them now; they wait for the next slot.
+    town.w.sanxia.robot_webhook_url = ROBOT_URL
+    town.w.sanxia.save()
+    offline = {town.member(f"离线{i}").name for i in range(3)}
+    rows = Notification.objects.count()
+    tuesday = reminders.sweep(TUESDAY)
+    assert (tuesday[Kind.INACTIVITY], tuesday[Kind.AGENCY_DIGEST]) == (0, 0)
+    assert Notification.objects.count() == rows, "nothing new"
+
+    # The next Monday: everyone inactive again, those without a login through the robot.
+    reminders.sweep(NEXT_MONDAY_9 + 5 * MIN)
+    assert who(Kind.INACTIVITY, slot="2030-W25", channel=WEBHOOK) == offline | {"王海燕"}
+    assert queued(Kind.AGENCY_DIGEST, slot="2030-W25") == {("sanxia_office", INAPP, "2030-W25")}
+
+
+@pytest.mark.parametrize(
+    "when, in_slot",
+    [
+        ("2030-06-10 08:59", False),
+        ("2030-06-10 09:00", True),
+        ("2030-06-10 23:59", True),  # the slot lasts until the end of its day
+        ("2030-06-11 00:00", False),
+        ("2030-06-12 10:00", False),
+        ("2030-06-16 23:59", False),  # Sunday, same ISO week
+    ],
+)
+def test_a_sweep_outside_the_slot_queues_no_weekly_message(
+    town, attendance, agency_office, when, in_slot
+):
+    # The first sweep of the week, say after the beat was down all Monday.
+    assert reminders.in_weekly_slot(at(when)) is in_slot
+    queued_now = reminders.sweep(at(when))
+    assert bool(queued_now[Kind.INACTIVITY]) is in_slot
+    assert bool(queued_now[Kind.AGENCY_DIGEST]) is in_slot
 
 
 # Duty roster -----------------------------------------------------------------------------------
@@ -621,7 +672,8 @@ def test_reminders_queued_at_night_are_due_in_the_morning_unless_too_late(
 
 # The whole sweep and the management command ----------------------------------------------------
 
-EVENING = at("2030-06-12 18:00")
+# A Monday evening: the weekly messages' slot is Monday from 09:00.
+EVENING = at("2030-06-10 18:00")
 
 
 @pytest.fixture

@@ -287,17 +287,18 @@ EMAIL_ONLY = {"inapp": False, "email": True, "webhook": False}
 # --- 1. Ten sweeps at once -------------------------------------------------------------------
 
 
-def next_wednesday_10am():
-    """A fixed moment: the weekly rules are due, the duty roster is not."""
+def next_monday_10am():
+    """A fixed moment: the weekly rules are due (their slot is Monday from 09:00), the duty
+    roster is not."""
     today = timezone.localdate()
-    wednesday = today + dt.timedelta(days=(2 - today.weekday()) % 7 + 7)
-    return timezone.make_aware(dt.datetime.combine(wednesday, dt.time(10)))
+    monday = today + dt.timedelta(days=(0 - today.weekday()) % 7 + 7)
+    return timezone.make_aware(dt.datetime.combine(monday, dt.time(10)))
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_ten_sweeps_at_once_queue_each_reminder_exactly_once(activity_types):
-    now = next_wednesday_10am()
+    now = next_monday_10am()
     community, agency = make_place(robot_url="http://127.0.0.1:9/never-called")
     with_login = [make_member(agency, n, email=f"m{n}@example.org") for n in range(6)]
     without_login = [make_member(agency, n, login=False) for n in range(6, 8)]
