@@ -64,7 +64,7 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
             deadline=activity.starts_at,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -108,7 +108,7 @@ def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=activity.community,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -139,7 +139,7 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=member.agency,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -194,7 +194,7 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=agency,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -224,7 +224,7 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
             deadline=deadline,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 

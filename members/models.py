@@ -213,3 +213,11 @@ class Registration(models.Model):
         super().clean()
         if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
             raise ValidationError({"grid": _("The grid must belong to the same community.")})
+
+
+def recipients_of_logins(users) -> dict:
+    """The members among `users` (logins) as notify's Recipients, by user id: a message to a
+    member's login carries the member's name, mobile and agency, whose office then sees it.
+    Registered with notifications (MembersConfig.ready)."""
+    members = Member.objects.filter(user__in=[user.pk for user in users]).select_related("user")
+    return {member.user_id: member.as_recipient() for member in members}

@@ -2,6 +2,7 @@
 `Recipient` (members do, through `Member.as_recipient()`), so that notifications never needs to
 know what a member is."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,3 +32,34 @@ def recipient_of(person) -> Recipient:
     if as_recipient is None:
         raise TypeError(f"cannot notify {person!r}")
     return as_recipient()
+
+
+# Apps above this one know more about some logins than notifications does (members: a member's
+# login has the member's name, mobile and agency; its agency's office sees its messages).
+# notifications may not import them, so each registers its resolver here from its
+# AppConfig.ready.
+_login_resolvers: list[Callable[[list], dict]] = []
+
+
+def register_login_resolver(resolver: Callable[[list], dict]) -> None:
+    """Adds `resolver(users) -> {user id: Recipient}` for the logins that app knows more about."""
+    if resolver not in _login_resolvers:
+        _login_resolvers.append(resolver)
+
+
+def recipients_of(people) -> list[Recipient]:
+    """`recipient_of` for each of `people`; logins are looked up in bulk by the registered
+    resolvers, so that a member's login is named, and scoped, as that member."""
+    people = list(people)
+    user_model = get_user_model()
+    users = [person for person in people if isinstance(person, user_model)]
+    known = {}
+    for resolver in _login_resolvers if users else ():
+        known.update(resolver(users))
+
+    def one(person):
+        if isinstance(person, user_model) and person.pk in known:
+            return known[person.pk]
+        return recipient_of(person)
+
+    return [one(person) for person in people]

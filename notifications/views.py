@@ -86,6 +86,7 @@ STATE_BADGES = {
     Notification.State.SENDING: "info",
     Notification.State.SENT: "success",
     Notification.State.FAILED: "danger",
+    Notification.State.UNREACHABLE: "warning",
 }
 
 

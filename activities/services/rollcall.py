@@ -15,7 +15,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from members.models import Member, Registration
 from notifications.models import Notification
-from notifications.notify import notify
+from notifications.notify import Notified, notify
 
 from ..models import Activity, Participation
 
@@ -62,6 +62,8 @@ class RollCallResult:
     changed: int
     approved: int
     rejected: int
+    # The messages telling members of their leave decisions, and whom none could reach.
+    notified: Notified = Notified()
 
 
 def row_key(member_id) -> str:
@@ -316,9 +318,10 @@ def participation_roll_call(
     if activity.resident_volunteers != resident_volunteers:
         activity.resident_volunteers = resident_volunteers
         activity.save(update_fields=["resident_volunteers", "updated_at"])
+    notified = Notified()
     for participation in decided:
         participation.activity = activity  # the message names the activity: no query per row
-        notify(
+        notified += notify(
             kind=Notification.Kind.LEAVE_DECIDED,
             recipients=[participation.member],
             obj=participation,
@@ -330,4 +333,5 @@ def participation_roll_call(
         changed=len(to_update),
         approved=sum(p.leave_decision == Decision.APPROVED for p in decided),
         rejected=sum(p.leave_decision == Decision.REJECTED for p in decided),
+        notified=notified,
     )

@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members.models import Member
+from notifications import delivery
 from notifications.models import Notification, NotificationPreference
+from notifications.notify import notify
 from tests.conftest import make_user
 
 INBOX = reverse("notifications:inbox")
@@ -482,7 +484,13 @@ def test_a_message_to_a_login_without_a_member_shows_the_username(client, world,
 def test_the_outbox_counts_messages_per_state(client, world, outbox, community_staff):
     client.force_login(community_staff)
     counts = dict(client.get(OUTBOX).context["state_counts"])
-    assert counts == {State.PENDING: 1, State.SENDING: 0, State.SENT: 1, State.FAILED: 1}
+    assert counts == {
+        State.PENDING: 1,
+        State.SENDING: 0,
+        State.SENT: 1,
+        State.FAILED: 1,
+        State.UNREACHABLE: 0,
+    }
     # The counts follow the other filters, not the state filter.
     response = client.get(OUTBOX, {"state": State.FAILED, "channel": Channel.INAPP})
     assert dict(response.context["state_counts"])[State.SENT] == 1
@@ -578,6 +586,102 @@ def test_sending_again_a_message_that_has_not_failed_is_refused_with_a_message(
     assert response.status_code == 200
     assert "Only a failed message can be sent again." in page(response)
     assert state_of(outbox.sent) == State.SENT
+
+
+def test_messages_that_reach_nobody_are_listed_counted_and_say_why(
+    client, world, community_staff, agency_office, other_community_staff
+):
+    # 王海燕 has no login, and 胜利一路社区 no robot.
+    notify(
+        kind=Kind.UPCOMING,
+        recipients=[world.sanxia_member_2],
+        obj=world.shengli_activity,
+        robot=world.shengli,
+    )
+    for viewer in (community_staff, agency_office):
+        client.force_login(viewer)
+        response = client.get(OUTBOX, {"state": State.UNREACHABLE})
+        assert dict(response.context["state_counts"])[State.UNREACHABLE] == 1
+        html = page(response)
+        assert "王海燕" in html
+        assert (
+            'data-testid="unreachable-reason">Not sent: no login of their own, and no group '
+            "robot to mention them in.</div>"
+        ) in html
+        assert 'data-testid="retry"' not in html, "there is nothing to send again"
+    client.force_login(other_community_staff)
+    assert dict(client.get(OUTBOX).context["state_counts"])[State.UNREACHABLE] == 0
+
+
+# The discard port: nothing listens there, so the robot refuses at once.
+DEAD_ROBOT = "http://127.0.0.1:9/robot"
+
+
+@pytest.fixture
+def failed_robot_message(world, member_user, settings):
+    """A message to 李建华 (三峡, with a login, who chose the group robot only) that
+    胜利一路社区's robot failed to post, for good. `param`: sent to the member, or to his login (as
+    concerns are)."""
+
+    def fail(recipient):
+        settings.NOTIFICATION_MAX_ATTEMPTS = 1
+        world.shengli.robot_webhook_url = DEAD_ROBOT
+        world.shengli.save()
+        NotificationPreference.objects.create(
+            user=member_user, inapp=False, email=False, webhook=True
+        )
+        notify(
+            kind=Kind.UPCOMING,
+            recipients=[recipient],
+            obj=world.shengli_activity,
+            slot="24h",
+            robot=world.shengli,
+            enqueue=False,
+        )
+        row = Notification.objects.get()
+        # When it is due: at night the quiet hours hold it until the morning.
+        delivery.deliver([row.pk], token="test", now=row.due_at)
+        row.refresh_from_db()
+        assert (row.state, row.channel) == (State.FAILED, Channel.WEBHOOK)
+        return row
+
+    return fail
+
+
+@pytest.mark.parametrize("to", ["member", "login"])
+def test_a_failed_robot_message_shows_to_the_community_and_the_agency_it_concerns(
+    client,
+    world,
+    failed_robot_message,
+    to,
+    community_staff,
+    grid_worker,
+    agency_office,
+    other_community_staff,
+    other_agency_office,
+):
+    failed = failed_robot_message(
+        world.sanxia_member if to == "member" else world.sanxia_member.user
+    )
+    assert (failed.community, failed.agency, failed.recipient_name) == (
+        world.shengli,
+        world.sanxia,
+        "李建华",
+    )
+    for outsider in (other_community_staff, other_agency_office):
+        client.force_login(outsider)
+        assert failed.pk not in {n.pk for n in client.get(OUTBOX).context["page"]}
+        assert client.post(retry_url(failed)).status_code == 404
+        assert state_of(failed) == State.FAILED
+    for insider in (community_staff, grid_worker, agency_office):
+        client.force_login(insider)
+        response = client.get(OUTBOX, {"state": State.FAILED})
+        assert [n.pk for n in response.context["page"]] == [failed.pk]
+        assert 'data-testid="retry"' in page(response)
+    # The agency's office sends it again.
+    response = client.post(retry_url(failed), {"next": f"{OUTBOX}?state=failed"})
+    assert response["Location"] == f"{OUTBOX}?state=failed"
+    assert state_of(failed) == State.PENDING
 
 
 # --- A fixed number of queries --------------------------------------------------------------
