@@ -410,6 +410,76 @@ def test_choosing_e_mail_without_an_address_warns(client, world, member_user):
     assert "You chose e-mail but have no e-mail address" in page(response)
 
 
+ROBOT = "https://robot.example.org/send?key=test"
+
+
+def give_robot(*places):
+    for place in places:
+        place.robot_webhook_url = ROBOT
+        place.save()
+
+
+@pytest.mark.parametrize(
+    "persona, robots, warned",
+    [
+        # 李建华 of 三峡, reported in to 胜利一路社区.
+        ("member_user", [], True),
+        ("member_user", ["sanxia"], False),  # his agency's robot
+        ("member_user", ["shengli"], False),  # that of the community he reported in to
+        ("member_user", ["shenzhen", "yuanlin"], True),  # robots elsewhere do not reach him
+        ("community_staff", ["shengli"], False),
+        ("other_community_staff", ["shengli"], True),
+        ("agency_office", ["sanxia"], False),
+        ("street_officer", ["shengli"], False),  # a community of the street
+        # A login that is neither a member nor staff anywhere has no robot at all.
+        ("newcomer", ["shengli", "shenzhen", "sanxia", "yuanlin"], True),
+    ],
+)
+def test_the_group_robot_is_warned_of_beside_the_choice_where_none_reaches_you(
+    client, world, request, django_user_model, persona, robots, warned
+):
+    give_robot(*(getattr(world, name) for name in robots))
+    user = (
+        make_user(django_user_model, "newcomer")
+        if persona == "newcomer"
+        else request.getfixturevalue(persona)
+    )
+    client.force_login(user)
+    html = page(client.get(PREFERENCES))
+    assert ('data-testid="webhook-warning"' in html) is warned
+    checkbox = re.search(r'<input[^>]*name="webhook"[^>]*>', html).group(0)
+    assert ('aria-describedby="webhook-warning"' in checkbox) is warned
+
+
+def test_a_member_who_left_a_community_is_not_reached_by_its_robot(client, world, member_user):
+    give_robot(world.shengli)
+    world.sanxia_member.registrations.update(status="revoked")
+    client.force_login(member_user)
+    assert 'data-testid="webhook-warning"' in page(client.get(PREFERENCES))
+
+
+def test_saving_channels_that_cannot_reach_you_warns_after_saving(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(PREFERENCES, {"webhook": "on", "address-email": ""}, follow=True)
+    html = page(response)
+    assert "Your notification settings are saved." in html
+    assert "None of the channels you chose can reach you" in html
+    assert "You chose the group robot, but neither your community nor your agency has one" in html
+    assert NotificationPreference.objects.get(user=member_user).webhook
+
+    response = client.post(PREFERENCES, {"inapp": "on", "webhook": "on"}, follow=True)
+    html = page(response)
+    assert "None of the channels you chose can reach you" not in html
+    assert "You chose the group robot, but neither your community nor your agency has one" in html
+
+    give_robot(world.sanxia)
+    response = client.post(PREFERENCES, {"webhook": "on"}, follow=True)
+    html = page(response)
+    assert "Your notification settings are saved." in html
+    assert "None of the channels you chose can reach you" not in html
+    assert "You chose the group robot, but" not in html
+
+
 # --- Outbox ---------------------------------------------------------------------------------
 
 
