@@ -2,6 +2,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +46,11 @@ class EmailAddressForm(forms.ModelForm):
         help_texts = {"email": _("Leave it empty to receive no e-mail.")}
 
 
+# No message is older or newer than these; a date far outside them (0001-01-01, 9999-12-31)
+# would overflow when its day is turned into moments in the site's time zone.
+OUTBOX_DATES = [MinValueValidator(dt.date(2000, 1, 1)), MaxValueValidator(dt.date(2099, 12, 31))]
+
+
 class OutboxFilterForm(forms.Form):
     """The outbox filters. Invalid values are reported and left out; the rest still apply."""
 
@@ -66,11 +72,13 @@ class OutboxFilterForm(forms.Form):
     date_from = forms.DateField(
         label=_("Queued from"),
         required=False,
+        validators=OUTBOX_DATES,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
         label=_("Queued until"),
         required=False,
+        validators=OUTBOX_DATES,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 

@@ -754,6 +754,45 @@ def test_a_failed_robot_message_shows_to_the_community_and_the_agency_it_concern
     assert state_of(failed) == State.PENDING
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "abc"},
+        {"page": "NaN"},
+        {"page": "-1"},
+        {"page": "99999999999999999999999"},
+        {"state": "x", "kind": "x", "channel": "x"},
+        {"date_from": "2026-13-45", "date_to": "2026-02-30"},
+        {"date_from": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"date_from": "\x00"},
+        {"next": "NaN"},
+    ],
+)
+def test_hostile_query_strings_get_a_page_not_a_500(client, world, community_staff, params):
+    client.force_login(community_staff)
+    for url in (INBOX, OUTBOX, PREFERENCES):
+        assert client.get(url, params).status_code == 200, url
+
+
+def test_far_dates_are_a_clear_error(client, world, community_staff):
+    client.force_login(community_staff)
+    response = client.get(OUTBOX, {"date_from": "0001-01-01", "date_to": "9999-12-31"})
+    assert "Ensure this value is greater than or equal to 2000-01-01." in page(response)
+    assert "Ensure this value is less than or equal to 2099-12-31." in page(response)
+
+
+@pytest.mark.parametrize("next_", ["NaN", "0", "abc", "//evil.example", "javascript:alert(1)"])
+def test_hostile_next_values_fall_back_to_the_page(client, world, outbox, community_staff, next_):
+    mine = message(world.shengli_activity, user=community_staff)
+    client.force_login(community_staff)
+    assert client.post(read_url(mine), {"next": next_})["Location"] == INBOX
+    assert client.post(READ_ALL, {"next": next_})["Location"] == INBOX
+    assert client.post(retry_url(outbox.failed), {"next": next_})["Location"] == OUTBOX
+    response = client.post(PREFERENCES, {"inapp": "NaN", "next": next_})
+    assert response["Location"] == PREFERENCES
+
+
 # --- A fixed number of queries --------------------------------------------------------------
 
 
