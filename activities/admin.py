@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from communities.admin import ReadOnlyHistoryAdmin
+from notifications.notify import Notified
 
 from .forms.activity import ActivityCancelForm
 from .models import (
@@ -75,17 +76,19 @@ class ActivityAdmin(admin.ModelAdmin):
         # same save is not told about the change.
         super().save_related(request, form, formsets, change)
         if change and is_news(form.instance, form.changed_data):
-            told = activity_notify_changed(activity=form.instance)
-            if told:
+            notified = activity_notify_changed(activity=form.instance)
+            if notified.queued:
                 messages.info(
                     request,
                     ngettext(
                         "%(count)d message about the change is queued.",
                         "%(count)d messages about the change are queued.",
-                        told,
+                        notified.queued,
                     )
-                    % {"count": told},
+                    % {"count": notified.queued},
                 )
+            if notified.unreached:
+                messages.warning(request, notified.warning())
 
     @admin.action(description=_("Cancel selected activities"), permissions=["change"])
     def cancel_selected(self, request, queryset):
@@ -93,10 +96,12 @@ class ActivityAdmin(admin.ModelAdmin):
         signed up; an activity that cannot be cancelled is reported and skipped."""
         form = ActivityCancelForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            cancelled = 0
+            cancelled, notified = 0, Notified()
             for activity in queryset.select_related("community").order_by("starts_at", "pk"):
                 try:
-                    activity_cancel(activity=activity, reason=form.cleaned_data["reason"])
+                    notified += activity_cancel(
+                        activity=activity, reason=form.cleaned_data["reason"]
+                    ).notified
                 except ValidationError as exc:
                     messages.error(
                         request,
@@ -105,7 +110,18 @@ class ActivityAdmin(admin.ModelAdmin):
                     )
                 else:
                     cancelled += 1
-            if cancelled:
+            if cancelled and notified.unreached:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Cancelled %(count)d activity.",
+                        "Cancelled %(count)d activities.",
+                        cancelled,
+                    )
+                    % {"count": cancelled},
+                )
+                messages.warning(request, notified.warning())
+            elif cancelled:
                 messages.success(
                     request,
                     ngettext(

@@ -25,11 +25,14 @@ def week_slot(day: dt.date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_moment_passed(now: dt.datetime) -> bool:
-    """Whether this ISO week's moment for weekly messages (weekday and hour) has come."""
+def in_weekly_slot(now: dt.datetime) -> bool:
+    """Whether `now` is in the week's slot for weekly messages: the configured weekday, from the
+    configured hour to the end of that day (REMINDER_WEEKLY_WEEKDAY, REMINDER_WEEKLY_HOUR). Not
+    later in the week: a member found inactive on a Tuesday, or a robot set up then, waits for
+    the next slot instead of setting off a burst of weekly posts on a working day."""
     local = timezone.localtime(now)
     weekday, hour = settings.REMINDER_WEEKLY_WEEKDAY, settings.REMINDER_WEEKLY_HOUR
-    return local.weekday() > weekday or (local.weekday() == weekday and local.hour >= hour)
+    return local.weekday() == weekday and local.hour >= hour
 
 
 def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
@@ -60,7 +63,7 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
             deadline=activity.starts_at,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -100,7 +103,7 @@ def roll_call_due(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=activity.community,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -110,8 +113,8 @@ def inactive_members(now: dt.datetime):
 
 
 def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """Weekly, once per member per ISO week, to inactive members."""
-    if not weekly_moment_passed(now):
+    """Weekly, in the week's slot, once per member per ISO week, to inactive members."""
+    if not in_weekly_slot(now):
         return 0
     slot = week_slot(timezone.localdate(now))
     already = Notification.objects.filter(
@@ -131,14 +134,14 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=member.agency,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
 def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
-    """Weekly, to each agency party office: last week's attendance of its members and who is
-    inactive."""
-    if not weekly_moment_passed(now):
+    """Weekly, in the week's slot, to each agency party office: last week's attendance of its
+    members and who is inactive."""
+    if not in_weekly_slot(now):
         return 0
     today = timezone.localdate(now)
     slot = week_slot(today)
@@ -186,7 +189,7 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             robot=agency,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 
@@ -216,7 +219,7 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
             deadline=deadline,
             due_at=now,
             enqueue=enqueue,
-        )
+        ).queued
     return queued
 
 

@@ -222,3 +222,30 @@ class Registration(models.Model):
         super().clean()
         if self.grid_id and self.community_id and self.grid.community_id != self.community_id:
             raise ValidationError({"grid": _("The grid must belong to the same community.")})
+
+
+def robot_reaches_member(user) -> bool:
+    """Whether a group robot can mention the member whose login is `user`: their agency's, or
+    that of a community they reported in to (pending or active). Registered with notifications
+    (MembersConfig.ready) for the notification settings page."""
+    with_robot = ~Q(robot_webhook_url="")
+    return (
+        Member.objects.filter(user=user)
+        .filter(
+            Q(agency__in=Agency.objects.filter(with_robot))
+            | Q(
+                pk__in=Registration.objects.live()
+                .filter(community__in=Community.objects.filter(with_robot))
+                .values("member")
+            )
+        )
+        .exists()
+    )
+
+
+def recipients_of_logins(users) -> dict:
+    """The members among `users` (logins) as notify's Recipients, by user id: a message to a
+    member's login carries the member's name, mobile and agency, whose office then sees it.
+    Registered with notifications (MembersConfig.ready)."""
+    members = Member.objects.filter(user__in=[user.pk for user in users]).select_related("user")
+    return {member.user_id: member.as_recipient() for member in members}

@@ -52,13 +52,13 @@ def _save(registration: Registration, user) -> None:
 
 def _tell_member(registration: Registration) -> None:
     """Tells the member the report-in was approved or returned (the reason is in the message).
-    `registration.told` is how many messages were queued."""
+    `registration.notified` says what was queued and whether no channel could reach them."""
     kind = {
         Registration.Status.ACTIVE: Notification.Kind.REGISTRATION_APPROVED,
         Registration.Status.RETURNED: Notification.Kind.REGISTRATION_RETURNED,
     }[registration.status]
     # The community's group robot reaches a member who has no login of their own.
-    registration.told = notify(
+    registration.notified = notify(
         kind=kind, recipients=[registration.member], obj=registration, robot=registration.community
     )
 

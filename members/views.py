@@ -121,6 +121,12 @@ def _error(request, exc: ValidationError) -> None:
     messages.error(request, " ".join(exc.messages))
 
 
+def _warn_unreached(request, registration) -> None:
+    """Says so when no channel could tell the member of the decision."""
+    if registration.notified.unreached:
+        messages.warning(request, registration.notified.warning())
+
+
 # --- Report-in review ---------------------------------------------------------------------
 
 
@@ -166,6 +172,7 @@ def registration_approve_view(request, pk):
                 "grid": registration.grid.name if registration.grid_id else "",
             },
         )
+        _warn_unreached(request, registration)
     return redirect(back)
 
 
@@ -184,11 +191,11 @@ def registration_return_view(request, pk):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(
-                request,
-                _("The report-in of %(name)s is returned; they have been told why.")
-                % {"name": registration.member.name},
-            )
+            text = _("The report-in of %(name)s is returned; they have been told why.")
+            if registration.notified.unreached:
+                text = _("The report-in of %(name)s is returned.")
+            messages.success(request, text % {"name": registration.member.name})
+            _warn_unreached(request, registration)
             return redirect(_review_url(registration.community))
     return render(
         request,

@@ -65,6 +65,7 @@ class NotificationAdmin(admin.ModelAdmin):
                     ("sent_at", "read_at"),
                     "attempts",
                     "last_error",
+                    "unreachable_reason",
                 ]
             },
         ),

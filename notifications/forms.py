@@ -6,9 +6,17 @@ from .models import NotificationPreference
 
 
 class NotificationPreferenceForm(forms.ModelForm):
+    """The channels. `out_of_reach`: those that cannot reach this person now; the page warns
+    beside each (the checkbox points at its warning for screen readers)."""
+
     class Meta:
         model = NotificationPreference
         fields = ["inapp", "email", "webhook"]
+
+    def __init__(self, *args, out_of_reach=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in set(out_of_reach) & set(self.fields):
+            self.fields[name].widget.attrs["aria-describedby"] = f"{name}-warning"
 
     def clean(self):
         cleaned = super().clean()

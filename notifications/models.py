@@ -89,16 +89,38 @@ class Notification(models.Model):
         INAPP = "inapp", _("In-app inbox")
         EMAIL = "email", _("E-mail")
         WEBHOOK = "webhook", _("Group robot")
+        # The row of a message that no channel could carry (state UNREACHABLE).
+        NONE = "none", _("No channel")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # Nothing to send: no channel reaches the person (see `unreachable_reason`).
+        UNREACHABLE = "unreachable", _("Unreachable")
+
+    class Unreachable(models.TextChoices):
+        """Why no channel reaches a person."""
+
+        NO_LOGIN = "no_login", _("no login of their own, and no group robot to mention them in")
+        NO_CHOICE = "no_choice", _("chose no channel at all")
+        NO_ROBOT = "no_robot", _("chose only the group robot, and there is none here")
+        NO_EMAIL = "no_email", _("chose only e-mail, and has no e-mail address")
+        NO_ROBOT_NO_EMAIL = (
+            "no_robot_email",
+            _(
+                "chose the group robot and e-mail, and there is neither a group robot here nor an "
+                "e-mail address"
+            ),
+        )
 
     kind = models.CharField(_("kind"), max_length=30, choices=Kind)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel)
-    state = models.CharField(_("state"), max_length=10, choices=State, default=State.PENDING)
+    state = models.CharField(_("state"), max_length=20, choices=State, default=State.PENDING)
+    unreachable_reason = models.CharField(
+        _("why unreachable"), max_length=20, choices=Unreachable, blank=True
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -168,6 +190,16 @@ class Notification(models.Model):
                 condition=Q(recipient__isnull=False) | ~Q(recipient_name=""),
                 name="notifications_notification_has_recipient",
                 violation_error_message=_("A notification needs a recipient."),
+            ),
+            # An unreachable message says why; any other says nothing of the kind.
+            models.CheckConstraint(
+                condition=(Q(state="unreachable", channel="none") & ~Q(unreachable_reason=""))
+                | (~Q(state="unreachable") & ~Q(channel="none") & Q(unreachable_reason="")),
+                name="notifications_notification_unreachable_has_reason",
+                violation_error_message=_(
+                    "An unreachable message has no channel and says why; a message with a "
+                    "channel is not unreachable."
+                ),
             ),
         ]
         indexes = [

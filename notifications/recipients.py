@@ -2,10 +2,17 @@
 `Recipient` (members do, through `Member.as_recipient()`), so that notifications never needs to
 know what a member is."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from communities.models import Agency, Community
+from communities.permissions import any_of, scope_of
+
+from .models import Notification
 
 
 @dataclass(frozen=True)
@@ -31,3 +38,67 @@ def recipient_of(person) -> Recipient:
     if as_recipient is None:
         raise TypeError(f"cannot notify {person!r}")
     return as_recipient()
+
+
+# Apps above this one know more about some logins than notifications does (members: a member's
+# login has the member's name, mobile and agency; its agency's office sees its messages), and
+# more places whose group robot may post to one (the member's agency, the communities they
+# reported in to). notifications may not import them, so each registers its functions here from
+# its AppConfig.ready.
+_login_resolvers: list[Callable[[list], dict]] = []
+_robot_finders: list[Callable[[Any], bool]] = []
+
+
+def register_login_resolver(resolver: Callable[[list], dict]) -> None:
+    """Adds `resolver(users) -> {user id: Recipient}` for the logins that app knows more about."""
+    if resolver not in _login_resolvers:
+        _login_resolvers.append(resolver)
+
+
+def recipients_of(people) -> list[Recipient]:
+    """`recipient_of` for each of `people`; logins are looked up in bulk by the registered
+    resolvers, so that a member's login is named, and scoped, as that member."""
+    people = list(people)
+    user_model = get_user_model()
+    users = [person for person in people if isinstance(person, user_model)]
+    known = {}
+    for resolver in _login_resolvers if users else ():
+        known.update(resolver(users))
+
+    def one(person):
+        if isinstance(person, user_model) and person.pk in known:
+            return known[person.pk]
+        return recipient_of(person)
+
+    return [one(person) for person in people]
+
+
+def register_robot_finder(finder: Callable[[Any], bool]) -> None:
+    """Adds `finder(user) -> bool`: whether a group robot posts where that app places `user`."""
+    if finder not in _robot_finders:
+        _robot_finders.append(finder)
+
+
+def robot_reaches(user) -> bool:
+    """Whether some group robot can mention `user`: their community's or agency's as staff (a
+    street officer: any of the street's communities), or one a registered finder knows of. A
+    login with no such place has no robot at all."""
+    scope = scope_of(user)
+    with_robot = ~Q(robot_webhook_url="")
+    communities = any_of(pk__in=scope.community_ids, street__in=scope.street_ids)
+    if Community.objects.filter(communities, with_robot).exists():
+        return True
+    if scope.agency_ids and Agency.objects.filter(with_robot, pk__in=scope.agency_ids).exists():
+        return True
+    return any(finder(user) for finder in _robot_finders)
+
+
+def channels_out_of_reach(user) -> set[str]:
+    """The channels that cannot reach `user` now, whatever they choose: e-mail without an
+    address, the group robot where none posts. (The in-app inbox always reaches a login.)"""
+    out = set()
+    if not user.email:
+        out.add(Notification.Channel.EMAIL)
+    if not robot_reaches(user):
+        out.add(Notification.Channel.WEBHOOK)
+    return out

@@ -15,6 +15,7 @@ from communities.validators import mask_mobile
 from .filters import OutboxFilterSet
 from .forms import EmailAddressForm, NotificationPreferenceForm
 from .models import Notification, NotificationPreference
+from .recipients import channels_out_of_reach
 from .services import notification_mark_read, notification_retry, notifications_mark_all_read
 
 INBOX_PAGE_SIZE = 20
@@ -52,33 +53,65 @@ def inbox_read_all(request):
     return redirect("notifications:inbox")
 
 
+OUT_OF_REACH_WARNINGS = {
+    Notification.Channel.EMAIL: _(
+        "You chose e-mail but have no e-mail address: no e-mail can reach you."
+    ),
+    Notification.Channel.WEBHOOK: _(
+        "You chose the group robot, but neither your community nor your agency has one: the "
+        "group robot cannot reach you."
+    ),
+}
+
+
+def _warn_out_of_reach(request, chosen: set, out_of_reach: set) -> None:
+    """After saving: a warning for each chosen channel that cannot reach the person, and a
+    stronger one when none of their channels can."""
+    if chosen and chosen <= out_of_reach:
+        messages.warning(
+            request,
+            _(
+                "None of the channels you chose can reach you: messages to you will be "
+                "recorded as unreachable. Choose the in-app inbox too."
+            ),
+        )
+    for channel, text in OUT_OF_REACH_WARNINGS.items():
+        if channel in chosen & out_of_reach:
+            messages.warning(request, text)
+
+
 @login_required
 def notification_preferences(request):
-    """The channels the user wants messages on, and the e-mail address they go to."""
+    """The channels the user wants messages on, and the e-mail address they go to. A channel
+    that cannot reach the user (e-mail without an address, the group robot where none posts) is
+    warned of beside the choice, and again after it is saved."""
     preference = NotificationPreference.objects.filter(user=request.user).first()
     if preference is None:
         preference = NotificationPreference(user=request.user)
     # Read before the form is bound: binding writes the typed address onto the user object.
     email_on_file = request.user.email
+    out_of_reach = channels_out_of_reach(request.user)
     data = request.POST if request.method == "POST" else None
-    form = NotificationPreferenceForm(data, instance=preference)
+    form = NotificationPreferenceForm(data, instance=preference, out_of_reach=out_of_reach)
     address_form = EmailAddressForm(data, instance=request.user, prefix="address")
     if data is not None:
         if all([form.is_valid(), address_form.is_valid()]):  # both, to show every error
             form.save()
             user = address_form.save()
             messages.success(request, _("Your notification settings are saved."))
-            if form.cleaned_data["email"] and not user.email:
-                messages.warning(
-                    request,
-                    _("You chose e-mail but have no e-mail address: no e-mail can reach you."),
-                )
+            chosen = {name for name in form.Meta.fields if form.cleaned_data[name]}
+            _warn_out_of_reach(request, chosen, channels_out_of_reach(user))
             return redirect("notifications:preferences")
         messages.error(request, _("Please correct the errors below."))
     return render(
         request,
         "notifications/preferences.html",
-        {"form": form, "address_form": address_form, "email_on_file": email_on_file},
+        {
+            "form": form,
+            "address_form": address_form,
+            "email_on_file": email_on_file,
+            "no_robot": Notification.Channel.WEBHOOK in out_of_reach,
+        },
     )
 
 
@@ -87,6 +120,7 @@ STATE_BADGES = {
     Notification.State.SENDING: "info",
     Notification.State.SENT: "success",
     Notification.State.FAILED: "danger",
+    Notification.State.UNREACHABLE: "warning",
 }
 
 

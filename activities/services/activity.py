@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from communities.models import Agreement, Community, Grid
 from notifications.models import Notification
-from notifications.notify import notify
+from notifications.notify import Notified, notify
 
 from ..models import Activity, ActivityType, Participation
 
@@ -155,7 +155,8 @@ def activity_update(
     status: str = Activity.Status.RECRUITING,
 ) -> Activity:
     """Changes a planned activity. When its time or place changed, those signed up (not those
-    on leave) are told; the returned activity's `told` says how many messages were queued.
+    on leave) are told; the returned activity's `notified` says what was queued and who no
+    channel reaches.
 
     The stored row is read again (and locked), so a form that has already written the new
     values onto `activity` does not hide what changed."""
@@ -186,15 +187,15 @@ def activity_update(
     stored.full_clean()
     _check_rules(stored, before=before)
     stored.save()
-    stored.told = 0
+    stored.notified = Notified()
     changed = [name for name in NEWS_FIELDS if before[name] != getattr(stored, name)]
     if is_news(stored, changed):
-        stored.told = activity_notify_changed(activity=stored)
+        stored.notified = activity_notify_changed(activity=stored)
     return stored
 
 
 @transaction.atomic
-def activity_notify_changed(*, activity: Activity) -> int:
+def activity_notify_changed(*, activity: Activity) -> Notified:
     """Tells those signed up that the time or place changed; once per saved version."""
     return notify(
         kind=Notification.Kind.ACTIVITY_CHANGED,
@@ -208,8 +209,8 @@ def activity_notify_changed(*, activity: Activity) -> int:
 
 @transaction.atomic
 def activity_cancel(*, activity: Activity, reason: str) -> Activity:
-    """Cancels an activity and tells those signed up, once. A finished one stays as it was:
-    its attendance is a record."""
+    """Cancels an activity and tells those signed up, once (`notified` on the returned activity
+    says who no channel reaches). A finished one stays as it was: its attendance is a record."""
     reason = (reason or "").strip()
     if activity.status == Activity.Status.CANCELLED:
         raise ValidationError(gettext_lazy("This activity is already cancelled."))
@@ -220,7 +221,7 @@ def activity_cancel(*, activity: Activity, reason: str) -> Activity:
     activity.status = Activity.Status.CANCELLED
     activity.cancel_reason = reason
     activity.save(update_fields=["status", "cancel_reason", "updated_at"])
-    notify(
+    activity.notified = notify(
         kind=Notification.Kind.ACTIVITY_CANCELLED,
         recipients=activity.signed_up_members(),
         obj=activity,

@@ -17,7 +17,8 @@ concern goes back to "forwarded" when it had been forwarded, else to "open"; its
 stays on the page until the next resolution replaces it, and its age still counts from the day
 it was raised. Only managers (can_manage) change the state. The person who raised a concern is
 told when it is forwarded and resolved; a grid's workers (else the community's staff) are told
-when a member raises one.
+when a member raises one. The concern a service returns carries `notified`: who was told, and
+whom no channel reaches.
 """
 
 from django.contrib.auth import get_user_model
@@ -31,7 +32,7 @@ from communities.models import Community, StaffRole
 from communities.permissions import can_manage, scope_of
 from members.models import Member, Registration
 from notifications.models import Notification
-from notifications.notify import notify
+from notifications.notify import Notified, notify
 
 from ..models import Activity, Concern, Participation, WorkUpdate
 
@@ -127,17 +128,18 @@ def work_update_create(
     )
 
 
-def _tell(concern: Concern, recipients, *, kind: str, slot: str, context=None) -> None:
+def _tell(concern: Concern, recipients, *, kind: str, slot: str, context=None) -> Notified:
     recipients = [user for user in recipients if user is not None]
-    if recipients:
-        notify(
-            kind=kind,
-            recipients=recipients,
-            obj=concern,
-            context=context,
-            slot=slot,
-            robot=concern.community,
-        )
+    if not recipients:
+        return Notified()
+    return notify(
+        kind=kind,
+        recipients=recipients,
+        obj=concern,
+        context=context,
+        slot=slot,
+        robot=concern.community,
+    )
 
 
 def _grid_or_community_staff(concern: Concern):
@@ -190,10 +192,11 @@ def concern_create(
         location=(location or "").strip(),
         reported_by=reported_by,
     )
+    concern.notified = Notified()
     if not can_manage(reported_by, community):
         recipients = [u for u in _grid_or_community_staff(concern) if u.pk != reported_by.pk]
         name = getattr(member_of(reported_by), "name", None) or reported_by.get_username()
-        _tell(
+        concern.notified = _tell(
             concern,
             recipients,
             kind=Notification.Kind.CONCERN_RAISED,
@@ -249,7 +252,7 @@ def concern_forward(*, concern: Concern, by, forwarded_to: str, handler=None) ->
     concern.state = Concern.State.FORWARDED
     concern.forwarded_to = forwarded_to
     concern.save(update_fields=["handler", "state", "forwarded_to"])
-    _tell(
+    concern.notified = _tell(
         concern,
         _reporter_if_other(concern, by),
         kind=Notification.Kind.CONCERN_FORWARDED,
@@ -276,7 +279,7 @@ def concern_resolve(*, concern: Concern, by, resolution: str, handler=None) -> C
     concern.resolution = resolution
     concern.resolved_at = timezone.now()
     concern.save(update_fields=["handler", "state", "resolution", "resolved_at"])
-    _tell(
+    concern.notified = _tell(
         concern,
         _reporter_if_other(concern, by),
         kind=Notification.Kind.CONCERN_RESOLVED,
@@ -295,4 +298,5 @@ def concern_reopen(*, concern: Concern, by) -> Concern:
     concern.state = Concern.State.FORWARDED if concern.forwarded_to else Concern.State.OPEN
     concern.resolved_at = None
     concern.save(update_fields=["state", "resolved_at"])
+    concern.notified = Notified()  # nobody is told of a reopening
     return concern

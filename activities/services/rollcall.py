@@ -17,7 +17,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from communities.history import ChangeReason
 from members.models import Member, Registration
 from notifications.models import Notification
-from notifications.notify import notify
+from notifications.notify import Notified, notify
 
 from ..models import Activity, Participation
 
@@ -72,6 +72,8 @@ class RollCallResult:
     absent: int = 0
     leave: int = 0
     waiting: int = 0
+    # The messages telling members of their leave decisions, and whom none could reach.
+    notified: Notified = Notified()
 
     @property
     def saved(self) -> int:
@@ -370,9 +372,10 @@ def participation_roll_call(
     if activity.resident_volunteers != resident_volunteers:
         activity.resident_volunteers = resident_volunteers
         activity.save(update_fields=["resident_volunteers", "updated_at"])
+    notified = Notified()
     for participation in decided:
         participation.activity = activity  # the message names the activity: no query per row
-        notify(
+        notified += notify(
             kind=Notification.Kind.LEAVE_DECIDED,
             recipients=[participation.member],
             obj=participation,
@@ -393,4 +396,5 @@ def participation_roll_call(
             for p in existing.values()
             if p.review != Participation.Review.CONFIRMED
         ),
+        notified=notified,
     )

@@ -318,16 +318,19 @@ def activity_edit(request, pk):
             form.add_error(None, exc)
         else:
             messages.success(request, _("The changes are saved."))
-            if activity.told:
+            notified = activity.notified
+            if notified.queued:
                 messages.info(
                     request,
                     ngettext(
                         "%(count)d message about the new time or place is queued.",
                         "%(count)d messages about the new time or place are queued.",
-                        activity.told,
+                        notified.queued,
                     )
-                    % {"count": activity.told},
+                    % {"count": notified.queued},
                 )
+            if notified.unreached:
+                messages.warning(request, notified.warning())
             return redirect(activity)
     if request.method == "POST":
         messages.error(request, _("Please correct the errors below."))
@@ -400,15 +403,19 @@ def activity_cancel_page(request, pk):
     form = ActivityCancelForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.activity_cancel(activity=activity, reason=form.cleaned_data["reason"])
+            activity = services.activity_cancel(
+                activity=activity, reason=form.cleaned_data["reason"]
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(
-                request,
-                _("“%(title)s” is cancelled; those signed up are told.")
-                % {"title": activity.title},
-            )
+            notified = activity.notified
+            text = _("“%(title)s” is cancelled; those signed up are told.")
+            if notified.unreached:
+                text = _("“%(title)s” is cancelled.")
+            messages.success(request, text % {"title": activity.title})
+            if notified.unreached:
+                messages.warning(request, notified.warning())
             return redirect(activity)
     return render(
         request,

@@ -304,6 +304,7 @@ def concern_create(request):
             add_service_errors(form, exc)
         else:
             messages.success(request, _("The concern is recorded; the community will follow it."))
+            _warn_unreached(request, concern)
             return redirect("activities:concern_detail", pk=concern.pk)
     return render(
         request,
@@ -313,6 +314,12 @@ def concern_create(request):
 
 
 CONCERN_ACTIONS = ("forward", "resolve", "reopen")
+
+
+def _warn_unreached(request, concern) -> None:
+    """Says so when no channel could tell someone of the concern (staff, or who raised it)."""
+    if concern.notified.unreached:
+        messages.warning(request, concern.notified.warning())
 
 
 @login_required
@@ -339,6 +346,7 @@ def concern_detail(request, pk):
             done = _concern_action(request, concern, action, forms)
             if done:
                 messages.success(request, done)
+                _warn_unreached(request, concern)
                 return redirect("activities:concern_detail", pk=concern.pk)
     if manager:
         handlers = concern_handlers(concern.community, including=request.user)
@@ -374,11 +382,12 @@ def concern_detail(request, pk):
 
 
 def _concern_action(request, concern, action, forms):
-    """Runs one state change; returns the success message, or None with the errors on the
-    form (or as a message) so the page shows them with what was typed."""
+    """Runs one state change; returns the success message (and sets `concern.notified`), or
+    None with the errors on the form (or as a message) so the page shows them with what was
+    typed."""
     if action == "reopen":
         try:
-            services.concern_reopen(concern=concern, by=request.user)
+            concern.notified = services.concern_reopen(concern=concern, by=request.user).notified
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return None
@@ -394,7 +403,7 @@ def _concern_action(request, concern, action, forms):
         return None
     data = dict(form.cleaned_data)
     try:
-        service(concern=concern, by=request.user, **data)
+        concern.notified = service(concern=concern, by=request.user, **data).notified
     except ValidationError as exc:
         add_service_errors(form, exc)
         return None

@@ -214,6 +214,9 @@ def _save_roll_call(request, activity):
                     )
                     % {"count": result.waiting},
                 )
+            if result.notified.unreached:
+                # Their leave was decided, but nothing can tell them so.
+                messages.warning(request, result.notified.warning())
             return redirect("activities:attendance_board", pk=activity.pk)
     if not errors and any(row.errors for row in rows):
         errors.append(_("Nothing was saved. Correct the marked rows and save again."))

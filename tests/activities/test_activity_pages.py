@@ -773,6 +773,23 @@ def test_a_new_time_or_place_is_told_to_those_signed_up_not_those_on_leave(
     assert "about the new time or place is queued" in page(client.get(response["Location"]))
 
 
+NOT_TOLD_WANG = (
+    "Not told, as no channel reaches them: 王海燕 (no login of their own, and no group robot to "
+    "mention them in)."
+)
+
+
+def test_a_change_says_who_could_not_be_told(client, world, community_staff):
+    activity = make_activity(world, place="紫林苑3栋")
+    sign_up(activity, world.sanxia_member)
+    sign_up(activity, world.sanxia_member_2)  # 王海燕: no login, and 胜利一路社区 has no robot
+    client.force_login(community_staff)
+    response = client.post(edit_url(activity), data_of(activity, place="紫林苑北门"))
+    html = page(client.get(response["Location"]))
+    assert "1 message about the new time or place is queued." in html
+    assert NOT_TOLD_WANG in html
+
+
 def test_a_change_of_title_or_capacity_tells_nobody(client, world, community_staff):
     activity = make_activity(world)
     sign_up(activity, world.sanxia_member)
@@ -862,6 +879,21 @@ def test_cancelling_asks_for_a_reason_and_tells_those_signed_up(client, world, c
     assert (activity.status, activity.cancel_reason) == (Activity.Status.CANCELLED, "暴雨预警")
     assert told(activity, Notification.Kind.ACTIVITY_CANCELLED) == {"sanxia_member"}
     assert "is cancelled; those signed up are told" in page(client.get(response["Location"]))
+
+
+def test_cancelling_does_not_claim_that_those_nothing_reaches_are_told(
+    client, world, community_staff
+):
+    activity = make_activity(world)
+    sign_up(activity, world.sanxia_member)
+    sign_up(activity, world.sanxia_member_2)  # 王海燕: no login, and 胜利一路社区 has no robot
+    client.force_login(community_staff)
+    response = client.post(cancel_url(activity), {"reason": "暴雨预警"})
+    html = page(client.get(response["Location"]))
+    assert f"“{activity.title}” is cancelled." in html
+    assert "those signed up are told" not in html
+    assert NOT_TOLD_WANG in html
+    assert told(activity, Notification.Kind.ACTIVITY_CANCELLED) == {"sanxia_member", None}
 
 
 def test_a_finished_activity_cannot_be_cancelled(client, world, community_staff):

@@ -22,7 +22,7 @@ from activities.services.notes import (
     work_update_create,
 )
 from members.models import Member, Registration
-from notifications.models import Notification
+from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
 
 UPDATES = reverse("activities:work_update_list")
@@ -373,6 +373,39 @@ def test_a_concern_without_grid_workers_goes_to_the_community_staff(
     )
     told = Notification.objects.filter(object_id=concern.pk, channel=Notification.Channel.INAPP)
     assert [n.recipient for n in told] == [community_staff]
+
+
+def test_raising_forwarding_and_resolving_say_who_could_not_be_told(
+    client, world, member_user, grid_worker
+):
+    # The grid worker and the member chose only the group robot; 胜利一路社区 has none.
+    for user in (grid_worker, member_user):
+        NotificationPreference.objects.create(user=user, inapp=False, email=False, webhook=True)
+    not_told = (
+        "Not told, as no channel reaches them: {} (chose only the group robot, and there is none "
+        "here)."
+    )
+    client.force_login(member_user)
+    response = client.post(NEW_CONCERN, {"title": "3栋路灯不亮", "grid": world.zilinyuan.pk})
+    concern = Concern.objects.get()
+    html = page(client.get(response["Location"]))
+    assert "The concern is recorded" in html
+    assert not_told.format("shengli_grid") in html
+
+    client.force_login(grid_worker)
+    for action, data in (
+        ("forward", {"forward-forwarded_to": "街道城管科"}),
+        ("resolve", {"resolve-resolution": "已更换灯泡"}),
+    ):
+        response = client.post(detail(concern), {"action": action, **data})
+        html = page(client.get(response["Location"]))
+        assert not_told.format("李建华") in html, action
+    unreachable = Notification.objects.filter(state=Notification.State.UNREACHABLE)
+    assert sorted(unreachable.values_list("kind", flat=True)) == [
+        Notification.Kind.CONCERN_FORWARDED,
+        Notification.Kind.CONCERN_RAISED,
+        Notification.Kind.CONCERN_RESOLVED,
+    ]
 
 
 def test_a_concern_from_another_communitys_grid_is_refused(client, world, grid_worker):

@@ -110,11 +110,21 @@ def town(world, django_user_model):
 
 def queued(kind, **filters):
     """{(who, channel, slot)} of the queued messages of a kind; who is a username, or the name of
-    a member without a login."""
-    rows = Notification.objects.filter(kind=kind, **filters).select_related("recipient")
+    a member without a login. (Rows recording that no channel reaches someone are not queued.)"""
+    rows = (
+        Notification.objects.filter(kind=kind, **filters)
+        .exclude(state=Notification.State.UNREACHABLE)
+        .select_related("recipient")
+    )
     return {
         (n.recipient.username if n.recipient else n.recipient_name, n.channel, n.slot) for n in rows
     }
+
+
+def unreachable(kind):
+    """{(name, reason, slot)} of the rows recording that no channel reaches someone."""
+    rows = Notification.objects.filter(kind=kind, state=Notification.State.UNREACHABLE)
+    return set(rows.values_list("recipient_name", "unreachable_reason", "slot"))
 
 
 def who(kind, **filters):
@@ -220,13 +230,14 @@ def test_a_member_without_login_gets_a_robot_message_only_where_the_community_ha
     town.join(activity, offline)
 
     assert reminders.upcoming(NOW) == 0
+    assert unreachable(Kind.UPCOMING) == {(offline.name, Notification.Unreachable.NO_LOGIN, "24h")}
 
     town.w.shengli.robot_webhook_url = ROBOT_URL
     town.w.shengli.robot_kind = "dingtalk"
     town.w.shengli.save()
     assert reminders.upcoming(NOW) == 1
 
-    row = Notification.objects.get()
+    row = Notification.objects.get(channel=WEBHOOK)
     assert (row.channel, row.recipient, row.recipient_name) == (WEBHOOK, None, offline.name)
     assert row.recipient_mobile == offline.mobile
     assert (row.address, row.robot_kind) == (ROBOT_URL, "dingtalk")
@@ -374,6 +385,9 @@ def test_inactive_members_are_nudged_after_the_weekly_moment(town, attendance):
         ("sanxia_member", INAPP, "2030-W24"),
         ("yuanlin_member", INAPP, "2030-W24"),
     }
+    assert unreachable(Kind.INACTIVITY) == {
+        ("王海燕", Notification.Unreachable.NO_LOGIN, "2030-W24")
+    }
     row = Notification.objects.get(kind=Kind.INACTIVITY, recipient__username="old")
     assert row.recipient_name == "刘洋"
     assert row.content_type == ContentType.objects.get_for_model(Member)
@@ -446,7 +460,7 @@ def _digest_for(username):
 def test_each_agency_office_gets_last_weeks_figures_of_its_own_members(
     town, last_week, agency_office, other_agency_office, community_staff
 ):
-    assert reminders.agency_digest(NOW) == 2
+    assert reminders.agency_digest(MONDAY_9) == 2
 
     assert queued(Kind.AGENCY_DIGEST) == {
         ("sanxia_office", INAPP, "2030-W24"),
@@ -466,7 +480,7 @@ def test_each_agency_office_gets_last_weeks_figures_of_its_own_members(
 
 @in_english
 def test_a_week_without_records_has_no_rate(town, last_week, other_agency_office):
-    reminders.agency_digest(NOW)
+    reminders.agency_digest(MONDAY_9)
 
     yuanlin = _digest_for("yuanlin_office")
     assert yuanlin.subject == "Weekly attendance of 园林局"
@@ -496,6 +510,57 @@ def test_next_weeks_digest_counts_that_week(town, last_week, agency_office):
         "Last week (6月10日–6月16日) your members were present 1 times, absent 0, on leave 0; "
         "2 service hours; attendance rate 100%."
     )
+
+
+# The week's slot ----------------------------------------------------------------------------------
+
+TUESDAY = at("2030-06-11 10:00")
+
+
+def test_weekly_kinds_go_out_in_their_slot_and_wait_for_the_next_one(
+    town, attendance, agency_office
+):
+    """The report: an agency set up its group robot on a Tuesday, and 15 "long time no see"
+    posts went into its group at once."""
+    monday = MONDAY_9 + 5 * MIN
+    assert reminders.sweep(monday)[Kind.INACTIVITY] == 5
+    assert queued(Kind.AGENCY_DIGEST) == {("sanxia_office", INAPP, "2030-W24")}
+
+    # Tuesday: 三峡 sets up its robot, and three more of its members have no login and no
+    # presence in 30 days. The robot could reach them now; they wait for the next slot.
+    town.w.sanxia.robot_webhook_url = ROBOT_URL
+    town.w.sanxia.save()
+    offline = {town.member(f"离线{i}").name for i in range(3)}
+    rows = Notification.objects.count()
+    tuesday = reminders.sweep(TUESDAY)
+    assert (tuesday[Kind.INACTIVITY], tuesday[Kind.AGENCY_DIGEST]) == (0, 0)
+    assert Notification.objects.count() == rows, "nothing new, not even an unreachable row"
+
+    # The next Monday: everyone inactive again, those without a login through the robot.
+    reminders.sweep(NEXT_MONDAY_9 + 5 * MIN)
+    assert who(Kind.INACTIVITY, slot="2030-W25", channel=WEBHOOK) == offline | {"王海燕"}
+    assert queued(Kind.AGENCY_DIGEST, slot="2030-W25") == {("sanxia_office", INAPP, "2030-W25")}
+
+
+@pytest.mark.parametrize(
+    "when, in_slot",
+    [
+        ("2030-06-10 08:59", False),
+        ("2030-06-10 09:00", True),
+        ("2030-06-10 23:59", True),  # the slot lasts until the end of its day
+        ("2030-06-11 00:00", False),
+        ("2030-06-12 10:00", False),
+        ("2030-06-16 23:59", False),  # Sunday, same ISO week
+    ],
+)
+def test_a_sweep_outside_the_slot_queues_no_weekly_message(
+    town, attendance, agency_office, when, in_slot
+):
+    # The first sweep of the week, say after the beat was down all Monday.
+    assert reminders.in_weekly_slot(at(when)) is in_slot
+    queued_now = reminders.sweep(at(when))
+    assert bool(queued_now[Kind.INACTIVITY]) is in_slot
+    assert bool(queued_now[Kind.AGENCY_DIGEST]) is in_slot
 
 
 # Duty roster -----------------------------------------------------------------------------------
@@ -627,7 +692,8 @@ def test_reminders_queued_at_night_are_due_in_the_morning_unless_too_late(
 
 # The whole sweep and the management command ----------------------------------------------------
 
-EVENING = at("2030-06-12 18:00")
+# A Monday evening: the weekly messages' slot is Monday from 09:00.
+EVENING = at("2030-06-10 18:00")
 
 
 @pytest.fixture
@@ -696,8 +762,13 @@ def test_send_reminders_queues_and_sends_and_prints_counts_per_kind(busy_evening
         expected.append(total_line(queued=total, sent=total))
     assert "排队" in expected[-1]  # the command speaks the site's language
     assert output.splitlines() == expected
-    assert not Notification.objects.exclude(state=Notification.State.SENT).exists()
-    assert Notification.objects.count() == total
+    # All sent, but for the nudge to 王海燕: no login, no robot, recorded as unreachable.
+    assert set(
+        Notification.objects.exclude(state=Notification.State.SENT).values_list(
+            "recipient_name", "state"
+        )
+    ) == {("王海燕", Notification.State.UNREACHABLE)}
+    assert Notification.objects.exclude(state=Notification.State.UNREACHABLE).count() == total
     assert sorted(m.subject for m in mail.outbox) == sorted(
         Notification.objects.filter(channel=EMAIL).values_list("subject", flat=True)
     )
@@ -741,13 +812,13 @@ def test_a_change_is_told_to_those_signed_up_once_per_saved_version(
     upcoming_activity, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.activity_notify_changed(activity=upcoming_activity) == 3
+        assert services.activity_notify_changed(activity=upcoming_activity).queued == 3
     assert len(callbacks) == 1  # delivery is handed to a worker after commit
-    assert services.activity_notify_changed(activity=upcoming_activity) == 0
+    assert services.activity_notify_changed(activity=upcoming_activity).queued == 0
 
     upcoming_activity.place = "翰林苑东门"
     upcoming_activity.save()
-    assert services.activity_notify_changed(activity=upcoming_activity) == 3
+    assert services.activity_notify_changed(activity=upcoming_activity).queued == 3
 
     changed = queued(Kind.ACTIVITY_CHANGED)
     assert {name for name, _c, _s in changed} == {"zhang", "liu"}

@@ -22,7 +22,7 @@ from activities.services.rollcall import (
     walk_in_search,
 )
 from members.models import Member, Registration
-from notifications.models import Notification
+from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
 
 Status = Participation.Status
@@ -589,6 +589,29 @@ def test_approving_a_leave_request_records_the_decision_and_tells_the_member(
     notification = leave_notifications(request).get(channel=Notification.Channel.INAPP)
     assert notification.slot == Decision.APPROVED
     assert activity.title in notification.subject
+
+
+def test_a_leave_decision_no_channel_can_carry_is_said_on_the_page(client, world, grid_worker):
+    activity = finished_activity(world)
+    request = pending_leave(world, activity)
+    # E-mail only, and no address: nothing reaches them.
+    NotificationPreference.objects.create(
+        user=request.member.user, inapp=False, email=True, webhook=False
+    )
+    client.force_login(grid_worker)
+    response = client.post(
+        roll_call_url(activity),
+        form_data({request.member: {"status": "leave", "decision": "approved"}}),
+    )
+    html = page(client.get(response["Location"]))
+    assert "Roll call saved" in html
+    assert (
+        "Not told, as no channel reaches them: 请假人 (chose only e-mail, and has no e-mail "
+        "address)." in html
+    )
+    assert list(leave_notifications(request).values_list("state", flat=True)) == [
+        Notification.State.UNREACHABLE
+    ]
 
 
 def test_rejecting_a_leave_request_puts_them_back_to_be_marked_and_tells_them(

@@ -242,7 +242,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
         ("member_user", {"notes"}),
     ],
 )
-def test_the_menu_offers_each_role_its_entries(request, persona, entries):
+def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):
     user = request.getfixturevalue(persona)
     menu = permissions.menu(user, is_member=persona == "member_user")
     assert {entry for entry, shown in menu.items() if shown} == entries

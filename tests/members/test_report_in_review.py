@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from members.models import Member, Registration
 from members.services import registration_approve, registration_return
-from notifications.models import Notification
+from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
 
 REVIEW = reverse("members:registration_review")
@@ -457,6 +457,45 @@ def test_returning_with_a_reason_tells_the_member_why(english, request, applican
     history = list(applicant.history.order_by("history_date"))
     assert [h.status for h in history] == ["pending", "returned"]
     assert history[-1].history_user == user
+
+
+def test_returning_the_report_in_of_someone_nothing_reaches_says_they_were_not_told(
+    english, community_staff, wang, world
+):
+    """王海燕 has no login and 胜利一路社区 no group robot: the page must not say she was told,
+    and the outbox records the message as unreachable."""
+    english.force_login(community_staff)
+    response = english.post(return_url(wang), {"reason": "请先完成单位在职党员登记"})
+    assert response.status_code == 302
+    assert messages_of(response) == [
+        "The report-in of 王海燕 is returned.",
+        "Not told, as no channel reaches them: 王海燕 (no login of their own, and no group "
+        "robot to mention them in).",
+    ]
+    row = notifications(Notification.Kind.REGISTRATION_RETURNED, wang.member).get()
+    assert (row.state, row.unreachable_reason, row.community, row.agency) == (
+        Notification.State.UNREACHABLE,
+        Notification.Unreachable.NO_LOGIN,
+        world.shengli,
+        world.sanxia,
+    )
+
+
+def test_approving_someone_who_chose_only_a_group_robot_there_is_not_says_so(
+    english, community_staff, applicant
+):
+    NotificationPreference.objects.create(
+        user=applicant.member.user, inapp=False, email=False, webhook=True
+    )
+    english.force_login(community_staff)
+    response = english.post(approve_url(applicant))
+    assert messages_of(response) == [
+        "张明 has reported in to 胜利一路社区.",
+        "Not told, as no channel reaches them: 张明 (chose only the group robot, and there is "
+        "none here).",
+    ]
+    told = notifications(Notification.Kind.REGISTRATION_APPROVED, applicant.member)
+    assert list(told.values_list("state", flat=True)) == [Notification.State.UNREACHABLE]
 
 
 @pytest.mark.parametrize("reason", ["", "   "])

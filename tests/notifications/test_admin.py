@@ -245,14 +245,17 @@ def upcoming(world):
     return activity
 
 
-def told(activity, kind):
-    return set(
-        Notification.objects.filter(
-            kind=kind,
-            content_type=ContentType.objects.get_for_model(Activity),
-            object_id=activity.pk,
-        ).values_list("recipient_name", flat=True)
+def told(activity, kind, state=None):
+    """Who has a message of `kind` about `activity` (in `state`; by default, any state that
+    sends it)."""
+    rows = Notification.objects.filter(
+        kind=kind, content_type=ContentType.objects.get_for_model(Activity), object_id=activity.pk
     )
+    if state is None:
+        rows = rows.exclude(state=State.UNREACHABLE)
+    else:
+        rows = rows.filter(state=state)
+    return set(rows.values_list("recipient_name", flat=True))
 
 
 def cancel(staff_client, activities, **extra):
@@ -286,11 +289,16 @@ def test_cancelling_in_the_admin_tells_those_signed_up(staff_client, world, upco
     upcoming.refresh_from_db()
     assert upcoming.status == Activity.Status.CANCELLED
     assert upcoming.cancel_reason == "暴雨预警"
-    # 王海燕 has no login and the community no robot: there is no channel to reach her.
+    # 王海燕 has no login and the community no robot: there is no channel to reach her, and
+    # the outbox and the page say so.
     assert told(upcoming, Kind.ACTIVITY_CANCELLED) == {"李建华"}
-    body = Notification.objects.get(kind=Kind.ACTIVITY_CANCELLED).body
+    assert told(upcoming, Kind.ACTIVITY_CANCELLED, State.UNREACHABLE) == {"王海燕"}
+    body = Notification.objects.get(kind=Kind.ACTIVITY_CANCELLED, recipient_name="李建华").body
     assert "暴雨预警" in body
-    assert "Cancelled 1 activity" in page(staff_client.get(url(Activity, "changelist")))
+    html = page(staff_client.get(url(Activity, "changelist")))
+    assert "Cancelled 1 activity." in html
+    assert "those signed up are told" not in html
+    assert "Not told, as no channel reaches them: 王海燕 (no login of their own" in html
 
 
 def test_cancelling_reports_each_activity_that_cannot_be_cancelled(staff_client, world, upcoming):
@@ -369,17 +377,22 @@ def test_moving_an_activity_in_the_admin_tells_those_signed_up_but_not_those_on_
         ends_at_1=(later + dt.timedelta(hours=2)).strftime("%H:%M:%S"),
     )
     assert told(upcoming, Kind.ACTIVITY_CHANGED) == {"李建华"}
-    notification = Notification.objects.get(kind=Kind.ACTIVITY_CHANGED)
+    assert told(upcoming, Kind.ACTIVITY_CHANGED, State.UNREACHABLE) == {"王海燕"}
+    html = page(staff_client.get(url(Activity, "changelist")))
+    assert "1 message about the change is queued." in html
+    assert "Not told, as no channel reaches them: 王海燕" in html
+    notification = Notification.objects.get(kind=Kind.ACTIVITY_CHANGED, state=State.PENDING)
     assert notification.recipient == world.sanxia_member.user
     assert later.strftime("%H:%M") in notification.body
 
 
 def test_a_new_place_is_news_too_and_each_change_is_told_once(staff_client, world, upcoming):
+    changed = Notification.objects.filter(kind=Kind.ACTIVITY_CHANGED, state=State.PENDING)
     save_in_admin(staff_client, upcoming, place="万寿小区活动室")
-    assert Notification.objects.filter(kind=Kind.ACTIVITY_CHANGED).count() == 1
+    assert changed.count() == 1
     upcoming.refresh_from_db()
     save_in_admin(staff_client, upcoming, place="紫林苑3栋")
-    assert Notification.objects.filter(kind=Kind.ACTIVITY_CHANGED).count() == 2
+    assert changed.count() == 2
 
 
 def test_other_changes_and_past_activities_are_no_news(staff_client, world, upcoming):

@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members.models import Member
+from notifications import delivery
 from notifications.models import Notification, NotificationPreference
+from notifications.notify import notify
 from tests.conftest import make_user
 
 INBOX = reverse("notifications:inbox")
@@ -408,6 +410,76 @@ def test_choosing_e_mail_without_an_address_warns(client, world, member_user):
     assert "You chose e-mail but have no e-mail address" in page(response)
 
 
+ROBOT = "https://robot.example.org/send?key=test"
+
+
+def give_robot(*places):
+    for place in places:
+        place.robot_webhook_url = ROBOT
+        place.save()
+
+
+@pytest.mark.parametrize(
+    "persona, robots, warned",
+    [
+        # 李建华 of 三峡, reported in to 胜利一路社区.
+        ("member_user", [], True),
+        ("member_user", ["sanxia"], False),  # his agency's robot
+        ("member_user", ["shengli"], False),  # that of the community he reported in to
+        ("member_user", ["shenzhen", "yuanlin"], True),  # robots elsewhere do not reach him
+        ("community_staff", ["shengli"], False),
+        ("other_community_staff", ["shengli"], True),
+        ("agency_office", ["sanxia"], False),
+        ("street_officer", ["shengli"], False),  # a community of the street
+        # A login that is neither a member nor staff anywhere has no robot at all.
+        ("newcomer", ["shengli", "shenzhen", "sanxia", "yuanlin"], True),
+    ],
+)
+def test_the_group_robot_is_warned_of_beside_the_choice_where_none_reaches_you(
+    client, world, request, django_user_model, persona, robots, warned
+):
+    give_robot(*(getattr(world, name) for name in robots))
+    user = (
+        make_user(django_user_model, "newcomer")
+        if persona == "newcomer"
+        else request.getfixturevalue(persona)
+    )
+    client.force_login(user)
+    html = page(client.get(PREFERENCES))
+    assert ('data-testid="webhook-warning"' in html) is warned
+    checkbox = re.search(r'<input[^>]*name="webhook"[^>]*>', html).group(0)
+    assert ('aria-describedby="webhook-warning"' in checkbox) is warned
+
+
+def test_a_member_who_left_a_community_is_not_reached_by_its_robot(client, world, member_user):
+    give_robot(world.shengli)
+    world.sanxia_member.registrations.update(status="revoked")
+    client.force_login(member_user)
+    assert 'data-testid="webhook-warning"' in page(client.get(PREFERENCES))
+
+
+def test_saving_channels_that_cannot_reach_you_warns_after_saving(client, world, member_user):
+    client.force_login(member_user)
+    response = client.post(PREFERENCES, {"webhook": "on", "address-email": ""}, follow=True)
+    html = page(response)
+    assert "Your notification settings are saved." in html
+    assert "None of the channels you chose can reach you" in html
+    assert "You chose the group robot, but neither your community nor your agency has one" in html
+    assert NotificationPreference.objects.get(user=member_user).webhook
+
+    response = client.post(PREFERENCES, {"inapp": "on", "webhook": "on"}, follow=True)
+    html = page(response)
+    assert "None of the channels you chose can reach you" not in html
+    assert "You chose the group robot, but neither your community nor your agency has one" in html
+
+    give_robot(world.sanxia)
+    response = client.post(PREFERENCES, {"webhook": "on"}, follow=True)
+    html = page(response)
+    assert "Your notification settings are saved." in html
+    assert "None of the channels you chose can reach you" not in html
+    assert "You chose the group robot, but" not in html
+
+
 # --- Outbox ---------------------------------------------------------------------------------
 
 
@@ -482,7 +554,13 @@ def test_a_message_to_a_login_without_a_member_shows_the_username(client, world,
 def test_the_outbox_counts_messages_per_state(client, world, outbox, community_staff):
     client.force_login(community_staff)
     counts = dict(client.get(OUTBOX).context["state_counts"])
-    assert counts == {State.PENDING: 1, State.SENDING: 0, State.SENT: 1, State.FAILED: 1}
+    assert counts == {
+        State.PENDING: 1,
+        State.SENDING: 0,
+        State.SENT: 1,
+        State.FAILED: 1,
+        State.UNREACHABLE: 0,
+    }
     # The counts follow the other filters, not the state filter.
     response = client.get(OUTBOX, {"state": State.FAILED, "channel": Channel.INAPP})
     assert dict(response.context["state_counts"])[State.SENT] == 1
@@ -578,6 +656,141 @@ def test_sending_again_a_message_that_has_not_failed_is_refused_with_a_message(
     assert response.status_code == 200
     assert "Only a failed message can be sent again." in page(response)
     assert state_of(outbox.sent) == State.SENT
+
+
+def test_messages_that_reach_nobody_are_listed_counted_and_say_why(
+    client, world, community_staff, agency_office, other_community_staff
+):
+    # 王海燕 has no login, and 胜利一路社区 no robot.
+    notify(
+        kind=Kind.UPCOMING,
+        recipients=[world.sanxia_member_2],
+        obj=world.shengli_activity,
+        robot=world.shengli,
+    )
+    for viewer in (community_staff, agency_office):
+        client.force_login(viewer)
+        response = client.get(OUTBOX, {"state": State.UNREACHABLE})
+        assert dict(response.context["state_counts"])[State.UNREACHABLE] == 1
+        html = page(response)
+        assert "王海燕" in html
+        assert (
+            'data-testid="unreachable-reason">Not sent: no login of their own, and no group '
+            "robot to mention them in.</div>"
+        ) in html
+        assert 'data-testid="retry"' not in html, "there is nothing to send again"
+    client.force_login(other_community_staff)
+    assert dict(client.get(OUTBOX).context["state_counts"])[State.UNREACHABLE] == 0
+
+
+# The discard port: nothing listens there, so the robot refuses at once.
+DEAD_ROBOT = "http://127.0.0.1:9/robot"
+
+
+@pytest.fixture
+def failed_robot_message(world, member_user, settings):
+    """A message to 李建华 (三峡, with a login, who chose the group robot only) that
+    胜利一路社区's robot failed to post, for good. `param`: sent to the member, or to his login (as
+    concerns are)."""
+
+    def fail(recipient):
+        settings.NOTIFICATION_MAX_ATTEMPTS = 1
+        world.shengli.robot_webhook_url = DEAD_ROBOT
+        world.shengli.save()
+        NotificationPreference.objects.create(
+            user=member_user, inapp=False, email=False, webhook=True
+        )
+        notify(
+            kind=Kind.UPCOMING,
+            recipients=[recipient],
+            obj=world.shengli_activity,
+            slot="24h",
+            robot=world.shengli,
+            enqueue=False,
+        )
+        row = Notification.objects.get()
+        # When it is due: at night the quiet hours hold it until the morning.
+        delivery.deliver([row.pk], token="test", now=row.due_at)
+        row.refresh_from_db()
+        assert (row.state, row.channel) == (State.FAILED, Channel.WEBHOOK)
+        return row
+
+    return fail
+
+
+@pytest.mark.parametrize("to", ["member", "login"])
+def test_a_failed_robot_message_shows_to_the_community_and_the_agency_it_concerns(
+    client,
+    world,
+    failed_robot_message,
+    to,
+    community_staff,
+    grid_worker,
+    agency_office,
+    other_community_staff,
+    other_agency_office,
+):
+    failed = failed_robot_message(
+        world.sanxia_member if to == "member" else world.sanxia_member.user
+    )
+    assert (failed.community, failed.agency, failed.recipient_name) == (
+        world.shengli,
+        world.sanxia,
+        "李建华",
+    )
+    for outsider in (other_community_staff, other_agency_office):
+        client.force_login(outsider)
+        assert failed.pk not in {n.pk for n in client.get(OUTBOX).context["page"]}
+        assert client.post(retry_url(failed)).status_code == 404
+        assert state_of(failed) == State.FAILED
+    for insider in (community_staff, grid_worker, agency_office):
+        client.force_login(insider)
+        response = client.get(OUTBOX, {"state": State.FAILED})
+        assert [n.pk for n in response.context["page"]] == [failed.pk]
+        assert 'data-testid="retry"' in page(response)
+    # The agency's office sends it again.
+    response = client.post(retry_url(failed), {"next": f"{OUTBOX}?state=failed"})
+    assert response["Location"] == f"{OUTBOX}?state=failed"
+    assert state_of(failed) == State.PENDING
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "abc"},
+        {"page": "NaN"},
+        {"page": "-1"},
+        {"page": "99999999999999999999999"},
+        {"state": "x", "kind": "x", "channel": "x"},
+        {"date_from": "2026-13-45", "date_to": "2026-02-30"},
+        {"date_from": "0001-01-01"},
+        {"date_to": "9999-12-31"},
+        {"date_from": "\x00"},
+        {"next": "NaN"},
+    ],
+)
+def test_hostile_query_strings_get_a_page_not_a_500(client, world, community_staff, params):
+    client.force_login(community_staff)
+    for url in (INBOX, OUTBOX, PREFERENCES):
+        assert client.get(url, params).status_code == 200, url
+
+
+def test_far_dates_are_a_clear_error(client, world, community_staff):
+    client.force_login(community_staff)
+    response = client.get(OUTBOX, {"date_from": "0001-01-01", "date_to": "9999-12-31"})
+    assert response.status_code == 200
+    assert page(response).count("Choose a date between 2000 and 2099.") == 2
+
+
+@pytest.mark.parametrize("next_", ["NaN", "0", "abc", "//evil.example", "javascript:alert(1)"])
+def test_hostile_next_values_fall_back_to_the_page(client, world, outbox, community_staff, next_):
+    mine = message(world.shengli_activity, user=community_staff)
+    client.force_login(community_staff)
+    assert client.post(read_url(mine), {"next": next_})["Location"] == INBOX
+    assert client.post(READ_ALL, {"next": next_})["Location"] == INBOX
+    assert client.post(retry_url(outbox.failed), {"next": next_})["Location"] == OUTBOX
+    response = client.post(PREFERENCES, {"inapp": "NaN", "next": next_})
+    assert response["Location"] == PREFERENCES
 
 
 # --- A fixed number of queries --------------------------------------------------------------
