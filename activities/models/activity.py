@@ -190,10 +190,12 @@ class Activity(models.Model):
 
     @property
     def current_status(self):
+        return self.status_at(timezone.now())
+
+    def status_at(self, now):
         """DRAFT and CANCELLED stay as stored; otherwise the clock says ongoing or finished."""
         if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
             return self.status
-        now = timezone.now()
         if now >= self.ends_at:
             return self.Status.FINISHED
         if now >= self.starts_at:
