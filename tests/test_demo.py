@@ -11,6 +11,7 @@ Figures, defined exactly as the tests count them:
 
 import datetime as dt
 import fnmatch
+import itertools
 import re
 import tomllib
 from decimal import Decimal
@@ -26,7 +27,7 @@ from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from activities import reminders
+from activities import figures, reminders
 from activities.models import (
     Activity,
     Concern,
@@ -75,6 +76,63 @@ def snapshot():
     return {
         model._meta.label: list(model._base_manager.order_by("pk").values_list())
         for model in apps.get_models(include_auto_created=True)
+    }
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The cells of the first table after `heading` in README.md, header row left out."""
+    text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    lines = text.split(f"\n{heading}\n", 1)[1].splitlines()
+    first = next(n for n, line in enumerate(lines) if line.startswith("|"))
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), lines[first:]))
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+
+
+def numbers(text: str) -> list[str]:
+    return re.findall(r"\d+(?:\.\d+)?", text)
+
+
+def demo_figures() -> dict:
+    """README's figures as the pages count them: row label → the numbers in the value cell."""
+    joined = Activity.objects.filter(
+        participations__status=Participation.Status.PRESENT,
+        participations__member__agency=sanxia(),
+    ).distinct()
+    # The 工作台's 已报到成员: members with an active report-in of either kind.
+    reported_in = figures.with_month_figures(Community.objects.filter(pk=shengli().pk)).get()
+    at_shengli = Registration.objects.filter(community=shengli(), status=Registration.Status.ACTIVE)
+    others = dict(
+        at_shengli.exclude(member__agency=sanxia())
+        .values_list("member__agency__name")
+        .annotate(n=Count("member", distinct=True))
+    )
+    party_day = Activity.objects.get(title="“干干净净迎七一，我是党员我奉献”主题党日")
+    present = party_day.participations.present().count()
+    doors = DoorToDoorUnit.objects.filter(compound__name="翰林苑小区")
+    coverage = door_coverage(doors)
+    return {
+        "Activities joined by 三峡旅游新区 cadres": [str(joined.count())],
+        "Members reported in to 胜利一路社区": [str(reported_in.reported_in)],
+        "… of them members of other agencies": [
+            str(sum(others.values())),
+            str(others["市民宗委"]),
+            str(others["市园林和林业局"]),
+        ],
+        "… of them 三峡旅游新区 cadres": [
+            str(at_shengli.filter(member__agency=sanxia()).values("member").distinct().count())
+        ],
+        "People at the 30 June theme party day": [
+            str(present + party_day.resident_volunteers),
+            str(present),
+            str(party_day.resident_volunteers),
+        ],
+        "翰林苑小区 door-to-door round": [
+            str(coverage.units),
+            str(doors.values("member__agency").distinct().count()),
+        ],
+        "… households reached": numbers(
+            f"{coverage.reached} {coverage.households} {figures.format_rate(coverage.rate)}"
+        ),
     }
 
 
@@ -407,6 +465,19 @@ class TestTheLoadedDemo:
         assert activity.participations.get(member=on_leave.member).status == (
             Participation.Status.LEAVE
         )
+
+    def test_readme_states_the_demos_figures(self, output):
+        rows = readme_table("### The demo's figures")
+        actual = {label: numbers(value) for label, value, _ in rows}
+
+        assert actual == demo_figures()
+
+    def test_readme_lists_the_demo_accounts(self, output):
+        rows = readme_table("## Demo accounts")
+        assert [username.strip("`") for username, *_ in rows] == [
+            username for username, _, _ in demo.DEMO_ACCOUNTS
+        ]
+        assert {password.strip("`") for _, password, *_ in rows} == {demo.DEMO_PASSWORD}
 
     def test_every_row_passes_model_validation(self, output):
         models = (
