@@ -190,9 +190,9 @@ class Activity(models.Model):
 
     @property
     def current_status(self):
-        return self.status_at(timezone.now())
+        return self.live_status_at(timezone.now())
 
-    def status_at(self, now):
+    def live_status_at(self, now):
         """DRAFT and CANCELLED stay as stored; otherwise the clock says ongoing or finished."""
         if self.status in (self.Status.DRAFT, self.Status.CANCELLED):
             return self.status

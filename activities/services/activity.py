@@ -204,7 +204,7 @@ def activity_cancel(*, activity: Activity, reason: str, now: dt.datetime | None 
     reason = (reason or "").strip()
     if activity.status == Activity.Status.CANCELLED:
         raise ValidationError(gettext_lazy("This activity is already cancelled."))
-    if activity.status_at(now or timezone.now()) == Activity.Status.FINISHED:
+    if activity.live_status_at(now or timezone.now()) == Activity.Status.FINISHED:
         raise ValidationError(gettext_lazy("A finished activity cannot be cancelled."))
     if not reason:
         raise ValidationError(gettext_lazy("Give the reason for cancelling."))

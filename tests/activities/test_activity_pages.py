@@ -1056,4 +1056,4 @@ def test_a_cancellation_recorded_later_is_judged_at_its_moment(world):
 
     activity.refresh_from_db()
     assert activity.status == Activity.Status.CANCELLED
-    assert activity.status_at(before_the_start) == Activity.Status.CANCELLED
+    assert activity.live_status_at(before_the_start) == Activity.Status.CANCELLED
