@@ -50,9 +50,17 @@ def _expire(agreement: Agreement) -> None:
 
 
 @transaction.atomic
-def agreement_sign(*, agreement: Agreement, by, signed_on: dt.date | None = None) -> Agreement:
-    """Signs a draft: it becomes the pair's one active agreement."""
-    today = timezone.localdate()
+def agreement_sign(
+    *,
+    agreement: Agreement,
+    by,
+    signed_on: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> Agreement:
+    """Signs a draft: it becomes the pair's one active agreement. `now` is when it is signed
+    (default: the clock); the demo passes the moment of its story."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
     signed_on = signed_on or today
     if signed_on > today:
         raise ValidationError(
@@ -90,8 +98,9 @@ def agreement_sign(*, agreement: Agreement, by, signed_on: dt.date | None = None
     current.status = Agreement.Status.ACTIVE
     current.signed_on = signed_on
     current.signed_by = by
-    current.signed_at = timezone.now()
+    current.signed_at = now
     current._history_user = by
+    current._history_date = now
     current._change_reason = ChangeReason.SIGNED
     try:
         # A savepoint, so that on PostgreSQL the transaction is still usable to say why.

@@ -9,7 +9,8 @@ class MembersConfig(AppConfig):
     def ready(self):
         # notifications may not import members: it learns through these who a member's login
         # is (name, mobile, agency) and whether a group robot reaches it (the notification
-        # settings warn before one is chosen that cannot).
+        # settings warn before one is chosen that cannot). Inside ready(): models may be imported
+        # only once the app registry is (Django's rule), and both modules hold models.
         from notifications.recipients import register_login_resolver, register_robot_finder
 
         from .models import recipients_of_logins, robot_reaches_member

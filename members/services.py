@@ -1,8 +1,12 @@
 """Writes to report-ins (报到): a community reviewing them and placing members in its grids.
 
 A decision is told to the member through the outbox (`notifications.notify`), in the same
-transaction: the message is queued if and only if the decision is saved.
+transaction: the message is queued if and only if the decision is saved. `now` is when the
+decision is taken (default: the clock); `tell=False` records it without a message — the demo
+records its past that way, whose news is old.
 """
+
+import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Grid
 from notifications.models import Notification
-from notifications.notify import notify
+from notifications.notify import Notified, notify
 
 from .models import Registration
 
@@ -44,15 +48,20 @@ def _check_grid(registration: Registration, grid: Grid | None) -> None:
         )
 
 
-def _save(registration: Registration, user) -> None:
+def _save(registration: Registration, user, now: dt.datetime | None = None) -> None:
     # The history row names who did it, also outside a request (the shell, a task).
     registration._history_user = user
+    if now is not None:
+        registration._history_date = now
     registration.save()
 
 
-def _tell_member(registration: Registration) -> None:
+def _tell_member(registration: Registration, tell: bool) -> None:
     """Tells the member the report-in was approved or returned (the reason is in the message).
     `registration.notified` says what was queued and whether no channel could reach them."""
+    if not tell:
+        registration.notified = Notified()
+        return
     kind = {
         Registration.Status.ACTIVE: Notification.Kind.REGISTRATION_APPROVED,
         Registration.Status.RETURNED: Notification.Kind.REGISTRATION_RETURNED,
@@ -65,28 +74,42 @@ def _tell_member(registration: Registration) -> None:
 
 @transaction.atomic
 def registration_approve(
-    *, registration: Registration, reviewer, grid: Grid | None = None
+    *,
+    registration: Registration,
+    reviewer,
+    grid: Grid | None = None,
+    now: dt.datetime | None = None,
+    tell: bool = True,
 ) -> Registration:
     """Accepts a pending report-in: the member is reported in (ACTIVE), placed in `grid` if one
     is given. Returns the updated registration."""
+    now = now or timezone.now()
     registration = _locked(registration)
     _check_pending(registration)
     _check_grid(registration, grid)
     registration.status = Registration.Status.ACTIVE
     registration.reviewer = reviewer
-    registration.reviewed_at = timezone.now()
+    registration.reviewed_at = now
     registration.return_reason = ""
     if grid is not None:
         registration.grid = grid
-    _save(registration, reviewer)
-    _tell_member(registration)
+    _save(registration, reviewer, now)
+    _tell_member(registration, tell)
     return registration
 
 
 @transaction.atomic
-def registration_return(*, registration: Registration, reviewer, reason: str) -> Registration:
+def registration_return(
+    *,
+    registration: Registration,
+    reviewer,
+    reason: str,
+    now: dt.datetime | None = None,
+    tell: bool = True,
+) -> Registration:
     """Sends a pending report-in back to the member with the reason (RETURNED). The member may
     then report in again."""
+    now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError(
@@ -103,10 +126,10 @@ def registration_return(*, registration: Registration, reviewer, reason: str) ->
     _check_pending(registration)
     registration.status = Registration.Status.RETURNED
     registration.reviewer = reviewer
-    registration.reviewed_at = timezone.now()
+    registration.reviewed_at = now
     registration.return_reason = reason
-    _save(registration, reviewer)
-    _tell_member(registration)
+    _save(registration, reviewer, now)
+    _tell_member(registration, tell)
     return registration
 
 

@@ -10,20 +10,33 @@ Figures, defined exactly as the tests count them:
 """
 
 import datetime as dt
+import fnmatch
+import itertools
 import re
+import tomllib
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from activities import reminders
-from activities.models import Activity, Concern, DutyAssignment, Participation, WorkUpdate
+from activities import figures, reminders
+from activities.models import (
+    Activity,
+    Concern,
+    DoorToDoorUnit,
+    DutyAssignment,
+    Participation,
+    WorkUpdate,
+)
+from activities.services.doors import door_coverage
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
 from communities.permissions import scope_of
 from members.models import Member, Registration, mobile_validator
@@ -35,6 +48,8 @@ SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 START_OF_TODAY = dt.datetime.combine(TODAY, dt.time(), SHANGHAI)
 
 # Real people the source article names; the demo must not use any of them.
+User = get_user_model()
+
 REAL_NAMES = {"李建喜", "许刚", "龙一姣", "王凌云", "朱晶晶", "龙小兵", "乔奇"}
 
 
@@ -48,6 +63,10 @@ def sanxia():
     return Agency.objects.get(name="三峡旅游新区管委会")
 
 
+def admin():
+    return User.objects.get(username="admin")
+
+
 def shengli():
     return Community.objects.get(name="胜利一路社区")
 
@@ -57,6 +76,63 @@ def snapshot():
     return {
         model._meta.label: list(model._base_manager.order_by("pk").values_list())
         for model in apps.get_models(include_auto_created=True)
+    }
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The cells of the first table after `heading` in README.md, header row left out."""
+    text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    lines = text.split(f"\n{heading}\n", 1)[1].splitlines()
+    first = next(n for n, line in enumerate(lines) if line.startswith("|"))
+    table = list(itertools.takewhile(lambda line: line.startswith("|"), lines[first:]))
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
+
+
+def numbers(text: str) -> list[str]:
+    return re.findall(r"\d+(?:\.\d+)?", text)
+
+
+def demo_figures() -> dict:
+    """README's figures as the pages count them: row label → the numbers in the value cell."""
+    joined = Activity.objects.filter(
+        participations__status=Participation.Status.PRESENT,
+        participations__member__agency=sanxia(),
+    ).distinct()
+    # The 工作台's 已报到成员: members with an active report-in of either kind.
+    reported_in = figures.with_month_figures(Community.objects.filter(pk=shengli().pk)).get()
+    at_shengli = Registration.objects.filter(community=shengli(), status=Registration.Status.ACTIVE)
+    others = dict(
+        at_shengli.exclude(member__agency=sanxia())
+        .values_list("member__agency__name")
+        .annotate(n=Count("member", distinct=True))
+    )
+    party_day = Activity.objects.get(title="“干干净净迎七一，我是党员我奉献”主题党日")
+    present = party_day.participations.present().count()
+    doors = DoorToDoorUnit.objects.filter(compound__name="翰林苑小区")
+    coverage = door_coverage(doors)
+    return {
+        "Activities joined by 三峡旅游新区 cadres": [str(joined.count())],
+        "Members reported in to 胜利一路社区": [str(reported_in.reported_in)],
+        "… of them members of other agencies": [
+            str(sum(others.values())),
+            str(others["市民宗委"]),
+            str(others["市园林和林业局"]),
+        ],
+        "… of them 三峡旅游新区 cadres": [
+            str(at_shengli.filter(member__agency=sanxia()).values("member").distinct().count())
+        ],
+        "People at the 30 June theme party day": [
+            str(present + party_day.resident_volunteers),
+            str(present),
+            str(party_day.resident_volunteers),
+        ],
+        "翰林苑小区 door-to-door round": [
+            str(coverage.units),
+            str(doors.values("member__agency").distinct().count()),
+        ],
+        "… households reached": numbers(
+            f"{coverage.reached} {coverage.households} {figures.format_rate(coverage.rate)}"
+        ),
     }
 
 
@@ -185,7 +261,8 @@ class TestTheLoadedDemo:
         for row in Participation.objects.present().select_related("activity"):
             assert row.hours == row.activity.duration_hours
             assert row.source == Participation.Source.ROLL_CALL
-            assert row.recorded_by == row.activity.organizer
+            # Taken by the organizer; where there is none, by the city administrator.
+            assert row.recorded_by == (row.activity.organizer or admin())
         past_leave = past.filter(status=Participation.Status.LEAVE)
         assert past_leave.count() >= 3
         assert not past_leave.filter(leave_reason="").exists()
@@ -307,8 +384,112 @@ class TestTheLoadedDemo:
         assert WorkUpdate.objects.count() >= 2
         assert not WorkUpdate.objects.filter(created_at__date__gt=TODAY).exists()
 
+    def test_the_demo_queues_no_message_about_its_past(self, output):
+        # Report-ins approved in June, concerns handled in July: old news, told to nobody now.
+        assert not Notification.objects.exists()
+        # What is due now the reminder rules find in the demo's data, as in a real installation.
+        evening = dt.datetime.combine(TODAY, dt.time(17), SHANGHAI)
+        assert reminders.duty_roster(evening) >= 1
+
+    def test_report_ins_were_reviewed_at_the_communitys_desk(self, output):
+        decided = Registration.objects.exclude(status=Registration.Status.PENDING)
+        for registration in decided.select_related("member__agency"):
+            versions = list(registration.history.order_by("history_date", "history_id"))
+            # Asked for (pending) on the day applied, then decided by the reviewer when reviewed.
+            assert versions[0].status == Registration.Status.PENDING
+            assert versions[0].history_date.astimezone(SHANGHAI).date() == (registration.applied_on)
+            decision = next(v for v in versions if v.status != Registration.Status.PENDING)
+            assert decision.history_user == registration.reviewer
+            assert decision.history_date == registration.reviewed_at
+        reviewers = set(
+            decided.filter(community=shengli()).values_list("reviewer__username", flat=True)
+        )
+        assert reviewers == {"shengli_staff"}
+
+    def test_attendance_was_taken_at_the_roll_call_after_each_activity(self, output):
+        recorded = Participation.objects.exclude(status=Participation.Status.SIGNED_UP).exclude(
+            leave_decision=Participation.LeaveDecision.PENDING
+        )
+        assert recorded.count() >= 90
+        for row in recorded.select_related("activity"):
+            first = row.history.earliest("history_date")
+            assert first.history_change_reason == "roll call"
+            assert first.history_user == row.recorded_by
+            assert first.history_date == row.recorded_at > row.activity.ends_at
+        signed_up = Participation.objects.filter(status=Participation.Status.SIGNED_UP)
+        assert set(signed_up.values_list("source", flat=True)) == {Participation.Source.SIGN_UP}
+        assert not signed_up.filter(recorded_at__gte=START_OF_TODAY).exists()
+
+    def test_agreements_were_signed_at_the_signing_desk_on_their_day(self, output):
+        for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT):
+            signing = agreement.history.latest("history_date")
+            assert signing.history_change_reason == "signed"
+            assert signing.history_user.username == "admin"
+            assert agreement.signed_at.astimezone(SHANGHAI).date() == agreement.signed_on
+
+    def test_concerns_and_updates_are_dated_as_they_happened(self, output):
+        forwarded = Concern.objects.get(state=Concern.State.FORWARDED)
+        resolved = Concern.objects.get(state=Concern.State.RESOLVED)
+
+        assert forwarded.created_at.astimezone(SHANGHAI) == dt.datetime(
+            2026, 7, 6, 21, 40, tzinfo=SHANGHAI
+        )
+        assert forwarded.reported_by.username == "sanxia_member"
+        assert forwarded.handler.username == "shengli_staff"
+        assert resolved.resolved_at.astimezone(SHANGHAI).date() == dt.date(2026, 7, 3)
+        assert resolved.created_at < resolved.resolved_at
+        assert not WorkUpdate.objects.filter(created_at__gte=START_OF_TODAY).exists()
+
+    def test_hanlinyuan_has_a_door_to_door_round_not_yet_complete(self, output):
+        units = DoorToDoorUnit.objects.filter(
+            activity__community__name="深圳路社区", compound__name="翰林苑小区"
+        )
+        coverage = door_coverage(units)
+
+        assert coverage.units >= 10
+        assert 0 < coverage.reached < coverage.households  # some households not yet reached
+        assert not coverage.complete
+        # Each member covers one building or stairwell; members of two agencies share the round.
+        assert not units.filter(member__isnull=True).exists()
+        assert units.values("member").distinct().count() == coverage.units
+        agencies = set(units.values_list("member__agency__name", flat=True))
+        assert agencies == {"市园林和林业局", "市民宗委"}
+        # Those present recorded their households (a member with a login did it himself); the
+        # stairwell of the member on leave is still to do.
+        activity = units.first().activity
+        present = activity.participations.present().values("member")
+        assert not units.filter(member__in=present, recorded_at__isnull=True).exists()
+        assert units.filter(recorded_by__username="yuanlin_member").exists()
+        on_leave = units.exclude(member__in=present).get()
+        assert on_leave.households_reached == 0 and on_leave.recorded_at is None
+        assert activity.participations.get(member=on_leave.member).status == (
+            Participation.Status.LEAVE
+        )
+
+    def test_readme_states_the_demos_figures(self, output):
+        rows = readme_table("### The demo's figures")
+        actual = {label: numbers(value) for label, value, _ in rows}
+
+        assert actual == demo_figures()
+
+    def test_readme_lists_the_demo_accounts(self, output):
+        rows = readme_table("## Demo accounts")
+        assert [username.strip("`") for username, *_ in rows] == [
+            username for username, _, _ in demo.DEMO_ACCOUNTS
+        ]
+        assert {password.strip("`") for _, password, *_ in rows} == {demo.DEMO_PASSWORD}
+
     def test_every_row_passes_model_validation(self, output):
-        models = (Agreement, Member, Registration, Activity, Participation, Concern, DutyAssignment)
+        models = (
+            Agreement,
+            Member,
+            Registration,
+            Activity,
+            Participation,
+            Concern,
+            DutyAssignment,
+            DoorToDoorUnit,
+        )
         for model in models:
             for obj in model.objects.all():
                 obj.full_clean()
@@ -393,9 +574,11 @@ def test_no_attendance_is_recorded_for_a_day_still_to_come(db, today):
     )
     assert recorded.exists()
     assert not recorded.filter(activity__ends_at__gt=start_of_today).exists()
-    assert not Activity.objects.filter(
-        status=Activity.Status.RECRUITING, starts_at__lt=start_of_today
-    ).exists()
+    # Stored as the planning page stores them: ongoing and finished come from the clock.
+    assert set(Activity.objects.values_list("status", flat=True)) == {
+        Activity.Status.RECRUITING,
+        Activity.Status.CANCELLED,
+    }
 
 
 def test_a_second_run_creates_and_changes_nothing(db):
@@ -457,3 +640,13 @@ def test_today_defaults_to_the_local_date(db):
         nature=Activity.Nature.DUTY,
     ).exists()
     assert Decimal("2.5") in set(Participation.objects.values_list("hours", flat=True))
+
+
+def test_the_demo_data_ships_with_the_app():
+    """`make run` loads the demo outside the dev extras, and an installed package has the file."""
+    project = tomllib.loads((settings.BASE_DIR / "pyproject.toml").read_text())
+    requirements = " ".join(project["project"]["dependencies"])
+
+    assert "PyYAML" in requirements
+    shipped = project["tool"]["setuptools"]["package-data"]["xiachen"]
+    assert any(fnmatch.fnmatch("demo/demo.yaml", pattern) for pattern in shipped)

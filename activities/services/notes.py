@@ -19,7 +19,13 @@ it was raised. Only managers (can_manage) change the state. The person who raise
 told when it is forwarded and resolved; a grid's workers (else the community's staff) are told
 when a member raises one. The concern a service returns carries `notified`: who was told, and
 whom no channel reaches.
+
+Each write takes `now`, when it happens (default: the clock), and the ones that tell people
+take `tell`: the demo records its past with the story's moments and no messages, whose news is
+old.
 """
+
+import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -115,7 +121,12 @@ def _check_may_post(user, community, activity):
 
 @transaction.atomic
 def work_update_create(
-    *, author, community: Community, body: str, activity: Activity | None = None
+    *,
+    author,
+    community: Community,
+    body: str,
+    activity: Activity | None = None,
+    now: dt.datetime | None = None,
 ) -> WorkUpdate:
     """Posts a work update (工作动态) to `community`, about `activity` when given."""
     body = (body or "").strip()
@@ -123,14 +134,26 @@ def work_update_create(
         raise ValidationError({"body": _("Write what was done.")})
     _check_activity(activity, community)
     _check_may_post(author, community, activity)
-    return WorkUpdate.objects.create(
+    update = WorkUpdate.objects.create(
         community=community, activity=activity, author=author, body=body
     )
+    _posted_at(update, now)
+    return update
 
 
-def _tell(concern: Concern, recipients, *, kind: str, slot: str, context=None) -> Notified:
+def _posted_at(note, now: dt.datetime | None) -> None:
+    """Dates a new update or concern `now` when that is given: auto_now_add ignores a value
+    passed on create."""
+    if now is not None:
+        type(note).objects.filter(pk=note.pk).update(created_at=now)
+        note.created_at = now
+
+
+def _tell(
+    concern: Concern, recipients, *, kind: str, slot: str, tell: bool, context=None
+) -> Notified:
     recipients = [user for user in recipients if user is not None]
-    if not recipients:
+    if not (tell and recipients):
         return Notified()
     return notify(
         kind=kind,
@@ -173,6 +196,8 @@ def concern_create(
     location: str = "",
     grid=None,
     activity: Activity | None = None,
+    now: dt.datetime | None = None,
+    tell: bool = True,
 ) -> Concern:
     """Raises a residents' concern (民情) in `community`; a member's concern is passed on to the
     grid's workers (else the community's staff) at once."""
@@ -193,6 +218,7 @@ def concern_create(
         reported_by=reported_by,
     )
     concern.notified = Notified()
+    _posted_at(concern, now)
     if not can_manage(reported_by, community):
         recipients = [u for u in _grid_or_community_staff(concern) if u.pk != reported_by.pk]
         name = getattr(member_of(reported_by), "name", None) or reported_by.get_username()
@@ -201,6 +227,7 @@ def concern_create(
             recipients,
             kind=Notification.Kind.CONCERN_RAISED,
             slot="raised",
+            tell=tell,
             context={"name": name},
         )
     return concern
@@ -238,9 +265,18 @@ def _reporter_if_other(concern: Concern, by):
 
 
 @transaction.atomic
-def concern_forward(*, concern: Concern, by, forwarded_to: str, handler=None) -> Concern:
+def concern_forward(
+    *,
+    concern: Concern,
+    by,
+    forwarded_to: str,
+    handler=None,
+    now: dt.datetime | None = None,
+    tell: bool = True,
+) -> Concern:
     """Forwards an open (or already forwarded) concern to the department that can act on it,
     e.g. the street's urban management office (街道城管科)."""
+    now = now or timezone.now()
     concern = _locked(concern)
     _check_manager(by, concern)
     if concern.state == Concern.State.RESOLVED:
@@ -256,14 +292,24 @@ def concern_forward(*, concern: Concern, by, forwarded_to: str, handler=None) ->
         concern,
         _reporter_if_other(concern, by),
         kind=Notification.Kind.CONCERN_FORWARDED,
-        slot=f"forwarded-{timezone.now():%Y%m%d%H%M%S%f}",
+        slot=f"forwarded-{now:%Y%m%d%H%M%S%f}",
+        tell=tell,
     )
     return concern
 
 
 @transaction.atomic
-def concern_resolve(*, concern: Concern, by, resolution: str, handler=None) -> Concern:
+def concern_resolve(
+    *,
+    concern: Concern,
+    by,
+    resolution: str,
+    handler=None,
+    now: dt.datetime | None = None,
+    tell: bool = True,
+) -> Concern:
     """Resolves an open or forwarded concern; the resolution note says what was done."""
+    now = now or timezone.now()
     concern = _locked(concern)
     _check_manager(by, concern)
     if concern.state == Concern.State.RESOLVED:
@@ -277,13 +323,14 @@ def concern_resolve(*, concern: Concern, by, resolution: str, handler=None) -> C
     concern.handler = _handler(concern, by, handler)
     concern.state = Concern.State.RESOLVED
     concern.resolution = resolution
-    concern.resolved_at = timezone.now()
+    concern.resolved_at = now
     concern.save(update_fields=["handler", "state", "resolution", "resolved_at"])
     concern.notified = _tell(
         concern,
         _reporter_if_other(concern, by),
         kind=Notification.Kind.CONCERN_RESOLVED,
         slot=f"resolved-{concern.resolved_at:%Y%m%d%H%M%S%f}",
+        tell=tell,
     )
     return concern
 

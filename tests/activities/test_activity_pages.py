@@ -1077,3 +1077,15 @@ def test_activity_update_refuses_a_cancelled_activity_even_if_the_caller_holds_a
             starts_at=stale.starts_at,
             ends_at=stale.ends_at,
         )
+
+
+def test_a_cancellation_recorded_later_is_judged_at_its_moment(world):
+    # Cancelled before it began, entered afterwards (as the demo enters its story).
+    activity = world.shengli_activity
+    before_the_start = activity.starts_at - dt.timedelta(hours=1)
+
+    services.activity_cancel(activity=activity, reason="并入联合巡逻", now=before_the_start)
+
+    activity.refresh_from_db()
+    assert activity.status == Activity.Status.CANCELLED
+    assert activity.live_status_at(before_the_start) == Activity.Status.CANCELLED

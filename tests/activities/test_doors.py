@@ -660,3 +660,19 @@ def test_units_of_members_who_left_keep_their_records(world, doors_activity, com
     )
     coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=doors_activity))
     assert coverage.reached == 6
+
+
+def test_households_recorded_after_the_round_keep_the_moment_given(
+    world, doors_activity, community_staff
+):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    when = doors_activity.ends_at + dt.timedelta(hours=1)
+
+    door_unit_record(unit=unit, households_reached=10, by=community_staff, now=when)
+
+    unit.refresh_from_db()
+    assert (unit.households_reached, unit.recorded_at, unit.recorded_by) == (
+        10,
+        when,
+        community_staff,
+    )

@@ -751,3 +751,42 @@ def test_the_activity_menu_offers_recent_activities_of_the_community(client, wor
     # Linked from an old activity's page, that activity is offered too.
     choices = client.get(NEW_UPDATE, {"activity": old.pk}).context["form"].fields["activity"]
     assert old in choices.queryset
+
+
+def test_notes_entered_after_the_fact_keep_their_moments_and_tell_nobody(
+    world, member_user, grid_worker, community_staff
+):
+    # The demo enters its July this way: dated as it happened, no message about old news.
+    raised = timezone.now() - dt.timedelta(days=10)
+    concern = concern_create(
+        reported_by=member_user,
+        community=world.shengli,
+        title="护栏松动",
+        grid=world.zilinyuan,
+        now=raised,
+        tell=False,
+    )
+    concern_forward(
+        concern=concern,
+        by=community_staff,
+        forwarded_to="街道城建办",
+        now=raised + dt.timedelta(days=1),
+        tell=False,
+    )
+    concern_resolve(
+        concern=concern,
+        by=community_staff,
+        resolution="已修复",
+        now=raised + dt.timedelta(days=2),
+        tell=False,
+    )
+    update = work_update_create(
+        author=member_user, community=world.shengli, body="巡逻两小时", now=raised
+    )
+
+    concern.refresh_from_db()
+    update.refresh_from_db()
+    assert (concern.created_at, concern.resolved_at) == (raised, raised + dt.timedelta(days=2))
+    assert concern.forwarded_to == "街道城建办"
+    assert update.created_at == raised
+    assert not Notification.objects.exists()

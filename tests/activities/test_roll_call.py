@@ -862,3 +862,35 @@ def test_adding_someone_already_on_the_activity_keeps_one_row(
     html = page(client.get(roll_call_url(activity), {"add": c["on_activity"].pk}))
     assert html.count(f'data-member="{c["on_activity"].pk}"') == 1
     assert f'name="walkin" value="{c["on_activity"].pk}"' not in html
+
+
+def test_a_roll_call_recorded_later_is_dated_and_checked_when_it_was_taken(world, grid_worker):
+    # A roll call taken on paper last month, entered now (as the demo enters its story).
+    taken = timezone.now() - dt.timedelta(days=30)
+    activity = finished_activity(
+        world,
+        starts_at=taken - dt.timedelta(hours=3),
+        ends_at=taken - dt.timedelta(hours=1),
+    )
+    (member,) = signed_up_people(world, activity, 1)
+
+    participation_roll_call(
+        activity=activity,
+        by=grid_worker,
+        rows=[RollCallRow(member_id=member.pk, status=Status.PRESENT)],
+        resident_volunteers=0,
+        now=taken,
+    )
+
+    row = Participation.objects.get(activity=activity, member=member)
+    assert row.recorded_at == taken
+    assert row.history.latest("history_id").history_date == taken
+    # The rules hold at that moment: before the start, the roll call was not open yet.
+    with pytest.raises(ValidationError, match="opens when the activity starts"):
+        participation_roll_call(
+            activity=activity,
+            by=grid_worker,
+            rows=[],
+            resident_volunteers=0,
+            now=activity.starts_at - dt.timedelta(minutes=1),
+        )

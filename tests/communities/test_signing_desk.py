@@ -614,3 +614,25 @@ def test_a_signed_agreement_cannot_be_deleted_but_a_draft_can(world, desk):
     assert desk.get(reverse(delete, args=[draft.pk])).status_code == 200
     actions = changelist(desk).context["action_form"].fields["action"].choices
     assert "delete_selected" not in dict(actions)
+
+
+def test_an_agreement_signed_on_paper_earlier_is_entered_as_of_that_moment(world, superuser):
+    draft = make_draft(world.yuanlin, world.shengli, starts=-30)
+    signed = timezone.now() - dt.timedelta(days=30)
+
+    result = agreement_sign(
+        agreement=draft, by=superuser, signed_on=timezone.localdate(signed), now=signed
+    )
+
+    assert result.signed_at == signed
+    assert result.history.latest("history_id").history_date == signed
+    # "In the future" is judged at that moment: a day after it is refused.
+    later = make_draft(world.sanxia, world.shenzhen, number="GJ-DRAFT-2", starts=-30)
+    with pytest.raises(ValidationError) as refused:
+        agreement_sign(
+            agreement=later,
+            by=superuser,
+            signed_on=timezone.localdate(signed) + dt.timedelta(days=1),
+            now=signed,
+        )
+    assert refused.value.code == "signed_in_future"

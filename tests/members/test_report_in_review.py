@@ -535,3 +535,28 @@ def test_returning_an_approved_report_in_says_it_was_decided(english, community_
     assert not notifications(Notification.Kind.REGISTRATION_RETURNED, applicant.member).exists()
     # The page for a decided one has no form to fill.
     assert 'data-testid="return-form"' not in html(english.get(return_url(applicant)))
+
+
+@pytest.mark.parametrize("decide", ["approve", "return"])
+def test_a_decision_entered_for_an_earlier_day_is_dated_then_and_tells_nobody(
+    applicant, community_staff, decide
+):
+    # The demo enters June's report-ins this way: the news is old, nobody is told now.
+    then = timezone.now() - dt.timedelta(days=1)
+    if decide == "approve":
+        decided = registration_approve(
+            registration=applicant, reviewer=community_staff, now=then, tell=False
+        )
+    else:
+        decided = registration_return(
+            registration=applicant,
+            reviewer=community_staff,
+            reason="材料不全",
+            now=then,
+            tell=False,
+        )
+
+    assert decided.reviewed_at == then
+    assert decided.notified.queued == 0
+    assert decided.history.latest("history_id").history_date == then
+    assert not Notification.objects.exists()

@@ -15,6 +15,9 @@ import environ
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from activities.tasks import sweep_reminders
+from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
 # Addresses that listen on every interface: links and host names use the loopback instead.
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
@@ -102,8 +105,6 @@ class Command(BaseCommand):
 
         self._print_banner(host, port, site_url=env["SITE_URL"], debug=debug)
         # Beat's first minute has not passed yet: one sweep now, so what is due goes out at once.
-        from activities.tasks import sweep_reminders
-
         sweep_reminders.delay()
         stopping = False
 
@@ -138,8 +139,6 @@ class Command(BaseCommand):
         self.stdout.write("Stopped the web app, the worker and beat.")
 
     def _print_banner(self, host, port, *, site_url, debug):
-        from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
-
         url = f"http://{host}:{port}/"
         broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
         mode = (
