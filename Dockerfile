@@ -9,8 +9,10 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY xiachen ./xiachen
 COPY communities ./communities
+COPY notifications ./notifications
 COPY members ./members
 COPY activities ./activities
+COPY reports ./reports
 RUN pip install .
 COPY . .
 # Build-time values only: the catalogue and the static files need settings to load.

@@ -165,3 +165,22 @@ def test_tests_never_publish_to_the_broker_folder_that_make_run_consumes():
     # On Redis (the PostgreSQL leg) there is no folder; tests use their own Redis database.
     folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
     assert folder is None or not folder.startswith(str(settings.VAR_DIR))
+
+
+def test_every_app_is_packaged_and_copied_into_the_image():
+    """The image installs the apps before copying the rest: an app missing from the Dockerfile
+    or from pyproject's packages would be left out of the installed package."""
+    apps = [
+        app.split(".")[0]
+        for app in settings.INSTALLED_APPS
+        if (ROOT / app.split(".")[0] / "apps.py").exists()
+        or (ROOT / app.split(".")[0] / "__init__.py").exists()
+    ]
+    assert {"xiachen", "communities", "notifications", "members", "activities", "reports"} <= set(
+        apps
+    )
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    for app in apps:
+        assert f"COPY {app} ./{app}" in dockerfile, app
+        assert f'"{app}*"' in pyproject, app
