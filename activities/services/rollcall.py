@@ -5,7 +5,7 @@ reported-in members."""
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -272,17 +272,7 @@ def participation_roll_call(
     are locked. The number of queries does not depend on the number of rows. `now` is when the
     roll call is taken (default: the clock); the demo passes the moment of its story."""
     now = now or timezone.now()
-    closed = roll_call_closed_reason(activity, now)
-    if closed:
-        raise ValidationError(closed)
-    if (
-        isinstance(resident_volunteers, bool)
-        or not isinstance(resident_volunteers, int)
-        or resident_volunteers < 0
-    ):
-        raise ValidationError(
-            {"resident_volunteers": _("Enter the number of resident volunteers, 0 or more.")}
-        )
+    _check_open(activity, resident_volunteers, now)
     rows = list(rows)
     existing = {
         p.member_id: p
@@ -296,10 +286,60 @@ def participation_roll_call(
         if walk_in_ids
         else {}
     )
+    plan = _plan(activity, rows, existing=existing, walk_ins=walk_ins, by=by, now=now)
+    _write(plan, by=by, now=now)
+    if activity.resident_volunteers != resident_volunteers:
+        activity.resident_volunteers = resident_volunteers
+        activity.save(update_fields=["resident_volunteers", "updated_at"])
+    saved = Counter(p.status for p in (*plan.to_create, *plan.to_update))
+    return RollCallResult(
+        added=len(plan.to_create),
+        changed=len(plan.to_update),
+        approved=sum(p.leave_decision == Decision.APPROVED for p in plan.decided),
+        rejected=sum(p.leave_decision == Decision.REJECTED for p in plan.decided),
+        present=saved[Status.PRESENT],
+        absent=saved[Status.ABSENT],
+        leave=saved[Status.LEAVE],
+        waiting=sum(
+            p.status == Status.SIGNED_UP or is_pending_leave(p)
+            for p in existing.values()
+            if p.review != Participation.Review.CONFIRMED
+        ),
+        notified=_tell_leave_decisions(activity, plan.decided),
+    )
+
+
+def _check_open(activity: Activity, resident_volunteers, now: dt.datetime) -> None:
+    closed = roll_call_closed_reason(activity, now)
+    if closed:
+        raise ValidationError(closed)
+    if (
+        isinstance(resident_volunteers, bool)
+        or not isinstance(resident_volunteers, int)
+        or resident_volunteers < 0
+    ):
+        raise ValidationError(
+            {"resident_volunteers": _("Enter the number of resident volunteers, 0 or more.")}
+        )
+
+
+@dataclass
+class _Plan:
+    """What a roll call will write: new rows (walk-ins), changed rows, and the leave requests
+    it answers."""
+
+    to_create: list = field(default_factory=list)
+    to_update: list = field(default_factory=list)
+    decided: list = field(default_factory=list)
+
+
+def _plan(activity, rows, *, existing, walk_ins, by, now) -> _Plan:
+    """Checks every row and says what to write; raises one ValidationError with every row's
+    errors, so that nothing is saved when anything is wrong."""
     default_hours = activity.duration_hours
     errors: dict[str, list] = {}
     seen = set()
-    to_create, to_update, decided = [], [], []
+    plan = _Plan()
     for row in rows:
         if row.member_id in seen:
             errors.setdefault(row_key(row.member_id), []).append(
@@ -309,20 +349,7 @@ def participation_roll_call(
         seen.add(row.member_id)
         participation = existing.get(row.member_id)
         try:
-            if participation is None and row.member_id not in walk_ins:
-                raise _RowError(
-                    _(
-                        "This person cannot be added: only active members reported in to "
-                        "this community who are not on the activity yet can be."
-                    )
-                )
-            if participation is not None and participation.review == Participation.Review.CONFIRMED:
-                raise _RowError(
-                    _(
-                        "The agency office has confirmed this record; it can no longer be "
-                        "changed at the roll call."
-                    )
-                )
+            _check_row_may_change(participation, row, walk_ins)
             outcome = _outcome(participation, row, default_hours=default_hours)
         except _RowError as error:
             errors.setdefault(field_key(row.member_id, error.field), []).append(error.message)
@@ -330,29 +357,52 @@ def participation_roll_call(
         if participation is None:
             new = Participation(activity=activity, member=walk_ins[row.member_id])
             _apply(new, outcome, by=by, now=now)
-            new.source = Participation.Source.ROLL_CALL
-            new.recorded_by = by
-            new.recorded_at = now
-            to_create.append(new)
+            _recorded(new, by=by, now=now)
+            plan.to_create.append(new)
             continue
         if outcome is None:
             continue
         before = _snapshot(participation)
         _apply(participation, outcome, by=by, now=now)
         if _snapshot(participation) != before or outcome.decision:
-            participation.source = Participation.Source.ROLL_CALL
-            participation.recorded_by = by
-            participation.recorded_at = now
-            to_update.append(participation)
+            _recorded(participation, by=by, now=now)
+            plan.to_update.append(participation)
         if outcome.decision:
-            decided.append(participation)
+            plan.decided.append(participation)
     if errors:
         raise ValidationError(errors)
+    return plan
 
+
+def _check_row_may_change(participation, row, walk_ins) -> None:
+    if participation is None and row.member_id not in walk_ins:
+        raise _RowError(
+            _(
+                "This person cannot be added: only active members reported in to "
+                "this community who are not on the activity yet can be."
+            )
+        )
+    if participation is not None and participation.review == Participation.Review.CONFIRMED:
+        raise _RowError(
+            _(
+                "The agency office has confirmed this record; it can no longer be "
+                "changed at the roll call."
+            )
+        )
+
+
+def _recorded(participation, *, by, now) -> None:
+    participation.source = Participation.Source.ROLL_CALL
+    participation.recorded_by = by
+    participation.recorded_at = now
+
+
+def _write(plan: _Plan, *, by, now) -> None:
+    """Writes the plan in bulk, with history."""
     try:
-        if to_create:
+        if plan.to_create:
             bulk_create_with_history(
-                to_create,
+                plan.to_create,
                 Participation,
                 default_user=by,
                 default_change_reason=HISTORY_REASON,
@@ -363,18 +413,18 @@ def participation_roll_call(
         raise ValidationError(
             {NON_FIELD_ERRORS: [_("Someone else changed this roll call meanwhile; try again.")]}
         ) from exc
-    if to_update:
+    if plan.to_update:
         bulk_update_with_history(
-            to_update,
+            plan.to_update,
             Participation,
             UPDATED_FIELDS,
             default_user=by,
             default_change_reason=HISTORY_REASON,
             default_date=now,
         )
-    if activity.resident_volunteers != resident_volunteers:
-        activity.resident_volunteers = resident_volunteers
-        activity.save(update_fields=["resident_volunteers", "updated_at"])
+
+
+def _tell_leave_decisions(activity: Activity, decided) -> Notified:
     notified = Notified()
     for participation in decided:
         participation.activity = activity  # the message names the activity: no query per row
@@ -385,19 +435,4 @@ def participation_roll_call(
             slot=participation.leave_decision,
             robot=activity.community,
         )
-    saved = Counter(p.status for p in (*to_create, *to_update))
-    return RollCallResult(
-        added=len(to_create),
-        changed=len(to_update),
-        approved=sum(p.leave_decision == Decision.APPROVED for p in decided),
-        rejected=sum(p.leave_decision == Decision.REJECTED for p in decided),
-        present=saved[Status.PRESENT],
-        absent=saved[Status.ABSENT],
-        leave=saved[Status.LEAVE],
-        waiting=sum(
-            p.status == Status.SIGNED_UP or is_pending_leave(p)
-            for p in existing.values()
-            if p.review != Participation.Review.CONFIRMED
-        ),
-        notified=notified,
-    )
+    return notified
