@@ -1,7 +1,8 @@
 """The dashboard (工作台): one section for each role the user holds.
 
 Every section starts from a `visible_to(user)` QuerySet narrowed to the role's places and runs
-a fixed number of queries, whatever the amount of data (tests/test_pages.py counts them).
+a fixed number of queries, whatever the amount of data (tests/reports/test_views.py and
+tests/xiachen/test_pages.py count them).
 """
 
 import datetime as dt

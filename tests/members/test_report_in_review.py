@@ -82,7 +82,7 @@ def notifications(kind, member):
 class TestApproveService:
     @pytest.fixture(autouse=True)
     def in_english(self):
-        # The messages are compared in their source language; tests/test_i18n covers the rest.
+        # Messages are compared in their source language; tests/xiachen/test_i18n has the rest.
         with translation.override("en"):
             yield
 
@@ -143,7 +143,7 @@ class TestApproveService:
 class TestReturnService:
     @pytest.fixture(autouse=True)
     def in_english(self):
-        # The messages are compared in their source language; tests/test_i18n covers the rest.
+        # Messages are compared in their source language; tests/xiachen/test_i18n has the rest.
         with translation.override("en"):
             yield
 
