@@ -23,3 +23,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
         "XIACHEN_TEST_CELERY_DIR", tempfile.mkdtemp(prefix="xiachen-test-celery-")
     )
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
+
+# Tests that start a real worker share the test database with it: on SQLite that takes a file
+# (the default test database lives in the test process's memory).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.mkdtemp(prefix="xiachen-test-db-"), "test.sqlite3")
+    }
