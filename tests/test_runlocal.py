@@ -15,6 +15,8 @@ import urllib.request
 import pytest
 from django.conf import settings
 
+from xiachen.management.commands.runlocal import worker_queues
+
 
 def free_port():
     with socket.socket() as s:
@@ -69,15 +71,16 @@ def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
         while time.monotonic() < deadline:
             text = "".join(lines)
             if (
-                "Task notifications.deliver[" in text
-                and "succeeded" in text.split("Task notifications.deliver[", 1)[1]
+                "Task notifications.deliver_" in text
+                and "succeeded" in text.split("Task notifications.deliver_", 1)[1]
             ):
                 break
             time.sleep(0.5)
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}/" in text
         assert "shengli_staff" in text and "xiachen-demo" in text
-        assert " ready." in text, text  # the worker
+        # The worker, and the robots' worker beside it.
+        assert "worker@" in text and "robots@" in text and text.count(" ready.") == 2, text
         assert "beat: Starting..." in text, text  # beat, embedded in the worker
         assert "Task activities.sweep_reminders[" in text
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
@@ -92,6 +95,14 @@ def test_runlocal_serves_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             pytest.fail("runlocal did not stop on Ctrl-C")
-    assert "Stopped the web app, the worker and beat." in "".join(lines)
+    assert "Stopped the web app, the workers and beat." in "".join(lines)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+
+
+def test_make_run_consumes_every_queue_and_gives_the_robots_a_worker_of_their_own():
+    robots, others = worker_queues()
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert set(robots) | set(others) == routed | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    assert robots == [settings.CELERY_TASK_ROUTES["notifications.deliver_robot"]["queue"]]
+    assert not set(robots) & set(others)
