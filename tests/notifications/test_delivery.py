@@ -382,7 +382,8 @@ from xiachen.celery import app
 prefix, queues, pool = sys.argv[1], sys.argv[2].split(","), sys.argv[3]
 app.conf.task_default_queue = prefix + "-" + app.conf.task_default_queue
 app.conf.task_routes = {
-    name: {"queue": prefix + "-" + route["queue"]} for name, route in app.conf.task_routes.items()
+    name: {"queue": prefix + "-" + route["queue"]}
+    for name, route in (app.conf.task_routes or {}).items()
 }
 app.conf.worker_enable_remote_control = False
 # The file-system broker looks for messages every second; a test has no second to lose per task.
@@ -497,7 +498,7 @@ def own_queues(prefix):
     """What this process publishes goes to queues of `prefix`, named after those the settings
     route to (as WORKER does in a worker)."""
     conf = app.conf
-    routes, default = conf.task_routes, conf.task_default_queue
+    routes, default = conf.task_routes or {}, conf.task_default_queue
     conf.update(
         task_default_queue=f"{prefix}-{default}",
         task_routes={
@@ -941,12 +942,12 @@ def test_a_robot_that_answers_too_late_gets_each_message_once_per_attempt(robot,
     now = row.due_at
     for attempt in (1, 2):
         outcome = delivery.deliver([row.pk], token=f"task-{attempt}", now=now)
+        # Sent, then no answer: the group may have it, so it is not sent again at once.
+        assert len(robot.posts) == attempt
         assert outcome == Counter({(UPCOMING, "failed"): 1})
         row.refresh_from_db()
         assert (row.state, row.attempts) == (PENDING, attempt)
         assert row.failure == Notification.Failure.ROBOT_TIMEOUT
-        # Sent, then no answer: the group may have it, so it is not sent again at once.
-        assert len(robot.posts) == attempt
         now = row.due_at
     assert naps == []
 
@@ -1021,22 +1022,23 @@ def test_what_goes_to_one_robot_in_one_run_is_one_post_per_text(
 
     with django_capture_on_commit_callbacks() as handed_out:
         assert tasks.enqueue_due(now) == 16
-    [run] = handed_out  # the agency's robot: one task
-    task, ids = run.args
-    assert task is tasks.deliver_robot and len(ids) == 16
-    outcome = delivery.deliver_robot(ids, token="run", now=now)
+    assert len(handed_out) == 1  # the agency's robot: one task
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    outcome = delivery.deliver(ids, token="run", now=now)
 
+    # One post per text: the nudge once, mentioning all fifteen; the digest once.
+    assert len(robot.posts) == 2
     assert outcome == Counter(
         {(Notification.Kind.INACTIVITY, "sent"): 15, (Notification.Kind.AGENCY_DIGEST, "sent"): 1}
     )
-    # One post per text: the nudge once, mentioning all fifteen; the digest once.
-    assert len(robot.posts) == 2
     nudge, digest = sorted(
         robot.posts, key=lambda p: -len(p["json"]["text"]["mentioned_mobile_list"])
     )
     assert sorted(nudge["json"]["text"]["mentioned_mobile_list"]) == [m.mobile for m in members]
     assert digest["json"]["text"]["mentioned_mobile_list"] == []
     assert set(Notification.objects.values_list("state", "attempts")) == {(SENT, 1)}
+    [(task, handed)] = [callback.args for callback in handed_out]
+    assert (task, sorted(handed)) == (tasks.deliver_robot, sorted(ids))
 
 
 @pytest.mark.django_db
@@ -1115,9 +1117,7 @@ def test_a_run_out_of_time_leaves_nothing_sending_and_uses_no_attempt_it_did_not
     )
     alarm.start()
     try:
-        outcome = delivery.deliver_email(
-            [first.pk, second.pk, third.pk], token="t", now=first.due_at
-        )
+        outcome = delivery.deliver([first.pk, second.pk, third.pk], token="t", now=first.due_at)
     finally:
         alarm.join()
         signal.signal(signal.SIGALRM, previous)
