@@ -961,11 +961,6 @@ def test_a_robot_changed_after_queueing_gets_the_message_at_its_new_address(robo
     activity = make_activity(community, timezone.now() + dt.timedelta(hours=23), [wang])
     queue_upcoming(activity, [wang], enqueue=False)
     row = Notification.objects.get()
-    assert (row.robot_owner, row.address) == (
-        Notification.RobotOwner.COMMUNITY,
-        community.robot_webhook_url,
-    )
-
     # The community's group moved to DingTalk before the message went out.
     community.robot_webhook_url, community.robot_kind = robot.url, Robot.DINGTALK
     community.save()
@@ -973,6 +968,8 @@ def test_a_robot_changed_after_queueing_gets_the_message_at_its_new_address(robo
     [post] = robot.posts
     assert post["json"]["at"] == {"atMobiles": [wang.mobile]}
     row.refresh_from_db()
+    # Queued for the community's robot, sent at its new address (which the row now records).
+    assert row.robot_owner == Notification.RobotOwner.COMMUNITY
     assert (row.state, row.address, row.robot_kind) == (SENT, robot.url, Robot.DINGTALK)
     assert naps == []
 
