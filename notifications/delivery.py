@@ -145,7 +145,7 @@ class Run:
                 "notifications %s attempt %s failed: %s (%s)",
                 [n.pk for n in same],
                 attempts,
-                error.failure.label,
+                error.failure.value,
                 detail,
             )
             if attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
