@@ -25,8 +25,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 
 # Tests that start a real worker share the test database with it: on SQLite that takes a file
-# (the default test database lives in the test process's memory).
+# (the default test database lives in the test process's memory), in memory still where the
+# machine has a memory file system.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    DATABASES["default"]["TEST"] = {  # noqa: F405
-        "NAME": os.path.join(tempfile.mkdtemp(prefix="xiachen-test-db-"), "test.sqlite3")
-    }
+    _in_memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    _folder = tempfile.mkdtemp(prefix="xiachen-test-db-", dir=_in_memory)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_folder, "test.sqlite3")}  # noqa: F405
