@@ -272,7 +272,7 @@ def deliver_email(
                     connection.open()
                 except SoftTimeLimitExceeded:
                     raise
-                except Exception as exc:  # noqa: BLE001 - every failure is recorded
+                except Exception as exc:  # every failure is recorded
                     in_flight, untried, connection = untried, [], None
                     run.tried(in_flight)
                     run.failed(in_flight, _mail_error(exc, connecting=True))
@@ -284,23 +284,26 @@ def deliver_email(
                 _send_email(in_flight[0], connection)
             except SoftTimeLimitExceeded:
                 raise
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded
+            except Exception as exc:  # every failure is recorded
                 error = _mail_error(exc, connecting=False)
                 run.failed(in_flight, error)
                 if error.failure in CONNECTION_LOST:
-                    connection = _abandon(connection)
+                    _abandon(connection)
+                    connection = None
             else:
                 run.sent(in_flight)
             in_flight = []
     except SoftTimeLimitExceeded:
-        connection = _abandon(connection)
+        if connection is not None:
+            _abandon(connection)
+            connection = None
         run.out_of_time(in_flight, untried)
     if connection is not None:
         try:
             connection.close()
         except SoftTimeLimitExceeded:
             _abandon(connection)
-        except Exception as exc:  # noqa: BLE001 - what was sent is recorded already
+        except Exception as exc:  # what was sent is recorded already
             log.warning("closing the SMTP connection failed: %s", exc)
     return run.outcome
 
