@@ -174,7 +174,8 @@ class Run:
 
     def put_back(self, rows, due_at: dt.datetime | None = None) -> None:
         """Never tried in this run: back to the queue without using an attempt; the first sweep
-        after `due_at` (by default: the next one) hands them out again."""
+        after `due_at` (by default: the next one) hands them out again. Rows no longer this
+        run's (sent, failed, put back already) are left as they are."""
         if rows:
             self._own(rows).update(
                 state=Notification.State.PENDING,
@@ -258,8 +259,8 @@ def deliver_email(
     the server refuses fails alone; after a lost connection the next e-mail opens a new one. No
     send starts unless it fits in `budget` seconds."""
     run = Run(token, now, budget)
-    untried = claim(ids, token=token, now=run.now, channel=Notification.Channel.EMAIL)
-    connection, in_flight = None, []
+    rows = claim(ids, token=token, now=run.now, channel=Notification.Channel.EMAIL)
+    untried, connection, in_flight = list(rows), None, []
     try:
         while untried:
             if run.time_left() < settings.EMAIL_TIMEOUT:
@@ -297,7 +298,8 @@ def deliver_email(
         if connection is not None:
             _abandon(connection)
             connection = None
-        run.out_of_time(in_flight, untried)
+        # Whatever is still this run's and not in flight was never tried.
+        run.out_of_time(in_flight, [n for n in rows if n not in in_flight])
     if connection is not None:
         try:
             connection.close()
@@ -427,7 +429,8 @@ def deliver_robot(
                 run.sent(post, address=url, robot_kind=kind)
             in_flight = []
     except SoftTimeLimitExceeded:
-        run.out_of_time(in_flight, [n for *_, post in plan for n in post])
+        # Whatever is still this run's and not in flight was never tried.
+        run.out_of_time(in_flight, [n for n in rows if n not in in_flight])
     return run.outcome
 
 
