@@ -30,8 +30,9 @@ class NotificationAdmin(admin.ModelAdmin):
         "due_at",
         "sent_at",
         "attempts",
+        "failure",
     ]
-    list_filter = ["state", "kind", "channel"]
+    list_filter = ["state", "kind", "channel", "failure"]
     list_select_related = ["recipient"]
     search_fields = [
         "subject",
@@ -51,7 +52,7 @@ class NotificationAdmin(admin.ModelAdmin):
                     "recipient_mobile",
                     "recipient_key",
                     "address",
-                    "robot_kind",
+                    ("robot_owner", "robot_kind"),
                 ]
             },
         ),
@@ -64,7 +65,7 @@ class NotificationAdmin(admin.ModelAdmin):
                     ("enqueued_at", "claimed_at", "claimed_by"),
                     ("sent_at", "read_at"),
                     "attempts",
-                    "last_error",
+                    ("failure", "last_error"),
                     "unreachable_reason",
                 ]
             },

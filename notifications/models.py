@@ -115,6 +115,27 @@ class Notification(models.Model):
             ),
         )
 
+    class Failure(models.TextChoices):
+        """Why the last attempt failed, in words a person understands; `last_error` keeps the
+        technical detail behind it."""
+
+        ROBOT_UNREACHABLE = "robot_unreachable", _("The group robot could not be reached")
+        ROBOT_TIMEOUT = "robot_timeout", _("The group robot did not answer in time")
+        ROBOT_DROPPED = "robot_dropped", _("The group robot hung up without answering")
+        ROBOT_REFUSED = "robot_refused", _("The group robot refused the message")
+        ROBOT_REMOVED = "robot_removed", _("The group robot has been removed")
+        MAIL_UNREACHABLE = "mail_unreachable", _("The mail server could not be reached")
+        MAIL_TIMEOUT = "mail_timeout", _("The mail server did not answer in time")
+        MAIL_DROPPED = "mail_dropped", _("The mail server hung up")
+        MAIL_REFUSED = "mail_refused", _("The mail server refused the message")
+        ADDRESS_REFUSED = "address_refused", _("The e-mail address was refused")
+        OUT_OF_TIME = "out_of_time", _("Sending took too long and was stopped")
+        OTHER = "other", _("Sending failed")
+
+    class RobotOwner(models.TextChoices):
+        COMMUNITY = "community", _("the community")
+        AGENCY = "agency", _("the agency")
+
     kind = models.CharField(_("kind"), max_length=30, choices=Kind)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel)
     state = models.CharField(_("state"), max_length=20, choices=State, default=State.PENDING)
@@ -161,12 +182,22 @@ class Notification(models.Model):
         _("address"), max_length=500, blank=True, help_text=_("E-mail address or robot URL.")
     )
     robot_kind = models.CharField(_("group robot kind"), max_length=10, blank=True)
+    # The robot's address is read from its owner when the message is sent, so a robot changed
+    # or removed after queueing is honoured; address and robot_kind then record what was used.
+    robot_owner = models.CharField(
+        _("group robot of"),
+        max_length=10,
+        choices=RobotOwner,
+        blank=True,
+        help_text=_("Whose group robot posts it: the community's or the agency's above."),
+    )
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("text"))
     url = models.CharField(_("link"), max_length=300, blank=True)
     due_at = models.DateTimeField(_("due at"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
+    failure = models.CharField(_("reason"), max_length=20, choices=Failure, blank=True)
+    last_error = models.TextField(_("technical detail"), blank=True)
     enqueued_at = models.DateTimeField(_("handed to a worker at"), null=True, blank=True)
     claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)

@@ -156,6 +156,14 @@ def notify(
     robot_kind = getattr(robot, "robot_kind", "") if robot_url else ""
     community = robot if isinstance(robot, Community) else None
     robot_agency = robot if isinstance(robot, Agency) else None
+    # Whose robot posts it: delivery reads that robot's address when it sends.
+    robot_owner = (
+        Notification.RobotOwner.COMMUNITY
+        if community is not None
+        else Notification.RobotOwner.AGENCY
+        if robot_agency is not None
+        else ""
+    )
     people = recipients_of(recipients)
     preferences = _preferences(p.user.pk for p in people if p.user is not None)
     rows, unreached = [], []
@@ -166,6 +174,10 @@ def notify(
             unreached.append(Unreached(person.name, reason))
             channels = [(Notification.Channel.NONE, "")]
         for channel, address in channels:
+            by_robot = channel == Notification.Channel.WEBHOOK
+            agency_id = person.agency_id or getattr(robot_agency, "pk", None)
+            if by_robot and robot_agency is not None:
+                agency_id = robot_agency.pk  # the agency whose robot posts it
             rows.append(
                 Notification(
                     kind=kind,
@@ -177,12 +189,13 @@ def notify(
                     recipient_name=person.name[:100],
                     recipient_mobile=person.mobile,
                     community=community,
-                    agency_id=person.agency_id or getattr(robot_agency, "pk", None),
+                    agency_id=agency_id,
                     content_type=content_type,
                     object_id=obj.pk,
                     slot=slot,
                     address=address,
-                    robot_kind=robot_kind if channel == Notification.Channel.WEBHOOK else "",
+                    robot_kind=robot_kind if by_robot else "",
+                    robot_owner=robot_owner if by_robot else "",
                     subject=message.subject,
                     body=message.body,
                     url=absolute_url(message.url),

@@ -1,9 +1,12 @@
 """Celery tasks of the outbox. Each takes ids or nothing, re-reads the database and calls one
 service. Messages reach workers in one place, `enqueue_due`, always after the transaction that
-queued them commits."""
+queued them commits: each channel through a task of its own, on the queue settings route it to
+(the inbox with the sweep, e-mail on `mail`, group robots on `robots`), with its own time limit.
+"""
 
 import datetime as dt
 import uuid
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
@@ -14,9 +17,9 @@ from django.utils import timezone
 from . import delivery
 from .models import Notification
 
-DELIVERY_CHUNK = 200
-# A delivery task not done by then is taken to be lost and its messages are handed out again.
-REENQUEUE_AFTER = dt.timedelta(minutes=10)
+# A message handed to a worker this long ago and not yet claimed is taken to be lost with its
+# worker (or its broker message) and is handed out again; claims keep a second copy harmless.
+REENQUEUE_AFTER = delivery.CLAIM_STALE_AFTER
 
 RETRY = dict(
     autoretry_for=(OperationalError, InterfaceError),
@@ -25,34 +28,87 @@ RETRY = dict(
     retry_backoff_max=settings.CELERY_TASK_RETRY_BACKOFF_MAX,
     retry_jitter=True,
 )
+DELIVERY = dict(
+    bind=True,
+    time_limit=settings.NOTIFICATION_TASK_TIME_LIMIT,
+    soft_time_limit=settings.NOTIFICATION_TASK_SOFT_TIME_LIMIT,
+    **RETRY,
+)
+# A run starts no send with less than that send's timeout left before the soft limit (the settings
+# keep every timeout below it, so the first send of a run always starts).
+BUDGET = settings.NOTIFICATION_TASK_SOFT_TIME_LIMIT
 
 
-@shared_task(name="notifications.deliver", bind=True, **RETRY)
-def deliver_notifications(self, ids):
+def _token(task) -> str:
     # The task id is the claim token: a redelivery of this very task may resume its claim.
     # Called directly (no task id), a call of its own must not share another's claim.
-    token = self.request.id or f"direct-{uuid.uuid4().hex}"
-    outcome = delivery.deliver(ids, token=token)
+    return task.request.id or f"direct-{uuid.uuid4().hex}"
+
+
+def _report(outcome) -> dict:
     return {f"{kind}:{result}": n for (kind, result), n in outcome.items()}
 
 
+@shared_task(name="notifications.deliver_inbox", **DELIVERY)
+def deliver_inbox(self, ids):
+    return _report(delivery.deliver_inbox(ids, token=_token(self)))
+
+
+@shared_task(name="notifications.deliver_email", **DELIVERY)
+def deliver_email(self, ids):
+    return _report(delivery.deliver_email(ids, token=_token(self), budget=BUDGET))
+
+
+@shared_task(name="notifications.deliver_robot", **DELIVERY)
+def deliver_robot(self, ids):
+    """One robot's messages: one post per message text."""
+    return _report(delivery.deliver_robot(ids, token=_token(self), budget=BUDGET))
+
+
+Channel = Notification.Channel
+# The task of each channel, and how many messages one task takes: its work stays well within its
+# time limit.
+TASKS = {
+    Channel.INAPP: (deliver_inbox, 500),
+    Channel.EMAIL: (deliver_email, 50),
+    Channel.WEBHOOK: (deliver_robot, 500),
+}
+
+
+def publish(task, ids) -> None:
+    task.delay(ids)
+
+
+def _batch(channel, robot_owner, community_id, agency_id) -> tuple:
+    """Which messages go to a task together: those of a channel, and a group robot's apart from
+    other robots', so that what it posts in one run is one post per text."""
+    if channel == Channel.WEBHOOK:
+        owner_id = community_id if robot_owner == Notification.RobotOwner.COMMUNITY else agency_id
+        return (channel, robot_owner, owner_id)
+    return (channel,)
+
+
 def enqueue_due(now: dt.datetime | None = None) -> int:
-    """Hands pending, due messages to workers in chunks, marking them so the next sweep does
-    not hand them out again (unless the task seems lost). Messages whose claim went stale (a
-    worker died and the broker lost its task) are handed out again too. Tasks go out after
-    commit."""
+    """Hands pending, due messages to workers — per channel, a group robot's all in one task —
+    marking them so that the next sweep does not hand them out again (unless they seem lost).
+    Messages whose claim went stale (their worker died) are handed out again too. Tasks go out
+    after commit."""
     now = now or timezone.now()
     with transaction.atomic():
-        ids = list(
+        rows = list(
             delivery.deliverable(now)
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REENQUEUE_AFTER))
             .order_by("due_at", "pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "channel", "robot_owner", "community_id", "agency_id")
         )
-        if not ids:
+        if not rows:
             return 0
-        Notification.objects.filter(pk__in=ids).update(enqueued_at=now)
-        chunks = [ids[i : i + DELIVERY_CHUNK] for i in range(0, len(ids), DELIVERY_CHUNK)]
-        for chunk in chunks:
-            transaction.on_commit(lambda chunk=chunk: deliver_notifications.delay(chunk))
-    return len(ids)
+        Notification.objects.filter(pk__in=[row[0] for row in rows]).update(enqueued_at=now)
+        batches = {}
+        for pk, *where in rows:
+            batches.setdefault(_batch(*where), []).append(pk)
+        for (channel, *_robot), ids in batches.items():
+            task, size = TASKS[channel]
+            for start in range(0, len(ids), size):
+                transaction.on_commit(partial(publish, task, ids[start : start + size]))
+    return len(rows)

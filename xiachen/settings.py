@@ -200,28 +200,33 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 else:
-    # A message not acknowledged within this many seconds is delivered again; every retry
-    # backoff stays below it (checked below) so that a waiting retry is not doubled.
+    # A message not acknowledged within this many seconds is delivered again; every task's time
+    # limit and retry backoff stay below it (checked below), so that a task still running or
+    # waiting to retry is never handed to a second worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 300
-CELERY_TASK_SOFT_TIME_LIMIT = 240
+# The sweep and other tasks; the delivery tasks have limits of their own (below).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT * 0.8
+# Each channel delivers on a queue of its own: a group robot that is slow or down holds only
+# the robots' worker, never e-mail, the inbox or the sweep. `make run` and docker-compose.yml
+# run a worker for the robots beside the one for everything else.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "notifications.deliver_email": {"queue": "mail"},
+    "notifications.deliver_robot": {"queue": "robots"},
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "xiachen.beat:Scheduler"
 # Celery's own retries (a database that is briefly away): bounded, with capped backoff.
 CELERY_TASK_MAX_RETRIES = 5
-CELERY_TASK_RETRY_BACKOFF_MAX = env.int("CELERY_TASK_RETRY_BACKOFF_MAX", default=600)
-if CELERY_TASK_RETRY_BACKOFF_MAX >= CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600):
-    raise ImproperlyConfigured(
-        "CELERY_TASK_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a retry "
-        "waiting in a worker would be delivered a second time."
-    )
+CELERY_TASK_RETRY_BACKOFF_MAX = env.int("CELERY_TASK_RETRY_BACKOFF_MAX", default=300)
 
 LOGGING = {
     "version": 1,
@@ -254,6 +259,53 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# A delivery task (inbox, e-mail, one group robot) runs at most this many seconds; from its soft
+# limit, a quarter earlier, it puts back what it has not tried, and it never starts a send that
+# would not fit before then.
+NOTIFICATION_TASK_TIME_LIMIT = env.int("NOTIFICATION_TASK_TIME_LIMIT", default=40)
+NOTIFICATION_TASK_SOFT_TIME_LIMIT = NOTIFICATION_TASK_TIME_LIMIT * 0.75
+# A message claimed by a worker (or handed to one) this long ago and still not sent belongs to a
+# worker that died: the next sweep, every minute, hands it out again. A dead worker's messages
+# therefore go out within NOTIFICATION_STALE_SECONDS + 60 s: 110 s by default (README).
+NOTIFICATION_STALE_SECONDS = env.int("NOTIFICATION_STALE_SECONDS", default=50)
+
+
+def _check_delivery_timings():
+    """Refuses timings that do not fit together: each would let a message go out twice, or
+    let a task be stopped in the middle of its work."""
+    visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+    rules = [
+        (
+            NOTIFICATION_STALE_SECONDS > NOTIFICATION_TASK_TIME_LIMIT,
+            "NOTIFICATION_STALE_SECONDS must exceed NOTIFICATION_TASK_TIME_LIMIT, or a message "
+            "still being sent would be handed to a second worker.",
+        ),
+        (
+            max(EMAIL_TIMEOUT, WEBHOOK_TIMEOUT) < NOTIFICATION_TASK_SOFT_TIME_LIMIT,
+            "EMAIL_TIMEOUT and WEBHOOK_TIMEOUT must be below three quarters of "
+            "NOTIFICATION_TASK_TIME_LIMIT (the soft limit), or one send could outlast its task.",
+        ),
+    ]
+    if visibility is not None:
+        rules += [
+            (
+                CELERY_TASK_RETRY_BACKOFF_MAX < visibility,
+                "CELERY_TASK_RETRY_BACKOFF_MAX must be below CELERY_VISIBILITY_TIMEOUT, or a "
+                "retry waiting in a worker would be delivered a second time.",
+            ),
+            (
+                max(CELERY_TASK_TIME_LIMIT, NOTIFICATION_TASK_TIME_LIMIT) < visibility,
+                "CELERY_VISIBILITY_TIMEOUT must exceed CELERY_TASK_TIME_LIMIT and "
+                "NOTIFICATION_TASK_TIME_LIMIT, or Redis would hand a task that is still running "
+                "to a second worker.",
+            ),
+        ]
+    for fits, explanation in rules:
+        if not fits:
+            raise ImproperlyConfigured(explanation)
+
+
+_check_delivery_timings()
 
 # Figures (DESIGN.md): an active member with no attendance in this many days is inactive.
 INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)

@@ -27,3 +27,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
 # No quiet hours, so that no test depends on the hour the suite runs at; the tests of quiet
 # hours set them explicitly.
 QUIET_HOURS = [0, 0]
+
+# Tests that start a real worker share the test database with it: on SQLite that takes a file
+# (the default test database lives in the test process's memory), in memory still where the
+# machine has a memory file system.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    _in_memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    _folder = tempfile.mkdtemp(prefix="xiachen-test-db-", dir=_in_memory)
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(_folder, "test.sqlite3")}  # noqa: F405

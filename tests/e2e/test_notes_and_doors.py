@@ -35,7 +35,7 @@ def no_delivery(monkeypatch):
     """Messages are queued in the outbox as usual, but not handed to the shared broker."""
     from notifications import tasks
 
-    monkeypatch.setattr(tasks.deliver_notifications, "delay", lambda ids: None)
+    monkeypatch.setattr(tasks, "publish", lambda task, ids: None)
 
 
 def assert_no_horizontal_scroll(page):

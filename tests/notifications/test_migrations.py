@@ -3,6 +3,7 @@ messages from before the move is migrated, and each message is still there, with
 recipient's name and mobile taken from the member it pointed at."""
 
 import datetime as dt
+import importlib
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -129,3 +130,36 @@ def test_moving_the_outbox_keeps_every_message_and_who_it_was_for():
     assert (kept.inapp, kept.email, kept.webhook) == (True, False, True)
     moved = ContentType.objects.get(pk=old_type.pk)
     assert (moved.app_label, moved.model) == ("notifications", "notification")
+
+
+@pytest.mark.django_db
+def test_messages_queued_for_a_robot_before_0004_say_whose_robot_posts_them(world):
+    from django.apps import apps
+
+    record_robot_owners = importlib.import_module(
+        "notifications.migrations.0004_delivery_reasons_and_robot_owner"
+    ).record_robot_owners
+    common = dict(
+        kind=Notification.Kind.UPCOMING,
+        content_type=ContentType.objects.get_for_model(world.shengli_activity),
+        object_id=world.shengli_activity.pk,
+        subject="提醒",
+        body="正文",
+        recipient_name="王海燕",
+    )
+    by_community = Notification.objects.create(
+        channel="webhook",
+        community=world.shengli,
+        agency=world.sanxia,
+        recipient_key="m1",
+        **common,
+    )
+    by_agency = Notification.objects.create(
+        channel="webhook", agency=world.sanxia, recipient_key="m2", **common
+    )
+    inbox = Notification.objects.create(
+        channel="inapp", community=world.shengli, recipient_key="m3", **common
+    )
+    record_robot_owners(apps, None)
+    owners = dict(Notification.objects.values_list("pk", "robot_owner"))
+    assert owners == {by_community.pk: "community", by_agency.pk: "agency", inbox.pk: ""}

@@ -2,6 +2,9 @@
 
 import datetime as dt
 import re
+import socket
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -539,8 +542,10 @@ def test_outbox_rows_name_the_recipient_mask_mobiles_and_cut_long_errors(
     assert "李建华" in html and "王海燕" in html
     assert "139****0001" in html
     assert "13900000001" not in html
-    shown = re.search(r'data-testid="last-error"[^>]*>(URLError: x+…)</div>', html)
-    assert shown and len(shown.group(1)) == 80, "the error is cut to 80 characters"
+    # A row from before failures had reasons: a plain one, with the detail behind it.
+    assert '<span data-testid="failure-reason">Sending failed</span>' in html
+    shown = re.search(r"<details[^>]*>.*?<code[^>]*>(URLError: x+)</code>", html, re.S)
+    assert shown and len(shown.group(1)) == 310
     assert html.count('data-testid="retry"') == 1
 
 
@@ -826,3 +831,41 @@ def test_the_inbox_and_outbox_cost_the_same_queries_for_5_and_for_50_rows(
     assert shown_small >= 5 and shown_large > shown_small
     assert small == large
     assert large <= 10, f"{url}: {large} queries"
+
+
+def test_the_outbox_gives_the_reason_in_chinese_and_keeps_the_technical_detail_behind_it(
+    client, world, community_staff, settings, monkeypatch
+):
+    settings.LANGUAGE_CODE = "zh-hans"
+    settings.QUIET_HOURS = [0, 0]
+    with socket.socket() as closed:  # a port nobody listens on: the robot is down
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    world.shengli.robot_webhook_url = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=k"
+    world.shengli.save()
+    monkeypatch.setattr(
+        delivery, "time", SimpleNamespace(sleep=lambda s: None, monotonic=time.monotonic)
+    )
+    notify(
+        kind=Kind.ROLL_CALL_DUE,
+        recipients=[world.sanxia_member_2],  # no login: the group robot is the way to them
+        obj=world.shengli_activity,
+        context={"pending": 1},
+        robot=world.shengli,
+        enqueue=False,
+    )
+    row = Notification.objects.get()
+    delivery.deliver([row.pk], token="t")
+    row.refresh_from_db()
+    assert "Connection refused" in row.last_error
+
+    client.force_login(community_staff)
+    html = page(client.get(OUTBOX))
+    [shown] = re.findall(
+        r'<div class="small text-danger" data-testid="last-error">(.*?)</div>', html, re.S
+    )
+    detail = re.search(r"<details.*?</details>", shown, re.S).group(0)
+    visible = shown.replace(detail, "")
+    assert "群机器人无法连接" in visible
+    assert "Connection refused" not in visible and "URLError" not in visible
+    assert "Connection refused" in detail and "技术细节" in detail

@@ -135,9 +135,23 @@ class TestComposeFile:
             assert env["CELERY_BROKER_URL"].startswith("redis://")
             assert env["DEBUG"] == "false"
 
+    def test_every_queue_has_a_worker_and_the_robots_one_of_their_own(self, compose):
+        consumed = {}
+        for name, service in compose["services"].items():
+            command = service.get("command") or []
+            if "worker" in command:
+                queues = command[command.index("-Q") + 1].split(",")
+                consumed[name] = set(queues)
+                assert "healthcheck" in service and service["environment"]["DEBUG"] == "false"
+        routes = settings.CELERY_TASK_ROUTES
+        every = {settings.CELERY_TASK_DEFAULT_QUEUE, *(r["queue"] for r in routes.values())}
+        assert set().union(*consumed.values()) == every
+        robots = routes["notifications.deliver_robot"]["queue"]
+        assert [queues for queues in consumed.values() if robots in queues] == [{robots}]
+
     def test_every_variable_it_sets_is_read_by_the_settings(self, compose):
         known = settings_env_names()
-        for name in ("web", "worker", "beat", "migrate"):
+        for name in ("web", "worker", "robot-worker", "beat", "migrate"):
             unknown = set(compose["services"][name]["environment"]) - known
             assert not unknown, f"{name} sets {unknown}, which xiachen/settings.py never reads"
 

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from xiachen.management.commands.runlocal import child_environment
+from xiachen.management.commands.runlocal import child_environment, worker_queues
 
 # What a person typing `make run` has not set; the test's own environment must not leak in.
 UNSET = (
@@ -159,15 +159,16 @@ def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(
         while time.monotonic() < run.deadline:
             text = run.text()
             if (
-                "Task notifications.deliver[" in text
-                and "succeeded" in text.split("Task notifications.deliver[", 1)[1]
+                "Task notifications.deliver_" in text
+                and "succeeded" in text.split("Task notifications.deliver_", 1)[1]
             ):
                 break
             time.sleep(0.5)
         text = run.text()
         assert f"http://127.0.0.1:{run.port}/" in text
         assert "shengli_staff" in text and "xiachen-demo" in text
-        assert " ready." in text, text  # the worker
+        # The worker, and the robots' worker beside it.
+        assert "worker@" in text and "robots@" in text and text.count(" ready.") == 2, text
         assert "beat: Starting..." in text, text  # beat, embedded in the worker
         assert "Task activities.sweep_reminders[" in text
         with sqlite3.connect(tmp_path / "db.sqlite3") as db:
@@ -195,7 +196,7 @@ def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(
         status, page, url, _ = browser.post_form(message, page, {"open": "1"})
         assert status == 200
         assert re.fullmatch(rf"{run.url}/activities/\d+/", url), url
-    assert "Stopped the web app, the worker and beat." in run.text()
+    assert "Stopped the web app, the workers and beat." in run.text()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{run.url}/login/", timeout=2)
 
@@ -251,3 +252,11 @@ def test_debug_is_off_unless_asked_for_and_then_a_kept_secret_key_is_made(settin
 
     developer = child_environment(host="127.0.0.1", port=8000, environment={"DEBUG": "true"})
     assert developer["DEBUG"] == "true" and "SECRET_KEY" not in developer
+
+
+def test_make_run_consumes_every_queue_and_gives_the_robots_a_worker_of_their_own():
+    robots, others = worker_queues()
+    routed = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert set(robots) | set(others) == routed | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    assert robots == [settings.CELERY_TASK_ROUTES["notifications.deliver_robot"]["queue"]]
+    assert not set(robots) & set(others)

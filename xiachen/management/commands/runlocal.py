@@ -1,4 +1,4 @@
-"""`make run`: the web app, a Celery worker and beat together on a laptop, stopped by Ctrl-C.
+"""`make run`: the web app, Celery workers and beat together on a laptop, stopped by Ctrl-C.
 
 They run as in production — DEBUG off, the static files collected and served by WhiteNoise, the
 project's own error pages — unless DEBUG=true asks for the developer's debug pages."""
@@ -54,8 +54,17 @@ def child_environment(*, host: str, port: int, environment=None) -> dict:
     return env
 
 
+def worker_queues() -> tuple[list[str], list[str]]:
+    """The queues of the robots' worker, and those of the worker for everything else: together,
+    every queue the settings route a task to."""
+    routes = settings.CELERY_TASK_ROUTES
+    robots = [routes["notifications.deliver_robot"]["queue"]]
+    every = {settings.CELERY_TASK_DEFAULT_QUEUE, *(route["queue"] for route in routes.values())}
+    return robots, sorted(every - set(robots))
+
+
 class Command(BaseCommand):
-    help = "Runs the web app with a Celery worker and beat (embedded broker by default)."
+    help = "Runs the web app with Celery workers and beat (embedded broker by default)."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
@@ -80,21 +89,23 @@ class Command(BaseCommand):
             )
             if collected.returncode:
                 raise CommandError("collectstatic failed; see above.")
+        celery = [python, "-m", "celery", "-A", "xiachen", "worker", "--pool=solo"]
+        robots, others = worker_queues()
         children = {
             "web": [python, manage, "runserver", f"{host}:{port}", "--noreload"],
             "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "xiachen",
-                "worker",
+                *celery,
                 "--beat",
-                "--pool=solo",
                 "--loglevel=INFO",
                 "--schedule",
                 str(Path(settings.CELERY_DATA_DIR) / "beat-schedule"),
+                "-Q",
+                ",".join(others),
+                "-n",
+                "worker@%h",
             ],
+            # Group robots have a worker of their own: a slow robot never holds the other one.
+            "robots": [*celery, "--loglevel=INFO", "-Q", ",".join(robots), "-n", "robots@%h"],
         }
         processes = {}
         # Children get their own process group so that we, not the terminal, stop them in order.
@@ -136,7 +147,7 @@ class Command(BaseCommand):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        self.stdout.write("Stopped the web app, the worker and beat.")
+        self.stdout.write("Stopped the web app, the workers and beat.")
 
     def _print_banner(self, host, port, *, site_url, debug):
         url = f"http://{host}:{port}/"
@@ -152,7 +163,7 @@ class Command(BaseCommand):
             f"  下沉社区 Xiachen is running at {url}",
             f"  {mode}",
             f"  Links in messages point to {site_url}/",
-            f"  Celery worker + beat on the {broker} broker; Ctrl-C stops everything.",
+            f"  Celery workers + beat on the {broker} broker; Ctrl-C stops everything.",
             f"  Demo accounts (password for all: {DEMO_PASSWORD}):",
         ]
         for username, role, scope in DEMO_ACCOUNTS:
