@@ -89,3 +89,18 @@ def page(browser, live_server, screen):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def page_without_script(browser, live_server):
+    """A phone with JavaScript off: every form must still work."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        java_script_enabled=False,
+        **SCREENS["phone"],
+    )
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

@@ -287,22 +287,6 @@ def test_the_assignment_bar_shows_only_while_something_is_ticked(
     expect(page.get_by_test_id("assign-form")).to_be_hidden()
 
 
-@pytest.fixture
-def page_without_script(browser, live_server):
-    from tests.e2e.conftest import SCREENS
-
-    context = browser.new_context(
-        base_url=live_server.url,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        java_script_enabled=False,
-        **SCREENS["phone"],
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
 def test_without_script_the_assignment_form_waits_below_the_list(
     page_without_script, live_server, world, community_staff, twelve_stairwells
 ):

@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 
 from activities.models import Activity, Participation
 from members.models import Member, Registration
-from tests.e2e.conftest import SCREENS
 
 pytestmark = [
     pytest.mark.browser,
@@ -161,20 +160,6 @@ def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(
     with open("/tmp/rollcall-timing.txt", "a") as out:
         out.write(report)
     print(report)
-
-
-@pytest.fixture
-def page_without_script(browser, live_server):
-    context = browser.new_context(
-        base_url=live_server.url,
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        java_script_enabled=False,
-        **SCREENS["phone"],
-    )
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_without_script_the_roll_call_still_works(
