@@ -198,3 +198,11 @@ def test_every_app_is_packaged_and_copied_into_the_image():
     for app in apps:
         assert f"COPY {app} ./{app}" in dockerfile, app
         assert f'"{app}*"' in pyproject, app
+
+
+def test_the_apps_depend_one_way():
+    """reports → activities → members → notifications → communities (import-linter)."""
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint_imports)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
