@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
 
+from communities.dates import local_midnight
 from communities.models import Agreement
 from members.models import Member, Registration
 
@@ -71,23 +72,19 @@ def format_rate(value) -> str:
     return f"{format_number(number)}%"
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def month_bounds(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
     """[first day of this month 00:00, first day of next month 00:00) in local time."""
     today = today or timezone.localdate()
     first = today.replace(day=1)
     following = (first + dt.timedelta(days=32)).replace(day=1)
-    return _local_midnight(first), _local_midnight(following)
+    return local_midnight(first), local_midnight(following)
 
 
 def week_bounds(today: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
     """[Monday 00:00, next Monday 00:00) of this week in local time."""
     today = today or timezone.localdate()
     monday = today - dt.timedelta(days=today.weekday())
-    return _local_midnight(monday), _local_midnight(monday + dt.timedelta(days=7))
+    return local_midnight(monday), local_midnight(monday + dt.timedelta(days=7))
 
 
 @dataclass(frozen=True)
@@ -293,9 +290,9 @@ def with_duty_fulfilment(
     local_day = TruncDate("activity__starts_at", tzinfo=timezone.get_current_timezone())
     # Bounds on the column itself as well as on the local day, so that the database need not
     # work out the day of every duty there has ever been.
-    bounds = {"activity__starts_at__lt": _local_midnight(last_day + dt.timedelta(days=1))}
+    bounds = {"activity__starts_at__lt": local_midnight(last_day + dt.timedelta(days=1))}
     if start:
-        bounds["activity__starts_at__gte"] = _local_midnight(start)
+        bounds["activity__starts_at__gte"] = local_midnight(start)
     days_met = (
         Participation.objects.filter(
             status=Participation.Status.PRESENT,

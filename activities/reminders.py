@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone, translation
 
+from communities.dates import local_midnight
 from communities.models import Agreement, StaffRole
 from members.models import Member
 from notifications.models import Notification
@@ -146,7 +147,7 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
     today = timezone.localdate(now)
     slot = week_slot(today)
     this_monday = today - dt.timedelta(days=today.weekday())
-    start = timezone.make_aware(dt.datetime.combine(this_monday - dt.timedelta(days=7), dt.time()))
+    start = local_midnight(this_monday - dt.timedelta(days=7))
     end = start + dt.timedelta(days=7)
     offices = defaultdict(list)
     for role in StaffRole.objects.filter(
@@ -201,7 +202,7 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
         return 0
     tomorrow = local.date() + dt.timedelta(days=1)
     # "Tomorrow" must not reach them on the day itself: quiet hours never hold it past midnight.
-    deadline = timezone.make_aware(dt.datetime.combine(tomorrow, dt.time()))
+    deadline = local_midnight(tomorrow)
     assignments = DutyAssignment.objects.filter(
         date=tomorrow,
         member__status=Member.Status.ACTIVE,

@@ -11,16 +11,11 @@ import datetime as dt
 import django_filters
 from django import forms
 from django.core.validators import EMPTY_VALUES
-from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .dates import local_midnight
 from .validators import validate_year
-
-
-def local_midnight(day: dt.date) -> dt.datetime:
-    """The first moment of a local calendar day: lists bound a datetime column by it."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 class DateInput(forms.DateInput):

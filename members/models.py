@@ -109,6 +109,14 @@ class Member(models.Model):
         return mask_mobile(self.mobile)
 
 
+def member_of(user) -> "Member | None":
+    """The login's own member record, or None (no login, or a login that is not a member)."""
+    try:
+        return user.member
+    except (Member.DoesNotExist, AttributeError):
+        return None
+
+
 class RegistrationQuerySet(models.QuerySet):
     def visible_to(self, user):
         scope = scope_of(user)

@@ -18,7 +18,7 @@ from activities import figures
 from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import scope_of
-from members.models import Member, Registration
+from members.models import Member, Registration, member_of
 
 # Dashboards show the first few rows of a list; the pages behind them will paginate.
 LIST_LIMIT = 20
@@ -217,14 +217,6 @@ def member_section(user, member, now):
         "more_upcoming": more_upcoming,
         "totals": figures.attendance(Participation.objects.visible_to(user).filter(member=member)),
     }
-
-
-def member_of(user):
-    """The user's own member record, or None; it is cached on the user for the navbar."""
-    try:
-        return user.member
-    except Member.DoesNotExist:
-        return None
 
 
 @login_required

@@ -36,21 +36,13 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, StaffRole
 from communities.permissions import can_manage, scope_of
-from members.models import Member, Registration
+from members.models import Member, Registration, member_of
 from notifications.models import Notification
 from notifications.notify import Notified, notify
 
 from ..models import Activity, Concern, Participation, WorkUpdate
 
 MANAGER_KINDS = (StaffRole.Kind.COMMUNITY_STAFF, StaffRole.Kind.GRID_WORKER)
-
-
-def member_of(user) -> Member | None:
-    """The login's member record, or None."""
-    try:
-        return user.member
-    except (Member.DoesNotExist, AttributeError):
-        return None
 
 
 def may_post(user, community: Community, activity: Activity | None = None) -> bool:

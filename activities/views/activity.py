@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from communities.filters import GridFilter, local_midnight
+from communities.dates import local_midnight
+from communities.filters import GridFilter
 from communities.models import Community, Grid
 from communities.permissions import can_list_activities, people_rows, scope_of, whose_rows
 from communities.validators import FIRST_YEAR, LAST_YEAR

@@ -13,19 +13,12 @@ from activities.models import Activity
 from communities import permissions
 from communities.models import StaffRole
 from communities.permissions import scope_of
-from members.models import Member
+from members.models import member_of
 from notifications.models import Notification
 
 register = template.Library()
 
 NO_FIGURE = figures.NO_FIGURE
-
-
-def _member_of(user):
-    try:
-        return user.member
-    except (Member.DoesNotExist, AttributeError):
-        return None
 
 
 @register.simple_tag
@@ -38,7 +31,7 @@ def roles_of(user):
     if scope.city:
         kinds.add(StaffRole.Kind.CITY_ADMIN)
     labels = [kind.label for kind in StaffRole.Kind if kind in kinds]
-    if _member_of(user) is not None:
+    if member_of(user) is not None:
         labels.append(_("Member"))
     return labels
 
@@ -48,7 +41,7 @@ def display_name(user):
     """The member's name if the login is a member's, else the full name, else the username."""
     if not getattr(user, "is_authenticated", False):
         return ""
-    member = _member_of(user)
+    member = member_of(user)
     if member is not None:
         return member.name
     return user.get_full_name() or user.get_username()
@@ -96,7 +89,7 @@ def workspace_nav(user):
     again."""
     if not getattr(user, "is_authenticated", False):
         return {}
-    return permissions.menu(user, is_member=_member_of(user) is not None)
+    return permissions.menu(user, is_member=member_of(user) is not None)
 
 
 @register.inclusion_tag("activities/fragments/place_count.html")
