@@ -1,0 +1,272 @@
+"""Every page of every demo account: which pages there are, their queries and their time.
+
+The pages come from the URL conf, the objects they show from the demo: `plan` runs on a
+database holding only the demo, where the objects a page shows are the demo's, and gives each
+page a fixed URL. The city database is seeded around the same demo (loaded first, so its rows
+keep their ids), so the same URLs show the same objects there; `walk` visits them on either
+database and `compare` holds the query counts side by side.
+"""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from activities.models import Activity, Concern, DoorToDoorUnit
+from communities.models import Agreement
+from members.models import Member, Registration
+from notifications.models import Notification
+
+from .measure import Line, count_queries, median_time, ms
+
+DEMO_YAML = Path(settings.BASE_DIR) / "xiachen" / "demo" / "demo.yaml"
+MAX_QUERIES = 15
+PAGE_TARGET = 0.050
+ADMIN_TARGET = 0.200
+# The admin changelists the issue times; the others are walked for their queries.
+TIMED_CHANGELISTS = {
+    "activities_participation",
+    "members_member",
+    "activities_activity",
+    "notifications_notification",
+}
+# Lists with pages: each is walked at its first page and at its deepest (a page number past
+# the end is the last page, Paginator.get_page).
+PAGINATED = {
+    "activities:activity_list",
+    "activities:work_update_list",
+    "activities:concern_list",
+    "activities:door_units",
+    "members:member_list",
+    "members:registration_review",
+    "notifications:inbox",
+    "notifications:outbox",
+}
+DEEPEST = "?page=999999"
+# Not pages of a role: signing in and out, the language switch (POST), the health check.
+NOT_ROLE_PAGES = {"login", "logout", "set_language", "healthz"}
+
+
+def accounts() -> list[str]:
+    """The demo accounts, as the README's table lists them (demo.yaml's `accounts`)."""
+    return [account["username"] for account in yaml.safe_load(DEMO_YAML.read_text())["accounts"]]
+
+
+def _busiest_activity(user):
+    """The activity with the most people the account sees: the demo's theme party day (the
+    ~40-person activity) for those who see it."""
+    return (
+        Activity.objects.visible_to(user)
+        .annotate(people=Count("participations"))
+        .order_by("-people", "pk")
+        .first()
+    )
+
+
+def _door_round(user):
+    return (
+        Activity.objects.visible_to(user)
+        .annotate(units=Count("door_units"))
+        .filter(units__gt=0)
+        .order_by("-units", "pk")
+        .first()
+    ) or _busiest_activity(user)
+
+
+def _first(model):
+    return lambda user: model.objects.visible_to(user).order_by("pk").first()
+
+
+# Which demo object each page with an id shows, chosen among those the account sees. A page
+# added to the URL conf without its line here fails the bench until it has one.
+OBJECTS = {
+    "activities:activity_detail": _busiest_activity,
+    "activities:activity_edit": _busiest_activity,
+    "activities:activity_cancel": _busiest_activity,
+    "activities:activity_copy": _busiest_activity,
+    "activities:roll_call": _busiest_activity,
+    "activities:roll_call_search": _busiest_activity,
+    "activities:attendance_board": _busiest_activity,
+    "activities:door_units": _door_round,
+    "activities:door_unit_record": _first(DoorToDoorUnit),
+    "activities:door_unit_remove": _first(DoorToDoorUnit),
+    "activities:concern_detail": _first(Concern),
+    "members:member_grid": _first(Member),
+    "members:registration_approve": _first(Registration),
+    "members:registration_return": _first(Registration),
+    "notifications:inbox_read": _first(Notification),
+    "notifications:outbox_retry": _first(Notification),
+    "communities:agreement_scan": lambda user: (
+        Agreement.objects.visible_to(user).exclude(scan="").order_by("pk").first()
+        or _first(Agreement)(user)
+    ),
+}
+
+
+@dataclass
+class Page:
+    username: str
+    name: str
+    url: str
+    admin: bool = False
+    label: str = ""  # what the object is, to check the city shows the same one
+
+    @classmethod
+    def of(cls, row: dict) -> "Page":
+        """The page of a row `walk` wrote."""
+        return cls(**{name: row[name] for name in ("username", "name", "url", "admin", "label")})
+
+    @property
+    def timed(self) -> bool:
+        if not self.admin:
+            return True
+        return any(self.name == f"admin:{model}_changelist" for model in TIMED_CHANGELISTS)
+
+    @property
+    def target(self) -> float:
+        return ADMIN_TARGET if self.admin else PAGE_TARGET
+
+
+def url_names(resolver=None, namespace=""):
+    """(name, converters) of every named pattern outside the admin, from the URL conf."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin" or entry.app_name == "admin":
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from url_names(entry, inner)
+        elif isinstance(entry, URLPattern) and entry.name:
+            converters = getattr(entry.pattern, "converters", {})
+            yield f"{namespace}{entry.name}", tuple(sorted(converters))
+
+
+class UnknownPage(Exception):
+    """A page with an id that OBJECTS does not say how to choose."""
+
+
+def plan(usernames=None) -> tuple[list[Page], list[str]]:
+    """The pages of each account that answer 200 on this (the demo) database, and the names of
+    pages with an id the bench cannot fill (each a failure)."""
+    User = get_user_model()
+    pages, unknown = [], []
+    names = sorted(set(url_names()))
+    for username in usernames or accounts():
+        user = User.objects.get(username=username)
+        client = Client()
+        client.force_login(user)
+        candidates = []
+        for name, args in names:
+            if name in NOT_ROLE_PAGES:
+                continue
+            label = ""
+            if args:
+                if name not in OBJECTS:
+                    unknown.append(name)
+                    continue
+                obj = OBJECTS[name](user)
+                if obj is None:
+                    continue
+                url, label = reverse(name, args=[obj.pk]), _object_label(obj)
+            else:
+                url = reverse(name)
+            candidates.append(Page(username, name, url, label=label))
+            if name in PAGINATED:
+                candidates.append(Page(username, name, url + DEEPEST, label=label))
+        if user.is_staff:
+            candidates.append(Page(username, "admin:index", reverse("admin:index"), admin=True))
+            for model in admin.site._registry:
+                name = f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+                candidates.append(Page(username, name, reverse(name), admin=True))
+        pages += [page for page in candidates if client.get(page.url).status_code == 200]
+    return pages, sorted(set(unknown))
+
+
+def _object_label(obj) -> str:
+    return f"{obj._meta.label} {obj.pk}: {obj}"
+
+
+def _same_object(page: Page) -> bool:
+    """Whether the page's object is on this database what it was on the demo's (same id, same
+    name): the city must be seeded around the demo, loaded first."""
+    if not page.label:
+        return True
+    model_label, rest = page.label.split(" ", 1)
+    pk = rest.split(":", 1)[0]
+    obj = apps.get_model(model_label).objects.filter(pk=pk).first()
+    return obj is not None and _object_label(obj) == page.label
+
+
+def walk(pages, *, timing=False, repeat=5, budget=3.0) -> list[dict]:
+    """Visits each page as its account: status, queries of a warm request (the second: the
+    first fills the per-process caches), and with `timing` the median time of up to `repeat`
+    requests."""
+    User = get_user_model()
+    clients = {}
+    rows = []
+    for page in pages:
+        if page.username not in clients:
+            clients[page.username] = Client()
+            clients[page.username].force_login(User.objects.get(username=page.username))
+        client = clients[page.username]
+        client.get(page.url)
+        response, queries = count_queries(lambda: client.get(page.url))  # noqa: B023
+        row = {**asdict(page), "status": response.status_code, "queries": queries}
+        row["same_object"] = _same_object(page)
+        if timing and page.timed:
+            row["time"], row["samples"] = median_time(
+                lambda: client.get(page.url),  # noqa: B023
+                repeat=repeat,
+                budget=budget,
+            )
+        rows.append(row)
+    return rows
+
+
+def compare(demo_rows, city_rows, *, judge_time: bool) -> list[Line]:
+    """The lines of the page targets: the same queries at demo and city size (at most
+    MAX_QUERIES), and each timed page's median."""
+    lines = []
+    city = {(row["username"], row["url"]): row for row in city_rows}
+    for demo in demo_rows:
+        key = (demo["username"], demo["url"])
+        name = f"{demo['username']} {demo['url']}"
+        row = city.get(key)
+        if row is None or row["status"] != 200 or not row["same_object"]:
+            found = f"status {row['status']}" if row else "not walked"
+            if row and not row["same_object"]:
+                found = f"not the demo's {demo['label']}"
+            lines.append(Line("queries", name, f"{found} in the city", "200, same object", False))
+            continue
+        same = demo["queries"] == row["queries"]
+        lines.append(
+            Line(
+                "queries",
+                name,
+                f"demo {demo['queries']}, city {row['queries']}",
+                f"equal, ≤ {MAX_QUERIES}",
+                same and row["queries"] <= MAX_QUERIES,
+                note="" if same else "grows with the data",
+            )
+        )
+    for row in city_rows:
+        if "time" in row:
+            target = ADMIN_TARGET if row["admin"] else PAGE_TARGET
+            lines.append(
+                Line(
+                    "time",
+                    f"{row['username']} {row['url']}",
+                    f"{ms(row['time'])} (median of {row['samples']})",
+                    f"≤ {ms(target)}",
+                    row["time"] <= target,
+                    judged=judge_time,
+                )
+            )
+    return lines

@@ -1,0 +1,462 @@
+"""Every `visible_to` scope, counted, beside a hand-written SQL reference of the same rows.
+
+Each reference is written from the scope rules (communities/permissions.py and each model's
+`visible_to`) with the viewer's scope ids: one SELECT of ids per rule, joined by UNION, so that
+each rule costs what its own index costs. The SQL is standard (IN lists, UNION), so that the
+tests can hold it against `visible_to` on SQLite too. A model with `visible_to` but no reference
+here fails the bench until it has one.
+"""
+
+import time
+
+from django.apps import apps
+from django.db import connection, transaction
+
+from communities.permissions import scope_of
+
+from .measure import Line, ms
+
+SCOPE_TARGET = 0.100
+RATIO_TARGET = 3.0
+
+
+def _in(ids) -> tuple[str, list]:
+    ids = sorted(ids)
+    return "(" + ", ".join(["%s"] * len(ids)) + ")", ids
+
+
+class Rules:
+    """Collects the rules of one scope: `rule(sql, ids)` keeps a rule whose ids are not empty
+    (an empty scope matches nothing, as permissions.any_of says), with `{ids}` in `sql` standing
+    for the list; `user(sql)` a rule on the viewer's own login, with `{user}`."""
+
+    def __init__(self, scope):
+        self.scope = scope
+        self.parts: list[tuple[str, list]] = []
+
+    def rule(self, sql: str, ids) -> None:
+        if ids:
+            placeholders, params = _in(ids)
+            self.parts.append((sql.replace("{ids}", placeholders), params))
+
+    def user(self, sql: str) -> None:
+        if self.scope.user_id is not None:
+            self.parts.append((sql.replace("{user}", "%s"), [self.scope.user_id]))
+
+    def union(self) -> tuple[str, list]:
+        if not self.parts:
+            return "SELECT NULL AS id WHERE 1 = 0", []
+        return " UNION ".join(sql for sql, _ in self.parts), [p for _, ps in self.parts for p in ps]
+
+
+# The ids of each model's visible rows, for a scope that is not the city's.
+
+
+def streets(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule("SELECT id FROM communities_street WHERE id IN {ids}", s)
+    r.rule("SELECT street_id FROM communities_community WHERE id IN {ids}", c)
+    r.rule(
+        "SELECT c.street_id FROM communities_community c JOIN communities_agreement g"
+        " ON g.community_id = c.id WHERE g.agency_id IN {ids}",
+        a,
+    )
+    r.rule(
+        "SELECT c.street_id FROM communities_community c JOIN members_registration r"
+        " ON r.community_id = c.id JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT c.street_id FROM communities_community c JOIN members_registration r"
+        " ON r.community_id = c.id JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
+def communities(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule("SELECT id FROM communities_community WHERE street_id IN {ids}", s)
+    r.rule("SELECT id FROM communities_community WHERE id IN {ids}", c)
+    r.rule("SELECT community_id FROM communities_agreement WHERE agency_id IN {ids}", a)
+    r.rule(
+        "SELECT r.community_id FROM members_registration r JOIN members_member m"
+        " ON m.id = r.member_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT r.community_id FROM members_registration r JOIN members_member m"
+        " ON m.id = r.member_id WHERE m.user_id = {user}"
+    )
+    r.user(
+        "SELECT g.community_id FROM communities_agreement g JOIN members_member m"
+        " ON m.agency_id = g.agency_id WHERE m.user_id = {user}"
+    )
+
+
+def grids(scope, r: Rules):
+    inner = Rules(scope)
+    communities(scope, inner)
+    sql, params = inner.union()
+    if inner.parts:
+        r.parts.append((f"SELECT id FROM communities_grid WHERE community_id IN ({sql})", params))
+
+
+def agencies(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule("SELECT id FROM communities_agency WHERE id IN {ids}", a)
+    r.rule(
+        "SELECT g.agency_id FROM communities_agreement g JOIN communities_community c"
+        " ON c.id = g.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT agency_id FROM communities_agreement WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT m.agency_id FROM members_member m JOIN members_registration r"
+        " ON r.member_id = m.id JOIN communities_community c ON c.id = r.community_id"
+        " WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule(
+        "SELECT m.agency_id FROM members_member m JOIN members_registration r"
+        " ON r.member_id = m.id WHERE r.community_id IN {ids}",
+        c,
+    )
+    r.user("SELECT agency_id FROM members_member WHERE user_id = {user}")
+
+
+def staff_roles(scope, r: Rules):
+    r.user("SELECT id FROM communities_staffrole WHERE user_id = {user}")
+
+
+def agreements(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT g.id FROM communities_agreement g JOIN communities_community c"
+        " ON c.id = g.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM communities_agreement WHERE community_id IN {ids}", c)
+    r.rule("SELECT id FROM communities_agreement WHERE agency_id IN {ids}", a)
+    r.user(
+        "SELECT g.id FROM communities_agreement g JOIN members_member m"
+        " ON m.agency_id = g.agency_id WHERE m.user_id = {user}"
+    )
+
+
+def notifications(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.user("SELECT id FROM notifications_notification WHERE recipient_id = {user}")
+    r.rule("SELECT id FROM notifications_notification WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT n.id FROM notifications_notification n JOIN communities_community c"
+        " ON c.id = n.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM notifications_notification WHERE agency_id IN {ids}", a)
+
+
+def members(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule("SELECT id FROM members_member WHERE agency_id IN {ids}", a)
+    r.rule(
+        "SELECT r.member_id FROM members_registration r JOIN communities_community c"
+        " ON c.id = r.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT member_id FROM members_registration WHERE community_id IN {ids}", c)
+    r.user("SELECT id FROM members_member WHERE user_id = {user}")
+
+
+def registrations(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT r.id FROM members_registration r JOIN communities_community c"
+        " ON c.id = r.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM members_registration WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT r.id FROM members_registration r JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT r.id FROM members_registration r JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
+def activities(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT t.id FROM activities_activity t JOIN communities_community c"
+        " ON c.id = t.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM activities_activity WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT t.id FROM activities_activity t JOIN communities_agreement g"
+        " ON g.id = t.agreement_id WHERE g.agency_id IN {ids}",
+        a,
+    )
+    r.rule(
+        "SELECT p.activity_id FROM activities_participation p JOIN members_member m"
+        " ON m.id = p.member_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT p.activity_id FROM activities_participation p JOIN members_member m"
+        " ON m.id = p.member_id WHERE m.user_id = {user}"
+    )
+    r.user(
+        "SELECT t.id FROM activities_activity t JOIN members_registration r"
+        " ON r.community_id = t.community_id JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
+def participations(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT p.id FROM activities_participation p JOIN activities_activity t"
+        " ON t.id = p.activity_id JOIN communities_community c ON c.id = t.community_id"
+        " WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule(
+        "SELECT p.id FROM activities_participation p JOIN activities_activity t"
+        " ON t.id = p.activity_id WHERE t.community_id IN {ids}",
+        c,
+    )
+    r.rule(
+        "SELECT p.id FROM activities_participation p JOIN members_member m"
+        " ON m.id = p.member_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT p.id FROM activities_participation p JOIN members_member m"
+        " ON m.id = p.member_id WHERE m.user_id = {user}"
+    )
+
+
+def work_updates(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT w.id FROM activities_workupdate w JOIN communities_community c"
+        " ON c.id = w.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM activities_workupdate WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT w.id FROM activities_workupdate w JOIN members_member m"
+        " ON m.user_id = w.author_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user("SELECT id FROM activities_workupdate WHERE author_id = {user}")
+    r.user(
+        "SELECT w.id FROM activities_workupdate w JOIN members_registration r"
+        " ON r.community_id = w.community_id JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
+def concerns(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT k.id FROM activities_concern k JOIN communities_community c"
+        " ON c.id = k.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM activities_concern WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT k.id FROM activities_concern k JOIN members_member m"
+        " ON m.user_id = k.reported_by_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user("SELECT id FROM activities_concern WHERE reported_by_id = {user}")
+
+
+def door_units(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT u.id FROM activities_doortodoorunit u JOIN activities_activity t"
+        " ON t.id = u.activity_id JOIN communities_community c ON c.id = t.community_id"
+        " WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule(
+        "SELECT u.id FROM activities_doortodoorunit u JOIN activities_activity t"
+        " ON t.id = u.activity_id WHERE t.community_id IN {ids}",
+        c,
+    )
+    r.rule(
+        "SELECT u.id FROM activities_doortodoorunit u JOIN members_member m"
+        " ON m.id = u.member_id WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT u.id FROM activities_doortodoorunit u JOIN members_member m"
+        " ON m.id = u.member_id WHERE m.user_id = {user}"
+    )
+
+
+def duty_assignments(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT d.id FROM activities_dutyassignment d JOIN communities_agreement g"
+        " ON g.id = d.agreement_id JOIN communities_community c ON c.id = g.community_id"
+        " WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule(
+        "SELECT d.id FROM activities_dutyassignment d JOIN communities_agreement g"
+        " ON g.id = d.agreement_id WHERE g.community_id IN {ids}",
+        c,
+    )
+    r.rule(
+        "SELECT d.id FROM activities_dutyassignment d JOIN communities_agreement g"
+        " ON g.id = d.agreement_id WHERE g.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT d.id FROM activities_dutyassignment d JOIN members_member m"
+        " ON m.id = d.member_id WHERE m.user_id = {user}"
+    )
+
+
+REFERENCES = {
+    "communities.Street": streets,
+    "communities.Community": communities,
+    "communities.Grid": grids,
+    "communities.Agency": agencies,
+    "communities.StaffRole": staff_roles,
+    "communities.Agreement": agreements,
+    "notifications.Notification": notifications,
+    "members.Member": members,
+    "members.Registration": registrations,
+    "activities.Activity": activities,
+    "activities.Participation": participations,
+    "activities.WorkUpdate": work_updates,
+    "activities.Concern": concerns,
+    "activities.DoorToDoorUnit": door_units,
+    "activities.DutyAssignment": duty_assignments,
+}
+
+
+def scoped_models() -> list:
+    """Every model whose default manager has `visible_to`."""
+    return [
+        model
+        for model in apps.get_models()
+        if callable(getattr(model._default_manager, "visible_to", None))
+    ]
+
+
+def reference_sql(model, user) -> tuple[str, list]:
+    """SELECT COUNT(*) of the rows of `model` that `user` sees, by hand."""
+    scope = scope_of(user)
+    table = model._meta.db_table
+    if scope.city:
+        return f"SELECT COUNT(*) FROM {table}", []
+    rules = Rules(scope)
+    REFERENCES[model._meta.label](scope, rules)
+    sql, params = rules.union()
+    return f"SELECT COUNT(*) FROM ({sql}) AS visible", params
+
+
+def reference_count(model, user) -> int:
+    sql, params = reference_sql(model, user)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+class TimedOut(Exception):
+    pass
+
+
+def timed(function, *, timeout: float | None, repeat: int = 3):
+    """(value, median seconds) of `function`, each call under a PostgreSQL statement timeout of
+    `timeout` seconds (None: no timeout, or not PostgreSQL); one call only once a call takes
+    over a second. Raises TimedOut when the database cancels it."""
+    times, value = [], None
+    for _ in range(repeat):
+        with transaction.atomic():
+            if timeout and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            try:
+                with transaction.atomic():
+                    begin = time.perf_counter()
+                    value = function()
+                    elapsed = time.perf_counter() - begin
+            except Exception as exc:
+                if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+                    raise TimedOut from exc
+                raise
+            times.append(elapsed)
+        if times[-1] > 1:
+            break
+    times.sort()
+    return value, times[len(times) // 2]
+
+
+def bench(users, *, judge_time: bool, timeout: float | None) -> list:
+    """A line per (model, account): the scope's count timed beside its reference's, equal."""
+    lines = []
+    for model in scoped_models():
+        label = model._meta.label
+        for user in users:
+            name = f"{label} visible_to({user.username})"
+            if label not in REFERENCES:
+                lines.append(Line("scope", name, "no SQL reference", "a reference", False))
+                continue
+            manager = model._default_manager
+            try:
+                ref_count, ref_time = timed(lambda: reference_count(model, user), timeout=timeout)  # noqa: B023
+            except TimedOut:
+                ref_count, ref_time = None, None
+            try:
+                count, scope_time = timed(
+                    lambda: manager.visible_to(user).count(),  # noqa: B023
+                    timeout=timeout,
+                )
+            except TimedOut:
+                lines.append(
+                    Line("scope", name, f"> {timeout:g} s (cancelled)", "equal, in time", False)
+                )
+                continue
+            lines.append(_scope_line(name, count, scope_time, ref_count, ref_time, judge_time))
+    return lines
+
+
+def _scope_line(name, count, scope_time, ref_count, ref_time, judge_time) -> Line:
+    if ref_count is None:
+        return Line("scope", name, f"{ms(scope_time)}, reference timed out", "equal", False)
+    if count != ref_count:
+        return Line(
+            "scope",
+            name,
+            f"{count} rows, reference {ref_count}",
+            "equal counts",
+            False,
+            note="the scope and its reference disagree",
+        )
+    ratio = scope_time / ref_time if ref_time else float("inf")
+    within = scope_time <= SCOPE_TARGET and ratio <= RATIO_TARGET
+    return Line(
+        "scope",
+        name,
+        f"{count} rows, {ms(scope_time)} vs SQL {ms(ref_time)} ({ratio:.1f}×)",
+        f"equal, ≤ {ms(SCOPE_TARGET)}, ≤ {RATIO_TARGET:g}× SQL",
+        within or not judge_time,
+        note=untimed_note(within, judge_time),
+    )
+
+
+def untimed_note(within: bool, judge_time: bool) -> str:
+    """Below SCALE 1 a line of counts and times is judged on its counts alone."""
+    if judge_time:
+        return ""
+    return "counts equal; times not judged" + ("" if within else " (would FAIL)")

@@ -1,0 +1,226 @@
+"""`make bench`: migrates and seeds (or reuses) the city, measures every target of issue 8, prints
+one line per target and writes docs/benchmarks.md; exits 1 when a judged target fails."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from io import StringIO
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from xiachen.bench import figures, load, pages, report, scopes, sweep
+from xiachen.bench.measure import Line, Results
+
+SECTIONS = ("pages", "scopes", "figures", "sweep", "load")
+
+
+def create_database() -> bool:
+    """Creates the configured PostgreSQL database when it is missing; True when it did."""
+    import psycopg2
+
+    db = settings.DATABASES["default"]
+    maintenance = psycopg2.connect(
+        dbname="postgres",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+    )
+    maintenance.autocommit = True
+    try:
+        with maintenance.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+            if cursor.fetchone():
+                return False
+            cursor.execute(f'CREATE DATABASE "{db["NAME"]}"')
+            return True
+    finally:
+        maintenance.close()
+
+
+class Command(BaseCommand):
+    help = "Measures Xiachen against the targets of issue 8 (run it through `make bench`)."
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=float, default=1.0)
+        parser.add_argument(
+            "--demo-database-url",
+            help="A database for the demo alone, whose pages' queries the city's are held to.",
+        )
+        parser.add_argument("--port", type=int, default=8112, help="gunicorn's port (loopback)")
+        parser.add_argument("--output", default="docs/benchmarks.md")
+        parser.add_argument(
+            "--only", default=",".join(SECTIONS), help=f"some of {', '.join(SECTIONS)}"
+        )
+        parser.add_argument(
+            "--demo-pages",
+            metavar="JSON",
+            help="(used by the bench itself) load the demo here, walk its pages, write them",
+        )
+
+    def handle(self, *args, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The bench runs on PostgreSQL: set DATABASE_URL (make bench does).")
+        if settings.DEBUG:
+            raise CommandError(
+                "The bench runs with DEBUG off: DJANGO_SETTINGS_MODULE=xiachen.bench.settings."
+            )
+        if options["demo_pages"]:
+            return self.demo_pages(Path(options["demo_pages"]))
+        only = set(options["only"].split(","))
+        scale = options["scale"]
+        judge = scale >= 1
+        started = time.monotonic()
+        results = Results()
+        facts = []
+        self.say(f"Bench at scale {scale:g}" + ("" if judge else ": times are shown, not judged"))
+
+        call_command("collectstatic", interactive=False, verbosity=0)
+        demo_rows = []
+        if "pages" in only or "load" in only:
+            if not options["demo_database_url"]:
+                raise CommandError("--demo-database-url is needed for the page walk")
+            demo = self.walk_demo(options["demo_database_url"])
+            demo_rows = demo["rows"]
+            for name in demo["unknown"]:
+                results.add(
+                    Line(
+                        "harness",
+                        f"page {name}",
+                        "no object chosen for it",
+                        "one",
+                        False,
+                        note="add it to xiachen/bench/pages.py OBJECTS",
+                    )
+                )
+        facts.append(self.prepare_city(scale, results))
+        User = get_user_model()
+        usernames = pages.accounts()
+        users = list(User.objects.filter(username__in=usernames).order_by("pk"))
+        if len(users) != len(usernames):
+            results.add(
+                Line(
+                    "harness",
+                    "demo accounts in the city",
+                    f"{len(users)}",
+                    f"{len(usernames)}",
+                    False,
+                )
+            )
+
+        city_rows = []
+        if "pages" in only:
+            self.say("Pages: walking the city")
+            city_rows = pages.walk(
+                [pages.Page.of(row) for row in demo_rows], timing=True, repeat=5 if judge else 1
+            )
+            for line in pages.compare(demo_rows, city_rows, judge_time=judge):
+                results.add(line)
+        if "scopes" in only:
+            self.say("Scopes")
+            for line in scopes.bench(users, judge_time=judge, timeout=10 if judge else 30):
+                results.add(line)
+        if "figures" in only:
+            self.say("Dashboard figures")
+            for line in figures.bench(users, judge_time=judge, timeout=10 if judge else 30):
+                results.add(line)
+        if "sweep" in only:
+            self.say("Reminder sweep")
+            sizes = (1000, 10000) if judge else (50, 500)
+            for line in sweep.bench(sizes=sizes, judge=judge):
+                results.add(line)
+        if "load" in only:
+            by_account = {}
+            for row in demo_rows:
+                if pages.Page.of(row).timed:
+                    by_account.setdefault(row["username"], []).append(row["url"])
+            seconds, warmup = (30, 10) if judge else (10, 5)
+            self.say(f"Load: {load.USERS} users for {warmup} + {seconds} s")
+            for line in load.bench(
+                by_account,
+                port=options["port"],
+                workdir=Path(settings.BASE_DIR) / "var" / "bench",
+                seconds=seconds,
+                warmup=warmup,
+                judge=judge,
+            ):
+                results.add(line)
+
+        elapsed = time.monotonic() - started
+        output = Path(settings.BASE_DIR) / options["output"]
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(
+            report.markdown(
+                results.lines, scale=scale, about=report.machine(), facts=facts, elapsed=elapsed
+            )
+        )
+        failed = results.failed
+        judged = [line for line in results.lines if line.judged]
+        self.say(
+            f"{len(judged) - len(failed)} of {len(judged)} judged targets pass, {len(failed)} fail"
+            f" ({elapsed / 60:.1f} min); written to {options['output']}"
+            + ("" if judge else ". Below SCALE 1 times are shown, not judged.")
+        )
+        if failed:
+            sys.exit(1)
+
+    def say(self, text):
+        self.stdout.write(f"== {text} [{time.strftime('%H:%M:%S')}]")
+        self.stdout.flush()
+
+    def prepare_city(self, scale, results) -> str:
+        if create_database():
+            self.say(f"Created database {settings.DATABASES['default']['NAME']}")
+        call_command("migrate", interactive=False, verbosity=0)
+        if "seed_scale" not in get_commands():
+            call_command("load_demo", verbosity=0, stdout=StringIO())
+            results.add(
+                Line(
+                    "harness",
+                    "city data",
+                    "seed_scale is not there: the city is the demo alone",
+                    "seeded",
+                    False,
+                )
+            )
+            return "City: the demo alone (no seed_scale yet)"
+        began = time.monotonic()
+        call_command("seed_scale", "--scale", str(scale), "--reuse")
+        took = time.monotonic() - began
+        return f"City: `seed_scale --scale {scale:g} --reuse` took {took:.0f} s (reused if short)"
+
+    def walk_demo(self, url) -> dict:
+        """The demo database's pages and their queries, from a process of its own."""
+        self.say("Pages: the demo alone")
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "demo-pages.json"
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(settings.BASE_DIR) / "manage.py"),
+                    "bench",
+                    "--demo-pages",
+                    str(out),
+                ],
+                env={**os.environ, "DATABASE_URL": url},
+                check=True,
+            )
+            return json.loads(out.read_text())
+
+    def demo_pages(self, out: Path):
+        create_database()
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("load_demo", verbosity=0, stdout=StringIO())
+        planned, unknown = pages.plan()
+        rows = pages.walk(planned)
+        out.write_text(json.dumps({"rows": rows, "unknown": unknown}, ensure_ascii=False))
+        self.stdout.write(f"   {len(rows)} pages of {len(pages.accounts())} accounts walked")
