@@ -94,10 +94,11 @@ def peak_memory(task, moment) -> int:
 
 
 def make_due(size: int, moment: dt.datetime, tag: str) -> None:
-    """`size` members, each with a login and no e-mail address (the in-app inbox only: one
-    message each), signed up to one of ACTIVITIES activities starting 23 hours after `moment`:
-    `size` upcoming reminders due at `moment`. All were present at an activity three days
-    before, so that no inactivity nudge joins in."""
+    """`size` messages due at `moment`, as the weekly slot has them: `size` members, each with
+    a login and no e-mail address (the in-app inbox only: one message each). Half of them are
+    signed up to one of ACTIVITIES activities starting 23 hours later (an upcoming reminder
+    each) and were present at an activity three days before; the other half never came
+    (an inactivity nudge each)."""
     street, _ = Street.objects.get_or_create(name="压力测试街道")
     community, _ = Community.objects.get_or_create(name="压力测试社区", defaults={"street": street})
     agency = Agency.objects.create(name=f"压力测试单位{tag}", short_name=f"压测{tag}")
@@ -110,6 +111,7 @@ def make_due(size: int, moment: dt.datetime, tag: str) -> None:
         Member(agency=agency, user=user, name=f"压测{i}", mobile=f"139{i:08d}")
         for i, user in enumerate(users)
     )
+    coming = members[: size // 2]
     starts = moment + dt.timedelta(hours=23)
     activities = Activity.objects.bulk_create(
         Activity(
@@ -118,7 +120,6 @@ def make_due(size: int, moment: dt.datetime, tag: str) -> None:
             title=f"压力测试活动{tag}-{i}",
             starts_at=starts,
             ends_at=starts + dt.timedelta(hours=2),
-            capacity=None,
         )
         for i in range(ACTIVITIES)
     )
@@ -137,7 +138,7 @@ def make_due(size: int, moment: dt.datetime, tag: str) -> None:
             status=Participation.Status.SIGNED_UP,
             source=Participation.Source.SIGN_UP,
         )
-        for i, member in enumerate(members)
+        for i, member in enumerate(coming)
     )
     Participation.objects.bulk_create(
         Participation(
@@ -147,7 +148,7 @@ def make_due(size: int, moment: dt.datetime, tag: str) -> None:
             hours=2,
             source=Participation.Source.ROLL_CALL,
         )
-        for member in members
+        for member in coming
     )
 
 

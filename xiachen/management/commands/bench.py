@@ -174,7 +174,7 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def say(self, text):
-        self.stdout.write(f"== {text} [{time.strftime('%H:%M:%S')}]")
+        self.stdout.write(f"== {text} [{time.strftime('%H:%M:%S', time.gmtime())}]")
         self.stdout.flush()
 
     def prepare_city(self, scale, results) -> str:
