@@ -1,0 +1,123 @@
+"""The pieces of `make bench` that need no city: the hand-written SQL of each scope and figure
+agrees with the code on the persona world, and the page comparison flags what it must."""
+
+import pytest
+from django.utils import timezone
+
+from xiachen.bench import figures as bench_figures
+from xiachen.bench import pages, scopes, sweep
+from xiachen.bench.measure import Line, Results
+
+PERSONAS = [
+    "city_admin",
+    "superuser",
+    "street_officer",
+    "community_staff",
+    "other_community_staff",
+    "grid_worker",
+    "agency_office",
+    "other_agency_office",
+    "member_user",
+    "other_member_user",
+]
+
+
+def test_every_model_with_a_scope_has_a_sql_reference():
+    labels = {model._meta.label for model in scopes.scoped_models()}
+    assert "activities.Activity" in labels
+    assert labels <= set(scopes.REFERENCES), labels - set(scopes.REFERENCES)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_scopes_sql_reference_counts_the_rows_visible_to_returns(request, persona):
+    user = request.getfixturevalue(persona)
+    for model in scopes.scoped_models():
+        expected = model._default_manager.visible_to(user).count()
+        assert scopes.reference_count(model, user) == expected, model._meta.label
+
+
+def test_a_reference_with_nothing_in_scope_matches_nothing(world, django_user_model):
+    nobody = django_user_model.objects.create_user(username="nobody", password="pw-nobody")
+    for model in scopes.scoped_models():
+        assert scopes.reference_count(model, nobody) == model._default_manager.visible_to(
+            nobody
+        ).count(), model._meta.label
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_each_dashboard_figure_equals_its_sql_reference(request, persona):
+    user = request.getfixturevalue(persona)
+    shown = list(bench_figures.figures_of(user, timezone.now()))
+    assert shown, "every persona's dashboard shows a figure"
+    for name, computed, reference in shown:
+        assert computed() == reference(), name
+
+
+def row(username, url, queries, status=200, time=None):
+    out = {
+        "username": username,
+        "name": "activities:activity_list",
+        "url": url,
+        "admin": False,
+        "label": "",
+        "status": status,
+        "queries": queries,
+        "same_object": True,
+    }
+    if time is not None:
+        out.update(time=time, samples=1)
+    return out
+
+
+def test_the_comparison_flags_a_page_whose_queries_grow_with_the_data():
+    demo = [row("shengli_staff", "/activities/", 9), row("shengli_staff", "/", 7)]
+    city = [row("shengli_staff", "/activities/", 12), row("shengli_staff", "/", 7)]
+    lines = {line.name: line for line in pages.compare(demo, city, judge_time=True)}
+    assert not lines["shengli_staff /activities/"].ok
+    assert "grows" in lines["shengli_staff /activities/"].note
+    assert lines["shengli_staff /"].ok
+
+
+def test_the_comparison_flags_too_many_queries_and_a_page_missing_in_the_city():
+    demo = [row("admin", "/", 16), row("admin", "/members/", 8)]
+    city = [row("admin", "/", 16), row("admin", "/members/", 8, status=404)]
+    lines = {line.name: line for line in pages.compare(demo, city, judge_time=True)}
+    assert not lines["admin /"].ok
+    assert not lines["admin /members/"].ok
+
+
+def test_a_slow_page_fails_only_where_times_are_judged():
+    demo = [row("admin", "/", 8)]
+    city = [row("admin", "/", 8, time=0.2)]
+    judged = [line for line in pages.compare(demo, city, judge_time=True) if line.section == "time"]
+    shown = [line for line in pages.compare(demo, city, judge_time=False) if line.section == "time"]
+    assert judged[0].verdict == "FAIL"
+    assert shown[0].verdict == "(FAIL)"
+    results = Results(echo=False)
+    results.add(shown[0])
+    results.add(Line("queries", "admin /", "8", "8", True))
+    assert results.failed == []
+    results.add(judged[0])
+    assert results.failed == judged
+
+
+def test_every_page_with_an_id_says_which_demo_object_it_shows():
+    with_ids = {name for name, args in pages.url_names() if args}
+    assert "activities:attendance_board" in with_ids
+    assert with_ids <= set(pages.OBJECTS), with_ids - set(pages.OBJECTS)
+
+
+def test_the_page_walk_skips_pages_an_account_may_not_open(world, community_staff, member_user):
+    planned, unknown = pages.plan([community_staff.username, member_user.username])
+    assert unknown == []
+    by_account = {}
+    for page in planned:
+        by_account.setdefault(page.username, set()).add(page.name)
+    assert "members:registration_review" in by_account["shengli_staff"]
+    assert "members:registration_review" not in by_account["sanxia_member"]
+    assert "reports:dashboard" in by_account["sanxia_member"]
+
+
+def test_the_sweep_bench_runs_the_task_beat_runs_every_minute():
+    assert sweep.beat_task().name == "activities.sweep_reminders"
