@@ -39,9 +39,10 @@ def test_each_scopes_sql_reference_counts_the_rows_visible_to_returns(request, p
 def test_a_reference_with_nothing_in_scope_matches_nothing(world, django_user_model):
     nobody = django_user_model.objects.create_user(username="nobody", password="pw-nobody")
     for model in scopes.scoped_models():
-        assert scopes.reference_count(model, nobody) == model._default_manager.visible_to(
-            nobody
-        ).count(), model._meta.label
+        assert (
+            scopes.reference_count(model, nobody)
+            == model._default_manager.visible_to(nobody).count()
+        ), model._meta.label
 
 
 @pytest.mark.postgres
@@ -121,3 +122,18 @@ def test_the_page_walk_skips_pages_an_account_may_not_open(world, community_staf
 
 def test_the_sweep_bench_runs_the_task_beat_runs_every_minute():
     assert sweep.beat_task().name == "activities.sweep_reminders"
+
+
+def test_a_member_reported_in_twice_in_one_street_is_counted_once(world, member_user):
+    # Two report-ins to one community (liaison and residence): one street, one community.
+    from members.models import Registration
+
+    Registration.objects.create(
+        member=world.sanxia_member,
+        community=world.shengli,
+        kind=Registration.Kind.RESIDENCE,
+        applied_on=timezone.localdate(),
+    )
+    for model in scopes.scoped_models():
+        expected = model._default_manager.visible_to(member_user).count()
+        assert scopes.reference_count(model, member_user) == expected, model._meta.label

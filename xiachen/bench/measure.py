@@ -34,13 +34,13 @@ def count_queries(function, using="default"):
     return result, counter.count
 
 
-def median_time(function, *, repeat: int = 5, budget: float = 3.0) -> tuple[float, int]:
+def median_time(function, *, repeat: int = 5, budget: float = 3.0, times=()) -> tuple[float, int]:
     """Median wall time in seconds of `repeat` calls, fewer when they would take longer than
     `budget` seconds together (a page that takes seconds needs no five samples to fail); returns
-    (median, calls made). One call always happens."""
-    times = []
-    started = time.perf_counter()
-    for _ in range(repeat):
+    (median, samples). `times` are samples already taken, which count among the `repeat`."""
+    times = list(times)
+    started = time.perf_counter() - sum(times)
+    while len(times) < repeat:
         begin = time.perf_counter()
         function()
         times.append(time.perf_counter() - begin)

@@ -7,6 +7,7 @@ keep their ids), so the same URLs show the same objects there; `walk` visits the
 database and `compare` holds the query counts side by side.
 """
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -204,10 +205,10 @@ def _same_object(page: Page) -> bool:
     return obj is not None and _object_label(obj) == page.label
 
 
-def walk(pages, *, timing=False, repeat=5, budget=3.0) -> list[dict]:
+def walk(pages, *, timing=False, repeat=5, budget=3.0, warm=True) -> list[dict]:
     """Visits each page as its account: status, queries of a warm request (the second: the
-    first fills the per-process caches), and with `timing` the median time of up to `repeat`
-    requests."""
+    first fills the per-process caches; `warm=False` when `plan` just opened it), and with
+    `timing` the median time of up to `repeat` requests, that one included."""
     User = get_user_model()
     clients = {}
     rows = []
@@ -216,8 +217,11 @@ def walk(pages, *, timing=False, repeat=5, budget=3.0) -> list[dict]:
             clients[page.username] = Client()
             clients[page.username].force_login(User.objects.get(username=page.username))
         client = clients[page.username]
-        client.get(page.url)
+        if warm:
+            client.get(page.url)
+        begin = time.perf_counter()
         response, queries = count_queries(lambda: client.get(page.url))  # noqa: B023
+        first = time.perf_counter() - begin
         row = {**asdict(page), "status": response.status_code, "queries": queries}
         row["same_object"] = _same_object(page)
         if timing and page.timed:
@@ -225,6 +229,7 @@ def walk(pages, *, timing=False, repeat=5, budget=3.0) -> list[dict]:
                 lambda: client.get(page.url),  # noqa: B023
                 repeat=repeat,
                 budget=budget,
+                times=[first],
             )
         rows.append(row)
     return rows

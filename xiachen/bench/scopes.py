@@ -46,7 +46,11 @@ class Rules:
     def union(self) -> tuple[str, list]:
         if not self.parts:
             return "SELECT NULL AS id WHERE 1 = 0", []
-        return " UNION ".join(sql for sql, _ in self.parts), [p for _, ps in self.parts for p in ps]
+        params = [p for _, ps in self.parts for p in ps]
+        if len(self.parts) == 1:
+            # UNION removes the duplicates a join to many rows makes; alone, DISTINCT does.
+            return "SELECT DISTINCT " + self.parts[0][0].removeprefix("SELECT "), params
+        return " UNION ".join(sql for sql, _ in self.parts), params
 
 
 # The ids of each model's visible rows, for a scope that is not the city's.

@@ -125,7 +125,10 @@ class Command(BaseCommand):
         if "pages" in only:
             self.say("Pages: walking the city")
             city_rows = pages.walk(
-                [pages.Page.of(row) for row in demo_rows], timing=True, repeat=5 if judge else 1
+                [pages.Page.of(row) for row in demo_rows],
+                timing=True,
+                repeat=5 if judge else 1,
+                budget=3.0,
             )
             for line in pages.compare(demo_rows, city_rows, judge_time=judge):
                 results.add(line)
@@ -228,6 +231,6 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("load_demo", verbosity=0, stdout=StringIO())
         planned, unknown = pages.plan()
-        rows = pages.walk(planned)
+        rows = pages.walk(planned, warm=False)
         out.write_text(json.dumps({"rows": rows, "unknown": unknown}, ensure_ascii=False))
         self.stdout.write(f"   {len(rows)} pages of {len(pages.accounts())} accounts walked")
