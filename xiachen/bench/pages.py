@@ -187,6 +187,7 @@ def plan(usernames=None) -> tuple[list[Page], list[str]]:
                 name = f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
                 candidates.append(Page(username, name, reverse(name), admin=True))
         pages += [page for page in candidates if client.get(page.url).status_code == 200]
+        client.logout()
     return pages, sorted(set(unknown))
 
 
@@ -232,6 +233,8 @@ def walk(pages, *, timing=False, repeat=5, budget=3.0, warm=True) -> list[dict]:
                 times=[first],
             )
         rows.append(row)
+    for client in clients.values():
+        client.logout()  # the sessions signed in for the walk go with it
     return rows
 
 
