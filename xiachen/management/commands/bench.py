@@ -128,17 +128,17 @@ class Command(BaseCommand):
                 [pages.Page.of(row) for row in demo_rows],
                 timing=True,
                 repeat=5 if judge else 1,
-                budget=3.0,
+                budget=1.5 if judge else 3.0,
             )
             for line in pages.compare(demo_rows, city_rows, judge_time=judge):
                 results.add(line)
         if "scopes" in only:
             self.say("Scopes")
-            for line in scopes.bench(users, judge_time=judge, timeout=10 if judge else 30):
+            for line in scopes.bench(users, judge_time=judge, timeout=5 if judge else 30):
                 results.add(line)
         if "figures" in only:
             self.say("Dashboard figures")
-            for line in figures.bench(users, judge_time=judge, timeout=10 if judge else 30):
+            for line in figures.bench(users, judge_time=judge, timeout=5 if judge else 30):
                 results.add(line)
         if "sweep" in only:
             self.say("Reminder sweep")
