@@ -261,7 +261,9 @@ def compare(demo_rows, city_rows, *, judge_time: bool) -> list[Line]:
                 f"demo {demo['queries']}, city {row['queries']}",
                 f"equal, ≤ {MAX_QUERIES}",
                 same and row["queries"] <= MAX_QUERIES,
-                note="" if same else "grows with the data",
+                note=""
+                if same
+                else ("more" if row["queries"] > demo["queries"] else "fewer") + " in the city",
             )
         )
     for row in city_rows:
