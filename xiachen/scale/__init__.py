@@ -68,19 +68,24 @@ class Seeded:
 
 
 def demo_only() -> bool:
-    """Whether the database holds nothing but (some of) the demo: the city may be built here."""
+    """Whether the database holds nothing but (some of) the demo: the city may be built here.
+    Its places, agencies, agreements and members are known by name, number and mobile."""
     from xiachen.demo.loader import data
 
-    data = data()
-    communities = {name for street in data["streets"].values() for name in street}
-    agencies = {a["name"] for a in data["agencies"]}
-    members = sum(g["count"] for a in data["agencies"] for g in a["members"])
+    demo = data()
+    streets = set(demo["streets"])
+    communities = {name for street in demo["streets"].values() for name in street}
+    agencies = {a["name"] for a in demo["agencies"]}
+    agreements = rf"^GJ-\d{{4}}-00[1-{len(demo['agreements'])}]$"
+    mobiles = r"^13900\d{6}$"
     return (
         not CitySeed.objects.exists()
+        and not Street.objects.exclude(name__in=streets).exists()
         and not Community.objects.exclude(name__in=communities).exists()
         and not Agency.objects.exclude(name__in=agencies).exists()
-        and Member.objects.count() <= members
-        and Activity.objects.count() <= len(data["activities"])
+        and not Agreement.objects.exclude(number__regex=agreements).exists()
+        and not Member.objects.exclude(mobile__regex=mobiles).exists()
+        and Activity.objects.count() <= len(demo["activities"])
     )
 
 
@@ -131,6 +136,9 @@ def seed(*, scale: float, seed: int, today: dt.date, log=print) -> Seeded:
     with transaction.atomic():
         with connection.cursor() as wrapper:
             cursor = wrapper.cursor  # psycopg2's own, for copy_expert
+            # Checks still pending in this transaction (the demo's, when it was loaded in the
+            # same one) are run now: a table with pending checks cannot be altered.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             restore = _set_aside(cursor, tables)
             city = City(scale=scale, seed=seed, today=today, log=log)

@@ -96,6 +96,7 @@ class City:
         self.target = counts_at(scale)
         self.log = log
         self.next_ids = {}
+        self.sending_left = 3
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -134,20 +135,23 @@ class City:
     def run(self, cursor) -> CopyLoader:
         from xiachen.demo.loader import data
 
+        self.read_demo(cursor)
         self.copy = CopyLoader(cursor)
         self.name_pool = data()["names"]
         self.positions = data()["positions"]
         self.skills = data()["skills"]
-        self.read_demo(cursor)
-        self.places()
-        self.staff()
-        self.agencies()
-        self.agreements()
-        self.members()
-        self.activities()
-        self.duty()
-        self.digests()
-        self.copy.flush()
+        try:
+            self.places()
+            self.staff()
+            self.agencies()
+            self.agreements()
+            self.members()
+            self.activities()
+            self.duty()
+            self.digests()
+            self.copy.flush()
+        finally:
+            self.copy.close()
         return self.copy
 
     def read_demo(self, cursor):
@@ -212,6 +216,11 @@ class City:
                 self.grid_workers[role.community_id].append(role.user_id)
             elif role.kind == StaffRole.Kind.AGENCY_OFFICE:
                 self.office_of.setdefault(role.agency_id, role.user_id)
+        self.taken_streets = set(
+            StaffRole.objects.filter(kind=StaffRole.Kind.STREET_OFFICER).values_list(
+                "street_id", flat=True
+            )
+        )
         self.user_emails = {}
         self.mobiles = set(Member.objects.values_list("mobile", flat=True))
         self.types = {t.code: (t.pk, t.default_nature) for t in ActivityType.objects.order_by("pk")}
@@ -365,13 +374,8 @@ class City:
             "communities_staffrole_grids", ["id", "staffrole_id", "grid_id"]
         )
         joined = self.at(self.first_day, "09:00")
-        taken_streets = set(
-            StaffRole.objects.filter(kind=StaffRole.Kind.STREET_OFFICER).values_list(
-                "street_id", flat=True
-            )
-        )
         for n, street_id in enumerate(self.streets.values()):
-            if street_id not in taken_streets:
+            if street_id not in self.taken_streets:
                 user_id = self.user(f"street{n:02d}", self.name(), joined=joined)
                 self.role(user_id, StaffRole.Kind.STREET_OFFICER, street=street_id)
         for n, cid in enumerate(self.community_ids):
@@ -453,6 +457,7 @@ class City:
         harmonic = sum(1 / k for k in range(1, len(order) + 1))
         total = self.target["members"]
         self.size = {a: max(1, round(total / (k * harmonic))) for k, a in enumerate(order, 1)}
+        self.size[order[0]] += total - sum(self.size.values())  # rounding: the total exactly
         # Offices for those the demo has none for.
         joined = self.at(self.first_day, "09:00")
         for n, agency_id in enumerate(order):
@@ -1434,7 +1439,9 @@ class City:
             if channel == "inapp":
                 return "sent", 1, "", "", _ts(sent), "", None, _ts(sent), None
             return "failed", 3, failure, detail, _ts(sent), "", None, None, None
-        if r < 0.05 and (self.now - due).days < 2:
+        if (self.now - due).days < 14 and (self.sending_left > 0 or r < 0.05):
+            # A few in the hands of a worker right now, whatever the scale.
+            self.sending_left -= 1
             return "sending", 1, "", "", _ts(sent), "celery@worker-1", _ts(sent), None, None
         read = None
         if channel == "inapp" and rng.random() < 0.75:

@@ -4,6 +4,8 @@ buffer that is sent whenever it holds CHUNK rows, so that memory stays flat what
 import datetime as dt
 import hashlib
 import io
+import queue
+import threading
 import time
 from collections import Counter
 
@@ -68,13 +70,23 @@ class Table:
 
 class CopyLoader:
     """The tables being filled, with the rows and seconds each took and a checksum of all the
-    data sent (the same seed and day give the same checksum)."""
+    data sent (the same seed and day give the same checksum).
+
+    Chunks are sent by a thread of their own while the next ones are generated: PostgreSQL
+    parses and stores one chunk while Python writes the next (psycopg2 lets go of the GIL while
+    it talks to the server). At most QUEUED chunks wait, so memory stays flat."""
+
+    QUEUED = 4
 
     def __init__(self, cursor):
-        self.cursor = cursor  # a psycopg2 cursor
+        self.cursor = cursor  # a psycopg2 cursor, used only by the sending thread until close()
         self.tables: dict[str, Table] = {}
         self.seconds = Counter()
         self.digest = hashlib.sha256()
+        self.chunks = queue.Queue(maxsize=self.QUEUED)
+        self.failure = None
+        self.sender = threading.Thread(target=self._send_all, name="copy", daemon=True)
+        self.sender.start()
 
     def table(self, name: str, columns: list[str]) -> Table:
         if name not in self.tables:
@@ -82,19 +94,44 @@ class CopyLoader:
         return self.tables[name]
 
     def send(self, table: Table, data: str):
-        started = time.monotonic()
+        if self.failure is not None:
+            self.close()
         encoded = data.encode()
         self.digest.update(table.name.encode())
         self.digest.update(encoded)
-        columns = ", ".join(f'"{c}"' for c in table.columns)
-        self.cursor.copy_expert(
-            f'COPY "{table.name}" ({columns}) FROM STDIN', io.BytesIO(encoded), size=1 << 20
-        )
-        self.seconds[table.name] += time.monotonic() - started
+        self.chunks.put((table, encoded))
+
+    def _send_all(self):
+        while True:
+            item = self.chunks.get()
+            if item is None:
+                return
+            if self.failure is not None:
+                continue  # drain: the load has failed, close() says why
+            table, encoded = item
+            started = time.monotonic()
+            columns = ", ".join(f'"{c}"' for c in table.columns)
+            try:
+                self.cursor.copy_expert(
+                    f'COPY "{table.name}" ({columns}) FROM STDIN',
+                    io.BytesIO(encoded),
+                    size=1 << 20,
+                )
+            except Exception as error:  # raised again in the loading thread by close()
+                self.failure = error
+            self.seconds[table.name] += time.monotonic() - started
 
     def flush(self, *names):
         for name in names or list(self.tables):
             self.tables[name].flush()
+
+    def close(self):
+        """Sends what is left and waits for the sending thread; raises what it met."""
+        if self.sender.is_alive():
+            self.chunks.put(None)
+            self.sender.join()
+        if self.failure is not None:
+            raise self.failure
 
     def counts(self) -> dict[str, int]:
         return {name: table.count for name, table in self.tables.items() if table.count}
