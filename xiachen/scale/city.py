@@ -73,6 +73,7 @@ class Person:
     name: str
     mobile: str
     boost: bool = False  # a demo login: takes part more often
+    since: dt.date = dt.date.min  # reported in from then on: takes part only after
 
 
 # NULL in COPY's text format.
@@ -752,7 +753,8 @@ class City:
                     residence,
                     user_id,
                 )
-                person = Person(member_id, agency_id, left_on, user_id, name, mobile)
+                since = joined_day + dt.timedelta(days=21)
+                person = Person(member_id, agency_id, left_on, user_id, name, mobile, since=since)
                 if agency_id == self.agency_order[0] and busiest in mine and rng.random() < 0.35:
                     liaison = busiest
                 else:
@@ -1140,11 +1142,14 @@ class City:
         pool = self.pool.get(community_id)
         if not pool:
             return
-        people = rng.sample(pool, min(size, len(pool)))
+        # Those reported in by then and not yet gone: drawn with a margin for the others.
+        drawn = rng.sample(pool, min(size + size // 2 + 2, len(pool)))
+        people = [p for p in drawn if p.since <= day and (p.left_on is None or p.left_on > day)]
+        del people[size:]
         for person in self.boosted.get(community_id, ()):
             if person not in people and rng.random() < 0.25:
-                people.append(person)
-        people = [p for p in people if p.left_on is None or p.left_on > day]
+                if person.left_on is None or person.left_on > day:
+                    people.append(person)
         present = self.attendance(
             activity_id, community_id, starts, ends, future, past, status, manager, people, title
         )
@@ -1558,7 +1563,7 @@ class City:
             key,
             person.name,
             person.mobile,
-            community_id if owner == "community" else None,
+            community_id,
             person.agency_id,
             model,
             object_id,
