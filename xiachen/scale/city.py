@@ -722,7 +722,10 @@ class City:
                 name = self.name()
                 mobile = self.mobile()
                 party = rng.random() < 0.86
-                joined_day = self.first_day + dt.timedelta(days=int(span * rng.random() ** 2))
+                if rng.random() < 0.4:  # reported in before these five years
+                    joined_day = self.first_day - dt.timedelta(days=rng.randint(30, 400))
+                else:
+                    joined_day = self.first_day + dt.timedelta(days=int(span * rng.random() ** 2))
                 left_on = None
                 if rng.random() < 0.05:
                     left_on = joined_day + dt.timedelta(days=rng.randint(60, max(61, span // 2)))
