@@ -1,10 +1,12 @@
 """The Celery app. The worker and beat run on the embedded file-system broker on a laptop and
 on Redis in production; the code is the same."""
 
+import logging.config
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xiachen.settings")
 
@@ -27,6 +29,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
     },
 }
+
+
+@signals.setup_logging.connect
+def use_the_project_logging(**kwargs):
+    """Workers and beat log as the web app does (settings.LOGGING: JSON lines in production,
+    each with the id of the task it was written in) instead of Celery's own format."""
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @app.task(name="xiachen.ping")
