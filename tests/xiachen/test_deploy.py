@@ -97,6 +97,8 @@ class TestComposeShape:
         caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
         assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
         assert "tls /certs/site.crt /certs/site.key" in caddyfile
+        assert "{$SITE_SCHEME:https}://{$SITE_HOST:localhost} {" in caddyfile
+        assert interpolate(services["proxy"]["environment"]["SITE_SCHEME"]) == "https"
         assert any(v.endswith(":/certs:ro") for v in services["proxy"]["volumes"])
         assert "name web" in caddyfile and "port 8000" in caddyfile
         assert "header_up X-Request-ID" in caddyfile
@@ -370,13 +372,8 @@ def compose_gunicorn(compose, collected_static, activity_types, community_staff)
         f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
-    env = compose_app_environment(
-        compose,
-        {"SECRET_KEY": "k" * 50, "AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret"},
-    )
     base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    base.update(env)
-    base.update(
+    here = dict(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker,
         STATIC_ROOT=str(collected_static),
@@ -386,8 +383,11 @@ def compose_gunicorn(compose, collected_static, activity_types, community_staff)
     )
     started = []
 
-    def start(**changes):
-        started.append(Gunicorn({**base, **changes}))
+    def start(**dotenv):
+        """`dotenv`: what the operator's .env beside docker-compose.yml would say."""
+        given = {"SECRET_KEY": "k" * 50, "AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "s"}
+        env = compose_app_environment(compose, {**given, **dotenv})
+        started.append(Gunicorn({**base, **env, **here}))
         return started[-1]
 
     yield start
@@ -439,7 +439,7 @@ def test_signing_in_through_the_https_proxy_on_gunicorn_as_compose_runs_it(compo
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_signing_in_over_plain_http_on_an_intranet_that_says_so(compose_gunicorn):
-    server = compose_gunicorn(XIACHEN_PLAIN_HTTP="true", SITE_URL="http://localhost")
+    server = compose_gunicorn(SITE_SCHEME="http", XIACHEN_PLAIN_HTTP="true")
     browser = Browser(server.port)
 
     signed_in = browser.sign_in("http://localhost", "shengli_staff")
