@@ -17,13 +17,17 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import boto3
+import moto
 import pytest
 import redis
 import yaml
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.files.base import ContentFile
 from django.db import connection
+from django.urls import reverse
 
 from tests.conftest import require_or_skip
 
@@ -449,3 +453,50 @@ def test_signing_in_over_plain_http_on_an_intranet_that_says_so(compose_gunicorn
     warnings = [line for line in server.json_lines() if line["logger"] == "xiachen.security"]
     assert warnings and warnings[0]["level"] == "WARNING"
     assert "XIACHEN_PLAIN_HTTP" in warnings[0]["message"]
+
+
+# Uploads in the bucket. The object store is the edge of the world: moto plays it.
+
+SCAN = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+@pytest.fixture
+def bucket(settings):
+    """STORAGES["default"] exactly as xiachen/settings.py builds it from the compose file's
+    bucket settings, against an S3 that lives in this process."""
+    shown = settings_in_subprocess(
+        "import json; print(json.dumps(s.STORAGES['default']))",
+        AWS_STORAGE_BUCKET_NAME="xiachen",
+        AWS_ACCESS_KEY_ID="key",
+        AWS_SECRET_ACCESS_KEY="secret",
+        AWS_S3_REGION_NAME="us-east-1",
+    )
+    storage = json.loads(" ".join(shown))
+    with moto.mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="xiachen")
+        settings.STORAGES = {**settings.STORAGES, "default": storage}
+        yield boto3.resource("s3", region_name="us-east-1").Bucket("xiachen")
+
+
+def test_a_scan_goes_to_the_bucket_and_back_through_the_scope_checked_page(
+    world, client, agency_office, bucket
+):
+    world.agreement.scan.save("signed.pdf", ContentFile(SCAN))
+    (stored,) = bucket.objects.all()
+    assert stored.key.startswith("media/agreements/") and stored.key.endswith(".pdf")
+    assert stored.get()["Body"].read() == SCAN
+    assert not (Path(settings.MEDIA_ROOT) / "agreements").exists()
+
+    client.force_login(agency_office)
+    url = reverse("communities:agreement_scan", args=[world.agreement.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == SCAN
+
+
+def test_a_scan_missing_from_the_bucket_is_not_found(world, client, agency_office, bucket):
+    world.agreement.scan.save("signed.pdf", ContentFile(SCAN))
+    bucket.objects.all().delete()
+    client.force_login(agency_office)
+    url = reverse("communities:agreement_scan", args=[world.agreement.pk])
+    assert client.get(url).status_code == 404
