@@ -485,7 +485,7 @@ def test_a_scan_goes_to_the_bucket_and_back_through_the_scope_checked_page(
     (stored,) = bucket.objects.all()
     assert stored.key.startswith("media/agreements/") and stored.key.endswith(".pdf")
     assert stored.get()["Body"].read() == SCAN
-    assert not (Path(settings.MEDIA_ROOT) / "agreements").exists()
+    assert not (Path(settings.MEDIA_ROOT) / world.agreement.scan.name).exists()
 
     client.force_login(agency_office)
     url = reverse("communities:agreement_scan", args=[world.agreement.pk])
