@@ -12,15 +12,15 @@ os.environ.setdefault("SECRET_KEY", "xiachen-bench-only-key-never-served-beyond-
 # Nothing the bench does may reach a broker: every sweep it runs is rolled back, and this
 # broker lives in memory only should a task be published all the same.
 os.environ["CELERY_BROKER_URL"] = "memory://"
+# Gunicorn serves plain HTTP on 127.0.0.1: the documented plain-intranet setting (no redirect
+# to HTTPS, cookies that travel over HTTP).
+os.environ["XIACHEN_PLAIN_HTTP"] = "true"
 os.environ.setdefault("STATIC_ROOT", os.path.join(os.getcwd(), "var", "bench", "static"))
 
 from xiachen.settings import *  # noqa: E402, F403
 
 # The test client's host, beside the loopback names gunicorn answers to.
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
-# Gunicorn serves plain HTTP on 127.0.0.1: the load test signs in over it.
-SESSION_COOKIE_SECURE = False
-CSRF_COOKIE_SECURE = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING = {
     "version": 1,

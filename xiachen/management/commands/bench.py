@@ -97,6 +97,10 @@ class Command(BaseCommand):
                 raise CommandError("--demo-database-url is needed for the page walk")
             demo = self.walk_demo(options["demo_database_url"])
             demo_rows = demo["rows"]
+            if not demo_rows:
+                results.add(
+                    Line("harness", "page walk", "no page answered 200 on the demo", "pages", False)
+                )
             for name in demo["unknown"]:
                 results.add(
                     Line(
@@ -154,14 +158,18 @@ class Command(BaseCommand):
                     by_account.setdefault(row["username"], []).append(row["url"])
             seconds, warmup = (30, 10) if judge else (10, 5)
             self.say(f"Load: {load.USERS} users for {warmup} + {seconds} s")
-            for line in load.bench(
-                by_account,
-                port=options["port"],
-                workdir=Path(settings.BASE_DIR) / "var" / "bench",
-                seconds=seconds,
-                warmup=warmup,
-                judge=judge,
-            ):
+            try:
+                lines = load.bench(
+                    by_account,
+                    port=options["port"],
+                    workdir=Path(settings.BASE_DIR) / "var" / "bench",
+                    seconds=seconds,
+                    warmup=warmup,
+                    judge=judge,
+                )
+            except (RuntimeError, OSError) as exc:
+                lines = [Line("load", "gunicorn and locust", str(exc), "a run", False)]
+            for line in lines:
                 results.add(line)
 
         elapsed = time.monotonic() - started
