@@ -8,6 +8,7 @@ database and `compare` holds the query counts side by side.
 """
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection
+from django.db.backends.signals import connection_created
 from django.db.models import Count
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -206,33 +209,75 @@ def _same_object(page: Page) -> bool:
     return obj is not None and _object_label(obj) == page.label
 
 
-def walk(pages, *, timing=False, repeat=5, budget=3.0, warm=True) -> list[dict]:
+def _get(client, url, timeout):
+    """(status, queries, seconds) of one request; status "timeout" when the database cancelled
+    a statement after `timeout` seconds (PostgreSQL's statement_timeout, set for the walk)."""
+    begin = time.perf_counter()
+    try:
+        response, queries = count_queries(lambda: client.get(url))
+    except OperationalError as exc:
+        if "statement timeout" not in str(exc):
+            raise
+        return "timeout", None, time.perf_counter() - begin
+    return response.status_code, queries, time.perf_counter() - begin
+
+
+@contextmanager
+def statement_timeout(seconds):
+    """Every statement of the block cancelled after `seconds` (PostgreSQL; None: no limit),
+    on this connection and on any the requests open anew."""
+    if not seconds or connection.vendor != "postgresql":
+        yield
+        return
+    sql = f"SET statement_timeout = {int(seconds * 1000)}"
+
+    def on_connect(sender, connection, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    connection_created.connect(on_connect)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(on_connect)
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
+
+
+def walk(pages, *, timing=False, repeat=5, budget=3.0, warm=True, timeout=None) -> list[dict]:
     """Visits each page as its account: status, queries of a warm request (the second: the
     first fills the per-process caches; `warm=False` when `plan` just opened it), and with
-    `timing` the median time of up to `repeat` requests, that one included."""
+    `timing` the median time of up to `repeat` requests, that one included. A page whose first
+    request takes over a second is measured on that request alone; one cancelled after
+    `timeout` seconds has status "timeout"."""
     User = get_user_model()
     clients = {}
     rows = []
-    for page in pages:
-        if page.username not in clients:
-            clients[page.username] = Client()
-            clients[page.username].force_login(User.objects.get(username=page.username))
-        client = clients[page.username]
-        if warm:
-            client.get(page.url)
-        begin = time.perf_counter()
-        response, queries = count_queries(lambda: client.get(page.url))  # noqa: B023
-        first = time.perf_counter() - begin
-        row = {**asdict(page), "status": response.status_code, "queries": queries}
-        row["same_object"] = _same_object(page)
-        if timing and page.timed:
-            row["time"], row["samples"] = median_time(
-                lambda: client.get(page.url),  # noqa: B023
-                repeat=repeat,
-                budget=budget,
-                times=[first],
-            )
-        rows.append(row)
+    with statement_timeout(timeout):
+        for page in pages:
+            if page.username not in clients:
+                clients[page.username] = Client()
+                clients[page.username].force_login(User.objects.get(username=page.username))
+            client = clients[page.username]
+            status, queries, first = None, None, None
+            if warm:
+                status, queries, first = _get(client, page.url, timeout)
+            if first is None or (first <= 1 and status == 200):
+                status, queries, first = _get(client, page.url, timeout)
+            row = {**asdict(page), "status": status, "queries": queries}
+            row["same_object"] = _same_object(page)
+            if timing and page.timed and status == 200:
+                row["time"], row["samples"] = median_time(
+                    lambda: client.get(page.url),  # noqa: B023
+                    repeat=repeat,
+                    budget=budget,
+                    times=[first],
+                )
+            elif status == "timeout":
+                row["time"], row["samples"] = first, 1
+            rows.append(row)
     for client in clients.values():
         client.logout()  # the sessions signed in for the walk go with it
     return rows
@@ -249,6 +294,8 @@ def compare(demo_rows, city_rows, *, judge_time: bool) -> list[Line]:
         row = city.get(key)
         if row is None or row["status"] != 200 or not row["same_object"]:
             found = f"status {row['status']}" if row else "not walked"
+            if row and row["status"] == "timeout":
+                found = f"cancelled after {row['time']:.1f} s"
             if row and not row["same_object"]:
                 found = f"not the demo's {demo['label']}"
             lines.append(Line("queries", name, f"{found} in the city", "200, same object", False))

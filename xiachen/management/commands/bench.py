@@ -135,6 +135,7 @@ class Command(BaseCommand):
                 timing=True,
                 repeat=5 if judge else 1,
                 budget=1.5 if judge else 3.0,
+                timeout=5 if judge else 30,
             )
             for line in pages.compare(demo_rows, city_rows, judge_time=judge):
                 results.add(line)
