@@ -217,8 +217,10 @@ def _get(client, url, timeout):
         response, queries = count_queries(lambda: client.get(url))
     except OperationalError as exc:
         if "statement timeout" not in str(exc):
-            raise
+            return f"error: {exc}", None, time.perf_counter() - begin
         return "timeout", None, time.perf_counter() - begin
+    except Exception as exc:  # a page that fails is a failed line, not a stopped bench
+        return f"error: {type(exc).__name__}: {exc}", None, time.perf_counter() - begin
     return response.status_code, queries, time.perf_counter() - begin
 
 

@@ -27,6 +27,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
-    # The walk opens every page as every account: the 403s and 404s it meets are expected.
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The walk opens every page as every account: the 403s and 404s it meets are expected, and
+    # a page that fails (or is cancelled by the walk's statement timeout) is its failed line.
+    "loggers": {"django.request": {"level": "CRITICAL"}},
 }
