@@ -463,4 +463,4 @@ def untimed_note(within: bool, judge_time: bool) -> str:
     """Below SCALE 1 a line of counts and times is judged on its counts alone."""
     if judge_time:
         return ""
-    return "counts equal; times not judged" + ("" if within else " (would FAIL)")
+    return "equal; times not judged" + ("" if within else " (would FAIL)")

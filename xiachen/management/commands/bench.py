@@ -85,7 +85,7 @@ class Command(BaseCommand):
         only = set(options["only"].split(","))
         scale = options["scale"]
         judge = scale >= 1
-        started = time.monotonic()
+        self.started, self.scale, self.output = time.monotonic(), scale, options["output"]
         results = Results()
         facts = []
         self.say(f"Bench at scale {scale:g}" + ("" if judge else ": times are shown, not judged"))
@@ -139,19 +139,23 @@ class Command(BaseCommand):
             )
             for line in pages.compare(demo_rows, city_rows, judge_time=judge):
                 results.add(line)
+        self.write(results, facts)
         if "scopes" in only:
             self.say("Scopes")
             for line in scopes.bench(users, judge_time=judge, timeout=5 if judge else 30):
                 results.add(line)
+        self.write(results, facts)
         if "figures" in only:
             self.say("Dashboard figures")
             for line in figures.bench(users, judge_time=judge, timeout=5 if judge else 30):
                 results.add(line)
+        self.write(results, facts)
         if "sweep" in only:
             self.say("Reminder sweep")
             sizes = (1000, 10000) if judge else (50, 500)
             for line in sweep.bench(sizes=sizes, judge=judge):
                 results.add(line)
+        self.write(results, facts)
         if "load" in only:
             by_account = {}
             for row in demo_rows:
@@ -173,17 +177,8 @@ class Command(BaseCommand):
             for line in lines:
                 results.add(line)
 
-        elapsed = time.monotonic() - started
-        relative = options["output"] or (
-            "docs/benchmarks.md" if judge else f"var/bench/benchmarks-{scale:g}.md"
-        )
-        output = Path(settings.BASE_DIR) / relative
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(
-            report.markdown(
-                results.lines, scale=scale, about=report.machine(), facts=facts, elapsed=elapsed
-            )
-        )
+        relative = self.write(results, facts, finished=True)
+        elapsed = time.monotonic() - self.started
         failed = results.failed
         judged = [line for line in results.lines if line.judged]
         self.say(
@@ -193,6 +188,32 @@ class Command(BaseCommand):
         )
         if failed:
             sys.exit(1)
+
+    def write(self, results, facts, *, finished=False) -> str:
+        """Writes the table as it stands: after each section, so that a long run stopped
+        half-way still leaves what it measured; returns the path."""
+        relative = self.output or (
+            "docs/benchmarks.md" if self.scale >= 1 else f"var/bench/benchmarks-{self.scale:g}.md"
+        )
+        output = Path(settings.BASE_DIR) / relative
+        output.parent.mkdir(parents=True, exist_ok=True)
+        extra = (
+            []
+            if finished
+            else [
+                "Unfinished: the run is still going, or stopped; below are the sections it finished"
+            ]
+        )
+        output.write_text(
+            report.markdown(
+                results.lines,
+                scale=self.scale,
+                about=report.machine(),
+                facts=facts + extra,
+                elapsed=time.monotonic() - self.started,
+            )
+        )
+        return relative
 
     def collect_static(self):
         """Production's hashed static files, collected again only when a source is newer."""
