@@ -6,7 +6,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -68,15 +80,14 @@ class ActivityQuerySet(models.QuerySet):
         )
 
     def with_place_counts(self):
-        """Annotates `signed_up` (those taking a place: signed up or present) and `present`."""
+        """Annotates `signed_up` (those taking a place: signed up or present) and `present`.
+
+        Each is a correlated count over the activity's participations (participation's activity
+        index), not a join with GROUP BY: the database counts only for the rows it returns, so a
+        page of 20 costs 20 small counts whether the community has 100 activities or 10,000."""
         return self.annotate(
-            signed_up=Count(
-                "participations",
-                filter=Q(participations__status__in=Participation.TAKING_A_PLACE),
-            ),
-            present=Count(
-                "participations", filter=Q(participations__status=Participation.Status.PRESENT)
-            ),
+            signed_up=_participation_count(Participation.TAKING_A_PLACE),
+            present=_participation_count([Participation.Status.PRESENT]),
         )
 
     def with_live_status(self, now=None):
@@ -108,6 +119,18 @@ class ActivityQuerySet(models.QuerySet):
         REMINDER_ROLL_CALL_AFTER_HOURS after their end (DESIGN.md, "1 h after end")."""
         after = timedelta(hours=settings.REMINDER_ROLL_CALL_AFTER_HOURS)
         return self.pending_roll_call((now or timezone.now()) - after)
+
+
+def _participation_count(statuses):
+    """How many participations of the outer activity have one of `statuses`: COUNT in a
+    subquery without GROUP BY, so it is 0 (not NULL) for an activity nobody is on."""
+    return Subquery(
+        Participation.objects.filter(activity=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .annotate(count=Func(F("pk"), function="COUNT"))
+        .values("count"),
+        output_field=IntegerField(),
+    )
 
 
 def live_status_sql(now):
