@@ -33,6 +33,15 @@ class MemberQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Member.Status.ACTIVE)
 
+    def matching(self, query: str):
+        """Members whose name contains `query`, or whose mobile ends with it when it is all
+        digits (the last 4 digits are what people remember and say aloud): the roll call's
+        walk-in search and the door-to-door picker."""
+        query = query.strip()
+        if query.isdigit():
+            return self.filter(mobile__endswith=query)
+        return self.filter(name__icontains=query)
+
 
 class Member(models.Model):
     """A cadre or party member an agency dispatches to communities (下沉党员 / 干部职工)."""

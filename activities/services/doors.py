@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,12 +21,15 @@ from django.utils.translation import gettext_lazy as _
 from communities.models import Compound
 from communities.permissions import can_manage
 from members.models import Member, Registration
+from members.names import pinyin_key
 
 from .. import figures
 from ..models import Activity, DoorToDoorUnit, Participation
 
 # One submission of the "add" form; more than a compound's worth is surely a typing slip.
 MAX_UNITS_AT_ONCE = 200
+# The people the assignment picker shows at once: typing more of a name narrows it.
+ASSIGNEE_LIMIT = 10
 
 
 def _label(value: str, numbered) -> str:
@@ -52,6 +55,43 @@ def assignable_members(activity: Activity):
     return Member.objects.filter(status=Member.Status.ACTIVE).filter(
         Q(pk__in=on_activity) | Q(pk__in=reported_in)
     )
+
+
+def door_assignees(*, activity: Activity, user) -> QuerySet:
+    """Whom `user` may give `activity`'s buildings to: the assignable members (on the activity
+    or reported in to its community) within the user's scope, `on_activity` marking those
+    taking a place on it. The picker searches these, and the assign form accepts only these."""
+    taking_a_place = Participation.objects.filter(
+        activity=activity,
+        member=OuterRef("pk"),
+        status__in=Participation.TAKING_A_PLACE,
+    )
+    return (
+        Member.objects.visible_to(user)
+        .filter(pk__in=assignable_members(activity).values("pk"))
+        .select_related("agency")
+        .annotate(on_activity=Exists(taking_a_place))
+    )
+
+
+@dataclass(frozen=True)
+class Assignees:
+    members: list
+    more: bool  # more match than are shown: a longer query narrows them
+
+
+def door_assignee_search(*, activity: Activity, user, query: str = "") -> Assignees:
+    """The picker's people: those matching `query` (name, or last digits of the mobile), or
+    with no query those taking a place on the activity, who are the likely ones. At most
+    ASSIGNEE_LIMIT, those on the activity first, each group by pinyin as in a contact list."""
+    members = door_assignees(activity=activity, user=user)
+    query = query.strip()
+    members = members.matching(query) if query else members.filter(on_activity=True)
+    found = list(members.order_by("-on_activity", "name", "pk")[: ASSIGNEE_LIMIT + 1])
+    shown = sorted(
+        found[:ASSIGNEE_LIMIT], key=lambda m: (not m.on_activity, pinyin_key(m.name), m.pk)
+    )
+    return Assignees(members=shown, more=len(found) > ASSIGNEE_LIMIT)
 
 
 def may_record(user, unit: DoorToDoorUnit) -> bool:
