@@ -87,5 +87,8 @@ class AutocompleteFilterMedia:
             isinstance(spec, tuple) and issubclass(spec[1], AutocompleteFilter)
             for spec in self.list_filter
         ):
-            media += AutocompleteSelect(None, self.admin_site).media + forms.Media(js=[SCRIPT])
+            # Naming jquery.init.js first puts the script after it: it needs django.jQuery.
+            media += AutocompleteSelect(None, self.admin_site).media + forms.Media(
+                js=["admin/js/jquery.init.js", SCRIPT]
+            )
         return media
