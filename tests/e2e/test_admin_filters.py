@@ -26,7 +26,7 @@ def test_choosing_an_agency_in_the_filter_box_filters_the_participations(
 ):
     page = desktop
     errors = []
-    page.on("pageerror", errors.append)
+    page.on("pageerror", lambda error: errors.append(error))
     page.goto("/admin/login/?next=/admin/activities/participation/")
     page.locator("#id_username").fill("root")
     page.locator("#id_password").fill("pw-root")
