@@ -121,6 +121,23 @@ class ActivityQuerySet(models.QuerySet):
         return self.pending_roll_call((now or timezone.now()) - after)
 
 
+def count_places(activities):
+    """Sets `signed_up` and `present` (ActivityQuerySet.with_place_counts) on activities already
+    read, such as a page of a list: one query for their ids. A list annotated in its own query
+    would count for every row it skips too (OFFSET), so its last page counted them all."""
+    activities = list(activities)
+    counted = {
+        pk: (signed_up, present)
+        for pk, signed_up, present in Activity.objects.filter(pk__in=[a.pk for a in activities])
+        .with_place_counts()
+        .order_by()
+        .values_list("pk", "signed_up", "present")
+    }
+    for activity in activities:
+        activity.signed_up, activity.present = counted.get(activity.pk, (0, 0))
+    return activities
+
+
 def _participation_count(statuses):
     """How many participations of the outer activity have one of `statuses`: COUNT in a
     subquery without GROUP BY, so it is 0 (not NULL) for an activity nobody is on."""
