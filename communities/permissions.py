@@ -61,17 +61,44 @@ def scope_of(user) -> Scope:
     return scope
 
 
-def any_of(**lookups) -> Q:
-    """OR of the lookups whose value is not empty; matches nothing when all are empty.
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value)
 
-    Empty values are dropped rather than passed on, because `field=None` would mean
-    "IS NULL" and let an anonymous scope match rows without a login."""
+
+def any_of(*branches, **lookups) -> Q:
+    """OR of the branches that can match; matches nothing when none can.
+
+    A keyword is a lookup on the row itself or along its to-one relations
+    (`community__street__in=scope.street_ids`), never across a to-many relation (participations,
+    report-ins, an agency's members): joined into the scope, such a relation multiplies the rows,
+    and ORed with the other branches it keeps PostgreSQL from using any index — at city size a
+    street officer's count of activities ran for minutes. Each to-many branch is a positional
+    `via(...)` instead, a subquery of its own on an indexed column.
+
+    Empty values and dropped branches (None) are left out rather than passed on, because
+    `field=None` would mean "IS NULL" and let an anonymous scope match rows without a login."""
     q = Q(pk__in=[])
+    for branch in branches:
+        if branch is not None:
+            q |= branch
     for lookup, value in lookups.items():
-        if value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value):
-            continue  # a QuerySet is kept as it is: testing it would run it
-        q |= Q(**{lookup: value})
+        if not _empty(value):  # a QuerySet is kept as it is: testing it would run it
+            q |= Q(**{lookup: value})
     return q
+
+
+def via(lookup: str, rows, *branches, **where) -> Q | None:
+    """A to-many branch of a scope as its own subquery: the row's `lookup` (`pk__in`, or a
+    to-one column such as `community__in`) among `rows` — a `values()` of the related model's
+    column that points back, e.g. `Participation.objects.values("activity")` — where any of the
+    branches and `where` lookups holds (as in `any_of`; a branch there may go further along
+    another to-many relation through `via` again). None, so `any_of` drops it, when none of
+    them can match."""
+    branches = [branch for branch in branches if branch is not None]
+    where = {key: value for key, value in where.items() if not _empty(value)}
+    if not branches and not where:
+        return None
+    return Q(**{lookup: rows.filter(any_of(*branches, **where))})
 
 
 # --- A community's work ----------------------------------------------------------------------

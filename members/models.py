@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, scope_of, via
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -20,13 +20,16 @@ class MemberQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Member.objects.filter(
-                any_of(
-                    agency__in=scope.agency_ids,
-                    registrations__community__street__in=scope.street_ids,
-                    registrations__community__in=scope.community_ids,
-                    user=scope.user_id,
-                )
+            any_of(
+                # Those who reported in to the viewer's communities or those of their streets.
+                via(
+                    "pk__in",
+                    Registration.objects.values("member"),
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                ),
+                agency__in=scope.agency_ids,
+                user=scope.user_id,
             )
         )
 

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, scope_of, via
+from members.models import Registration
 
 from .activity import Activity
 
@@ -18,14 +19,17 @@ class WorkUpdateQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=WorkUpdate.objects.filter(
-                any_of(
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
-                    author__member__agency__in=scope.agency_ids,
-                    author=scope.user_id,
-                    community__registrations__member__user=scope.user_id,
-                )
+            any_of(
+                # Those of a community the viewer reported in to.
+                via(
+                    "community__in",
+                    Registration.objects.values("community"),
+                    member__user=scope.user_id,
+                ),
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                author__member__agency__in=scope.agency_ids,
+                author=scope.user_id,
             )
         )
 
