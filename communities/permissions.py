@@ -88,12 +88,16 @@ def any_of(*branches, **lookups) -> Q:
 
 
 def via(lookup: str, rows, *branches, **where) -> Q | None:
-    """A to-many branch of a scope as its own subquery: the row's `lookup` (`pk__in`, or a
-    to-one column such as `community__in`) among `rows` — a `values()` of the related model's
-    column that points back, e.g. `Participation.objects.values("activity")` — where any of the
+    """A branch of a scope as its own subquery: the row's `lookup` (`pk__in`, or a to-one
+    column such as `community__in`) among `rows` — a `values()` of the related model's column
+    that points back, e.g. `Participation.objects.values("activity")` — where any of the
     branches and `where` lookups holds (as in `any_of`; a branch there may go further along
     another to-many relation through `via` again). None, so `any_of` drops it, when none of
-    them can match."""
+    them can match.
+
+    Every to-many branch is one. So is a to-one branch into a big table (a participation's
+    activity or member): ORed joins there make PostgreSQL join every row before filtering,
+    while `member_id IN (...)` is read from the row's own indexed column."""
     branches = [branch for branch in branches if branch is not None]
     where = {key: value for key, value in where.items() if not _empty(value)}
     if not branches and not where:

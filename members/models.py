@@ -127,10 +127,16 @@ class RegistrationQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
+                # The agency office's members and the viewer's own, as a subquery on the row's
+                # member column (not a join to all members ORed with the rest).
+                via(
+                    "member__in",
+                    Member.objects.values("pk"),
+                    agency__in=scope.agency_ids,
+                    user=scope.user_id,
+                ),
                 community__street__in=scope.street_ids,
                 community__in=scope.community_ids,
-                member__agency__in=scope.agency_ids,
-                member__user=scope.user_id,
             )
         )
 
