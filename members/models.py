@@ -92,6 +92,11 @@ class Member(models.Model):
                 violation_error_message=_("A member who left needs the date they left."),
             ),
         ]
+        indexes = [
+            # "members in Meta.ordering (agency, name)": the admin changelist's default sort
+            # and an agency's member list.
+            models.Index(fields=["agency", "name"], name="member_agency_name"),
+        ]
 
     def __str__(self):
         return self.name
@@ -227,6 +232,9 @@ class Registration(models.Model):
         indexes = [
             # "pending / active report-ins of this community": the review list and counts.
             models.Index(fields=["community", "status"], name="registration_community_status"),
+            # "the communities this member reported in to": the scopes' report-in subqueries
+            # (Activity, WorkUpdate, Community, Street), read from the index alone.
+            models.Index(fields=["member", "community"], name="registration_member_community"),
         ]
 
     def __str__(self):

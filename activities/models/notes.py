@@ -66,6 +66,13 @@ class WorkUpdate(models.Model):
         verbose_name = _("work update")
         verbose_name_plural = _("work updates")
         ordering = ["-created_at"]
+        indexes = [
+            # "this community's work updates, newest first" (-created_at, -pk): the work
+            # update list.
+            models.Index(
+                fields=["community", "created_at", "id"], name="workupdate_community_created"
+            ),
+        ]
 
     def __str__(self):
         return self.body[:30]

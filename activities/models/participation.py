@@ -174,6 +174,16 @@ class Participation(models.Model):
         indexes = [
             # "a member's attendance by status": figures, inactivity, the member's own record.
             models.Index(fields=["member", "status"], name="participation_member_status"),
+            # "participations in Meta.ordering (activity, member)": the admin changelist's default
+            # sort, read in index order instead of sorting 1.5 million rows on disk.
+            models.Index(fields=["activity", "member"], name="participation_activity_member"),
+            # "is anyone still signed up?": pending roll call (ActivityQuerySet.pending_roll_call),
+            # its dashboard count and reminder; only the few signed-up rows are in it.
+            models.Index(
+                fields=["activity"],
+                condition=Q(status="signed_up"),
+                name="participation_signed_up",
+            ),
         ]
 
     def __str__(self):
