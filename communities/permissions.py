@@ -4,9 +4,11 @@ A login's roles (StaffRole rows) become a `Scope`: sets of ids read once per use
 `visible_to(user)` QuerySet method starts from `scope_of(user)`, so an object outside the
 viewer's scope is simply not found (404). It ORs its branches with `any_of`, each branch across a
 to-many relation a subquery of its own (`via`), so that a scope costs the same at demo size and
-at city size (tests/communities/test_scopes.py checks every scope for every role). The questions "may this person do X here?" are the
-functions below; views, services, templates (through xiachen's template tags) and the menu ask
-them, so a change of a role's rights is one edit here.
+at city size (tests/communities/test_scopes.py checks every scope for every role).
+
+The questions "may this person do X here?" are the functions below; views, services, templates
+(through xiachen's template tags) and the menu ask them, so a change of a role's rights is one
+edit here.
 
 This module imports no models: the models import it.
 """
