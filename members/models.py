@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -132,16 +132,12 @@ class RegistrationQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                # The agency office's members and the viewer's own, as a subquery on the row's
-                # member column (not a join to all members ORed with the rest).
-                via(
-                    "member__in",
-                    Member.objects.values("pk"),
-                    agency__in=scope.agency_ids,
-                    user=scope.user_id,
-                ),
+                # The agency office's members, as a subquery on the row's member column (not a
+                # join to all members ORed with the rest).
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
                 community__street__in=scope.street_ids,
                 community__in=scope.community_ids,
+                **own(scope),
             )
         )
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member, Registration
 
 from .participation import Participation
@@ -61,14 +61,10 @@ class ActivityQuerySet(models.QuerySet):
                     "pk__in",
                     Participation.objects.values("activity"),
                     member__agency__in=scope.agency_ids,
-                    member__user=scope.user_id,
+                    **own(scope),
                 ),
                 # Those of a community the viewer reported in to.
-                via(
-                    "community__in",
-                    Registration.objects.values("community"),
-                    member__user=scope.user_id,
-                ),
+                via("community__in", Registration.objects.values("community"), **own(scope)),
                 community__street__in=scope.street_ids,
                 community__in=scope.community_ids,
                 agreement__agency__in=scope.agency_ids,

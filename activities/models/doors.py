@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member
 
 from .activity import Activity
@@ -28,12 +28,8 @@ class DoorToDoorUnitQuerySet(models.QuerySet):
                     community__street__in=scope.street_ids,
                     community__in=scope.community_ids,
                 ),
-                via(
-                    "member__in",
-                    Member.objects.values("pk"),
-                    agency__in=scope.agency_ids,
-                    user=scope.user_id,
-                ),
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
+                **own(scope),
             )
         )
 

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of
 from members.models import Member
 
 
@@ -16,11 +16,10 @@ class DutyAssignmentQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                # The viewer's own duty, as a subquery on the row's member column.
-                via("member__in", Member.objects.values("pk"), user=scope.user_id),
                 agreement__community__street__in=scope.street_ids,
                 agreement__community__in=scope.community_ids,
                 agreement__agency__in=scope.agency_ids,
+                **own(scope),
             )
         )
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Registration
 
 from .activity import Activity
@@ -21,11 +21,7 @@ class WorkUpdateQuerySet(models.QuerySet):
         return self.filter(
             any_of(
                 # Those of a community the viewer reported in to.
-                via(
-                    "community__in",
-                    Registration.objects.values("community"),
-                    member__user=scope.user_id,
-                ),
+                via("community__in", Registration.objects.values("community"), **own(scope)),
                 community__street__in=scope.street_ids,
                 community__in=scope.community_ids,
                 author__member__agency__in=scope.agency_ids,

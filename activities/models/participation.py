@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member
 
 # The hours of one participation lie in [0, MAX_HOURS]: the hours_in_range constraint, checked
@@ -34,12 +34,8 @@ class ParticipationQuerySet(models.QuerySet):
                     community__street__in=scope.street_ids,
                     community__in=scope.community_ids,
                 ),
-                via(
-                    "member__in",
-                    Member.objects.values("pk"),
-                    agency__in=scope.agency_ids,
-                    user=scope.user_id,
-                ),
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
+                **own(scope),
             )
         )
 
