@@ -86,7 +86,7 @@ def test_the_check_sees_a_to_many_join_in_a_subquery(world):
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("model", SCOPED, ids=lambda model: model._meta.label)
-def test_no_scope_joins_a_to_many_relation(request, model, persona):
+def test_no_scope_joins_a_to_many_relation(request, world, model, persona):
     user = AnonymousUser() if persona == "anonymous" else request.getfixturevalue(persona)
     queryset = model._default_manager.visible_to(user)
     assert to_many_joins(queryset.query) == []
