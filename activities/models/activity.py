@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
-from communities.permissions import any_of, scope_of
-from members.models import Member
+from communities.permissions import any_of, own, scope_of, via
+from members.models import Member, Registration
 
 from .participation import Participation
 
@@ -67,15 +67,19 @@ class ActivityQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Activity.objects.filter(
-                any_of(
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
-                    agreement__agency__in=scope.agency_ids,
-                    participations__member__agency__in=scope.agency_ids,
-                    participations__member__user=scope.user_id,
-                    community__registrations__member__user=scope.user_id,
-                )
+            any_of(
+                # Those its own members (an agency office's) or the viewer take part in.
+                via(
+                    "pk__in",
+                    Participation.objects.values("activity"),
+                    member__agency__in=scope.agency_ids,
+                    **own(scope),
+                ),
+                # Those of a community the viewer reported in to.
+                via("community__in", Registration.objects.values("community"), **own(scope)),
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                agreement__agency__in=scope.agency_ids,
             )
         )
 
