@@ -43,9 +43,8 @@ class NotificationAdmin(CitySizeList, admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
     ]
     list_select_related = ["recipient"]
-    # Newest first along the primary key (rows are written in the order they are created);
-    # the model's created_at has no index of its own.
-    ordering = ["-pk"]
+    # Newest first (the model's order), read backwards along notification_newest.
+    ordering = ["-created_at", "-pk"]
     search_fields = [
         "subject",
         "recipient__username",
