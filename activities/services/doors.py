@@ -61,17 +61,20 @@ def door_assignees(*, activity: Activity, user) -> QuerySet:
     """Whom `user` may give `activity`'s buildings to: the assignable members (on the activity
     or reported in to its community) within the user's scope, `on_activity` marking those
     taking a place on it. The picker searches these, and the assign form accepts only these."""
+    return _marked(
+        Member.objects.visible_to(user).filter(pk__in=assignable_members(activity).values("pk")),
+        activity,
+    )
+
+
+def _marked(members, activity: Activity):
+    """`members` with their agency and `on_activity`: taking a place on `activity`."""
     taking_a_place = Participation.objects.filter(
         activity=activity,
         member=OuterRef("pk"),
         status__in=Participation.TAKING_A_PLACE,
     )
-    return (
-        Member.objects.visible_to(user)
-        .filter(pk__in=assignable_members(activity).values("pk"))
-        .select_related("agency")
-        .annotate(on_activity=Exists(taking_a_place))
-    )
+    return members.select_related("agency").annotate(on_activity=Exists(taking_a_place))
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,19 @@ def door_assignee_search(*, activity: Activity, user, query: str = "") -> Assign
     """The picker's people: those matching `query` (name, or last digits of the mobile), or
     with no query those taking a place on the activity, who are the likely ones. At most
     ASSIGNEE_LIMIT, those on the activity first, each group by pinyin as in a contact list."""
-    members = door_assignees(activity=activity, user=user)
     query = query.strip()
-    members = members.matching(query) if query else members.filter(on_activity=True)
+    if query:
+        candidates = assignable_members(activity).matching(query)
+    else:
+        taking_a_place = Participation.objects.filter(
+            activity=activity, status__in=Participation.TAKING_A_PLACE
+        ).values_list("member", flat=True)
+        candidates = assignable_members(activity).filter(pk__in=list(taking_a_place))
+    # The same people as door_assignees, in steps: the candidates' ids first, then the scope
+    # of only those. In one query PostgreSQL checked the scope of every member of the city
+    # (80 ms for the page of a community with 3,800 reported in, 5 ms in steps).
+    ids = list(candidates.values_list("pk", flat=True))
+    members = _marked(Member.objects.visible_to(user).filter(pk__in=ids), activity)
     found = list(members.order_by("-on_activity", "name", "pk")[: ASSIGNEE_LIMIT + 1])
     shown = sorted(
         found[:ASSIGNEE_LIMIT], key=lambda m: (not m.on_activity, pinyin_key(m.name), m.pk)
