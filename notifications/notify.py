@@ -112,10 +112,6 @@ def absolute_url(path: str) -> str:
     return f"{settings.SITE_URL}{path}" if path.startswith("/") else path
 
 
-def absolute_url(path: str) -> str:
-    return f"{settings.SITE_URL}{path}" if path.startswith("/") else path
-
-
 @dataclass(frozen=True)
 class Robot:
     """The group robot that would post a message: that of a community or of an agency (its
@@ -294,9 +290,9 @@ def notify_each(
     """Queues every message of `outgoing` (best a generator over a queryset's `iterator()`: it
     is read CHUNK at a time), as `notify` does each. A reminder rule's way to queue thousands:
     the queries it costs grow with the chunks, not with the messages; logins fetched with
-    `select_related("notification_preference")` bring their choice of channels along. Returns how many messages
-    were newly queued; those no channel reaches are recorded but not listed (at city size they
-    are tens of thousands, and nobody is waiting on a page to read them)."""
+    `select_related("notification_preference")` bring their choice of channels along. Returns
+    how many messages were newly queued; those no channel reaches are recorded but not listed
+    (at city size they are tens of thousands, and nobody waits on a page to read them)."""
     now = timezone.now()
     outgoing = iter(outgoing)
     queued = 0
