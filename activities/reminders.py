@@ -16,14 +16,11 @@ from communities.dates import local_midnight
 from communities.models import Agency, Agreement, StaffRole
 from members.models import Member
 from notifications.models import Notification
-from notifications.notify import Outgoing, notify_each, unsent
+from notifications.notify import Outgoing, in_chunks, notify_each, unsent
 from notifications.recipients import login_key_sql
 
 from . import figures
 from .models import Activity, DutyAssignment, Participation
-
-# Rows read from the database at a time: memory stays flat however many are due.
-CHUNK = 1000
 
 
 def week_slot(day: dt.date) -> str:
@@ -57,30 +54,31 @@ def upcoming(now: dt.datetime, *, enqueue: bool = False) -> int:
         ),
         output_field=CharField(),
     )
+    signed_up = (
+        Participation.objects.filter(activity__in=activities).still_coming().annotate(stage=stage)
+    )
     due = unsent(
-        Participation.objects.filter(activity__in=activities).still_coming(),
+        signed_up,
         kind=Notification.Kind.UPCOMING,
         about=Activity,
         object_id="activity",
         recipient_key=Member.recipient_key_sql("member__"),
-        slot=stage,
+        slot=F("stage"),
         user="member__user",
         robot_url="activity__community__robot_webhook_url",
     )
-    rows = due.select_related(
-        "activity__community", "member__user__notification_preference"
-    ).order_by("pk")
+    rows = signed_up.select_related("activity__community", "member__user__notification_preference")
     return notify_each(
         Notification.Kind.UPCOMING,
         (
             Outgoing(
                 p.member,
                 p.activity,
-                slot=p.outbox_slot,
+                slot=p.stage,
                 robot=p.activity.community,
                 deadline=p.activity.starts_at,
             )
-            for p in rows.iterator(chunk_size=CHUNK)
+            for p in in_chunks(due, rows)
         ),
         due_at=now,
         enqueue=enqueue,
@@ -159,8 +157,9 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
     if not in_weekly_slot(now):
         return 0
     slot = week_slot(timezone.localdate(now))
+    inactive = inactive_members(now)
     due = unsent(
-        inactive_members(now),
+        inactive,
         kind=Notification.Kind.INACTIVITY,
         about=Member,
         object_id="pk",
@@ -169,12 +168,13 @@ def inactivity(now: dt.datetime, *, enqueue: bool = False) -> int:
         user="user",
         robot_url="agency__robot_webhook_url",
     )
-    rows = due.select_related("agency", "user__notification_preference").order_by("pk")
+    # Read by id, not re-checked for inactivity: a chunk costs no anti-join of its own.
+    rows = Member.objects.select_related("agency", "user__notification_preference")
     return notify_each(
         Notification.Kind.INACTIVITY,
         (
             Outgoing(member, member, slot=slot, robot=member.agency)
-            for member in rows.iterator(chunk_size=CHUNK)
+            for member in in_chunks(due, rows)
         ),
         due_at=now,
         enqueue=enqueue,
@@ -287,9 +287,9 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
         user="member__user",
         robot_url="agreement__community__robot_webhook_url",
     )
-    rows = due.select_related(
+    rows = DutyAssignment.objects.select_related(
         "member__user__notification_preference", "agreement__community"
-    ).order_by("pk")
+    )
     return notify_each(
         Notification.Kind.DUTY_ROSTER,
         (
@@ -300,7 +300,7 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
                 robot=assignment.agreement.community,
                 deadline=deadline,
             )
-            for assignment in rows.iterator(chunk_size=CHUNK)
+            for assignment in in_chunks(due, rows)
         ),
         due_at=now,
         enqueue=enqueue,
