@@ -1,6 +1,12 @@
 """The reminder rules of DESIGN.md. Each rule finds what is due at `now` and queues it through
-`notify`; the outbox's unique key makes running a rule again harmless. `sweep(now)` runs them
-all: beat calls it every minute, `manage.py send_reminders` by hand.
+`notify_each`; the outbox's unique key makes running a rule again harmless. `sweep(now)` runs
+them all: beat calls it every minute, `manage.py send_reminders` by hand.
+
+A rule selects in SQL only the people it still has to tell (`unsent`: nothing in the outbox
+under their key for the slot, or only the record that no channel reached them while none does
+yet), within its window, so that a sweep with nothing to do costs a query or two per rule
+however many people there are; what is due is read and written a chunk at a time, a few
+queries per thousand (tests/activities/test_sweep_queries.py).
 """
 
 import datetime as dt

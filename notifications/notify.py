@@ -22,11 +22,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.constants import OnConflict
 from django.db.models.lookups import Exact
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -172,52 +170,67 @@ def _rows(kind, person: Recipient, out: Outgoing, message: Message, preference, 
         agency_id = person.agency_id or getattr(robot.agency, "pk", None)
         if by_robot and robot.agency is not None:
             agency_id = robot.agency.pk  # the agency whose robot posts it
+        # By column: building 40,000 model instances took longer than writing them.
         rows.append(
-            Notification(
-                kind=kind,
-                channel=channel,
-                state=State.UNREACHABLE if reason else State.PENDING,
-                unreachable_reason=reason,
-                recipient=person.user,
-                recipient_key=person.key,
-                recipient_name=person.name[:100],
-                recipient_mobile=person.mobile,
-                community=robot.community,
-                agency_id=agency_id,
-                content_type=ContentType.objects.get_for_model(out.obj),
-                object_id=out.obj.pk,
-                slot=out.slot,
-                address=address,
-                robot_kind=robot.kind if by_robot else "",
-                robot_owner=robot.owner if by_robot else "",
-                subject=message.subject,
-                body=message.body,
-                url=absolute_url(message.url),
-                due_at=quiet_hours_due(due_at, out.deadline),
-                created_at=now,
-            )
+            {
+                "kind": kind,
+                "channel": channel,
+                "state": State.UNREACHABLE if reason else State.PENDING,
+                "unreachable_reason": reason,
+                "recipient_id": person.user.pk if person.user is not None else None,
+                "recipient_key": person.key,
+                "recipient_name": person.name[:100],
+                "recipient_mobile": person.mobile,
+                "community_id": getattr(robot.community, "pk", None),
+                "agency_id": agency_id,
+                "content_type_id": ContentType.objects.get_for_model(out.obj).pk,
+                "object_id": out.obj.pk,
+                "slot": out.slot,
+                "address": address,
+                "robot_kind": robot.kind if by_robot else "",
+                "robot_owner": robot.owner if by_robot else "",
+                "subject": message.subject,
+                "body": message.body,
+                "url": absolute_url(message.url),
+                "due_at": quiet_hours_due(due_at, out.deadline),
+                "created_at": now,
+            }
         )
     return rows, reason
 
 
-def _insert_new(rows: list) -> int:
-    """Inserts `rows`, skipping those whose key is taken (ON CONFLICT DO NOTHING), and returns
-    how many it added that are messages to send (not records of the unreachable). RETURNING
-    gives back only the rows a statement added itself, so that a sweep running at the same moment
-    never counts as this one (bulk_create with ignore_conflicts cannot tell)."""
-    fields = [field for field in Notification._meta.concrete_fields if not field.primary_key]
-    state = Notification._meta.get_field("state")
-    using = router.db_for_write(Notification)
+def _insert_new(rows: list[dict]) -> int:
+    """Inserts `rows` (values by column), skipping those whose key is taken (ON CONFLICT DO
+    NOTHING), and returns how many it added that are messages to send (not records of the
+    unreachable). RETURNING gives back only the rows a statement added itself, so that a sweep
+    running at the same moment never counts as this one (bulk_create with ignore_conflicts
+    cannot tell). Columns a row leaves out take their model default."""
+    connection = connections[router.db_for_write(Notification)]
+    columns = [field for field in Notification._meta.concrete_fields if not field.primary_key]
+    defaults = {field.attname: field.get_default() for field in columns}
+    moments = {field.attname for field in columns if isinstance(field, models.DateTimeField)}
+    adapt = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        quote(Notification._meta.db_table), ", ".join(quote(field.column) for field in columns)
+    )
+    values = "({})".format(", ".join(["%s"] * len(columns)))
+    tail = f" ON CONFLICT DO NOTHING RETURNING {quote('state')}"
+
+    def params(row):
+        for name in defaults:
+            value = row.get(name, defaults[name])
+            yield adapt(value) if name in moments and value is not None else value
+
     added = 0
-    for start in range(0, len(rows), INSERT_BATCH):
-        query = InsertQuery(Notification, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, rows[start : start + INSERT_BATCH])
-        compiler = query.get_compiler(using=using)
-        compiler.returning_fields = [state]
-        with connections[using].cursor() as cursor:
-            for sql, params in compiler.as_sql():
-                cursor.execute(sql, params)
-                added += sum(row[0] != State.UNREACHABLE for row in cursor.fetchall())
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_BATCH):
+            batch = rows[start : start + INSERT_BATCH]
+            cursor.execute(
+                head + ", ".join([values] * len(batch)) + tail,
+                [value for row in batch for value in params(row)],
+            )
+            added += sum(state != State.UNREACHABLE for (state,) in cursor.fetchall())
     return added
 
 
