@@ -1,4 +1,4 @@
-# One image for web, worker and beat (docker-compose.yml picks the command).
+# One image for web, workers, beat and migrate (docker-compose.yml picks the command).
 FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -22,4 +22,6 @@ RUN pybabel compile -d locale -D django \
 RUN useradd --create-home --uid 1000 xiachen && mkdir -p /app/var && chown -R xiachen /app/var
 USER xiachen
 EXPOSE 8000
-CMD ["gunicorn", "xiachen.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Every gunicorn setting is in gunicorn.conf.py (workers, threads, timeouts, the proxy's
+# addresses, JSON access log); docker-compose.yml starts the same command.
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

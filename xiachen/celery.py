@@ -1,10 +1,14 @@
 """The Celery app. The worker and beat run on the embedded file-system broker on a laptop and
 on Redis in production; the code is the same."""
 
+import logging.config
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
+from django.conf import settings
+
+from . import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xiachen.settings")
 
@@ -27,6 +31,32 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
     },
 }
+
+
+@signals.setup_logging.connect
+def use_the_project_logging(**kwargs):
+    """Workers and beat log as the web app does (settings.LOGGING: JSON lines in production,
+    each with the id of the task it was written in) instead of Celery's own format."""
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.before_task_publish.connect
+def carry_the_request_id(headers=None, **kwargs):
+    """A task queued while serving a request carries the request's id in its message, so that
+    the worker's lines of that task name the request that asked for it."""
+    current = logs.request_id.get()
+    if current and headers is not None:
+        headers.setdefault("request_id", current)
+
+
+@signals.task_prerun.connect
+def take_the_request_id(task=None, **kwargs):
+    logs.request_id.set(getattr(task.request, "request_id", None) if task else None)
+
+
+@signals.task_postrun.connect
+def forget_the_request_id(**kwargs):
+    logs.request_id.set(None)
 
 
 @app.task(name="xiachen.ping")

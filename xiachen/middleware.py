@@ -1,7 +1,11 @@
 from django.conf import settings
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.translation import check_for_language
+
+from . import logs
 
 
 class ChineseFirstLocaleMiddleware(LocaleMiddleware):
@@ -16,3 +20,29 @@ class ChineseFirstLocaleMiddleware(LocaleMiddleware):
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class RequestIdMiddleware:
+    """Gives each request an id: the reverse proxy's `X-Request-ID` when it is a safe one,
+    else a new one. Every log record written while the request is served carries it (see
+    xiachen.logs), and so does the response, so that a person reporting a problem, the proxy's
+    log and ours all name the same request.
+
+    First in MIDDLEWARE, so that even a redirect to HTTPS carries it. The id is cleared when
+    the response is closed (request_finished), not when this middleware returns: Django logs a
+    4xx or 5xx response after the middleware, and that line must carry the id too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.id = logs.accept_request_id(request.headers.get("X-Request-ID"))
+        logs.request_id.set(request.id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+@receiver(request_finished)
+def forget_request_id(**kwargs):
+    logs.request_id.set(None)

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request, and its response, carry the request's id.
+    "xiachen.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -159,8 +161,29 @@ STORAGES = {
     },
 }
 # Uploaded files (signed agreement scans) are private: they are served only through views
-# that check the viewer's scope, never from a public URL.
+# that check the viewer's scope, never from a public URL. On a laptop they live in MEDIA_ROOT;
+# with several web replicas (docker-compose.yml) in an S3-compatible bucket (MinIO on an
+# intranet), so that no upload lives on one machine. The bucket stays private: the views
+# stream the file from it.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            # MinIO and most intranet stores want the bucket in the path, not the host name.
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="path"),
+            "location": env.str("AWS_LOCATION", default="media"),
+            "default_acl": None,  # the bucket's own policy: private
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+        },
+    }
 AGREEMENT_SCAN_MAX_BYTES = env.int("AGREEMENT_SCAN_MAX_BYTES", default=10 * 1024 * 1024)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -228,23 +251,56 @@ CELERY_BEAT_SCHEDULER = "xiachen.beat:Scheduler"
 CELERY_TASK_MAX_RETRIES = 5
 CELERY_TASK_RETRY_BACKOFF_MAX = env.int("CELERY_TASK_RETRY_BACKOFF_MAX", default=300)
 
+# Logs go to standard error, one line each: JSON objects in production (LOG_FORMAT=json, the
+# default with DEBUG off) for the log collector, readable text under `make run` and with DEBUG
+# on. Both carry the request id (xiachen.middleware.RequestIdMiddleware) or the Celery task id.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "xiachen.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "xiachen.logs.JsonFormatter"},
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
 
+# Production is served over HTTPS, by a reverse proxy in front of gunicorn (docker-compose.yml:
+# Caddy). Whether a request came over HTTPS is gunicorn's to say: it believes the proxy's
+# X-Forwarded-Proto only from the addresses in FORWARDED_ALLOW_IPS (gunicorn.conf.py), so Django
+# reads the scheme gunicorn hands it and sets no SECURE_PROXY_SSL_HEADER of its own, which any
+# client reaching a web node could forge.
+# XIACHEN_PLAIN_HTTP=true is for an intranet served over plain HTTP (and `make run`): cookies
+# without the Secure flag, no redirect to HTTPS, no HSTS. Passwords then cross the network
+# unencrypted; xiachen.wsgi warns of it in the log at start.
+XIACHEN_PLAIN_HTTP = env.bool("XIACHEN_PLAIN_HTTP", default=False)
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    _https = not XIACHEN_PLAIN_HTTP
+    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_https)
+    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_https)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
-    # Off by default: many government intranets serve plain HTTP. Turn on behind HTTPS.
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_https)
+    # The containers' health checks ask over plain HTTP from inside the container.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # HSTS is remembered by browsers for its whole lifetime: off until the site is known to
+    # stay HTTPS-only (then e.g. 31536000, a year); never over plain HTTP.
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0) if _https else 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 # Reminders and notifications (DESIGN.md "Reminders"). Offsets in hours; weekday 0 = Monday.
 REMINDER_UPCOMING_HOURS = env.list("REMINDER_UPCOMING_HOURS", cast=int, default=[24, 2])

@@ -3,10 +3,12 @@
 from .agreements import Agreement, AgreementQuerySet
 from .places import Agency, Community, Compound, Grid, Robot, RobotFields, Street
 from .roles import StaffRole
+from .seeding import CitySeed
 
 __all__ = [
     "Agency",
     "Agreement",
+    "CitySeed",
     "AgreementQuerySet",
     "Community",
     "Compound",

@@ -14,6 +14,7 @@ import redis
 from django.conf import settings
 
 from tests.conftest import require_or_skip
+from xiachen import logs
 from xiachen.celery import app
 
 
@@ -77,6 +78,15 @@ def test_a_real_worker_runs_a_task_from_the_configured_broker(worker):
     queue, lines, process = worker
     wait_for(lines, "ready.", process)
     task_id = str(uuid.uuid4())
-    app.send_task("xiachen.ping", task_id=task_id, queue=queue)
+    # Queued while a request is served: the worker's lines of the task name that request.
+    request_id = "req-" + uuid.uuid4().hex[:12]
+    token = logs.request_id.set(request_id)
+    try:
+        app.send_task("xiachen.ping", task_id=task_id, queue=queue)
+    finally:
+        logs.request_id.reset(token)
     wait_for(lines, f"Task xiachen.ping[{task_id}] succeeded", process)
     assert any("'pong'" in line for line in lines if task_id in line)
+    # The log format (text here, JSON in production) names the request and the task.
+    (succeeded,) = [line for line in lines if f"Task xiachen.ping[{task_id}] succeeded" in line]
+    assert f"[{request_id} {task_id}]" in succeeded

@@ -34,6 +34,8 @@ UNSET = (
     "PORT",
     "SESSION_COOKIE_SECURE",
     "CSRF_COOKIE_SECURE",
+    "XIACHEN_PLAIN_HTTP",
+    "LOG_FORMAT",
 )
 
 
@@ -242,7 +244,7 @@ def test_debug_is_off_unless_asked_for_and_then_a_kept_secret_key_is_made(settin
     env = child_environment(host="127.0.0.1", port=8000, environment={})
     assert env["DEBUG"] == "false"
     assert len(env["SECRET_KEY"]) >= 50
-    assert env["SESSION_COOKIE_SECURE"] == env["CSRF_COOKIE_SECURE"] == "false"
+    assert env["XIACHEN_PLAIN_HTTP"] == "true" and env["LOG_FORMAT"] == "text"
     key_file = tmp_path / "secret-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     again = child_environment(host="127.0.0.1", port=8000, environment={})

@@ -36,7 +36,9 @@ def child_environment(*, host: str, port: int, environment=None) -> dict:
     """The environment of the web app and the worker: production's settings on a laptop.
 
     What the person set wins; otherwise DEBUG is off, links in messages (SITE_URL) point at the
-    address being served, and cookies go over plain HTTP, which is all a laptop serves."""
+    address being served, the site is served over plain HTTP, which is all a laptop serves
+    (XIACHEN_PLAIN_HTTP: cookies without the Secure flag, no redirect to HTTPS), and the logs
+    are readable text rather than production's JSON lines."""
     env = dict(os.environ if environment is None else environment)
     debug = environ.Env.parse_value(env.get("DEBUG", "false"), bool)
     env["DEBUG"] = "true" if debug else "false"
@@ -49,8 +51,8 @@ def child_environment(*, host: str, port: int, environment=None) -> dict:
     if not debug:
         if not env.get("SECRET_KEY"):
             env["SECRET_KEY"] = local_secret_key()
-        env.setdefault("SESSION_COOKIE_SECURE", "false")
-        env.setdefault("CSRF_COOKIE_SECURE", "false")
+        env.setdefault("XIACHEN_PLAIN_HTTP", "true")
+        env.setdefault("LOG_FORMAT", "text")
     return env
 
 

@@ -1,0 +1,168 @@
+"""City-size data for benchmarks (`manage.py seed_scale`): the demo plus a prefecture-level city
+around it, loaded with COPY in one transaction and recorded in communities.CitySeed."""
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils import timezone
+
+from activities.models import (
+    Activity,
+    Concern,
+    DoorToDoorUnit,
+    DutyAssignment,
+    Participation,
+    WorkUpdate,
+)
+from communities.models import (
+    Agency,
+    Agreement,
+    CitySeed,
+    Community,
+    Compound,
+    Grid,
+    StaffRole,
+    Street,
+)
+from members.models import Member, Registration
+from notifications.models import Notification
+
+from .city import FULL, City, counts_at
+
+__all__ = ["FULL", "SEEDED_MODELS", "Seeded", "counts_at", "demo_only", "seed"]
+
+# Every table the city writes to, parents first.
+SEEDED_MODELS = [
+    get_user_model(),
+    Street,
+    Community,
+    Compound,
+    Grid,
+    Agency,
+    StaffRole,
+    StaffRole.grids.through,
+    Agreement,
+    Agreement.history.model,
+    Member,
+    Registration,
+    Registration.history.model,
+    Activity,
+    Participation,
+    Participation.history.model,
+    DoorToDoorUnit,
+    DutyAssignment,
+    WorkUpdate,
+    Concern,
+    Notification,
+]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    record: CitySeed
+    seconds: dict  # table: seconds spent sending its rows
+
+
+def demo_only() -> bool:
+    """Whether the database holds nothing but (some of) the demo: the city may be built here.
+    Its places, agencies, agreements and members are known by name, number and mobile."""
+    from xiachen.demo.loader import data
+
+    demo = data()
+    streets = set(demo["streets"])
+    communities = {name for street in demo["streets"].values() for name in street}
+    agencies = {a["name"] for a in demo["agencies"]}
+    agreements = rf"^GJ-\d{{4}}-00[1-{len(demo['agreements'])}]$"
+    mobiles = r"^13900\d{6}$"
+    return (
+        not CitySeed.objects.exists()
+        and not Street.objects.exclude(name__in=streets).exists()
+        and not Community.objects.exclude(name__in=communities).exists()
+        and not Agency.objects.exclude(name__in=agencies).exists()
+        and not Agreement.objects.exclude(number__regex=agreements).exists()
+        and not Member.objects.exclude(mobile__regex=mobiles).exists()
+        and Activity.objects.count() <= len(demo["activities"])
+    )
+
+
+def _set_aside(cursor, tables) -> list[str]:
+    """Drops the foreign keys, unique constraints and indexes of `tables` (all but primary
+    keys) and returns the statements that put them back. Rows stream in faster without them,
+    in any order; putting them back checks every row at once (a join per foreign key, a sort
+    per index) and fails the whole load if one row breaks a rule. Check constraints stay, and
+    check each row as it comes."""
+    cursor.execute(
+        """
+        SELECT rel.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con JOIN pg_class rel ON rel.oid = con.conrelid
+        WHERE con.contype IN ('f', 'u') AND rel.relname = ANY(%s)
+        ORDER BY con.contype DESC, rel.relname, con.conname
+        """,
+        [list(tables)],
+    )
+    constraints = cursor.fetchall()  # unique ones first: foreign keys go back last
+    cursor.execute(
+        """
+        SELECT idx.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        JOIN pg_class rel ON rel.oid = i.indrelid
+        JOIN pg_class idx ON idx.oid = i.indexrelid
+        WHERE rel.relname = ANY(%s)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        ORDER BY rel.relname, idx.relname
+        """,
+        [list(tables)],
+    )
+    indexes = cursor.fetchall()
+    for table, name, _kind, _ in reversed(constraints):
+        cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    restore = [definition for _, definition in indexes]
+    restore += [
+        f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
+        for table, name, _, definition in constraints
+    ]
+    return restore
+
+
+def seed(*, scale: float, seed: int, today: dt.date, log=print) -> Seeded:
+    started = time.monotonic()
+    tables = [model._meta.db_table for model in SEEDED_MODELS]
+    with transaction.atomic():
+        with connection.cursor() as wrapper:
+            cursor = wrapper.cursor  # psycopg2's own, for copy_expert
+            # Checks still pending in this transaction (the demo's, when it was loaded in the
+            # same one) are run now: a table with pending checks cannot be altered.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            restore = _set_aside(cursor, tables)
+            city = City(scale=scale, seed=seed, today=today, log=log)
+            loader = city.run(cursor)
+            checked = time.monotonic()
+            for statement in restore:
+                cursor.execute(statement)
+            for statement in connection.ops.sequence_reset_sql(no_style(), SEEDED_MODELS):
+                cursor.execute(statement)
+            log(f"  {'indexes, keys and sequences':<28} {time.monotonic() - checked:6.1f} s")
+        record = CitySeed.objects.create(
+            scale=scale,
+            seed=seed,
+            today=today,
+            seeded_at=timezone.now(),
+            seconds=0,
+            counts=loader.counts(),
+            checksum=loader.digest.hexdigest(),
+        )
+    analysed = time.monotonic()
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f'ANALYZE "{table}"')
+    log(f"  {'ANALYZE':<28} {time.monotonic() - analysed:6.1f} s")
+    record.seconds = round(time.monotonic() - started, 1)
+    record.save(update_fields=["seconds"])
+    return Seeded(record=record, seconds=dict(loader.seconds))
