@@ -31,7 +31,7 @@ from django.utils.translation import ngettext
 
 from communities.models import Agency, Community
 
-from .messages import Message, render
+from .messages import Message, render, text_key
 from .models import Notification
 from .reach import channels_for, preferences_for, reachable
 from .recipients import Recipient, recipients_of
@@ -237,16 +237,16 @@ def _insert_new(rows: list[dict]) -> int:
 def _write(
     kind: str, outgoing: list[Outgoing], *, due_at, now, as_fetched: bool = False
 ) -> tuple[int, list[Unreached]]:
-    """Queues one chunk of messages in one transaction: each text rendered once per object (a
-    rule passes the same context for the same object), preferences read together (or, with
-    `as_fetched`, as fetched with the logins). Returns how many were newly queued and who no
-    channel reaches."""
+    """Queues one chunk of messages in one transaction: each text rendered once per object, or
+    once for all where it says nothing of the object (a rule passes the same context for the
+    same object); preferences read together, or with `as_fetched` as fetched with the logins.
+    Returns how many were newly queued and who no channel reaches."""
     people = recipients_of(out.recipient for out in outgoing)
     logins = (person.user for person in people if person.user is not None)
     preferences = preferences_for(logins, as_fetched=as_fetched)
     messages, rows, unreached = {}, [], []
     for person, out in zip(people, outgoing, strict=True):
-        about = (type(out.obj), out.obj.pk)
+        about = text_key(kind, out.obj)
         if about not in messages:
             messages[about] = render(kind, out.obj, out.context)
         preference = preferences.get(person.user.pk) if person.user is not None else None
