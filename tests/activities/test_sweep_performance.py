@@ -274,6 +274,13 @@ def test_memory_does_not_grow_with_the_number_of_messages():
 
 
 # --- The beat task's sweep alone: what runs every minute -----------------------------------------
+#
+# Measured on the project's 2-core machine, busy with other work (load average 6–8), PostgreSQL
+# 15: 10,000 due in 5.2 s and 32 queries (2,000 in 1.5 s, 13 queries); 40,000 inactive members,
+# three in four unreachable: the week's first sweep 31 s and 192 queries, then nothing left to
+# do in 0.4–0.5 s and 8 queries. On `seed_scale`'s full city (60,000 members, 200,000 outbox
+# rows): the week's first sweep 11 s and 231 queries (15,410 nudges queued, 31,087 unreachable
+# recorded), each sweep after it 0.3–0.6 s and 7–13 queries.
 
 
 def sweep_once(now: dt.datetime) -> tuple[int, float, int]:
