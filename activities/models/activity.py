@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
 from communities.permissions import any_of, own, scope_of, via
-from members.models import Member, Registration
+from members.models import Registration
 
 from .participation import Participation
 
@@ -311,9 +311,7 @@ class Activity(models.Model):
         are the people reminders and change notices go to."""
         return [
             p.member
-            for p in Participation.objects.filter(
-                activity=self,
-                status=Participation.Status.SIGNED_UP,
-                member__status=Member.Status.ACTIVE,
-            ).select_related("member__user")
+            for p in Participation.objects.filter(activity=self)
+            .still_coming()
+            .select_related("member__user")
         ]

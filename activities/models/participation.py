@@ -42,6 +42,13 @@ class ParticipationQuerySet(models.QuerySet):
     def present(self):
         return self.filter(status=Participation.Status.PRESENT)
 
+    def still_coming(self):
+        """Who still expects to come: signed up (not on leave), still with their agency. The
+        people reminders and change notices go to (Activity.signed_up_members)."""
+        return self.filter(
+            status=Participation.Status.SIGNED_UP, member__status=Member.Status.ACTIVE
+        )
+
     def pending_roll_call(self, now=None):
         """Signed-up rows of activities pending roll call (ActivityQuerySet.pending_roll_call):
         待点名."""
