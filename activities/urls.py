@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/roll-call/search/", rollcall.roll_call_search, name="roll_call_search"),
     path("<int:pk>/board/", rollcall.attendance_board, name="attendance_board"),
     path("<int:pk>/doors/", doors.door_units, name="door_units"),
+    path("<int:pk>/doors/assignees/", doors.door_assignees_view, name="door_assignees"),
     path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),
     path("doors/<int:pk>/remove/", doors.door_unit_remove_view, name="door_unit_remove"),
     path("updates/", notes.work_update_list, name="work_update_list"),

@@ -2,16 +2,20 @@
 
 A login's roles (StaffRole rows) become a `Scope`: sets of ids read once per user object. Every
 `visible_to(user)` QuerySet method starts from `scope_of(user)`, so an object outside the
-viewer's scope is simply not found (404). The questions "may this person do X here?" are the
-functions below; views, services, templates (through xiachen's template tags) and the menu ask
-them, so a change of a role's rights is one edit here.
+viewer's scope is simply not found (404). It ORs its branches with `any_of`, each branch across a
+to-many relation a subquery of its own (`via`), so that a scope costs the same at demo size and
+at city size (tests/communities/test_scopes.py checks every scope for every role).
+
+The questions "may this person do X here?" are the functions below; views, services, templates
+(through xiachen's template tags) and the menu ask them, so a change of a role's rights is one
+edit here.
 
 This module imports no models: the models import it.
 """
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, TextChoices
+from django.db.models import F, Q, TextChoices
 from django.utils.translation import gettext_lazy as _
 
 
@@ -34,6 +38,9 @@ class Scope:
     grid_ids: frozenset = field(default_factory=frozenset)
     agency_ids: frozenset = field(default_factory=frozenset)
     kinds: frozenset = field(default_factory=frozenset)
+    # The viewer's own member record, read with their roles: empty for staff who are not
+    # members; None where no role was read (then `own` goes through the login instead).
+    member_ids: frozenset | None = None
 
     @property
     def is_staff_of_any_place(self):
@@ -46,7 +53,10 @@ def scope_of(user) -> Scope:
     cached = getattr(user, "_xiachen_scope", None)
     if cached is not None:
         return cached
-    roles = list(user.staff_roles.prefetch_related("grids"))
+    # The member record comes in the same query, joined through the login (no model imported).
+    roles = list(
+        user.staff_roles.annotate(member_pk=F("user__member__id")).prefetch_related("grids")
+    )
     kinds = {role.kind for role in roles}
     scope = Scope(
         user_id=user.pk,
@@ -56,22 +66,65 @@ def scope_of(user) -> Scope:
         grid_ids=frozenset(g.pk for r in roles for g in r.grids.all()),
         agency_ids=frozenset(r.agency_id for r in roles if r.agency_id),
         kinds=frozenset(kinds),
+        member_ids=frozenset(r.member_pk for r in roles if r.member_pk) if roles else None,
     )
     user._xiachen_scope = scope
     return scope
 
 
-def any_of(**lookups) -> Q:
-    """OR of the lookups whose value is not empty; matches nothing when all are empty.
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value)
 
-    Empty values are dropped rather than passed on, because `field=None` would mean
-    "IS NULL" and let an anonymous scope match rows without a login."""
+
+def any_of(*branches, **lookups) -> Q:
+    """OR of the branches that can match; matches nothing when none can.
+
+    A keyword is a lookup on the row itself or along its to-one relations
+    (`community__street__in=scope.street_ids`), never across a to-many relation (participations,
+    report-ins, an agency's members): joined into the scope, such a relation multiplies the rows,
+    and ORed with the other branches it keeps PostgreSQL from using any index — at city size a
+    street officer's count of activities ran for minutes. Each to-many branch is a positional
+    `via(...)` instead, a subquery of its own on an indexed column.
+
+    Empty values and dropped branches (None) are left out rather than passed on, because
+    `field=None` would mean "IS NULL" and let an anonymous scope match rows without a login."""
     q = Q(pk__in=[])
+    for branch in branches:
+        if branch is not None:
+            q |= branch
     for lookup, value in lookups.items():
-        if value is None or (isinstance(value, (set, frozenset, list, tuple)) and not value):
-            continue  # a QuerySet is kept as it is: testing it would run it
-        q |= Q(**{lookup: value})
+        if not _empty(value):  # a QuerySet is kept as it is: testing it would run it
+            q |= Q(**{lookup: value})
     return q
+
+
+def own(scope: Scope, member: str = "member") -> dict:
+    """The lookup for the viewer's own rows, `member` being the path from the row to its
+    member (`own(scope)` in `any_of` or `via` keywords). Staff are matched by the member id read
+    with their roles — usually they have none, so the branch drops out and the scope keeps to
+    its indexes instead of testing every participation for "is it the viewer's?"; a login
+    without roles (a member) through the login."""
+    if scope.member_ids is not None:
+        return {f"{member}__in": scope.member_ids}
+    return {f"{member}__user": scope.user_id}
+
+
+def via(lookup: str, rows, *branches, **where) -> Q | None:
+    """A branch of a scope as its own subquery: the row's `lookup` (`pk__in`, or a to-one
+    column such as `community__in`) among `rows` — a `values()` of the related model's column
+    that points back, e.g. `Participation.objects.values("activity")` — where any of the
+    branches and `where` lookups holds (as in `any_of`; a branch there may go further along
+    another to-many relation through `via` again). None, so `any_of` drops it, when none of
+    them can match.
+
+    Every to-many branch is one. So is a to-one branch into a big table (a participation's
+    activity or member): ORed joins there make PostgreSQL join every row before filtering,
+    while `member_id IN (...)` is read from the row's own indexed column."""
+    branches = [branch for branch in branches if branch is not None]
+    where = {key: value for key, value in where.items() if not _empty(value)}
+    if not branches and not where:
+        return None
+    return Q(**{lookup: rows.filter(any_of(*branches, **where))})
 
 
 # --- A community's work ----------------------------------------------------------------------

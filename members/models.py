@@ -3,13 +3,14 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, own, scope_of, via
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -20,18 +21,30 @@ class MemberQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Member.objects.filter(
-                any_of(
-                    agency__in=scope.agency_ids,
-                    registrations__community__street__in=scope.street_ids,
-                    registrations__community__in=scope.community_ids,
-                    user=scope.user_id,
-                )
+            any_of(
+                # Those who reported in to the viewer's communities or those of their streets.
+                via(
+                    "pk__in",
+                    Registration.objects.values("member"),
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                ),
+                agency__in=scope.agency_ids,
+                user=scope.user_id,
             )
         )
 
     def active(self):
         return self.filter(status=Member.Status.ACTIVE)
+
+    def matching(self, query: str):
+        """Members whose name contains `query`, or whose mobile ends with it when it is all
+        digits (the last 4 digits are what people remember and say aloud): the roll call's
+        walk-in search and the door-to-door picker."""
+        query = query.strip()
+        if query.isdigit():
+            return self.filter(mobile__endswith=query)
+        return self.filter(name__icontains=query)
 
 
 class Member(models.Model):
@@ -89,6 +102,11 @@ class Member(models.Model):
                 violation_error_message=_("A member who left needs the date they left."),
             ),
         ]
+        indexes = [
+            # "members in Meta.ordering (agency, name)": the admin changelist's default sort
+            # and an agency's member list.
+            models.Index(fields=["agency", "name"], name="member_agency_name"),
+        ]
 
     def __str__(self):
         return self.name
@@ -102,6 +120,19 @@ class Member(models.Model):
             name=self.name,
             mobile=self.mobile,
             agency_id=self.agency_id,
+        )
+
+    @staticmethod
+    def recipient_key_sql(path: str = "") -> Case:
+        """The key of `as_recipient()` in SQL, for the member at `path` ("" or "member__"): what
+        a reminder rule compares with the outbox to leave out those already told."""
+        return Case(
+            When(
+                **{f"{path}user__isnull": True},
+                then=Concat(Value("m"), Cast(f"{path}pk", CharField())),
+            ),
+            default=Concat(Value("u"), Cast(f"{path}user", CharField())),
+            output_field=CharField(),
         )
 
     @property
@@ -124,10 +155,12 @@ class RegistrationQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
+                # The agency office's members, as a subquery on the row's member column (not a
+                # join to all members ORed with the rest).
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
                 community__street__in=scope.street_ids,
                 community__in=scope.community_ids,
-                member__agency__in=scope.agency_ids,
-                member__user=scope.user_id,
+                **own(scope),
             )
         )
 
@@ -218,6 +251,9 @@ class Registration(models.Model):
         indexes = [
             # "pending / active report-ins of this community": the review list and counts.
             models.Index(fields=["community", "status"], name="registration_community_status"),
+            # "the communities this member reported in to": the scopes' report-in subqueries
+            # (Activity, WorkUpdate, Community, Street), read from the index alone.
+            models.Index(fields=["member", "community"], name="registration_member_community"),
         ]
 
     def __str__(self):

@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from communities.admin import CitySizeList
+
 from .models import Notification, NotificationPreference
 from .services import notification_retry
 
@@ -17,7 +19,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(CitySizeList, admin.ModelAdmin):
     """The outbox, to read: rows are written by the reminder code, never by hand."""
 
     list_display = [
@@ -32,14 +34,22 @@ class NotificationAdmin(admin.ModelAdmin):
         "attempts",
         "failure",
     ]
-    list_filter = ["state", "kind", "channel", "failure"]
+    list_filter = [
+        "state",
+        "kind",
+        "channel",
+        "failure",
+        # Not date_hierarchy: its links of years read the date of every row to list them.
+        ("created_at", admin.DateFieldListFilter),
+    ]
     list_select_related = ["recipient"]
+    # Newest first (the model's order), read backwards along notification_newest.
+    ordering = ["-created_at", "-pk"]
     search_fields = [
         "subject",
         "recipient__username",
         "recipient_name",
     ]
-    date_hierarchy = "created_at"
     actions = ["send_again"]
     fieldsets = [
         (None, {"fields": ["subject", "body", "url", ("kind", "channel", "state")]}),

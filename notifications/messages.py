@@ -61,6 +61,7 @@ def _roll_call_due(activity, context):
 
 
 def _inactivity(member, context):
+    # The same for every member (SAME_FOR_ALL): the week's first sweep nudges tens of thousands.
     return Message(
         _("We have not seen you for a while"),
         _(
@@ -209,6 +210,16 @@ TEXTS = {
     Kind.CONCERN_RESOLVED: _concern_resolved,
     Kind.MESSAGE: _message,
 }
+
+
+# Kinds whose text says nothing of the object it is about: one rendering serves every message.
+SAME_FOR_ALL = {Kind.INACTIVITY}
+
+
+def text_key(kind: str, obj) -> tuple:
+    """What the text of a message depends on, besides its context: `notify` renders a text once
+    per key and reuses it for the messages that share it."""
+    return (kind,) if kind in SAME_FOR_ALL else (kind, type(obj), obj.pk)
 
 
 def render(kind: str, obj, context: dict | None = None) -> Message:

@@ -238,6 +238,9 @@ class Notification(models.Model):
             models.Index(fields=["state", "due_at"], name="notification_due"),
             # "my unread messages": the bell on every page.
             models.Index(fields=["recipient", "channel", "read_at"], name="notification_inbox"),
+            # "newest first" (-created_at, -pk, Meta.ordering): the outbox and the admin
+            # changelist, read in index order.
+            models.Index(fields=["created_at", "id"], name="notification_newest"),
         ]
 
     def __str__(self):

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Concat
 
 from communities.models import Agency, Community
 from communities.permissions import any_of, scope_of
@@ -24,6 +25,11 @@ class Recipient:
     # For the group robot's @-mention: a person without a login is reached only there.
     mobile: str = ""
     agency_id: int | None = None
+
+
+def login_key_sql(path: str):
+    """A login's outbox key ("u<user id>") in SQL, for the login at `path`."""
+    return Concat(Value("u"), Cast(path, CharField()), output_field=CharField())
 
 
 def recipient_of(person) -> Recipient:

@@ -125,6 +125,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL's JIT compiles a query whose estimated cost passes jit_above_cost; at city
+        # size the planner over-estimates the activity list and spends about a second
+        # compiling what then runs in milliseconds. Our queries are short and index-driven, so
+        # JIT is off on the app's connections; DATABASE_JIT=true gives it back.
+        if not env.bool("DATABASE_JIT", default=False):
+            options = DATABASES["default"].setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -6,8 +6,6 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from members.names import pinyin_key
-
 from ..services.doors import MAX_UNITS_AT_ONCE
 
 # "1-4", "1~4", "1至4", "1到4": a range; commas, 、, semicolons or spaces separate items.
@@ -116,53 +114,66 @@ class DoorUnitsAddForm(forms.Form):
         return cleaned
 
 
-class AssigneeChoiceIterator(forms.models.ModelChoiceIterator):
-    """Those on the activity first, then everyone else reported in, each group by pinyin: the
-    person giving out buildings looks for the people who came, by name as in a contact list."""
+class AssigneeSearchForm(forms.Form):
+    """The picker's search box: a name, or the last 4 digits of a mobile (the same rule as the
+    roll call's walk-in search)."""
 
-    def __iter__(self):
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        members = sorted(self.queryset, key=lambda m: (pinyin_key(m.name), m.pk))
-        on_activity = [self.choice(m) for m in members if getattr(m, "on_activity", False)]
-        others = [self.choice(m) for m in members if not getattr(m, "on_activity", False)]
-        if on_activity and others:
-            yield (str(_("Signed up for this activity")), on_activity)
-            yield (str(_("Others reported in to the community")), others)
-        else:
-            yield from on_activity or others
+    member_q = forms.CharField(
+        label=_("Find the member: name or last 4 digits of the mobile"),
+        max_length=50,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "class": "form-control",
+                "autocomplete": "off",
+                "enterkeyhint": "search",
+            }
+        ),
+    )
 
-    def __len__(self):
-        return self.queryset.count() + (1 if self.field.empty_label is not None else 0)
-
-
-class MemberChoiceField(forms.ModelChoiceField):
-    iterator = AssigneeChoiceIterator
-
-    def label_from_instance(self, obj):
-        agency = obj.agency.short_name or obj.agency.name
-        return f"{obj.name} · {agency}"
+    def clean_member_q(self):
+        query = self.cleaned_data["member_q"].strip()
+        if query.isdigit() and len(query) < 4:
+            raise forms.ValidationError(_("Type at least the last 4 digits of the mobile."))
+        return query
 
 
 class DoorUnitAssignForm(forms.Form):
-    """The ticked units, and the member they go to (none: take them back)."""
+    """The ticked units, and the member they go to (empty: nobody, take them back). The member
+    is picked from a search, never from a list of everyone reported in: the page shows the
+    matches as radio buttons, and the id posted must be one of `members`."""
 
     units = forms.ModelMultipleChoiceField(
         queryset=None,
         error_messages={"required": _("Tick the buildings or stairwells to assign.")},
     )
-    member = MemberChoiceField(
+    member = forms.ModelChoiceField(
         queryset=None,
         required=False,
         label=_("Assign to"),
-        empty_label=_("— nobody —"),
-        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "invalid_choice": _(
+                "This person cannot be given buildings here: find the member by name and pick "
+                "them from the results."
+            )
+        },
     )
 
     def __init__(self, *args, units, members, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["units"].queryset = units
         self.fields["member"].queryset = members
+
+    def clean(self):
+        cleaned = super().clean()
+        # Nothing picked is not "nobody": taking buildings back is a choice of its own.
+        if "member" not in self.data:
+            self.add_error(
+                "member",
+                _("Find the member to assign them to, or choose nobody to take them back."),
+            )
+        return cleaned
 
 
 class DoorUnitRecordForm(forms.Form):

@@ -1,6 +1,6 @@
 """The activities app's models, one module per concern."""
 
-from .activity import Activity, ActivityQuerySet, ActivityType
+from .activity import Activity, ActivityQuerySet, ActivityType, count_places
 from .doors import DoorToDoorUnit
 from .duty import DutyAssignment
 from .notes import Concern, WorkUpdate
@@ -15,4 +15,5 @@ __all__ = [
     "DutyAssignment",
     "Participation",
     "WorkUpdate",
+    "count_places",
 ]

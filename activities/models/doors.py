@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member
 
 from .activity import Activity
@@ -19,12 +19,17 @@ class DoorToDoorUnitQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
+        # As Participation's: each branch a subquery on the row's own indexed column.
         return self.filter(
             any_of(
-                activity__community__street__in=scope.street_ids,
-                activity__community__in=scope.community_ids,
-                member__agency__in=scope.agency_ids,
-                member__user=scope.user_id,
+                via(
+                    "activity__in",
+                    Activity.objects.values("pk"),
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                ),
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
+                **own(scope),
             )
         )
 

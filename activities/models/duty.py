@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, own, scope_of
 from members.models import Member
 
 
@@ -19,7 +19,7 @@ class DutyAssignmentQuerySet(models.QuerySet):
                 agreement__community__street__in=scope.street_ids,
                 agreement__community__in=scope.community_ids,
                 agreement__agency__in=scope.agency_ids,
-                member__user=scope.user_id,
+                **own(scope),
             )
         )
 

@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.permissions import any_of, scope_of
+from communities.permissions import any_of, own, scope_of, via
+from members.models import Registration
 
 from .activity import Activity
 
@@ -18,14 +19,13 @@ class WorkUpdateQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=WorkUpdate.objects.filter(
-                any_of(
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
-                    author__member__agency__in=scope.agency_ids,
-                    author=scope.user_id,
-                    community__registrations__member__user=scope.user_id,
-                )
+            any_of(
+                # Those of a community the viewer reported in to.
+                via("community__in", Registration.objects.values("community"), **own(scope)),
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                author__member__agency__in=scope.agency_ids,
+                author=scope.user_id,
             )
         )
 
@@ -62,6 +62,13 @@ class WorkUpdate(models.Model):
         verbose_name = _("work update")
         verbose_name_plural = _("work updates")
         ordering = ["-created_at"]
+        indexes = [
+            # "this community's work updates, newest first" (-created_at, -pk): the work
+            # update list.
+            models.Index(
+                fields=["community", "created_at", "id"], name="workupdate_community_created"
+            ),
+        ]
 
     def __str__(self):
         return self.body[:30]

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,12 +21,15 @@ from django.utils.translation import gettext_lazy as _
 from communities.models import Compound
 from communities.permissions import can_manage
 from members.models import Member, Registration
+from members.names import pinyin_key
 
 from .. import figures
 from ..models import Activity, DoorToDoorUnit, Participation
 
 # One submission of the "add" form; more than a compound's worth is surely a typing slip.
 MAX_UNITS_AT_ONCE = 200
+# The people the assignment picker shows at once: typing more of a name narrows it.
+ASSIGNEE_LIMIT = 10
 
 
 def _label(value: str, numbered) -> str:
@@ -52,6 +55,56 @@ def assignable_members(activity: Activity):
     return Member.objects.filter(status=Member.Status.ACTIVE).filter(
         Q(pk__in=on_activity) | Q(pk__in=reported_in)
     )
+
+
+def door_assignees(*, activity: Activity, user) -> QuerySet:
+    """Whom `user` may give `activity`'s buildings to: the assignable members (on the activity
+    or reported in to its community) within the user's scope, `on_activity` marking those
+    taking a place on it. The picker searches these, and the assign form accepts only these."""
+    return _marked(
+        Member.objects.visible_to(user).filter(pk__in=assignable_members(activity).values("pk")),
+        activity,
+    )
+
+
+def _marked(members, activity: Activity):
+    """`members` with their agency and `on_activity`: taking a place on `activity`."""
+    taking_a_place = Participation.objects.filter(
+        activity=activity,
+        member=OuterRef("pk"),
+        status__in=Participation.TAKING_A_PLACE,
+    )
+    return members.select_related("agency").annotate(on_activity=Exists(taking_a_place))
+
+
+@dataclass(frozen=True)
+class Assignees:
+    members: list
+    more: bool  # more match than are shown: a longer query narrows them
+
+
+def door_assignee_search(*, activity: Activity, user, query: str = "") -> Assignees:
+    """The picker's people: those matching `query` (name, or last digits of the mobile), or
+    with no query those taking a place on the activity, who are the likely ones. At most
+    ASSIGNEE_LIMIT, those on the activity first, each group by pinyin as in a contact list."""
+    query = query.strip()
+    if query:
+        candidates = assignable_members(activity).matching(query)
+    else:
+        taking_a_place = Participation.objects.filter(
+            activity=activity, status__in=Participation.TAKING_A_PLACE
+        ).values_list("member", flat=True)
+        candidates = assignable_members(activity).filter(pk__in=list(taking_a_place))
+    # The same people as door_assignees, in steps: the candidates' ids first, then the scope
+    # of only those. In one query PostgreSQL checked the scope of every member of the city
+    # (80 ms for the page of a community with 3,800 reported in, 5 ms in steps).
+    ids = list(candidates.values_list("pk", flat=True))
+    members = _marked(Member.objects.visible_to(user).filter(pk__in=ids), activity)
+    found = list(members.order_by("-on_activity", "name", "pk")[: ASSIGNEE_LIMIT + 1])
+    shown = sorted(
+        found[:ASSIGNEE_LIMIT], key=lambda m: (not m.on_activity, pinyin_key(m.name), m.pk)
+    )
+    return Assignees(members=shown, more=len(found) > ASSIGNEE_LIMIT)
 
 
 def may_record(user, unit: DoorToDoorUnit) -> bool:

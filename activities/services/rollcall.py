@@ -131,11 +131,7 @@ def walk_in_search(*, activity: Activity, user, query: str) -> list[Member]:
     query = query.strip()
     if not query:
         return []
-    candidates = walk_in_candidates(activity=activity, user=user)
-    if query.isdigit():
-        candidates = candidates.filter(mobile__endswith=query)
-    else:
-        candidates = candidates.filter(name__icontains=query)
+    candidates = walk_in_candidates(activity=activity, user=user).matching(query)
     return list(candidates.order_by("name", "pk")[:SEARCH_LIMIT])
 
 

@@ -27,7 +27,7 @@ from members.names import member_order
 
 from ..filters import ActivityFilterSet
 from ..forms.activity import ActivityCancelForm, ActivityForm
-from ..models import Activity, Participation
+from ..models import Activity, Participation, count_places
 from ..services import activity as services
 from ..services.activity import activity_editable_error
 from .common import can_manage, require_manager, workspace
@@ -93,9 +93,9 @@ def _place(request) -> Place:
 
 
 def _with_figures(activities, now):
-    """Each activity with how many take a place (signed up or present), how many were
-    present, and its live status."""
-    return activities.select_related("type", "grid").with_place_counts().with_live_status(now)
+    """Each activity with its live status (the list and the week); the week also counts its
+    places here, the list for its page only (count_places)."""
+    return activities.select_related("type", "grid").with_live_status(now)
 
 
 def _label(rows, place):
@@ -132,6 +132,7 @@ def activity_list(request):
         "is_past", F("upcoming_start").asc(nulls_last=True), "-starts_at", "-pk"
     )
     page = Paginator(activities, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = count_places(page.object_list)
     _label(page.object_list, place)
     in_use = filters.in_use
     return render(
@@ -186,7 +187,9 @@ def activity_week(request):
                     starts_at__lt=local_midnight(monday + WEEK),
                 ),
                 now,
-            ).order_by("starts_at", "pk")
+            )
+            .with_place_counts()
+            .order_by("starts_at", "pk")
         ),
         place,
     )

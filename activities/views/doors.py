@@ -5,21 +5,27 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Length
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from members.models import Member
 from members.names import pinyin_key
 
 from .. import figures
-from ..forms.doors import DoorUnitAssignForm, DoorUnitRecordForm, DoorUnitsAddForm
-from ..models import Activity, DoorToDoorUnit, Participation
+from ..forms.doors import (
+    AssigneeSearchForm,
+    DoorUnitAssignForm,
+    DoorUnitRecordForm,
+    DoorUnitsAddForm,
+)
+from ..models import Activity, DoorToDoorUnit
 from ..services.doors import (
-    assignable_members,
+    door_assignee_search,
+    door_assignees,
     door_coverage,
     door_coverage_by_member,
     door_unit_assign,
@@ -33,23 +39,6 @@ from .common import can_manage, require_manager
 from .notes import add_service_errors, person_name
 
 UNIT_PAGE_SIZE = 100
-
-
-def _members(user, activity):
-    """Whom a manager may assign units to: in their scope, and on the activity or reported in
-    to its community; `on_activity` marks those taking a place on it (the form lists them
-    first, each group by pinyin)."""
-    taking_a_place = Participation.objects.filter(
-        activity=activity,
-        member=OuterRef("pk"),
-        status__in=[Participation.Status.SIGNED_UP, Participation.Status.PRESENT],
-    )
-    return (
-        Member.objects.visible_to(user)
-        .filter(pk__in=assignable_members(activity).values("pk"))
-        .select_related("agency")
-        .annotate(on_activity=Exists(taking_a_place))
-    )
 
 
 def _units(user, activity):
@@ -68,8 +57,42 @@ def _percent_width(reached, households) -> str:
     return f"{min(100, reached * 100 / households):.1f}"
 
 
-def _render(request, activity, *, add_form=None, assign_form=None, record=None, status=200):
-    """The page, with any form that failed kept as typed: `record` is (unit pk, form)."""
+def _picker(request, activity, assign_form, search):
+    """The assignment picker: its search box, the people it offers (the matches of the search,
+    or with none those on the activity) and the pick posted before, kept when the form comes
+    back with an error."""
+    search = search or AssigneeSearchForm()
+    query = search.cleaned_data["member_q"] if search.is_bound and search.is_valid() else ""
+    found = door_assignee_search(activity=activity, user=request.user, query=query)
+    members, picked = list(found.members), None
+    if assign_form is not None and assign_form.is_bound:
+        picked = assign_form.data.get("member")
+        assign_form.is_valid()  # already checked by the view: its fields that passed are kept
+        chosen = assign_form.cleaned_data.get("member")
+        if chosen is not None and chosen not in members:
+            members.insert(0, chosen)
+    return {
+        "search": search,
+        "members": members,
+        "more": found.more,
+        "searched": bool(query),
+        "picked": picked,
+    }
+
+
+def _render(
+    request,
+    activity,
+    *,
+    add_form=None,
+    assign_form=None,
+    record=None,
+    search=None,
+    ticked=None,
+    status=200,
+):
+    """The page, with any form that failed kept as typed: `record` is (unit pk, form);
+    `search` is the picker's search and `ticked` the units ticked before it."""
     user = request.user
     manager = can_manage(user, activity.community)
     units = _units(user, activity)
@@ -110,9 +133,11 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
     )
     page = Paginator(rows, UNIT_PAGE_SIZE).get_page(request.GET.get("page"))
     record_pk, record_form = record or (None, None)
-    ticked = set()
-    if assign_form is not None and assign_form.is_bound:
-        ticked = set(assign_form.data.getlist("units"))
+    if ticked is None:
+        ticked = []
+        if assign_form is not None and assign_form.is_bound:
+            ticked = assign_form.data.getlist("units")
+    ticked = set(ticked)
     for unit in page:
         unit.label = unit_label(unit)
         unit.mine = bool(unit.member_id and unit.member.user_id == user.pk)
@@ -126,11 +151,15 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
         if unit.pk == record_pk:
             unit.record_value = record_form.data.get("households_reached", "")
             unit.record_errors = [e for errors in record_form.errors.values() for e in errors]
+    picker = None
     if manager:
         add_form = add_form or DoorUnitsAddForm(community=activity.community)
         assign_form = assign_form or DoorUnitAssignForm(
-            units=units, members=_members(user, activity)
+            units=units, members=door_assignees(activity=activity, user=user)
         )
+        if search is None and "member_q" in request.GET:
+            search = AssigneeSearchForm(request.GET)  # the picker's search as a plain GET
+        picker = _picker(request, activity, assign_form, search)
     return render(
         request,
         "activities/door_units.html",
@@ -143,6 +172,7 @@ def _render(request, activity, *, add_form=None, assign_form=None, record=None, 
             "page": page,
             "add_form": add_form,
             "assign_form": assign_form,
+            "picker": picker,
             "is_door_to_door": activity.type.code == activity.type.Code.DOOR_TO_DOOR,
         },
         status=status,
@@ -189,7 +219,9 @@ def door_units(request, pk):
     if action == "assign":
         units = _units(request.user, activity).select_related("activity__community")
         form = DoorUnitAssignForm(
-            request.POST, units=units, members=_members(request.user, activity)
+            request.POST,
+            units=units,
+            members=door_assignees(activity=activity, user=request.user),
         )
         if form.is_valid():
             member = form.cleaned_data["member"]
@@ -210,8 +242,50 @@ def door_units(request, pk):
                 messages.success(request, text)
                 return redirect(_doors_url(activity))
         return _render(request, activity, assign_form=form)
+    if action == "find":
+        # The picker's search without JavaScript: the same page, with the matches to pick
+        # from and the ticked buildings still ticked.
+        return _render(
+            request,
+            activity,
+            search=AssigneeSearchForm(request.POST),
+            ticked=request.POST.getlist("units"),
+        )
     messages.error(request, _("Choose what to do: add buildings or assign them."))
     return _render(request, activity)
+
+
+@login_required
+@require_safe
+def door_assignees_view(request, pk):
+    """The picker's search for the script: members the manager may give the activity's
+    buildings to, by name or the last digits of the mobile, as JSON."""
+    activity = _activity(request, pk)
+    require_manager(request.user, activity.community)
+    search = AssigneeSearchForm(request.GET)
+    members, more = [], False
+    if search.is_valid():
+        found = door_assignee_search(
+            activity=activity, user=request.user, query=search.cleaned_data["member_q"]
+        )
+        members, more = found.members, found.more
+    return JsonResponse(
+        {
+            "query": search.data.get("member_q", ""),
+            "errors": [str(e) for e in search.errors.get("member_q", [])],
+            "more": more,
+            "results": [
+                {
+                    "id": member.pk,
+                    "name": member.name,
+                    "agency": member.agency.short_name or member.agency.name,
+                    "mobile": member.masked_mobile,
+                    "on_activity": member.on_activity,
+                }
+                for member in members
+            ],
+        }
+    )
 
 
 def _unit(request, pk):

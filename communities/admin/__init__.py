@@ -2,6 +2,16 @@
 every model."""
 
 from . import agreements, places
+from .autocomplete import AutocompleteFilter, AutocompleteFilterMedia
+from .counts import CitySizeList, EstimatedCountPaginator
 from .history import ReadOnlyHistoryAdmin
 
-__all__ = ["ReadOnlyHistoryAdmin", "agreements", "places"]
+__all__ = [
+    "AutocompleteFilter",
+    "AutocompleteFilterMedia",
+    "CitySizeList",
+    "EstimatedCountPaginator",
+    "ReadOnlyHistoryAdmin",
+    "agreements",
+    "places",
+]

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from ..forms import AgreementAdminForm, AgreementSignForm, AgreementTerminateForm
 from ..models import Agreement
 from ..services import agreement_sign, agreement_terminate
+from .autocomplete import AutocompleteFilter, AutocompleteFilterMedia
 from .history import ReadOnlyHistoryAdmin
 
 STATUS_COLOURS = {
@@ -83,7 +84,7 @@ def status_badge_html(agreement):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(ReadOnlyHistoryAdmin):
+class AgreementAdmin(AutocompleteFilterMedia, ReadOnlyHistoryAdmin):
     form = AgreementAdminForm
     list_display = [
         "number",
@@ -95,7 +96,12 @@ class AgreementAdmin(ReadOnlyHistoryAdmin):
         "daily_quota",
         "signed_on",
     ]
-    list_filter = [EffectiveStatusFilter, TermFilter, "community__street", "agency"]
+    list_filter = [
+        EffectiveStatusFilter,
+        TermFilter,
+        "community__street",
+        ("agency", AutocompleteFilter),
+    ]
     list_select_related = ["agency", "community__street"]
     search_fields = ["number", "agency__name", "agency__short_name", "community__name"]
     autocomplete_fields = ["agency", "community"]

@@ -6,6 +6,7 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Agency, Community, Compound, Grid, StaffRole, Street
+from .autocomplete import AutocompleteFilter, AutocompleteFilterMedia
 
 
 @admin.register(Street)
@@ -61,9 +62,9 @@ class CommunityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Grid)
-class GridAdmin(admin.ModelAdmin):
+class GridAdmin(AutocompleteFilterMedia, admin.ModelAdmin):
     list_display = ["name", "community", "area"]
-    list_filter = ["community__street", "community"]
+    list_filter = ["community__street", ("community", AutocompleteFilter)]
     list_select_related = ["community"]
     search_fields = ["name", "community__name"]
     autocomplete_fields = ["community"]
@@ -74,9 +75,9 @@ class GridAdmin(admin.ModelAdmin):
 
 
 @admin.register(Compound)
-class CompoundAdmin(admin.ModelAdmin):
+class CompoundAdmin(AutocompleteFilterMedia, admin.ModelAdmin):
     list_display = ["name", "community"]
-    list_filter = ["community__street", "community"]
+    list_filter = ["community__street", ("community", AutocompleteFilter)]
     list_select_related = ["community"]
     search_fields = ["name", "community__name"]
     autocomplete_fields = ["community"]

@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from ..permissions import any_of, scope_of
+from ..permissions import any_of, scope_of, via
 from ..validators import validate_scan
-from .places import Agency, Community
+from .places import Agency, Community, far_side
 
 
 class AgreementQuerySet(models.QuerySet):
@@ -20,13 +20,12 @@ class AgreementQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Agreement.objects.filter(
-                any_of(
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
-                    agency__in=scope.agency_ids,
-                    agency__members__user=scope.user_id,
-                )
+            any_of(
+                # Those of the agency of the member the viewer is.
+                via("agency__in", far_side(Agency, "members").values("agency"), user=scope.user_id),
+                community__street__in=scope.street_ids,
+                community__in=scope.community_ids,
+                agency__in=scope.agency_ids,
             )
         )
 

@@ -4,7 +4,14 @@ agencies that dispatch members to them (each may have a group robot)."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..permissions import any_of, scope_of
+from ..permissions import any_of, scope_of, via
+
+
+def far_side(model, relation):
+    """The rows at the far end of `model`'s reverse `relation` (its agreements, its report-ins,
+    an agency's members) for a scope's subquery: their models live in apps this one may not
+    import, or import this module."""
+    return model._meta.get_field(relation).related_model.objects
 
 
 class Robot(models.TextChoices):
@@ -34,14 +41,22 @@ class StreetQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Street.objects.filter(
-                any_of(
-                    pk__in=scope.street_ids,
-                    communities__in=scope.community_ids,
-                    communities__agreements__agency__in=scope.agency_ids,
-                    communities__registrations__member__agency__in=scope.agency_ids,
-                    communities__registrations__member__user=scope.user_id,
-                )
+            any_of(
+                via("pk__in", Community.objects.values("street"), pk__in=scope.community_ids),
+                # Streets of communities the viewer's agency has agreements with, or whose
+                # members (or the viewer) reported in to.
+                via(
+                    "pk__in",
+                    far_side(Community, "agreements").values("community__street"),
+                    agency__in=scope.agency_ids,
+                ),
+                via(
+                    "pk__in",
+                    far_side(Community, "registrations").values("community__street"),
+                    member__agency__in=scope.agency_ids,
+                    member__user=scope.user_id,
+                ),
+                pk__in=scope.street_ids,
             )
         )
 
@@ -66,15 +81,28 @@ class CommunityQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Community.objects.filter(
-                any_of(
-                    street__in=scope.street_ids,
-                    pk__in=scope.community_ids,
-                    agreements__agency__in=scope.agency_ids,
-                    registrations__member__agency__in=scope.agency_ids,
-                    registrations__member__user=scope.user_id,
-                    agreements__agency__members__user=scope.user_id,
-                )
+            any_of(
+                # Those the viewer's agency (or the agency of the member they are) has
+                # agreements with.
+                via(
+                    "pk__in",
+                    far_side(Community, "agreements").values("community"),
+                    via(
+                        "agency__in",
+                        far_side(Agency, "members").values("agency"),
+                        user=scope.user_id,
+                    ),
+                    agency__in=scope.agency_ids,
+                ),
+                # Those the viewer's agency's members (or the viewer) reported in to.
+                via(
+                    "pk__in",
+                    far_side(Community, "registrations").values("community"),
+                    member__agency__in=scope.agency_ids,
+                    member__user=scope.user_id,
+                ),
+                street__in=scope.street_ids,
+                pk__in=scope.community_ids,
             )
         )
 
@@ -156,15 +184,27 @@ class AgencyQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            pk__in=Agency.objects.filter(
-                any_of(
-                    pk__in=scope.agency_ids,
-                    agreements__community__street__in=scope.street_ids,
-                    agreements__community__in=scope.community_ids,
-                    members__registrations__community__street__in=scope.street_ids,
-                    members__registrations__community__in=scope.community_ids,
-                    members__user=scope.user_id,
-                )
+            any_of(
+                # Agencies with agreements in the viewer's communities or streets.
+                via(
+                    "pk__in",
+                    far_side(Agency, "agreements").values("agency"),
+                    community__street__in=scope.street_ids,
+                    community__in=scope.community_ids,
+                ),
+                # Agencies of members who reported in there, and the viewer's own.
+                via(
+                    "pk__in",
+                    far_side(Agency, "members").values("agency"),
+                    via(
+                        "pk__in",
+                        far_side(Community, "registrations").values("member"),
+                        community__street__in=scope.street_ids,
+                        community__in=scope.community_ids,
+                    ),
+                    user=scope.user_id,
+                ),
+                pk__in=scope.agency_ids,
             )
         )
 

@@ -369,21 +369,30 @@ def test_the_member_menu_offers_those_on_the_activity_or_reported_in(
     assert offered == {world.sanxia_member}
 
 
-def test_the_member_menu_lists_those_signed_up_first_then_the_others_each_by_pinyin(
+def picked_names(html):
+    """The people the picker offers, in order (radio buttons named "member")."""
+    return re.findall(
+        r'<input[^>]*type="radio" name="member" value="\d+"[^>]*>\s*<label[^>]*>([^<]+?) <small',
+        html,
+    )
+
+
+def test_the_picker_lists_those_signed_up_first_then_the_others_each_by_pinyin(
     client, world, doors_activity, community_staff
 ):
     """Code-point order would be 安 张 曾 李 白 赵; people look names up as in a contact list."""
     add_units(doors_activity, 1)
     today = timezone.localdate()
     names = {}
+    # Each name ends in 华 like 李建华's, so that one search finds them all.
     for name, mobile in [
-        ("张伟", "13600000001"),
-        ("赵敏", "13600000002"),
-        ("安静", "13600000003"),
-        ("曾国强", "13600000004"),
-        ("白云", "13600000005"),
-        ("李娜", "13600000006"),
-        ("孙丽", "13600000007"),
+        ("张伟华", "13600000001"),
+        ("赵敏华", "13600000002"),
+        ("安静华", "13600000003"),
+        ("曾国强华", "13600000004"),
+        ("白云华", "13600000005"),
+        ("李娜华", "13600000006"),
+        ("孙丽华", "13600000007"),
     ]:
         member = Member.objects.create(agency=world.yuanlin, name=name, mobile=mobile)
         Registration.objects.create(
@@ -393,7 +402,7 @@ def test_the_member_menu_lists_those_signed_up_first_then_the_others_each_by_pin
             applied_on=today,
         )
         names[name] = member
-    for name, status in [("赵敏", "signed_up"), ("白云", "present"), ("孙丽", "leave")]:
+    for name, status in [("赵敏华", "signed_up"), ("白云华", "present"), ("孙丽华", "leave")]:
         Participation.objects.create(
             activity=doors_activity,
             member=names[name],
@@ -402,17 +411,126 @@ def test_the_member_menu_lists_those_signed_up_first_then_the_others_each_by_pin
             source="sign_up",
         )
     client.force_login(community_staff)
+    # Before any search: those who take a place on the activity (孙丽华 is on leave).
+    assert picked_names(page(client.get(doors(doors_activity)))) == ["白云华", "李建华", "赵敏华"]
+    found = picked_names(page(client.get(doors(doors_activity), {"member_q": "华"})))
+    assert found == [
+        *["白云华", "李建华", "赵敏华"],  # signed up for this activity
+        *["安静华", "李娜华", "孙丽华", "曾国强华", "张伟华"],  # others reported in
+    ]
+
+
+@pytest.fixture
+def crowd(world, doors_activity):
+    """Thirty members reported in to 胜利一路社区, none of them on the activity."""
+    today = timezone.localdate()
+    members = Member.objects.bulk_create(
+        Member(agency=world.yuanlin, name=f"队员{i:02d}", mobile=f"1370000{i:04d}")
+        for i in range(30)
+    )
+    Registration.objects.bulk_create(
+        Registration(
+            member=m, community=world.shengli, status=Registration.Status.ACTIVE, applied_on=today
+        )
+        for m in members
+    )
+    return members
+
+
+def test_the_page_does_not_list_everyone_who_could_be_assigned(
+    client, doors_activity, community_staff, crowd
+):
+    add_units(doors_activity, 1)
+    client.force_login(community_staff)
     html = page(client.get(doors(doors_activity)))
-    select = re.search(r'<select name="member".*?</select>', html, re.S).group(0)
-    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', select, re.S)
-    listed = [
-        (label, re.findall(r"<option[^>]*>([^·<]+?) ·", options)) for label, options in groups
+    assert not [m.name for m in crowd if m.name in html]
+    assert "<select" not in html.split('id="assign-form"')[1].split("</form>")[0]
+    assert picked_names(html) == ["李建华"]
+
+
+@pytest.mark.parametrize("query", ["队员07", "员07", "0007", "13700000007"])
+def test_a_search_by_name_or_mobile_tail_finds_the_member(
+    client, doors_activity, community_staff, crowd, query
+):
+    add_units(doors_activity, 1)
+    client.force_login(community_staff)
+    url = reverse("activities:door_assignees", args=[doors_activity.pk])
+    found = client.get(url, {"member_q": query}).json()["results"]
+    assert [(r["name"], r["mobile"], r["on_activity"]) for r in found] == [
+        ("队员07", "137****0007", False)
     ]
-    assert listed == [
-        # 李建华 signed up in the fixture; 孙丽 is on leave, so she is not coming.
-        ("Signed up for this activity", ["白云", "李建华", "赵敏"]),
-        ("Others reported in to the community", ["安静", "李娜", "孙丽", "曾国强", "张伟"]),
+    assert picked_names(page(client.get(doors(doors_activity), {"member_q": query}))) == ["队员07"]
+
+
+def test_a_search_shows_ten_and_says_there_are_more(client, doors_activity, community_staff, crowd):
+    client.force_login(community_staff)
+    url = reverse("activities:door_assignees", args=[doors_activity.pk])
+    answer = client.get(url, {"member_q": "队员"}).json()
+    assert len(answer["results"]) == 10 and answer["more"]
+    add_units(doors_activity, 1)
+    html = page(client.get(doors(doors_activity), {"member_q": "队员"}))
+    assert len(picked_names(html)) == 10
+    assert "More people match: type more of the name." in html
+
+
+def test_a_search_finds_no_one_outside_the_activity_and_its_community(
+    client, world, doors_activity, community_staff
+):
+    """陈思远 reported in to 深圳路社区, not here; three digits are too few to search by."""
+    client.force_login(community_staff)
+    url = reverse("activities:door_assignees", args=[doors_activity.pk])
+    assert client.get(url, {"member_q": "陈思远"}).json()["results"] == []
+    answer = client.get(url, {"member_q": "001"}).json()
+    assert answer["results"] == []
+    assert answer["errors"] == ["Type at least the last 4 digits of the mobile."]
+
+
+def test_the_search_answers_managers_only(client, world, request, doors_activity):
+    url = reverse("activities:door_assignees", args=[doors_activity.pk])
+    assert client.get(url)["Location"].startswith(reverse("login"))
+    client.force_login(request.getfixturevalue("member_user"))
+    assert client.get(url, {"member_q": "李"}).status_code == 403
+    client.force_login(request.getfixturevalue("other_community_staff"))
+    assert client.get(url, {"member_q": "李"}).status_code == 404
+
+
+def test_find_without_script_keeps_the_ticks_and_offers_the_matches(
+    client, world, doors_activity, community_staff, crowd
+):
+    first, second = add_units(doors_activity, 2)
+    client.force_login(community_staff)
+    response = client.post(
+        doors(doors_activity), {"action": "find", "units": [second.pk], "member_q": "队员12"}
+    )
+    assert response.status_code == 200
+    html = page(response)
+    assert picked_names(html) == ["队员12"]
+    assert re.search(rf'id="tick-{second.pk}" checked', html)
+    assert not re.search(rf'id="tick-{first.pk}" checked', html)
+    assert 'data-testid="assign-member-errors"' not in html
+    assert DoorToDoorUnit.objects.filter(member__isnull=False).count() == 0
+    # Then the pick and "Assign".
+    response = client.post(
+        doors(doors_activity),
+        {"action": "assign", "units": [second.pk], "member": crowd[12].pk},
+    )
+    assert response.status_code == 302
+    second.refresh_from_db()
+    assert second.member == crowd[12]
+
+
+def test_assigning_without_picking_anyone_is_an_error_not_a_take_back(
+    client, world, doors_activity, community_staff
+):
+    (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
+    client.force_login(community_staff)
+    response = client.post(doors(doors_activity), {"action": "assign", "units": [unit.pk]})
+    assert response.status_code == 200
+    assert response.context["assign_form"].errors["member"] == [
+        "Find the member to assign them to, or choose nobody to take them back."
     ]
+    unit.refresh_from_db()
+    assert unit.member == world.sanxia_member
 
 
 def test_a_member_of_another_community_is_refused(client, world, doors_activity, community_staff):
@@ -423,7 +541,10 @@ def test_a_member_of_another_community_is_refused(client, world, doors_activity,
             doors(doors_activity), {"action": "assign", "units": [unit.pk], "member": member}
         )
         assert response.status_code == 200
-        assert "member" in response.context["assign_form"].errors
+        assert response.context["assign_form"].errors["member"] == [
+            "This person cannot be given buildings here: find the member by name and pick them "
+            "from the results."
+        ]
         assert "checked" in page(response)  # the ticked unit stays ticked
     unit.refresh_from_db()
     assert unit.member is None

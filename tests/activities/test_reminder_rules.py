@@ -343,6 +343,16 @@ def test_no_roll_call_reminder_for_a_cancelled_activity(ended, community_staff):
     assert reminders.roll_call_due(NOW) == 0
 
 
+def test_staff_are_told_only_of_the_activities_whose_roll_call_is_due(town, ended, community_staff):
+    recorded = town.activity(NOW - 5 * H, title="已点名")
+    town.join(recorded, town.member("赵强"), status=PRESENT, hours=2)
+    town.join(town.activity(NOW + 3 * H, title="还没开始"), town.member("钱多"))
+
+    assert reminders.roll_call_due(NOW) == 2  # the organizer and the staff member
+
+    assert set(Notification.objects.values_list("object_id", flat=True)) == {ended.pk}
+
+
 def test_an_organizer_from_elsewhere_still_gets_it_and_inactive_logins_do_not(
     town, ended, community_staff, other_community_staff
 ):

@@ -45,6 +45,15 @@ def assert_no_horizontal_scroll(page):
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
+def pick(bar, name, member):
+    """Finds `member` in the assignment bar's picker by (part of) their name and picks them."""
+    bar.get_by_test_id("assignee-q").fill(name)
+    bar.get_by_test_id("find-assignee").click()
+    choice = bar.page.locator(f"#assignee-{member.pk}")
+    expect(choice).to_be_visible()
+    choice.check()
+
+
 def log_in(page, live_server, username):
     page.context.clear_cookies()
     page.goto("/login/")
@@ -166,12 +175,10 @@ def test_door_to_door_from_three_stairwells_to_not_one_household_missed(
     page.locator(f"#tick-{first.pk}").check()
     page.locator(f"#tick-{second.pk}").check()
     assign = page.get_by_test_id("assign-form")
-    assign.locator('select[name="member"]').select_option(str(world.sanxia_member.pk))
+    pick(assign, "李建", world.sanxia_member)
     assign.get_by_test_id("assign").click()
     page.locator(f"#tick-{third.pk}").check()
-    page.get_by_test_id("assign-form").locator('select[name="member"]').select_option(
-        str(world.sanxia_member_2.pk)
-    )
+    pick(page.get_by_test_id("assign-form"), "海燕", world.sanxia_member_2)
     page.get_by_test_id("assign-form").get_by_test_id("assign").click()
     expect(page.locator(f"#unit-{third.pk}").get_by_test_id("unit-member")).to_have_text("王海燕")
     expect(page.locator(f"#unit-{first.pk}").get_by_test_id("unit-member")).to_have_text("李建华")
@@ -281,7 +288,7 @@ def test_the_assignment_bar_shows_only_while_something_is_ticked(
 
     # Ticked again, the bar assigns them.
     first.check()
-    bar.locator('select[name="member"]').select_option(str(world.sanxia_member.pk))
+    pick(bar, "李建华", world.sanxia_member)
     bar.get_by_test_id("assign").click()
     expect(units.nth(0).get_by_test_id("unit-member")).to_have_text("李建华")
     expect(page.get_by_test_id("assign-form")).to_be_hidden()
@@ -304,8 +311,67 @@ def test_without_script_the_assignment_form_waits_below_the_list(
     assert form.evaluate("el => getComputedStyle(el).position") not in ("sticky", "fixed")
 
     units.nth(11).locator("input[name=units]").check()
-    form.locator('select[name="member"]').select_option(str(world.sanxia_member.pk))
-    form.get_by_test_id("assign").click()
+    # Without script, "find" posts the form back: the tick stays, the matches come to pick.
+    pick(form, "李建华", world.sanxia_member)
+    expect(page.get_by_test_id("door-unit").nth(11).locator("input[name=units]")).to_be_checked()
+    page.get_by_test_id("assign-form").get_by_test_id("assign").click()
     expect(page.get_by_test_id("door-unit").nth(11).get_by_test_id("unit-member")).to_have_text(
         "李建华"
     )
+
+
+@pytest.fixture
+def big_community(world, twelve_stairwells):
+    """Sixty more members reported in to 胜利一路社区, as a busy community has hundreds."""
+    from members.models import Member, Registration
+
+    members = Member.objects.bulk_create(
+        Member(agency=world.yuanlin, name=f"{surname}{i:02d}", mobile=f"1370000{i:04d}")
+        for i, surname in enumerate(["周海", "吴海", "郑江"] * 20)
+    )
+    Registration.objects.bulk_create(
+        Registration(
+            member=m,
+            community=world.shengli,
+            status=Registration.Status.ACTIVE,
+            applied_on=timezone.localdate(),
+        )
+        for m in members
+    )
+    return members
+
+
+def test_the_picker_finds_a_member_among_many_by_name_or_mobile(
+    page, screen, live_server, world, community_staff, twelve_stairwells, big_community
+):
+    log_in(page, live_server, "shengli_staff")
+    page.goto(f"/activities/{twelve_stairwells.pk}/doors/")
+    # Nobody of the sixty is on the page until searched for.
+    expect(page.get_by_test_id("assignee")).to_have_count(1)  # 李建华, on the activity
+    assert "郑江" not in page.content()
+    units = page.get_by_test_id("door-unit")
+    units.nth(0).locator("input[name=units]").check()
+    units.nth(1).locator("input[name=units]").check()
+    bar = page.get_by_test_id("assign-form")
+
+    # Typing is enough: the matches come without pressing anything, ten at most.
+    bar.get_by_test_id("assignee-q").press_sequentially("郑江")
+    results = bar.get_by_test_id("assignee")
+    expect(results).to_have_count(10)
+    expect(bar.get_by_test_id("assignee-results")).to_contain_text("郑江")
+    expect(bar.get_by_test_id("assignee-results")).not_to_contain_text("周海")
+    # Three digits are too few; four find her by the end of her mobile.
+    bar.get_by_test_id("assignee-q").fill("0017")
+    bar.get_by_test_id("find-assignee").click()
+    expect(results).to_have_count(1)
+    expect(bar.get_by_test_id("assignee-results")).to_contain_text("郑江17")
+    expect(bar.get_by_test_id("assignee-results")).to_contain_text("137****0017")
+    assert_no_horizontal_scroll(page)
+    expect(bar).to_be_in_viewport()
+    if screen == "phone":
+        page.screenshot(path="/tmp/doors-picker-phone.png", full_page=False)
+    results.first.check()
+    bar.get_by_test_id("assign").click()
+    for i in (0, 1):
+        expect(units.nth(i).get_by_test_id("unit-member")).to_have_text("郑江17")
+    assert DoorToDoorUnit.objects.filter(member=big_community[17]).count() == 2

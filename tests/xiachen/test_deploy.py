@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import boto3
@@ -481,7 +482,8 @@ def bucket(settings):
 def test_a_scan_goes_to_the_bucket_and_back_through_the_scope_checked_page(
     world, client, agency_office, bucket
 ):
-    world.agreement.scan.save("signed.pdf", ContentFile(SCAN))
+    # A name no other test saves, so a file left in the local media folder cannot answer.
+    world.agreement.scan.save(f"signed-{uuid.uuid4().hex}.pdf", ContentFile(SCAN))
     (stored,) = bucket.objects.all()
     assert stored.key.startswith("media/agreements/") and stored.key.endswith(".pdf")
     assert stored.get()["Body"].read() == SCAN
@@ -495,7 +497,8 @@ def test_a_scan_goes_to_the_bucket_and_back_through_the_scope_checked_page(
 
 
 def test_a_scan_missing_from_the_bucket_is_not_found(world, client, agency_office, bucket):
-    world.agreement.scan.save("signed.pdf", ContentFile(SCAN))
+    # A name no other test saves, so a file left in the local media folder cannot answer.
+    world.agreement.scan.save(f"signed-{uuid.uuid4().hex}.pdf", ContentFile(SCAN))
     bucket.objects.all().delete()
     client.force_login(agency_office)
     url = reverse("communities:agreement_scan", args=[world.agreement.pk])

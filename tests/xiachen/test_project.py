@@ -12,6 +12,7 @@ import pytest
 import yaml
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -87,6 +88,26 @@ def test_laptop_defaults_are_sqlite_with_wal_immediate_and_the_embedded_broker()
         "Asia/Shanghai",
         "IMMEDIATE",
     ]
+
+
+def test_postgres_connections_turn_jit_off_unless_the_setting_gives_it_back():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(repr(s.DATABASES['default'].get('OPTIONS', {}).get('options')))"
+    )
+    url = "postgres://postgres@127.0.0.1:5432/xiachen"
+    default = run_python(code, DATABASE_URL=url)
+    given_back = run_python(code, DATABASE_URL=url, DATABASE_JIT="true")
+    assert default.stdout.strip() == "'-c jit=off'", default.stderr
+    assert given_back.stdout.strip() == "None", given_back.stderr
+
+
+@pytest.mark.postgres
+def test_the_apps_postgres_connection_runs_without_jit(db):
+    # PostgreSQL's JIT spent about a second compiling the activity list at city size.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
 
 
 def test_quiet_hours_default_to_22_to_7_outside_the_tests(monkeypatch):

@@ -1,0 +1,94 @@
+"""Which channels reach a person: their choice (NotificationPreference, or the defaults without
+one) against what is possible (an e-mail address, a group robot where the message is about).
+
+The rule is written twice, side by side: `channels_for` in Python, for the rows `notify` writes,
+and `reachable` in SQL, so that a reminder rule can leave out in the database those already
+recorded as unreachable who still are. tests/notifications/test_reach.py holds them equal.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models import BooleanField, Case, Q, Value, When
+
+from .models import Notification, NotificationPreference
+from .recipients import Recipient
+
+Channel, Unreachable = Notification.Channel, Notification.Unreachable
+
+# Without a NotificationPreference row: the inbox, and e-mail when there is an address.
+DEFAULT_INAPP, DEFAULT_EMAIL, DEFAULT_WEBHOOK = True, True, False
+
+
+def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list, str]:
+    """(channel, address) pairs for one recipient, by their choice and what is possible; and when
+    there are none, why (a Notification.Unreachable)."""
+    user = recipient.user
+    if user is None:
+        # A member without a login can still be mentioned in the group chat.
+        if robot_url:
+            return [(Channel.WEBHOOK, robot_url)], ""
+        return [], Unreachable.NO_LOGIN
+    inapp = preference.inapp if preference else DEFAULT_INAPP
+    email = preference.email if preference else DEFAULT_EMAIL
+    webhook = preference.webhook if preference else DEFAULT_WEBHOOK
+    channels = []
+    if inapp:
+        channels.append((Channel.INAPP, ""))
+    if email and user.email:
+        channels.append((Channel.EMAIL, user.email))
+    if webhook and robot_url:
+        channels.append((Channel.WEBHOOK, robot_url))
+    if channels:
+        return channels, ""
+    if email and webhook:
+        return [], Unreachable.NO_ROBOT_NO_EMAIL
+    if webhook:
+        return [], Unreachable.NO_ROBOT
+    if email:
+        return [], Unreachable.NO_EMAIL
+    return [], Unreachable.NO_CHOICE
+
+
+def reachable(user: str, robot_url: str | None = None) -> Case:
+    """`channels_for` finds some channel, as an SQL boolean over the rows of a queryset: `user`
+    is the path to the recipient's login (empty for a member without one), `robot_url` the path
+    to the robot address of the community or agency whose robot would post the message."""
+    robot = Q(**{f"{robot_url}__gt": ""}) if robot_url else None
+    no_login = Q(**{f"{user}__isnull": True})
+    preference = f"{user}__notification_preference"
+
+    def chose(channel: str, default: bool) -> Q:
+        chosen = Q(**{f"{preference}__{channel}": True})
+        return chosen | Q(**{f"{preference}__isnull": True}) if default else chosen
+
+    by_login = chose("inapp", DEFAULT_INAPP) | (
+        chose("email", DEFAULT_EMAIL) & Q(**{f"{user}__email__gt": ""})
+    )
+    if robot is not None:
+        by_login |= chose("webhook", DEFAULT_WEBHOOK) & robot
+    whens = [When(no_login & robot, then=Value(True))] if robot is not None else []
+    return Case(
+        *whens,
+        When(no_login, then=Value(False)),
+        When(by_login, then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
+def preferences_for(users, *, as_fetched: bool = False) -> dict:
+    """{user id: NotificationPreference or None}, read in one query. With `as_fetched`, a login
+    fetched with `select_related("notification_preference")` just now (a reminder rule's) keeps
+    what came with it, and only the others are read."""
+    cached = get_user_model().notification_preference.related
+    known, unknown = {}, []
+    for user in users:
+        if as_fetched and cached.is_cached(user):
+            known[user.pk] = cached.get_cached_value(user)
+        else:
+            unknown.append(user.pk)
+    if unknown:
+        known.update(dict.fromkeys(unknown))
+        known.update(
+            (p.user_id, p) for p in NotificationPreference.objects.filter(user_id__in=unknown)
+        )
+    return known
