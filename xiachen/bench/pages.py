@@ -99,6 +99,7 @@ OBJECTS = {
     "activities:roll_call_search": _busiest_activity,
     "activities:attendance_board": _busiest_activity,
     "activities:door_units": _door_round,
+    "activities:door_assignees": _door_round,
     "activities:door_unit_record": _first(DoorToDoorUnit),
     "activities:door_unit_remove": _first(DoorToDoorUnit),
     "activities:concern_detail": _first(Concern),
