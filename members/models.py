@@ -268,22 +268,18 @@ class Registration(models.Model):
             raise ValidationError({"grid": _("The grid must belong to the same community.")})
 
 
-def robot_reaches_member(user) -> bool:
-    """Whether a group robot can mention the member whose login is `user`: their agency's, or
+def robot_reaches_member(user):
+    """The member whose login is `user` if a group robot can mention them: their agency's, or
     that of a community they reported in to (pending or active). Registered with notifications
-    (MembersConfig.ready) for the notification settings page."""
+    (MembersConfig.ready) for the notification settings page, which asks whether it exists."""
     with_robot = ~Q(robot_webhook_url="")
-    return (
-        Member.objects.filter(user=user)
-        .filter(
-            Q(agency__in=Agency.objects.filter(with_robot))
-            | Q(
-                pk__in=Registration.objects.live()
-                .filter(community__in=Community.objects.filter(with_robot))
-                .values("member")
-            )
+    return Member.objects.filter(user=user).filter(
+        Q(agency__in=Agency.objects.filter(with_robot))
+        | Q(
+            pk__in=Registration.objects.live()
+            .filter(community__in=Community.objects.filter(with_robot))
+            .values("member")
         )
-        .exists()
     )
 
 

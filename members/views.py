@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from communities.filters import GridFilter
 from communities.models import Agency, Community, Grid
 from communities.navigation import next_url
+from communities.pagination import Paginator
 from communities.permissions import (
     RoleKind,
     can_call,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField, Q, Value
+from django.db.models import CharField, Exists, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 
 from communities.models import Agency, Community
@@ -52,7 +52,7 @@ def recipient_of(person) -> Recipient:
 # reported in to). notifications may not import them, so each registers its functions here from
 # its AppConfig.ready.
 _login_resolvers: list[Callable[[list], dict]] = []
-_robot_finders: list[Callable[[Any], bool]] = []
+_robot_finders: list[Callable[[Any], QuerySet]] = []
 
 
 def register_login_resolver(resolver: Callable[[list], dict]) -> None:
@@ -79,8 +79,9 @@ def recipients_of(people) -> list[Recipient]:
     return [one(person) for person in people]
 
 
-def register_robot_finder(finder: Callable[[Any], bool]) -> None:
-    """Adds `finder(user) -> bool`: whether a group robot posts where that app places `user`."""
+def register_robot_finder(finder: Callable[[Any], QuerySet]) -> None:
+    """Adds `finder(user) -> QuerySet`: rows that exist when a group robot posts where that app
+    places `user` (asked as one EXISTS among the others, not run on its own)."""
     if finder not in _robot_finders:
         _robot_finders.append(finder)
 
@@ -89,14 +90,22 @@ def robot_reaches(user) -> bool:
     """Whether some group robot can mention `user`: their community's or agency's as staff (a
     street officer: any of the street's communities), or one a registered finder knows of. A
     login with no such place has no robot at all."""
+    if not getattr(user, "pk", None):
+        return False
     scope = scope_of(user)
     with_robot = ~Q(robot_webhook_url="")
-    communities = any_of(pk__in=scope.community_ids, street__in=scope.street_ids)
-    if Community.objects.filter(communities, with_robot).exists():
-        return True
-    if scope.agency_ids and Agency.objects.filter(with_robot, pk__in=scope.agency_ids).exists():
-        return True
-    return any(finder(user) for finder in _robot_finders)
+    places = [
+        Community.objects.filter(
+            any_of(pk__in=scope.community_ids, street__in=scope.street_ids), with_robot
+        ),
+        Agency.objects.filter(any_of(pk__in=scope.agency_ids), with_robot),
+        *(finder(user) for finder in _robot_finders),
+    ]
+    # One query whichever place has the robot: the settings page costs the same every time.
+    anywhere = Q(pk__in=[])
+    for rows in places:
+        anywhere |= Exists(rows)
+    return get_user_model().objects.filter(anywhere, pk=user.pk).exists()
 
 
 def channels_out_of_reach(user) -> set[str]:

@@ -91,10 +91,11 @@ def door_assignee_search(*, activity: Activity, user, query: str = "") -> Assign
     if query:
         candidates = assignable_members(activity).matching(query)
     else:
+        # Those taking a place are on the activity, so assignable once active.
         taking_a_place = Participation.objects.filter(
             activity=activity, status__in=Participation.TAKING_A_PLACE
-        ).values_list("member", flat=True)
-        candidates = assignable_members(activity).filter(pk__in=list(taking_a_place))
+        ).values("member")
+        candidates = Member.objects.filter(status=Member.Status.ACTIVE, pk__in=taking_a_place)
     # The same people as door_assignees, in steps: the candidates' ids first, then the scope
     # of only those. In one query PostgreSQL checked the scope of every member of the city
     # (80 ms for the page of a community with 3,800 reported in, 5 ms in steps).

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Case, F, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from communities.dates import local_midnight
 from communities.filters import GridFilter
 from communities.models import Community, Grid
+from communities.pagination import Paginator
 from communities.permissions import can_list_activities, people_rows, scope_of, whose_rows
 from communities.validators import FIRST_YEAR, LAST_YEAR
 from members.names import member_order

@@ -4,7 +4,6 @@ how many households they reached, and the coverage ("not one household missed", 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Length
 from django.http import JsonResponse
@@ -13,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
+from communities.pagination import Paginator
 from members.names import pinyin_key
 
 from .. import figures

@@ -797,3 +797,16 @@ def test_households_recorded_after_the_round_keep_the_moment_given(
         when,
         community_staff,
     )
+
+
+def test_the_managers_page_stays_within_15_queries_with_many_people_to_pick_from(
+    client, world, doors_activity, community_staff, zilinyuan, crowd
+):
+    """The bench's ceiling for every page: the picker asks for the few it shows, whoever could
+    be assigned."""
+    add_units(doors_activity, count=12, compound=zilinyuan)
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(doors(doors_activity))
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) <= 15

@@ -18,6 +18,7 @@ from members.models import Member
 from notifications import delivery
 from notifications.models import Notification, NotificationPreference
 from notifications.notify import notify
+from notifications.recipients import robot_reaches
 from tests.conftest import make_user
 
 INBOX = reverse("notifications:inbox")
@@ -869,3 +870,40 @@ def test_the_outbox_gives_the_reason_in_chinese_and_keeps_the_technical_detail_b
     assert "群机器人无法连接" in visible
     assert "Connection refused" not in visible and "URLError" not in visible
     assert "Connection refused" in detail and "技术细节" in detail
+
+
+# --- A page costs the same queries whatever it shows ------------------------------------------
+
+
+def queries_of(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_the_inbox_costs_the_same_queries_empty_and_full(client, world, member_user):
+    client.force_login(member_user)
+    empty = queries_of(client, INBOX)
+    for n in range(3):
+        message(world.shengli_activity, user=member_user, subject=f"提醒{n}")
+    assert queries_of(client, INBOX) == empty
+
+
+@pytest.mark.parametrize("robot_at", [None, "community", "agency"])
+def test_the_settings_page_costs_the_same_queries_wherever_the_robot_is(
+    client, world, street_officer, member_user, robot_at
+):
+    """Asking whether a group robot reaches the person is one query, not one per place tried."""
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
+    client.force_login(street_officer)
+    without_robot = queries_of(client, PREFERENCES)
+    if robot_at == "community":
+        world.shengli.robot_webhook_url = url
+        world.shengli.save()
+    elif robot_at == "agency":
+        world.sanxia.robot_webhook_url = url
+        world.sanxia.save()
+    assert queries_of(client, PREFERENCES) == without_robot
+    # The answer itself: the street's officer is reached by its communities' robots only.
+    assert robot_reaches(street_officer) == (robot_at == "community")
+    assert robot_reaches(member_user) == (robot_at is not None)
