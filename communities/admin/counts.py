@@ -19,25 +19,30 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self):
         rows = self.object_list
-        if isinstance(rows, QuerySet) and not rows.query.where:
-            estimate = _estimated_rows(rows)
-            if estimate is not None and estimate >= self.ESTIMATE_FROM:
-                return estimate
+        if isinstance(rows, QuerySet) and not rows.query.where and not rows.query.distinct:
+            counted = _estimated_or_exact(rows, self.ESTIMATE_FROM)
+            if counted is not None:
+                return counted
         return super().count
 
 
-def _estimated_rows(queryset) -> int | None:
+def _estimated_or_exact(queryset, estimate_from: int) -> int | None:
+    """The estimate when it is at least `estimate_from`, else the exact COUNT(*) — in one query
+    either way, so the list costs the same queries at demo size and at city size. Until the
+    table is first analyzed its estimate is -1 (or 0): then the exact count it is."""
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return None
+    table = connection.ops.quote_name(queryset.model._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-            [connection.ops.quote_name(queryset.model._meta.db_table)],
+            f"SELECT CASE WHEN c.reltuples >= %s THEN c.reltuples::bigint "
+            f"ELSE (SELECT COUNT(*) FROM {table}) END "
+            "FROM pg_class c WHERE c.oid = %s::regclass",
+            [estimate_from, table],
         )
         row = cursor.fetchone()
-    # -1 (or 0) until the table is first analyzed: then the exact count it is.
-    return int(row[0]) if row and row[0] > 0 else None
+    return int(row[0]) if row else None
 
 
 class CitySizeList:
