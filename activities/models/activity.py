@@ -68,13 +68,15 @@ class ActivityQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                # Those its own members (an agency office's) or the viewer take part in.
+                # Those its own members (an agency office's) take part in: a big set, probed.
                 via(
                     "pk__in",
                     Participation.objects.values("activity"),
                     member__agency__in=scope.agency_ids,
-                    **own(scope),
+                    probe=True,
                 ),
+                # Those the viewer takes part in.
+                via("pk__in", Participation.objects.values("activity"), **own(scope)),
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
                 community__street__in=scope.street_ids,

@@ -90,3 +90,21 @@ def test_no_scope_joins_a_to_many_relation(request, world, model, persona):
     user = AnonymousUser() if persona == "anonymous" else request.getfixturevalue(persona)
     queryset = model._default_manager.visible_to(user)
     assert to_many_joins(queryset.query) == []
+
+
+@pytest.mark.django_db
+def test_an_agency_offices_activities_are_probed_one_at_a_time(world, agency_office):
+    """The office's members' participations are a big set (150,000 at city size): the branch is
+    a correlated EXISTS, which PostgreSQL looks up for the one activity a page asks for, where
+    IN (...) built the whole set first (330 ms for one activity page)."""
+    office = Activity.objects.visible_to(agency_office)
+    sql = str(office.filter(pk=world.shengli_activity.pk).query).upper()
+    assert "EXISTS" in sql
+    # The same activities as the rule says: its agreement's, or any its members take part in.
+    expected = set(
+        Activity.objects.filter(agreement__agency=world.sanxia).values_list("pk", flat=True)
+    ) | set(
+        Participation.objects.filter(member__agency=world.sanxia).values_list("activity", flat=True)
+    )
+    assert set(office.values_list("pk", flat=True)) == expected
+    assert expected
