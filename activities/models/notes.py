@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
 from communities.permissions import any_of, own, scope_of, via
-from members.models import Registration
+from members.models import Member, Registration
 
 from .activity import Activity
 
@@ -22,9 +22,12 @@ class WorkUpdateQuerySet(models.QuerySet):
             any_of(
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
-                community__street__in=scope.street_ids,
+                # A street's communities and an agency's members' logins as subqueries on the
+                # row's own indexed columns: ORed joins to communities and members made
+                # PostgreSQL join every work update before filtering.
+                via("community__in", Community.objects.values("pk"), street__in=scope.street_ids),
+                via("author__in", Member.objects.values("user"), agency__in=scope.agency_ids),
                 community__in=scope.community_ids,
-                author__member__agency__in=scope.agency_ids,
                 author=scope.user_id,
             )
         )
@@ -81,9 +84,10 @@ class ConcernQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                community__street__in=scope.street_ids,
+                # As WorkUpdate's: subqueries rather than ORed joins.
+                via("community__in", Community.objects.values("pk"), street__in=scope.street_ids),
+                via("reported_by__in", Member.objects.values("user"), agency__in=scope.agency_ids),
                 community__in=scope.community_ids,
-                reported_by__member__agency__in=scope.agency_ids,
                 reported_by=scope.user_id,
             )
         )

@@ -141,10 +141,10 @@ def work_update_list(request):
     if activity_id is not None:
         activity = get_object_or_404(Activity.objects.visible_to(request.user), pk=activity_id)
         updates = updates.filter(activity=activity)
-    updates = updates.select_related("community", "activity", "author__member__agency").order_by(
-        "-created_at", "-pk"
+    updates = updates.order_by("-created_at", "-pk")
+    page = Paginator(updates, UPDATE_PAGE_SIZE, read=_updates_shown).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(updates, UPDATE_PAGE_SIZE).get_page(request.GET.get("page"))
     for update in page:
         update.author_name = person_name(update.author)
         update.author_agency = _agency_of(update.author)
@@ -161,6 +161,15 @@ def work_update_list(request):
             "can_post": _can_post_somewhere(request.user),
             "create_url": create_url,
         },
+    )
+
+
+def _updates_shown(ids):
+    """A page of work updates with what the list shows of them, joined for that page only."""
+    return (
+        WorkUpdate.objects.filter(pk__in=ids)
+        .select_related("community", "activity", "author__member__agency")
+        .order_by("-created_at", "-pk")
     )
 
 
@@ -208,6 +217,38 @@ def _age_days(start, today) -> int:
     return (today - timezone.localdate(start)).days
 
 
+def _in_concern_order(concerns):
+    """The unresolved concerns first, oldest first; then the resolved ones, latest first."""
+    resolved = Concern.State.RESOLVED
+    return concerns.annotate(
+        resolved_last=Case(
+            When(state=resolved, then=Value(1)), default=Value(0), output_field=IntegerField()
+        ),
+        open_since=Case(
+            When(state=resolved, then=Value(None)),
+            default=F("created_at"),
+            output_field=DateTimeField(),
+        ),
+    ).order_by(
+        "resolved_last",
+        F("open_since").asc(nulls_last=True),
+        F("resolved_at").desc(nulls_last=True),
+        "-pk",
+    )
+
+
+def _concerns_shown(ids):
+    """A page of concerns with what the list shows of them (grid, community, who raised it),
+    joined for that page only. No more joins than that: past eight tables PostgreSQL keeps the
+    joins in the order written and filters on the page's ids only after joining every
+    concern."""
+    return _in_concern_order(
+        Concern.objects.filter(pk__in=ids).select_related(
+            "grid", "community", "reported_by__member"
+        )
+    )
+
+
 @login_required
 def concern_list(request):
     """The community's concerns: the unresolved ones first, oldest first, with their age in
@@ -227,29 +268,10 @@ def concern_list(request):
         .annotate(n=Count("pk"))
         .values_list("state", "n")
     )
-    resolved = Concern.State.RESOLVED
-    rows = (
-        filters.qs.select_related(
-            "grid", "activity", "community", "reported_by__member", "handler__member"
-        )
-        .annotate(
-            resolved_last=Case(
-                When(state=resolved, then=Value(1)), default=Value(0), output_field=IntegerField()
-            ),
-            open_since=Case(
-                When(state=resolved, then=Value(None)),
-                default=F("created_at"),
-                output_field=DateTimeField(),
-            ),
-        )
-        .order_by(
-            "resolved_last",
-            F("open_since").asc(nulls_last=True),
-            F("resolved_at").desc(nulls_last=True),
-            "-pk",
-        )
+    rows = _in_concern_order(filters.qs)
+    page = Paginator(rows, CONCERN_PAGE_SIZE, read=_concerns_shown).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(rows, CONCERN_PAGE_SIZE).get_page(request.GET.get("page"))
     today = timezone.localdate()
     for concern in page:
         concern.age_days = _age_days(concern.created_at, today)
