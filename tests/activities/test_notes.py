@@ -790,3 +790,39 @@ def test_notes_entered_after_the_fact_keep_their_moments_and_tell_nobody(
     assert concern.forwarded_to == "街道城建办"
     assert update.created_at == raised
     assert not Notification.objects.exists()
+
+
+def _outside_subqueries(sql: str) -> str:
+    """The query's own clauses, its parenthesised parts (subqueries among them) left out."""
+    while re.search(r"\([^()]*\)", sql):
+        sql = re.sub(r"\([^()]*\)", "", sql)
+    return sql
+
+
+@pytest.mark.parametrize(("url", "table"), [(UPDATES, "workupdate"), (CONCERNS, "concern")])
+@pytest.mark.parametrize(
+    "viewer", ["city_admin", "street_officer", "agency_office", "member_user", "grid_worker"]
+)
+def test_the_lists_sort_and_count_their_own_table_and_join_only_the_page(
+    client, world, request, url, table, viewer, member_user, grid_worker
+):
+    """At city size a list sorted after its joins read every joined row for a page of 20,
+    and a scope's ORed join to communities or members (a street's, an agency's) kept
+    PostgreSQL from its indexes: the counts and the page's order are on the list's table
+    alone, its scope's other tables in subqueries, and the joins for the page's rows only."""
+    for i in range(3):
+        WorkUpdate.objects.create(community=world.shengli, author=member_user, body=f"动态{i}")
+        raise_concern(world, member_user, title=f"民情{i}", grid=world.zilinyuan)
+    client.force_login(request.getfixturevalue(viewer))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200 and len(response.context["page"]) == 3
+    on_table = [
+        _outside_subqueries(query["sql"])
+        for query in captured
+        if f'FROM "activities_{table}"' in query["sql"]
+    ]
+    counts = [sql for sql in on_table if "COUNT" in sql]
+    (page,) = [sql for sql in on_table if "ORDER BY" in sql]
+    assert counts and not any("JOIN" in sql for sql in counts), counts
+    assert "LIMIT" not in page and "OFFSET" not in page, page

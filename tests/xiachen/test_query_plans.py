@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Participation
+from activities.models import Activity, Participation, WorkUpdate
 from notifications.models import Notification
 
 pytestmark = pytest.mark.postgres
@@ -73,6 +73,18 @@ def test_the_activity_list_reads_its_community_from_an_index(client, community_s
     plan = plan_of(sql)
     activity_scans = [line for line in plan.splitlines() if "on activities_activity" in line]
     assert activity_scans and all("Index" in line for line in activity_scans), plan
+
+
+def test_the_city_reads_its_newest_work_updates_from_their_index(client, city_admin, world):
+    WorkUpdate.objects.bulk_create(
+        WorkUpdate(community=world.shengli, author=city_admin, body=f"动态{number}")
+        for number in range(500)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE activities_workupdate")
+    client.force_login(city_admin)
+    sql = served_query(client, reverse("activities:work_update_list"), "activities_workupdate")
+    assert "workupdate_newest" in plan_of(sql)
 
 
 def test_pending_roll_call_looks_only_at_the_signed_up_rows(world):
