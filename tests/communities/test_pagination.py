@@ -31,3 +31,21 @@ def test_pages_beyond_the_first_are_as_django_makes_them():
     page = Paginator(Street.objects.order_by("pk"), 20).get_page(3)
     assert page.number == 3 and len(page) == 5
     assert Paginator(Street.objects.order_by("pk"), 20).get_page("oops").number == 1
+
+
+@pytest.mark.django_db
+def test_a_page_read_with_its_joins_is_still_one_query_in_the_lists_order():
+    Street.objects.bulk_create(Street(name=f"街道{n:02}") for n in range(45))
+
+    def read(ids):
+        return Street.objects.filter(pk__in=ids).order_by("-name")
+
+    full = Street.objects.order_by("-name")
+    with CaptureQueriesContext(connection) as ctx:
+        shown = [street.name for street in Paginator(full, 20, read=read).get_page(3)]
+    assert shown == [f"街道{n:02}" for n in range(4, -1, -1)]
+    assert len(ctx.captured_queries) == 2  # the count, and the page's rows
+    nothing = full.filter(name="无此街道")
+    with CaptureQueriesContext(connection) as ctx:
+        assert list(Paginator(nothing, 20, read=read).get_page(1)) == []
+    assert len(ctx.captured_queries) == 2
