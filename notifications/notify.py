@@ -15,6 +15,7 @@ change notifies nobody.
 """
 
 import datetime as dt
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -311,6 +312,11 @@ def notify_each(
     queued = 0
     while chunk := list(islice(outgoing, CHUNK)):
         queued += _write(kind, chunk, due_at=due_at or now, now=now, as_fetched=True)[0]
+        # A chunk's members and their logins refer to each other (select_related fills both
+        # sides of the one-to-one), so only the cycle collector frees them: without this, a
+        # sweep with 10,000 due held every chunk it had read (3 MiB at 1,000, 16 MiB at 10,000).
+        del chunk
+        gc.collect()
     if enqueue and queued:
         transaction.on_commit(enqueue_due)
     return queued

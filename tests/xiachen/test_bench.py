@@ -29,7 +29,9 @@ def test_every_model_with_a_scope_has_a_sql_reference():
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_each_scopes_sql_reference_counts_the_rows_visible_to_returns(request, persona):
+def test_each_scopes_sql_reference_counts_the_rows_visible_to_returns(world, request, persona):
+    # `world` asked for up front: the test then runs with the database tests, before any
+    # transactional test flushes the activity types the data migration made.
     user = request.getfixturevalue(persona)
     for model in scopes.scoped_models():
         expected = model._default_manager.visible_to(user).count()
@@ -47,7 +49,7 @@ def test_a_reference_with_nothing_in_scope_matches_nothing(world, django_user_mo
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("persona", PERSONAS)
-def test_each_dashboard_figure_equals_its_sql_reference(request, persona):
+def test_each_dashboard_figure_equals_its_sql_reference(world, request, persona):
     user = request.getfixturevalue(persona)
     shown = list(bench_figures.figures_of(user, timezone.now()))
     assert shown, "every persona's dashboard shows a figure"
