@@ -130,15 +130,15 @@ def _set_aside(cursor, tables) -> list[str]:
     return restore
 
 
-def settle(tables) -> str:
+def settle(tables, using=connection) -> str:
     """Leaves the freshly loaded tables as autovacuum keeps a live city's: statistics for the
     planner (ANALYZE) and, outside a transaction, the visibility map (VACUUM). Without the map
     PostgreSQL cannot answer from an index alone: the dashboard's month of attendance then
     reads every activity of five years instead of the month's entries in their index (a
     dashboard query 32 ms → 9 ms at city size). A server may run without autovacuum (this
     one does), so the seed does not wait for it. Says which of the two it ran."""
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
-    with connection.cursor() as cursor:
+    command = "ANALYZE" if using.in_atomic_block else "VACUUM ANALYZE"
+    with using.cursor() as cursor:
         for table in tables:
             cursor.execute(f'{command} "{table}"')
     return command
