@@ -161,8 +161,11 @@ def report_in(members) -> ReportIn:
 
     Pass the agency's members (`Member.objects.visible_to(user).filter(agency=...)`); members
     who left are not counted on either side."""
-    liaison = Registration.objects.reported_in().filter(
-        member=OuterRef("pk"), kind=Registration.Kind.LIAISON
+    # reported_in() without its own look at the member: the member probed is one of the active
+    # members counted here already, and looking again costs a second probe for each of an
+    # agency's thousands of members.
+    liaison = Registration.objects.filter(
+        status=Registration.Status.ACTIVE, member=OuterRef("pk"), kind=Registration.Kind.LIAISON
     )
     totals = members.filter(status=Member.Status.ACTIVE).aggregate(
         active=Count("pk"), reported=Count("pk", filter=Q(Exists(liaison)))

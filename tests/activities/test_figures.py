@@ -4,6 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activities import figures
@@ -150,6 +152,16 @@ class TestReportIn:
         assert (result.reported_in, result.active_members) == (1, 4)
         assert result.rate == Decimal("0.25")
         assert percent(result.rate) == "25%"
+
+    def test_it_probes_each_member_s_report_ins_without_reading_the_member_again(
+        self, world, agency
+    ):
+        # At city size an office has thousands of active members, each probed once for a
+        # liaison report-in; joining the member back in doubled the probes.
+        with CaptureQueriesContext(connection) as queries:
+            figures.report_in(Member.objects.filter(agency=agency))
+        (sql,) = [query["sql"] for query in queries.captured_queries]
+        assert 'JOIN "members_member"' not in sql, sql
 
     def test_an_agency_without_members_has_no_rate(self, agency):
         result = figures.report_in(Member.objects.filter(agency=agency))

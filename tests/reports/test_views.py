@@ -292,3 +292,18 @@ def test_the_dashboard_runs_the_same_queries_for_5_and_for_50_rows(
     assert 'data-agreement="GJ-DASH-104"' in html or "…" in html
     assert small == large
     assert large <= 16, large
+
+
+def test_an_office_month_of_attendance_names_its_members_once(client, agency_office):
+    # The office's scope already holds its agency's members; joined to them once more,
+    # PostgreSQL multiplies the two narrowings, expects a handful of members, and reads each
+    # one's years of attendance instead of the month's activities (135 ms at city size).
+    client.force_login(agency_office)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    (month,) = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "activities_participation"' in query["sql"] and '"present"' in query["sql"]
+    ]
+    assert month.count('"members_member"') == 1, month

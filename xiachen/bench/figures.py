@@ -67,8 +67,8 @@ def agency_figures(user, now):
         "agency attendance this month",
         lambda: _attendance_tuple(
             figures.attendance(
-                Participation.objects.visible_to(user).filter(
-                    member__agency__in=scope.agency_ids,
+                Participation.objects.filter(
+                    member__in=members.values("pk"),
                     activity__starts_at__gte=month_start,
                     activity__starts_at__lt=month_end,
                 )
