@@ -86,7 +86,9 @@ def city(django_db_setup, django_db_blocker):
 
 @pytest.mark.postgres
 class TestASmallCity:
-    @pytest.fixture
+    # Every test here reads the seeded city through `db` (autouse), not through the module
+    # fixture's unblocked database, which a transactional test elsewhere blocks again.
+    @pytest.fixture(autouse=True)
     def seeded(self, city, db):
         return city
 
