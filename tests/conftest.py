@@ -206,6 +206,13 @@ def other_member_user(world):
 
 
 @pytest.fixture
+def staff_client(client, superuser):
+    """The test client signed in as a superuser, for the admin's pages."""
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
 def superuser(db, django_user_model):
     return django_user_model.objects.create_superuser(
         username="root", password="pw-root", email="root@example.org"

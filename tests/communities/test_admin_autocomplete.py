@@ -15,12 +15,6 @@ def english(settings):
 
 
 @pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def many(world):
     agencies = Agency.objects.bulk_create(
         Agency(name=f"第{i}单位", short_name=f"单位{i}") for i in range(40)

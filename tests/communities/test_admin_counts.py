@@ -10,12 +10,6 @@ from activities.models import Participation
 from communities.admin import EstimatedCountPaginator
 
 
-@pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def counts(client, **params):
     """The list's queries, and its ChangeList, once the session and content types are warm."""
     url = reverse("admin:activities_participation_changelist")

@@ -18,12 +18,6 @@ def english(settings):
     settings.LANGUAGE_CODE = "en"
 
 
-@pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def add_members(world, count, start):
     for i in range(start, start + count):
         agency = Agency.objects.create(name=f"第{i}单位", short_name=f"单位{i}")

@@ -26,12 +26,6 @@ def english(settings):
 
 
 @pytest.fixture
-def staff_client(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def everything(world, superuser, community_staff, grid_worker, agency_office):
     """The world plus one row of each of our models it lacks."""
     Compound.objects.create(community=world.shengli, name="紫林苑")
