@@ -35,3 +35,29 @@ class RegistrationReturnForm(forms.Form):
         help_text=_("The member reads this, so say what to correct before reporting in again."),
         error_messages={"required": _("Say why the report-in is returned: the member reads this.")},
     )
+
+
+class MemberSearchField(forms.CharField):
+    """A search for a member as the pages offer it — a name, or the last 4 digits of a mobile
+    (`MemberQuerySet.matching`) — in a search box fit for a phone's keyboard."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 50)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "type": "search",
+                    "class": "form-control",
+                    "autocomplete": "off",
+                    "enterkeyhint": "search",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        query = super().clean(value)
+        if query.isdigit() and len(query) < 4:
+            raise forms.ValidationError(_("Type at least the last 4 digits of the mobile."))
+        return query

@@ -6,6 +6,8 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from members.forms import MemberSearchField
+
 from ..services.doors import MAX_UNITS_AT_ONCE
 
 # "1-4", "1~4", "1至4", "1到4": a range; commas, 、, semicolons or spaces separate items.
@@ -118,25 +120,9 @@ class AssigneeSearchForm(forms.Form):
     """The picker's search box: a name, or the last 4 digits of a mobile (the same rule as the
     roll call's walk-in search)."""
 
-    member_q = forms.CharField(
-        label=_("Find the member: name or last 4 digits of the mobile"),
-        max_length=50,
-        required=False,
-        widget=forms.TextInput(
-            attrs={
-                "type": "search",
-                "class": "form-control",
-                "autocomplete": "off",
-                "enterkeyhint": "search",
-            }
-        ),
+    member_q = MemberSearchField(
+        label=_("Find the member: name or last 4 digits of the mobile"), required=False
     )
-
-    def clean_member_q(self):
-        query = self.cleaned_data["member_q"].strip()
-        if query.isdigit() and len(query) < 4:
-            raise forms.ValidationError(_("Type at least the last 4 digits of the mobile."))
-        return query
 
 
 class DoorUnitAssignForm(forms.Form):

@@ -4,6 +4,8 @@ need no formset bookkeeping), the resident-volunteer count, and the walk-in sear
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from members.forms import MemberSearchField
+
 from ..figures import format_number
 from ..models import Participation
 from ..services.rollcall import RollCallRow, is_pending_leave, roll_call_row_error, row_key
@@ -125,22 +127,7 @@ class RollCallForm(forms.Form):
 
 
 class WalkInSearchForm(forms.Form):
-    q = forms.CharField(
+    q = MemberSearchField(
         label=_("Name or last 4 digits of the mobile"),
-        max_length=50,
         error_messages={"required": _("Type a name or the last 4 digits of a mobile.")},
-        widget=forms.TextInput(
-            attrs={
-                "type": "search",
-                "class": "form-control",
-                "autocomplete": "off",
-                "enterkeyhint": "search",
-            }
-        ),
     )
-
-    def clean_q(self):
-        query = self.cleaned_data["q"].strip()
-        if query.isdigit() and len(query) < 4:
-            raise forms.ValidationError(_("Type at least the last 4 digits of the mobile."))
-        return query
