@@ -139,3 +139,46 @@ def test_a_member_reported_in_twice_in_one_street_is_counted_once(world, member_
     for model in scopes.scoped_models():
         expected = model._default_manager.visible_to(member_user).count()
         assert scopes.reference_count(model, member_user) == expected, model._meta.label
+
+
+@pytest.mark.django_db
+def test_the_database_clock_leaves_out_the_time_python_spends():
+    import time
+
+    from django.db import connection
+
+    def python_then_sql():
+        time.sleep(0.05)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone()[0]
+
+    [(value, timing)] = scopes.timed(python_then_sql, timeout=None, repeat=3)
+    assert value == 1
+    assert timing.wall >= 0.05
+    assert 0 < timing.database < 0.05
+
+
+@pytest.mark.django_db
+def test_calls_compared_are_timed_in_turn_and_each_gets_its_own_value():
+    order = []
+    results = scopes.timed(
+        lambda: order.append("reference") or "r",
+        lambda: order.append("scope") or "s",
+        timeout=None,
+        repeat=3,
+    )
+    assert [value for value, _ in results] == ["r", "s"]
+    assert order == ["reference", "scope"] * 3
+
+
+def test_a_scope_is_judged_on_its_sql_against_the_reference_sql_and_on_its_wall_time():
+    fast_sql = scopes.Timing(wall=0.0020, database=0.0004)
+    reference = scopes.Timing(wall=0.0006, database=0.0002)
+    line = scopes._scope_line("x", 5, fast_sql, 5, reference, judge_time=True)
+    assert line.ok, line.figure  # 3.3× in wall time, but the SQL is 2× the reference's
+    slow_sql = scopes.Timing(wall=0.0020, database=0.0010)
+    assert not scopes._scope_line("x", 5, slow_sql, 5, reference, judge_time=True).ok
+    too_slow = scopes.Timing(wall=0.150, database=0.0004)
+    assert not scopes._scope_line("x", 5, too_slow, 5, reference, judge_time=True).ok
+    assert not scopes._scope_line("x", 5, fast_sql, 6, reference, judge_time=True).ok

@@ -13,8 +13,8 @@ SECTIONS = {
     "harness": "The harness",
     "queries": "Queries of every page of every role: demo size and city size",
     "time": "One user: median time of each page",
-    "scope": "Scopes: `visible_to(user).count()` beside hand-written SQL",
-    "figure": "Dashboard figures beside hand-written SQL",
+    "scope": "Scopes: `visible_to(user).count()` beside hand-written SQL (ratio: SQL to SQL)",
+    "figure": "Dashboard figures beside hand-written SQL (ratio: SQL to SQL)",
     "sweep": "The reminder sweep (beat's every-minute task)",
     "load": "Load: gunicorn and locust",
 }

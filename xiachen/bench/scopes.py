@@ -7,7 +7,9 @@ tests can hold it against `visible_to` on SQLite too. A model with `visible_to` 
 here fails the bench until it has one.
 """
 
+import statistics
 import time
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connection, transaction
@@ -380,30 +382,73 @@ class TimedOut(Exception):
     pass
 
 
-def timed(function, *, timeout: float | None, repeat: int = 3):
-    """(value, median seconds) of `function`, each call under a PostgreSQL statement timeout of
-    `timeout` seconds (None: no timeout, or not PostgreSQL); one call only once a call takes
-    over a second. Raises TimedOut when the database cancels it."""
-    times, value = [], None
-    for _ in range(repeat):
-        with transaction.atomic():
-            if timeout and connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
-            try:
-                with transaction.atomic():
-                    begin = time.perf_counter()
-                    value = function()
-                    elapsed = time.perf_counter() - begin
-            except Exception as exc:
-                if "statement timeout" in str(exc) or "canceling statement" in str(exc):
-                    raise TimedOut from exc
-                raise
-            times.append(elapsed)
-        if times[-1] > 1:
+class DatabaseClock:
+    """Sums the time a block spends in the database: each statement from the moment Django
+    hands it to the driver until the driver returns (the statement run and its rows received),
+    through Django's execute wrapper, which both the ORM and a hand-written cursor pass through.
+    What is left of the wall time is Python's: building the query and reading its rows."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        begin = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - begin
+
+
+@dataclass
+class Timing:
+    """Median wall time of the calls and median database time (DatabaseClock) of the same
+    calls, in seconds."""
+
+    wall: float
+    database: float
+
+
+def _call(function, timeout):
+    """(value, wall seconds, database seconds) of one call, under a PostgreSQL statement
+    timeout of `timeout` seconds (None: none, or not PostgreSQL); TimedOut when cancelled."""
+    with transaction.atomic():
+        if timeout and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+        clock = DatabaseClock()
+        try:
+            with transaction.atomic(), connection.execute_wrapper(clock):
+                begin = time.perf_counter()
+                value = function()
+                elapsed = time.perf_counter() - begin
+        except Exception as exc:
+            if "statement timeout" in str(exc) or "canceling statement" in str(exc):
+                raise TimedOut from exc
+            raise
+    return value, elapsed, clock.seconds
+
+
+def timed(*functions, timeout: float | None, repeat: int = 7, budget: float = 2.0):
+    """[(value, Timing)] of each function, called in turn — the first, the second, …, then the
+    first again — so that whatever else the machine does weighs on each alike; `repeat` rounds,
+    fewer once the rounds have taken `budget` seconds (at least three, and one only when a call
+    takes over a second). Raises TimedOut when the database cancels a call."""
+    samples = [([], []) for _ in functions]
+    values = [None] * len(functions)
+    started = time.perf_counter()
+    for round_ in range(repeat):
+        for i, function in enumerate(functions):
+            values[i], wall, database = _call(function, timeout)
+            samples[i][0].append(wall)
+            samples[i][1].append(database)
+        if max(walls[-1] for walls, _ in samples) > 1:
             break
-    times.sort()
-    return value, times[len(times) // 2]
+        if round_ >= 2 and time.perf_counter() - started > budget:
+            break
+    return [
+        (value, Timing(statistics.median_low(walls), statistics.median_low(databases)))
+        for value, (walls, databases) in zip(values, samples, strict=True)
+    ]
 
 
 def bench(users, *, judge_time: bool, timeout: float | None) -> list:
@@ -418,26 +463,27 @@ def bench(users, *, judge_time: bool, timeout: float | None) -> list:
                 continue
             manager = model._default_manager
             try:
-                ref_count, ref_time = timed(lambda: reference_count(model, user), timeout=timeout)  # noqa: B023
-            except TimedOut:
-                ref_count, ref_time = None, None
-            try:
-                count, scope_time = timed(
+                (ref_count, ref_time), (count, scope_time) = timed(
+                    lambda: reference_count(model, user),  # noqa: B023
                     lambda: manager.visible_to(user).count(),  # noqa: B023
                     timeout=timeout,
                 )
             except TimedOut:
                 lines.append(
-                    Line("scope", name, f"> {timeout:g} s (cancelled)", "equal, in time", False)
+                    Line(
+                        "scope",
+                        name,
+                        f"> {timeout:g} s (the scope or its reference cancelled)",
+                        "equal, in time",
+                        False,
+                    )
                 )
                 continue
             lines.append(_scope_line(name, count, scope_time, ref_count, ref_time, judge_time))
     return lines
 
 
-def _scope_line(name, count, scope_time, ref_count, ref_time, judge_time) -> Line:
-    if ref_count is None:
-        return Line("scope", name, f"{ms(scope_time)}, reference timed out", "equal", False)
+def _scope_line(name, count, scope: Timing, ref_count, ref: Timing, judge_time) -> Line:
     if count != ref_count:
         return Line(
             "scope",
@@ -447,13 +493,17 @@ def _scope_line(name, count, scope_time, ref_count, ref_time, judge_time) -> Lin
             False,
             note="the scope and its reference disagree",
         )
-    ratio = scope_time / ref_time if ref_time else float("inf")
-    within = scope_time <= SCOPE_TARGET and ratio <= RATIO_TARGET
+    # The ratio holds SQL against SQL: the database time of the statement the scope compiles to
+    # beside the reference's. Building the query costs Python about a millisecond whatever the
+    # data; it is in the wall time, which the 100 ms target judges.
+    ratio = scope.database / ref.database if ref.database else float("inf")
+    within = scope.wall <= SCOPE_TARGET and ratio <= RATIO_TARGET
     return Line(
         "scope",
         name,
-        f"{count} rows, {ms(scope_time)} vs SQL {ms(ref_time)} ({ratio:.1f}×)",
-        f"equal, ≤ {ms(SCOPE_TARGET)}, ≤ {RATIO_TARGET:g}× SQL",
+        f"{count} rows, {ms(scope.wall)} (SQL {ms(scope.database)}) vs reference SQL"
+        f" {ms(ref.database)} ({ratio:.1f}×)",
+        f"equal, ≤ {ms(SCOPE_TARGET)}, SQL ≤ {RATIO_TARGET:g}× reference",
         within or not judge_time,
         note=untimed_note(within, judge_time),
     )
