@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.permissions import any_of, own, scope_of, via
+from communities.permissions import any_of, own, scope_of, union_of, via
 from members.models import Member, Registration
 
 from .activity import Activity
@@ -18,8 +18,10 @@ class WorkUpdateQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
+        # A union, as Activity's: a member's few are looked up through each branch's index.
         return self.filter(
-            any_of(
+            union_of(
+                self.model.objects,
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
                 # A street's communities and an agency's members' logins as subqueries on the
