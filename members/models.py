@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, own, scope_of, via
+from communities.permissions import any_of, own, scope_of, union_of, via
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -21,7 +21,8 @@ class MemberQuerySet(models.QuerySet):
         if scope.city:
             return self.all()
         return self.filter(
-            any_of(
+            union_of(
+                self.model.objects,
                 # Those who reported in to the viewer's communities or those of their streets.
                 via(
                     "pk__in",
@@ -30,7 +31,8 @@ class MemberQuerySet(models.QuerySet):
                     community__in=scope.community_ids,
                 ),
                 agency__in=scope.agency_ids,
-                user=scope.user_id,
+                # Themselves; for staff who are not members, nothing to OR with the report-ins.
+                **own(scope, member=""),
             )
         )
 

@@ -1,5 +1,7 @@
 """What came of the work: work updates (工作动态) and residents' concerns (民情)."""
 
+from functools import partial
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -7,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, Grid
-from communities.permissions import any_of, own, scope_of, via
+from communities.permissions import any_of, own, scope_of, union_of, via
 from members.models import Member, Registration
 
 from .activity import Activity
@@ -18,8 +20,13 @@ class WorkUpdateQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
+        # A member's few are looked up through each branch's index (a union, as Activity's); a
+        # street's or an agency's thousands are found in one pass over the table (ORed), which
+        # costs less than uniting their ids and joining them back (a street officer's at city
+        # size: 4 ms ORed, 9 ms as a union).
+        combine = any_of if scope.is_staff_of_any_place else partial(union_of, self.model.objects)
         return self.filter(
-            any_of(
+            combine(
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
                 # A street's communities and an agency's members' logins as subqueries on the

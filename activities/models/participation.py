@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from communities.permissions import any_of, own, scope_of, via
+from communities.permissions import own, scope_of, union_of
 from members.models import Member
 
 # The hours of one participation lie in [0, MAX_HOURS]: the hours_in_range constraint, checked
@@ -23,18 +23,17 @@ class ParticipationQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
-        # Each branch a subquery on the row's own indexed column: ORed joins to activities and
-        # members would make PostgreSQL join all 1.5 million rows before filtering them.
-        activities = self.model._meta.get_field("activity").related_model.objects
+        # Each branch a SELECT of its own (a union), so its joins to the activity and the member
+        # are never ORed with another branch: ORed, they made PostgreSQL join all 1.5 million
+        # rows before filtering them. Alone, a street's activities are joined to their
+        # participations through the activity index (a street officer's 285,000: 60 ms, where a
+        # subquery on the activity column read the whole index, 120 ms).
         return self.filter(
-            any_of(
-                via(
-                    "activity__in",
-                    activities.values("pk"),
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
-                ),
-                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
+            union_of(
+                self.model.objects,
+                activity__community__street__in=scope.street_ids,
+                activity__community__in=scope.community_ids,
+                member__agency__in=scope.agency_ids,
                 **own(scope),
             )
         )

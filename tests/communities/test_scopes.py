@@ -13,7 +13,7 @@ from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
 from django.db.models.sql import Query
 
-from activities.models import Activity, Participation
+from activities.models import Activity, Participation, WorkUpdate
 from members.models import Member, Registration
 from notifications.models import Notification
 
@@ -63,7 +63,9 @@ def to_many_joins(query, where="outer query"):
         if field is not None and (field.one_to_many or field.many_to_many):
             parent = query.alias_map[join.parent_alias].table_name
             found.append(f"{where}: {parent} → {join.table_name} along {field.name}")
-    inner_queries = {id(inner): inner for inner in subqueries(query.where)}.values()
+    # A union's SELECTs (permissions.union_of) are each checked as a subquery.
+    nested = [*subqueries(query.where), *query.combined_queries]
+    inner_queries = {id(inner): inner for inner in nested}.values()
     for number, inner in enumerate(inner_queries, start=1):
         found += to_many_joins(inner, f"{where} › subquery {number} on {inner.model.__name__}")
     return found
@@ -93,14 +95,12 @@ def test_no_scope_joins_a_to_many_relation(request, world, model, persona):
 
 
 @pytest.mark.django_db
-def test_an_agency_offices_activities_are_probed_one_at_a_time(world, agency_office):
-    """The office's members' participations are a big set (150,000 at city size): the branch is
-    a correlated EXISTS, which PostgreSQL looks up for the one activity a page asks for, where
-    IN (...) built the whole set first (330 ms for one activity page)."""
+def test_an_agency_offices_activities_are_its_agreements_and_those_its_members_are_on(
+    world, agency_office
+):
+    # The two branches of the office's scope, a union (the one activity a page asks for is
+    # looked up in each: tests/xiachen/test_query_plans.py).
     office = Activity.objects.visible_to(agency_office)
-    sql = str(office.filter(pk=world.shengli_activity.pk).query).upper()
-    assert "EXISTS" in sql
-    # The same activities as the rule says: its agreement's, or any its members take part in.
     expected = set(
         Activity.objects.filter(agreement__agency=world.sanxia).values_list("pk", flat=True)
     ) | set(
@@ -108,3 +108,28 @@ def test_an_agency_offices_activities_are_probed_one_at_a_time(world, agency_off
     )
     assert set(office.values_list("pk", flat=True)) == expected
     assert expected
+
+
+@pytest.mark.django_db
+def test_a_scope_of_several_branches_is_a_union_and_of_one_a_plain_filter(
+    world, member_user, street_officer, community_staff
+):
+    """ORed, a subquery branch makes PostgreSQL test every row of the table against each
+    (permissions.union_of): a member's activities and work updates are a union of their
+    branches, each found through its own index. A scope left with one branch is filtered by it
+    alone: a street officer's participations joined to the street's activities, the members of
+    staff who are not members themselves by their report-ins."""
+    for scoped in (Activity, WorkUpdate):
+        sql = str(scoped.objects.visible_to(member_user).query).upper()
+        assert " UNION " in sql and " OR " not in sql, sql
+    street = str(Participation.objects.visible_to(street_officer).query)
+    assert "SELECT" not in street.split(" WHERE ", 1)[1], street
+    staff = str(Member.objects.visible_to(community_staff).query)
+    assert " OR " not in staff and " UNION " not in staff, staff
+    # The rows stay the rule's.
+    assert set(Participation.objects.visible_to(street_officer)) == set(
+        Participation.objects.filter(activity__community__street=world.wanshouqiao)
+    )
+    assert set(Member.objects.visible_to(community_staff)) == set(
+        Member.objects.filter(registrations__community=world.shengli)
+    )
