@@ -31,8 +31,7 @@ class ParticipationQuerySet(models.QuerySet):
                 via(
                     "activity__in",
                     activities.values("pk"),
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
+                    community__in=scope.place_community_ids,
                 ),
                 via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
                 **own(scope),
