@@ -144,8 +144,12 @@ def outbox(request):
         .values_list("state", "n")
     )
     state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
+    selected_state = filters.form.cleaned_data.get("state", "")
+    # The list is those counts' rows, narrowed to the chosen state: its size is known, and
+    # a second count of the same rows cost as much again (the city's 200,000, 45 ms).
+    count = by_state.get(selected_state, 0) if selected_state else sum(by_state.values())
     rows = filters.qs.select_related("recipient").order_by("-created_at", "-pk")
-    page = Paginator(rows, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, OUTBOX_PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     for notification in page:
         notification.shown_name = notification.recipient_name or (
             notification.recipient.get_username() if notification.recipient else ""
@@ -159,7 +163,7 @@ def outbox(request):
             "form": filters.form,
             "page": page,
             "state_counts": state_counts,
-            "selected_state": filters.form.cleaned_data.get("state", ""),
+            "selected_state": selected_state,
             "failed": Notification.State.FAILED,
         },
     )
