@@ -907,3 +907,34 @@ def test_the_settings_page_costs_the_same_queries_wherever_the_robot_is(
     # The answer itself: the street's officer is reached by its communities' robots only.
     assert robot_reaches(street_officer) == (robot_at == "community")
     assert robot_reaches(member_user) == (robot_at is not None)
+
+
+def test_the_outbox_counts_its_rows_once_by_state(client, world, agency_office):
+    """The pages come from the counts per state (all of them, or the chosen state's): a
+    second count of the same rows cost as much again at city size."""
+    add_messages(world, 30)  # 30 sent to 李建华, 30 failed to members of 三峡
+    client.force_login(agency_office)
+    for query, count in [
+        ("", 60),
+        ("?state=failed", 30),
+        ("?state=bogus", 60),  # a bad value is left out, as every filter's
+        ("?state=sent&kind=message", 30),
+        ("?kind=upcoming", 0),
+        ("?state=failed&page=2", 30),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(OUTBOX + query)
+        assert response.status_code == 200
+        page = response.context["page"]
+        assert page.paginator.count == count, query
+        counts = [
+            q["sql"]
+            for q in queries.captured_queries
+            if 'FROM "notifications_notification"' in q["sql"] and "COUNT(" in q["sql"]
+            if '"read_at" IS NULL' not in q["sql"]  # the bell's unread messages
+        ]
+        assert len(counts) == 1 and "GROUP BY" in counts[0], counts
+    # The second page, read from the end of the list, holds the oldest ten, newest first.
+    response = client.get(OUTBOX + "?page=2")
+    oldest = Notification.objects.visible_to(agency_office).order_by("-created_at", "-pk")[50:]
+    assert [n.pk for n in response.context["page"]] == [n.pk for n in oldest]
