@@ -938,3 +938,52 @@ def test_the_outbox_counts_its_rows_once_by_state(client, world, agency_office):
     response = client.get(OUTBOX + "?page=2")
     oldest = Notification.objects.visible_to(agency_office).order_by("-created_at", "-pk")[50:]
     assert [n.pk for n in response.context["page"]] == [n.pk for n in oldest]
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("en", ["Unreachable", "No channel", "Message", "2 attempts", "1 attempt", "Not sent: "]),
+        ("zh-hans", ["尝试 2 次", "尝试 1 次", "未发送："]),
+    ],
+)
+def test_each_outbox_row_says_its_state_channel_kind_tries_and_reason_in_the_language(
+    client, world, community_staff, settings, language, words
+):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = language
+    message(
+        world.shengli_activity,
+        member=world.sanxia_member_2,
+        state=State.UNREACHABLE,
+        channel=Channel.NONE,
+        unreachable_reason=Notification.Unreachable.NO_LOGIN,
+        attempts=2,
+    )
+    message(
+        world.shengli_activity,
+        member=world.sanxia_member,
+        state=State.FAILED,
+        failure=Notification.Failure.MAIL_TIMEOUT,
+        attempts=1,
+    )
+    client.force_login(community_staff)
+    html = page(client.get(OUTBOX))
+    with translation.override(language):
+        labels = [
+            str(label)
+            for label in (
+                State.UNREACHABLE.label,
+                State.FAILED.label,
+                Channel.NONE.label,
+                Channel.INAPP.label,
+                Kind.MESSAGE.label,
+                Notification.Failure.MAIL_TIMEOUT.label,
+            )
+        ]
+        reason = str(Notification.Unreachable.NO_LOGIN.label)
+    for word in [*words, *labels]:
+        assert word in html, word
+    [not_sent] = re.findall(r'data-testid="unreachable-reason">(.*?)</div>', html, re.S)
+    assert reason in not_sent
