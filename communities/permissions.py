@@ -76,7 +76,7 @@ def scope_of(user) -> Scope:
         # The community model through the role's relation: this module imports no models.
         community = user.staff_roles.model._meta.get_field("community").related_model
         street_community_ids = frozenset(
-            community.objects.filter(street__in=street_ids).values_list("pk", flat=True)
+            community.objects.filter(street__in=street_ids).order_by().values_list("pk", flat=True)
         )
     scope = Scope(
         user_id=user.pk,
