@@ -167,11 +167,13 @@ def outbox(request):
     """Messages to the people in the viewer's scope: what is queued, sent, or has failed."""
     visible = _outbox_viewer(request)
     filters = OutboxFilterSet(request.GET, visible)
+    # COUNT(*), not COUNT(id): the city's counts are then read from the (state, due_at) index
+    # alone, without the table's rows.
     by_state = dict(
         filters.qs_without("state")
         .order_by()
         .values("state")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .values_list("state", "n")
     )
     state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
