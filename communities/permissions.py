@@ -38,7 +38,8 @@ class Scope:
     # a scope names them `community__in=` rather than `community__street__in=`. ORed with the
     # scope's other branches, the join to the community kept PostgreSQL from combining their
     # indexes (a street officer's outbox counted 37,000 of the city's 200,000 messages by
-    # reading them all, 190 ms); a list of ids on the row's own column is one index scan more.
+    # reading them all, 190 ms); ids on the row's own column are read from its index, and
+    # PostgreSQL ORs that with the other branches' indexes.
     street_community_ids: frozenset = field(default_factory=frozenset)
     community_ids: frozenset = field(default_factory=frozenset)
     grid_ids: frozenset = field(default_factory=frozenset)
