@@ -27,8 +27,7 @@ class MemberQuerySet(models.QuerySet):
                 via(
                     "pk__in",
                     Registration.objects.values("member"),
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
+                    community__in=scope.place_community_ids,
                 ),
                 agency__in=scope.agency_ids,
                 # Themselves; for staff who are not members, nothing to OR with the report-ins.
@@ -160,8 +159,7 @@ class RegistrationQuerySet(models.QuerySet):
                 # The agency office's members, as a subquery on the row's member column (not a
                 # join to all members ORed with the rest).
                 via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
-                community__street__in=scope.street_ids,
-                community__in=scope.community_ids,
+                community__in=scope.place_community_ids,
                 **own(scope),
             )
         )

@@ -47,8 +47,7 @@ class NotificationQuerySet(models.QuerySet):
         return self.filter(
             any_of(
                 recipient=scope.user_id,
-                community__in=scope.community_ids,
-                community__street__in=scope.street_ids,
+                community__in=scope.place_community_ids,
                 agency__in=scope.agency_ids,
             )
         )

