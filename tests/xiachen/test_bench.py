@@ -182,3 +182,33 @@ def test_a_scope_is_judged_on_its_sql_against_the_reference_sql_and_on_its_wall_
     too_slow = scopes.Timing(wall=0.150, database=0.0004)
     assert not scopes._scope_line("x", 5, too_slow, 5, reference, judge_time=True).ok
     assert not scopes._scope_line("x", 5, fast_sql, 6, reference, judge_time=True).ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_bench_vacuums_the_dead_rows_a_rolled_back_sweep_leaves():
+    from django.db import connection
+
+    from xiachen.management.commands.bench import Command
+
+    def dead_rows():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+            cursor.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bench_dead_rows'"
+            )
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_dead_rows (id integer)")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench_dead_rows SELECT generate_series(1, 5000)")
+            cursor.execute("DELETE FROM bench_dead_rows")
+        assert dead_rows() == 5000
+        assert "bench_dead_rows" in Command().vacuum_dead_rows()
+        assert dead_rows() == 0
+        assert "bench_dead_rows" not in Command().vacuum_dead_rows()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE bench_dead_rows")
