@@ -199,6 +199,12 @@ class RosterImportForm(forms.Form):
     def __init__(self, *args, agencies, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = agencies
-        if len(agencies) == 1:
-            self.fields["agency"].initial = agencies[0]
+        # An office of one agency is not asked: its agency is the one (a value sent anyway
+        # must still be that one).
+        self.only = agencies[0] if len(agencies) == 1 else None
+        if self.only is not None:
+            self.fields["agency"].required = False
             self.fields["agency"].widget = forms.HiddenInput()
+
+    def clean_agency(self):
+        return self.cleaned_data["agency"] or self.only

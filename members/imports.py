@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -27,13 +27,13 @@ from .models import Member
 # The template's columns, in order: the form field and its header. A file's columns are found
 # by their headers (Chinese or English), in any order; the name and the mobile are required.
 COLUMNS = [
-    ("name", gettext_lazy("Name"), 12),
-    ("mobile", gettext_lazy("Mobile"), 14),
-    ("is_party_member", gettext_lazy("Party member (是/否)"), 14),
-    ("position", gettext_lazy("Position"), 16),
-    ("party_branch", gettext_lazy("Party branch"), 20),
-    ("residence_community", gettext_lazy("Residence community"), 18),
-    ("skills", gettext_lazy("Skills"), 24),
+    ("name", pgettext_lazy("roster", "Name"), 12),
+    ("mobile", pgettext_lazy("roster", "Mobile"), 14),
+    ("is_party_member", pgettext_lazy("roster", "Party member (是/否)"), 14),
+    ("position", pgettext_lazy("roster", "Position"), 16),
+    ("party_branch", pgettext_lazy("roster", "Party branch"), 20),
+    ("residence_community", pgettext_lazy("roster", "Residence community"), 18),
+    ("skills", pgettext_lazy("roster", "Skills"), 24),
 ]
 REQUIRED = ("name", "mobile")
 # Columns read from a row: a few more than the template's, for columns moved about; anything

@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -153,16 +153,16 @@ class RosterExporter(ListExporter):
     def columns(self):
         field = Member._meta.get_field
         return [
-            Column(_("Name"), field("name").max_length // 3),
-            Column(_("Mobile"), 11),
-            Column(_("Agency"), 24),
-            Column(_("Party member"), 4),
-            Column(_("Position"), 16),
-            Column(_("Party branch"), 20),
-            Column(_("Residence community"), 16),
-            Column(_("Skills"), 24),
-            Column(_("Status"), 10),
-            Column(_("Left on"), 10),
+            Column(pgettext("roster", "Name"), field("name").max_length // 3),
+            Column(pgettext("roster", "Mobile"), 11),
+            Column(pgettext("roster", "Agency"), 24),
+            Column(pgettext("roster", "Party member"), 4),
+            Column(pgettext("roster", "Position"), 16),
+            Column(pgettext("roster", "Party branch"), 20),
+            Column(pgettext("roster", "Residence community"), 16),
+            Column(pgettext("roster", "Skills"), 24),
+            Column(pgettext("roster", "Status"), 10),
+            Column(pgettext("roster", "Left on"), 10),
         ]
 
     def rows(self):

@@ -284,4 +284,4 @@ def test_the_members_page_shows_report_ins_this_years_record_and_history(office,
     # The world's one present participation this year: 2 hours.
     assert (year.participations, year.hours, year.absent, year.leaves) == (1, 2, 0, 0)
     history = response.context["history"]
-    assert [str(name) for name in history[0].changes] == ["position"]
+    assert history[0].changes == [Member._meta.get_field("position").verbose_name]

@@ -50,6 +50,7 @@ PAGINATED = {
     "activities:door_units",
     "members:member_list",
     "members:registration_review",
+    "roster:list",
     "notifications:inbox",
     "notifications:outbox",
 }
@@ -88,6 +89,11 @@ def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
 
+def _on_roster(user):
+    """The first member of the account's roster (an agency office's), else one it sees."""
+    return Member.objects.on_roster_of(user).order_by("pk").first() or _first(Member)(user)
+
+
 # Which demo object each page with an id shows, chosen among those the account sees. A page
 # added to the URL conf without its line here fails the bench until it has one.
 OBJECTS = {
@@ -104,6 +110,10 @@ OBJECTS = {
     "activities:door_unit_remove": _first(DoorToDoorUnit),
     "activities:concern_detail": _first(Concern),
     "members:member_grid": _first(Member),
+    "roster:member_edit": _on_roster,
+    "roster:member_leave": _on_roster,
+    "roster:member_rejoin": _on_roster,
+    "reports:roster_member": _on_roster,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
     "notifications:inbox_read": _first(Notification),
