@@ -39,6 +39,8 @@ REQUIRED = ("name", "mobile")
 # Columns read from a row: a few more than the template's, for columns moved about; anything
 # further right is not read at all (a sheet can claim 16,384 columns).
 MAX_COLUMNS = 30
+# Blank rows allowed among the members (the template's formatted rows read as blank ones).
+MAX_BLANK_ROWS = 1000
 XLSX_SIGNATURE = b"PK\x03\x04"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -121,6 +123,14 @@ def read_rows(upload) -> list[tuple[int, dict]]:
         workbook.close()
 
 
+def _too_many(max_rows):
+    return ValidationError(
+        _("The file has more than %(max)s members; import at most %(max)s at a time.")
+        % {"max": max_rows},
+        code="too_many_rows",
+    )
+
+
 def _rows_of(workbook, max_rows) -> list[tuple[int, dict]]:
     if not workbook.worksheets:
         raise _not_xlsx()
@@ -147,6 +157,9 @@ def _rows_of(workbook, max_rows) -> list[tuple[int, dict]]:
         )
     rows = []
     for number, values in enumerate(cells, start=2):
+        if number > max_rows + 1 + MAX_BLANK_ROWS:
+            # Blank rows are skipped, not counted: this bounds a sheet of a million of them.
+            raise _too_many(max_rows)
         data = {
             name: _text(values[index]) if index < len(values) else ""
             for name, index in positions.items()
@@ -154,11 +167,7 @@ def _rows_of(workbook, max_rows) -> list[tuple[int, dict]]:
         if not any(data.values()):
             continue
         if len(rows) == max_rows:
-            raise ValidationError(
-                _("The file has more than %(max)s members; import at most %(max)s at a time.")
-                % {"max": max_rows},
-                code="too_many_rows",
-            )
+            raise _too_many(max_rows)
         rows.append((number, data))
     if not rows:
         raise ValidationError(_("The file holds no members below its headers."), code="empty")

@@ -285,3 +285,9 @@ def test_the_members_page_shows_report_ins_this_years_record_and_history(office,
     assert (year.participations, year.hours, year.absent, year.leaves) == (1, 2, 0, 0)
     history = response.context["history"]
     assert history[0].changes == [Member._meta.get_field("position").verbose_name]
+
+
+def test_the_dashboards_inactive_members_open_their_page(office, world):
+    # 王海燕 has no attendance: inactive.
+    page = html(office.get(reverse("reports:dashboard")))
+    assert f'href="{page_of(world.sanxia_member_2)}"' in page

@@ -4,6 +4,7 @@ nothing, corrupt files and limits, the preview and its confirmation, and scope."
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -275,3 +276,16 @@ def test_errors_are_in_chinese(agency_office, world):
     response = upload(client, [["", "123", "", "", "", "", ""]])
     page = response.content.decode()
     assert "没有导入" in page or "未导入" in page
+
+
+def test_a_sheet_of_endless_blank_rows_is_refused(world, settings):
+    settings.ROSTER_IMPORT_MAX_ROWS = 5
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    sheet.cell(row=2000, column=1, value="赵敏")  # 1,998 blank rows above it
+    output = io.BytesIO()
+    workbook.save(output)
+    with pytest.raises(ValidationError) as raised:
+        read_rows(SimpleUploadedFile("r.xlsx", output.getvalue()))
+    assert raised.value.code == "too_many_rows"
