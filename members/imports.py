@@ -39,7 +39,7 @@ REQUIRED = ("name", "mobile")
 # Columns read from a row: a few more than the template's, for columns moved about; anything
 # further right is not read at all (a sheet can claim 16,384 columns).
 MAX_COLUMNS = 30
-# Blank rows allowed among the members (the template's formatted rows read as blank ones).
+# Blank rows allowed among the members (rows someone formatted read as blank ones).
 MAX_BLANK_ROWS = 1000
 XLSX_SIGNATURE = b"PK\x03\x04"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -228,10 +228,11 @@ def template_workbook() -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for index, (_name, _label, width) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-        # Mobiles as text, so that Excel keeps every digit as typed.
-        for row in range(2, 1002):
-            sheet.cell(row=row, column=index).number_format = "@"
+        column = sheet.column_dimensions[get_column_letter(index)]
+        column.width = width
+        # Text columns (the style of the whole column, no cells made), so that Excel keeps
+        # every digit of a mobile as typed.
+        column.number_format = "@"
     sheet.freeze_panes = "A2"
     notes = workbook.create_sheet(_("Notes"))
     for line in [
