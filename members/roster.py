@@ -113,9 +113,13 @@ def member_add(request):
         raise Http404
     form = MemberForm(request.POST or None, agency=agency)
     if request.method == "POST" and form.is_valid():
-        member = member_save(member=form.save(commit=False), by=request.user)
-        messages.success(request, _("%(name)s is on the roster.") % {"name": member.name})
-        return redirect(member.get_absolute_url())
+        try:
+            member = member_save(member=form.save(commit=False), by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("%(name)s is on the roster.") % {"name": member.name})
+            return redirect(member.get_absolute_url())
     return _member_form_page(request, form)
 
 
@@ -124,9 +128,14 @@ def member_edit(request, pk):
     member = _on_roster(request, pk)
     form = MemberForm(request.POST or None, instance=member, agency=member.agency)
     if request.method == "POST" and form.is_valid():
-        member_save(member=form.save(commit=False), by=request.user)
-        messages.success(request, _("The changes to %(name)s are saved.") % {"name": member.name})
-        return redirect(member.get_absolute_url())
+        try:
+            member_save(member=form.save(commit=False), by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            text = _("The changes to %(name)s are saved.") % {"name": member.name}
+            messages.success(request, text)
+            return redirect(member.get_absolute_url())
     return _member_form_page(request, form, member)
 
 

@@ -166,10 +166,27 @@ def _save_member(member: Member, by, reason: str = "") -> None:
     member.save()
 
 
+def _lock_roster(agency_id: int) -> None:
+    """Holds the agency's roster until the transaction ends: two offices' tabs adding the same
+    mobile at once are told so, instead of one of them failing on the unique constraint."""
+    Agency.objects.select_for_update().filter(pk=agency_id).first()
+
+
 @transaction.atomic
 def member_save(*, member: Member, by) -> Member:
     """Adds a member to their agency's roster, or saves the changes to one (a validated
-    MemberForm's instance); the history names who did it."""
+    MemberForm's instance); the history names who did it. The mobile is checked again under
+    the roster's lock (the form checked it before)."""
+    _lock_roster(member.agency_id)
+    if (
+        Member.objects.filter(agency=member.agency_id, mobile=member.mobile)
+        .exclude(pk=member.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            {"mobile": _("This agency already has a member with this mobile.")},
+            code="duplicate_on_roster",
+        )
     _save_member(member, by)
     return member
 
@@ -209,7 +226,7 @@ def members_import(*, agency: Agency, members: list[Member], by) -> list[Member]
     all or none: the agency's row is locked so that two imports (or an import and a member
     added by hand) cannot both add the same mobile, and the mobiles are checked once more
     under that lock. Created with their history in bulk: a constant number of queries."""
-    Agency.objects.select_for_update().filter(pk=agency.pk).first()
+    _lock_roster(agency.pk)
     mobiles = [member.mobile for member in members]
     taken = set(
         Member.objects.filter(agency=agency, mobile__in=mobiles).values_list("mobile", flat=True)

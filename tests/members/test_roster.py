@@ -291,3 +291,35 @@ def test_the_dashboards_inactive_members_open_their_page(office, world):
     # 王海燕 has no attendance: inactive.
     page = html(office.get(reverse("reports:dashboard")))
     assert f'href="{page_of(world.sanxia_member_2)}"' in page
+
+
+def test_the_service_refuses_a_mobile_taken_meanwhile(world, agency_office):
+    """The form checks the mobile; the service checks again under the roster's lock, for the
+    add that came in between."""
+    from django.core.exceptions import ValidationError
+
+    from members.services import member_save
+
+    late = Member(agency=world.sanxia, name="迟到", mobile=world.sanxia_member.mobile)
+    with pytest.raises(ValidationError) as raised:
+        member_save(member=late, by=agency_office)
+    assert "mobile" in raised.value.message_dict
+    assert late.pk is None
+
+
+def test_an_office_of_two_agencies_adds_to_the_one_it_picks(client, world, django_user_model):
+    from communities.models import StaffRole
+
+    both = django_user_model.objects.create_user("both_offices")
+    for agency in (world.sanxia, world.yuanlin):
+        StaffRole.objects.create(user=both, kind=StaffRole.Kind.AGENCY_OFFICE, agency=agency)
+    client.force_login(both)
+    page = html(client.get(LIST))
+    assert f"{ADD}?agency={world.yuanlin.pk}" in page
+    assert world.yuanlin_member.name in page and world.sanxia_member.name in page
+    response = client.post(
+        f"{ADD}?agency={world.yuanlin.pk}",
+        {"agency": world.yuanlin.pk, "name": "两边", "mobile": "13600000007"},
+    )
+    assert response.status_code == 302
+    assert Member.objects.get(mobile="13600000007").agency == world.yuanlin
