@@ -323,3 +323,20 @@ def test_an_office_of_two_agencies_adds_to_the_one_it_picks(client, world, djang
     )
     assert response.status_code == 302
     assert Member.objects.get(mobile="13600000007").agency == world.yuanlin
+
+
+@pytest.mark.parametrize("versions", [1, 30])
+def test_the_members_page_costs_the_same_queries_however_long_its_history(
+    office, world, agency_office, django_assert_num_queries, versions
+):
+    from members.services import member_save
+
+    member = world.sanxia_member
+    for i in range(versions):
+        member.position = f"职务{i}"
+        member_save(member=member, by=agency_office)
+    office.get(page_of(member))
+    # session, user, roles and their grids, the member, this year's figures, report-ins,
+    # history, the navbar's unread count and member record
+    with django_assert_num_queries(10):
+        assert office.get(page_of(member)).status_code == 200
