@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from communities.dates import local_midnight
 from communities.models import Agreement
-from members.models import Member, Registration
+from members.models import Member, Registration, has_liaison_report_in
 
 from .models import Activity, Participation
 
@@ -161,14 +161,11 @@ def report_in(members) -> ReportIn:
 
     Pass the agency's members (`Member.objects.visible_to(user).filter(agency=...)`); members
     who left are not counted on either side."""
-    # reported_in() without its own look at the member: the member probed is one of the active
-    # members counted here already, and looking again costs a second probe for each of an
-    # agency's thousands of members.
-    liaison = Registration.objects.filter(
-        status=Registration.Status.ACTIVE, member=OuterRef("pk"), kind=Registration.Kind.LIAISON
-    )
+    # has_liaison_report_in, not reported_in(): the member probed is one of the active members
+    # counted here already, and looking again costs a second probe for each of an agency's
+    # thousands of members.
     totals = members.filter(status=Member.Status.ACTIVE).aggregate(
-        active=Count("pk"), reported=Count("pk", filter=Q(Exists(liaison)))
+        active=Count("pk"), reported=Count("pk", filter=Q(has_liaison_report_in()))
     )
     return ReportIn(active_members=totals["active"], reported_in=totals["reported"])
 

@@ -19,6 +19,9 @@ class ChangeReason(models.TextChoices):
     EXPIRED = "expired by date", _("Expired at the end of its term")
     ROLL_CALL = "roll call", _("Roll call")
     DEMO = "demo data", _("Demo data")
+    IMPORTED = "roster import", _("Imported from a spreadsheet")
+    LEFT = "left the agency", _("Left the agency")
+    REJOINED = "rejoined the agency", _("Back with the agency")
 
 
 def change_reason_label(code: str | None) -> str:

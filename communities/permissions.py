@@ -249,6 +249,25 @@ def sees_only_own_rows(user) -> bool:
     return not scope_of(user).is_staff_of_any_place
 
 
+# --- An agency's roster ----------------------------------------------------------------------
+
+
+def roster_agency_ids(user) -> frozenset:
+    """The agencies whose roster (党员名册) the viewer keeps: those of their agency party office
+    roles. Only the office keeps one: community staff list the members reported in to them
+    (members:member_list), a city administrator works in the admin, a member sees their own."""
+    return scope_of(user).agency_ids
+
+
+def can_keep_roster(user, agency=None) -> bool:
+    """Lists, adds, edits, imports and exports the members of `agency` (any of the viewer's
+    when None)."""
+    agency_ids = roster_agency_ids(user)
+    if agency is None:
+        return bool(agency_ids)
+    return agency.pk in agency_ids
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -275,6 +294,7 @@ def menu(user, *, is_member: bool) -> dict:
     return {
         "activities": can_list_activities(user),
         "report_ins": community_staff,
+        "roster": can_keep_roster(user),
         "notes": community_staff or is_member,
         "outbox": can_see_outbox(user),
     }

@@ -1,4 +1,5 @@
-"""The filters of the community's list of reported-in members (django-filter)."""
+"""The filters of the community's list of reported-in members and of an agency's roster
+(django-filter)."""
 
 import django_filters
 from django.utils.text import capfirst
@@ -6,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from communities.filters import FilterSet, GridFilter
 
-from .models import Registration
+from .models import Member, Registration, has_liaison_report_in
 
 NOT_A_CHOICE = {"invalid_choice": _("That is not one of the choices; this filter is left out.")}
 
@@ -49,3 +50,48 @@ class MemberFilterSet(FilterSet):
             ],
             own_grid_ids=own_grid_ids,
         )
+
+
+class RosterFilterSet(FilterSet):
+    """Filters of an agency's roster: a name or mobile, the status (starting on those still
+    with the agency), party membership and the report-in state. Each is a condition on the
+    member's own row or a probe of its report-ins (Exists), so the roster is still counted and
+    paged on the member table."""
+
+    REPORTED, NOT_REPORTED = "yes", "no"
+
+    q = django_filters.CharFilter(method="search", label=_("Name or mobile"), max_length=50)
+    status = django_filters.ChoiceFilter(
+        label=capfirst(_("status")),
+        choices=Member.Status.choices,
+        empty_label=_("Everyone"),
+        error_messages=NOT_A_CHOICE,
+    )
+    party = django_filters.ChoiceFilter(
+        field_name="is_party_member",
+        label=capfirst(_("party member")),
+        choices=[("true", _("Party members")), ("false", _("Not party members"))],
+        empty_label=_("Everyone"),
+        error_messages=NOT_A_CHOICE,
+        method="party_filter",
+    )
+    reported = django_filters.ChoiceFilter(
+        label=_("Liaison report-in"),
+        choices=[(REPORTED, _("Reported in")), (NOT_REPORTED, _("Not reported in"))],
+        empty_label=_("Everyone"),
+        error_messages=NOT_A_CHOICE,
+        method="reported_filter",
+    )
+
+    def __init__(self, data, queryset):
+        super().__init__(data, queryset, start={"status": Member.Status.ACTIVE})
+
+    def search(self, queryset, name, value):
+        return queryset.matching(value) if value.strip() else queryset
+
+    def party_filter(self, queryset, name, value):
+        return queryset.filter(is_party_member=value == "true")
+
+    def reported_filter(self, queryset, name, value):
+        reported = has_liaison_report_in()
+        return queryset.filter(reported if value == self.REPORTED else ~reported)

@@ -3,14 +3,15 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Case, CharField, Q, Value, When
+from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, own, scope_of, union_of, via
+from communities.permissions import any_of, own, roster_agency_ids, scope_of, union_of, via
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -35,6 +36,13 @@ class MemberQuerySet(models.QuerySet):
             )
         )
 
+    def on_roster_of(self, user):
+        """The members on the rosters the viewer keeps (permissions.roster_agency_ids): their
+        agency office's. Nothing for anyone else — also for a city administrator, who works in
+        the admin. A filter on the member's own agency column, so a roster is counted and paged
+        on the member table alone (index member_agency_name)."""
+        return self.filter(any_of(agency__in=roster_agency_ids(user)))
+
     def active(self):
         return self.filter(status=Member.Status.ACTIVE)
 
@@ -52,7 +60,8 @@ class Member(models.Model):
     """A cadre or party member an agency dispatches to communities (下沉党员 / 干部职工)."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        # "Active" alone reads 生效中 (an agreement's word); a member is 在册.
+        ACTIVE = "active", pgettext_lazy("member", "Active")
         LEFT = "left", _("Left the agency")
 
     agency = models.ForeignKey(
@@ -84,6 +93,10 @@ class Member(models.Model):
     left_on = models.DateField(_("left on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # The roster's changes (added, edited, imported, left, back), shown on the member's page.
+    history = HistoricalRecords(
+        verbose_name=_("historical member"), verbose_name_plural=_("historical members")
+    )
     objects = MemberQuerySet.as_manager()
 
     class Meta:
@@ -112,6 +125,9 @@ class Member(models.Model):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("reports:roster_member", args=[self.pk])
+
     def as_recipient(self) -> Recipient:
         """Who `notify` reaches for this member: their login if they have one, otherwise the
         group robot can still @-mention their mobile."""
@@ -139,6 +155,18 @@ class Member(models.Model):
     @property
     def masked_mobile(self):
         return mask_mobile(self.mobile)
+
+
+def has_liaison_report_in() -> Exists:
+    """Whether the member (the outer row) counts as reported in for DESIGN.md's report-in rate:
+    "an active liaison registration". The roster's state and filter, and figures.report_in."""
+    return Exists(
+        Registration.objects.filter(
+            status=Registration.Status.ACTIVE,
+            kind=Registration.Kind.LIAISON,
+            member=OuterRef("pk"),
+        )
+    )
 
 
 def member_of(user) -> "Member | None":

@@ -1,4 +1,5 @@
-"""Writes to report-ins (报到): a community reviewing them and placing members in its grids.
+"""Writes to report-ins (报到) — a community reviewing them and placing members in its grids —
+and to an agency's roster (adding, editing, importing members, a member leaving).
 
 A decision is told to the member through the outbox (`notifications.notify`), in the same
 transaction: the message is queued if and only if the decision is saved. `now` is when the
@@ -12,12 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_create_with_history
 
-from communities.models import Grid
+from communities.history import ChangeReason
+from communities.models import Agency, Grid
 from notifications.models import Notification
 from notifications.notify import Notified, notify
 
-from .models import Registration
+from .models import Member, Registration
 
 
 def _locked(registration: Registration) -> Registration:
@@ -151,3 +154,91 @@ def registration_assign_grid(*, registration: Registration, grid: Grid | None, b
         registration.grid = grid
         _save(registration, by)
     return registration
+
+
+# --- The agency's roster (党员名册) --------------------------------------------------------
+
+
+def _save_member(member: Member, by, reason: str = "") -> None:
+    member._history_user = by
+    if reason:
+        member._change_reason = reason
+    member.save()
+
+
+def _lock_roster(agency_id: int) -> None:
+    """Holds the agency's roster until the transaction ends: two offices' tabs adding the same
+    mobile at once are told so, instead of one of them failing on the unique constraint."""
+    Agency.objects.select_for_update().filter(pk=agency_id).first()
+
+
+@transaction.atomic
+def member_save(*, member: Member, by) -> Member:
+    """Adds a member to their agency's roster, or saves the changes to one (a validated
+    MemberForm's instance); the history names who did it. The mobile is checked again under
+    the roster's lock (the form checked it before)."""
+    _lock_roster(member.agency_id)
+    if (
+        Member.objects.filter(agency=member.agency_id, mobile=member.mobile)
+        .exclude(pk=member.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            {"mobile": _("This agency already has a member with this mobile.")},
+            code="duplicate_on_roster",
+        )
+    _save_member(member, by)
+    return member
+
+
+def _locked_member(member: Member) -> Member:
+    return Member.objects.select_for_update().get(pk=member.pk)
+
+
+@transaction.atomic
+def member_leave(*, member: Member, left_on: dt.date, by) -> Member:
+    """Marks a member as having left the agency on `left_on`. They stay on the roster (their
+    records stay theirs), drop out of every count of active members, and no longer count as
+    reported in anywhere (RegistrationQuerySet.reported_in)."""
+    member = _locked_member(member)
+    if member.status == Member.Status.LEFT:
+        raise ValidationError(_("This member has already left the agency."), code="already_left")
+    member.status, member.left_on = Member.Status.LEFT, left_on
+    _save_member(member, by, ChangeReason.LEFT)
+    return member
+
+
+@transaction.atomic
+def member_rejoin(*, member: Member, by) -> Member:
+    """Puts a member who had left back on the active roster (a mistake undone, or back from a
+    posting elsewhere); their report-ins count again as they were."""
+    member = _locked_member(member)
+    if member.status == Member.Status.ACTIVE:
+        raise ValidationError(_("This member is already on the active roster."), code="active")
+    member.status, member.left_on = Member.Status.ACTIVE, None
+    _save_member(member, by, ChangeReason.REJOINED)
+    return member
+
+
+@transaction.atomic
+def members_import(*, agency: Agency, members: list[Member], by) -> list[Member]:
+    """Adds `members` (validated rows of an imported file, not yet saved) to `agency`'s roster,
+    all or none: the agency's row is locked so that two imports (or an import and a member
+    added by hand) cannot both add the same mobile, and the mobiles are checked once more
+    under that lock. Created with their history in bulk: a constant number of queries."""
+    _lock_roster(agency.pk)
+    mobiles = [member.mobile for member in members]
+    taken = set(
+        Member.objects.filter(agency=agency, mobile__in=mobiles).values_list("mobile", flat=True)
+    )
+    if taken:
+        raise ValidationError(
+            _("Meanwhile these mobiles were added to the roster: %(mobiles)s."),
+            code="duplicate_on_roster",
+            params={"mobiles": "、".join(sorted(taken))},
+        )
+    for member in members:
+        member.agency = agency
+    return bulk_create_with_history(
+        members, Member, default_user=by, default_change_reason=ChangeReason.IMPORTED
+    )

@@ -17,6 +17,8 @@ urlpatterns = [
     path("communities/", include("communities.urls")),
     path("activities/", include("activities.urls")),
     path("members/", include("members.urls")),
+    # The agency's roster; its member pages and export come from reports.urls (included first).
+    path("roster/", include("members.roster_urls")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),

@@ -238,7 +238,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
         ("city_admin", {"activities", "report_ins", "notes", "outbox"}),
         ("street_officer", {"activities", "outbox"}),
         ("community_staff", {"activities", "report_ins", "notes", "outbox"}),
-        ("agency_office", {"outbox"}),
+        ("agency_office", {"roster", "outbox"}),
         ("member_user", {"notes"}),
     ],
 )

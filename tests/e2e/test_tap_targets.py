@@ -122,7 +122,7 @@ def log_in(page, live_server, username):
     expect(page).to_have_url(f"{live_server.url}/")
 
 
-def pages_of(role, patrol, concern):
+def pages_of(role, patrol, concern, member=None):
     activity = f"/activities/{patrol.pk}/"
     everyone = ["/", activity, f"{activity}board/", f"{activity}doors/", "/notifications/inbox/"]
     notes = ["/activities/concerns/", f"/activities/concerns/{concern.pk}/", "/activities/updates/"]
@@ -140,7 +140,8 @@ def pages_of(role, patrol, concern):
     return {
         "shengli_staff": everyone + notes + staff,
         "shengli_grid": everyone + notes + staff,
-        "sanxia_office": everyone,
+        "sanxia_office": everyone
+        + ["/roster/", "/roster/add/", "/roster/import/", f"/roster/{member.pk}/"],
         "sanxia_member": everyone + notes,
         "street_officer": ["/", "/activities/", activity, "/notifications/inbox/"],
     }[role]
@@ -149,12 +150,14 @@ def pages_of(role, patrol, concern):
 @pytest.mark.parametrize(
     "role", ["shengli_staff", "shengli_grid", "sanxia_office", "sanxia_member", "street_officer"]
 )
-def test_every_tap_target_is_at_least_44_by_44_on_a_phone(phone, live_server, workspace, role):
+def test_every_tap_target_is_at_least_44_by_44_on_a_phone(
+    phone, live_server, workspace, world, role
+):
     patrol, concern = workspace
     page = phone
     log_in(page, live_server, role)
     too_small = {}
-    for path in pages_of(role, patrol, concern):
+    for path in pages_of(role, patrol, concern, world.sanxia_member):
         response = page.goto(path)
         assert response.status == 200, f"{role} cannot open {path}"
         found = page.evaluate(MEASURE, MIN)

@@ -212,3 +212,23 @@ def test_the_bench_vacuums_the_dead_rows_a_rolled_back_sweep_leaves():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE bench_dead_rows")
+
+
+def test_a_download_is_held_to_the_export_target_and_a_page_to_the_page_target():
+    export = {
+        **row("sanxia_office", "/roster/export/", 5, time=3.0),
+        "name": "reports:roster_export",
+    }
+    page = row("sanxia_office", "/roster/", 5, time=3.0)
+    demo = [
+        row("sanxia_office", "/roster/export/", 5),
+        row("sanxia_office", "/roster/", 5),
+    ]
+    lines = {
+        line.name: line
+        for line in pages.compare(demo, [export, page], judge_time=True)
+        if line.section == "time"
+    }
+    assert lines["sanxia_office /roster/export/"].ok
+    assert "10000" in lines["sanxia_office /roster/export/"].target.replace(".0", "")
+    assert not lines["sanxia_office /roster/"].ok

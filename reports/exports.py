@@ -1,0 +1,187 @@
+"""Exports: one class per sheet, serving .xlsx and .csv from one definition (pretix's
+ListExporter).
+
+A sheet says its title, its columns (header and width) and its rows; `ListExporter` writes them
+as an .xlsx (openpyxl's write-only mode: rows are streamed to the file, never all held as cells;
+a title line with the time it was made, the headers frozen below it, columns as wide as their
+content) or as a .csv (UTF-8 with a BOM, so that Excel opens it in Chinese). Cells that a
+spreadsheet would run as a formula are neutralised. Mobiles are masked unless the export is
+asked for with full numbers.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from communities.validators import mask_mobile
+from members.models import Member
+
+XLSX = "xlsx"
+CSV = "csv"
+FORMATS = (XLSX, CSV)
+CONTENT_TYPES = {
+    XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    CSV: "text/csv; charset=utf-8",
+}
+# What a spreadsheet would start a formula with (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: int  # in characters of a Latin font; a Chinese character counts two
+
+
+def neutralised(value):
+    """A text cell that would run as a formula, kept as text (a leading apostrophe)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def display_width(text: str) -> int:
+    """How many Latin characters wide `text` shows: a Chinese character takes two."""
+    return sum(2 if ord(char) > 0x2E7F else 1 for char in str(text))
+
+
+class ListExporter:
+    """One sheet. Subclasses give `identifier`, `title`, `columns()` and `rows()`."""
+
+    identifier = "export"
+    title = ""
+
+    def __init__(self, *, full_mobiles: bool = False, now=None):
+        self.full_mobiles = full_mobiles
+        self.now = now or timezone.now()
+        self.rows_written = 0
+
+    def columns(self) -> list[Column]:
+        raise NotImplementedError
+
+    def rows(self):
+        """Each row as a list of values, in the order of `columns()`."""
+        raise NotImplementedError
+
+    def mobile(self, mobile: str) -> str:
+        return mobile if self.full_mobiles else mask_mobile(mobile)
+
+    def made_at(self) -> str:
+        return date_format(timezone.localtime(self.now), "DATETIME_FORMAT")
+
+    def heading(self) -> str:
+        return _("%(title)s · made %(time)s") % {"title": self.title, "time": self.made_at()}
+
+    def filename(self, extension: str) -> str:
+        stamp = timezone.localtime(self.now).strftime("%Y%m%d-%H%M")
+        return f"{self.title}-{stamp}.{extension}"
+
+    def _rows(self):
+        for row in self.rows():
+            self.rows_written += 1
+            yield [neutralised(value) for value in row]
+
+    def xlsx(self) -> bytes:
+        columns = self.columns()
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(str(self.title)[:31])
+        # Write-only: widths and the frozen panes are set before the first row is written.
+        for index, column in enumerate(columns, start=1):
+            width = max(column.width, display_width(column.header)) + 2
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.freeze_panes = "A3"
+        title = WriteOnlyCell(sheet, value=self.heading())
+        title.font = Font(bold=True, size=13)
+        sheet.append([title])
+        headers = []
+        for column in columns:
+            cell = WriteOnlyCell(sheet, value=column.header)
+            cell.font = Font(bold=True)
+            headers.append(cell)
+        sheet.append(headers)
+        for row in self._rows():
+            sheet.append(row)
+        output = io.BytesIO()
+        workbook.save(output)
+        return output.getvalue()
+
+    def csv(self) -> bytes:
+        output = io.StringIO()
+        writer = csv.writer(output)
+        writer.writerow([self.heading()])
+        writer.writerow([column.header for column in self.columns()])
+        writer.writerows(self._rows())
+        return "\ufeff".encode() + output.getvalue().encode("utf-8")
+
+    def response(self, extension: str) -> HttpResponse:
+        content = self.xlsx() if extension == XLSX else self.csv()
+        response = HttpResponse(content, content_type=CONTENT_TYPES[extension])
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.identifier}.{extension}"; '
+            f"filename*=UTF-8''{quote(self.filename(extension))}"
+        )
+        return response
+
+    def log(self, *, user, filters: dict) -> None:
+        """The hook for the export log (issue 9, point 5): who, when, what, the filters, how many
+        rows (`rows_written`) and whether mobiles were full. Nothing is logged yet."""
+
+
+class RosterExporter(ListExporter):
+    """An agency's roster (党员名册): the members of `members` (already scoped and filtered), by
+    name."""
+
+    identifier = "roster"
+    title = gettext_lazy("Roster")
+
+    def __init__(self, members, **kwargs):
+        super().__init__(**kwargs)
+        self.members = members
+
+    def columns(self):
+        field = Member._meta.get_field
+        return [
+            Column(pgettext("roster", "Name"), field("name").max_length // 3),
+            Column(pgettext("roster", "Mobile"), 11),
+            Column(pgettext("roster", "Agency"), 24),
+            Column(pgettext("roster", "Party member"), 4),
+            Column(pgettext("roster", "Position"), 16),
+            Column(pgettext("roster", "Party branch"), 20),
+            Column(pgettext("roster", "Residence community"), 16),
+            Column(pgettext("roster", "Skills"), 24),
+            Column(pgettext("roster", "Status"), 10),
+            Column(pgettext("roster", "Left on"), 10),
+        ]
+
+    def rows(self):
+        yes, no = _("Yes"), _("No")
+        rows = (
+            self.members.select_related("agency", "residence_community")
+            .order_by("name", "pk")
+            .iterator(chunk_size=CHUNK)
+        )
+        for member in rows:
+            yield [
+                member.name,
+                self.mobile(member.mobile),
+                member.agency.name,
+                yes if member.is_party_member else no,
+                member.position,
+                member.party_branch,
+                member.residence_community.name if member.residence_community_id else "",
+                member.skills,
+                member.get_status_display(),
+                member.left_on.isoformat() if member.left_on else "",
+            ]

@@ -1,0 +1,110 @@
+"""The roster's pages that read attendance: a member's page (their report-ins, this year's
+record, the roster's history of them) and the roster's export. The list and the changes are
+members.roster's; both start from `Member.objects.on_roster_of(user)`, so a member of another
+agency is a 404 and an export holds the viewer's agencies' members only, whatever is asked."""
+
+import datetime as dt
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from activities import figures
+from activities.models import Participation
+from communities.dates import local_midnight
+from communities.history import NOTHING, change_reason_label
+from communities.permissions import can_keep_roster
+from members.filters import RosterFilterSet
+from members.models import Member, Registration
+
+from .exports import FORMATS, XLSX, RosterExporter
+
+# The roster's history of a member shown on their page, newest first.
+HISTORY_LIMIT = 20
+TRACKED = [
+    "name",
+    "mobile",
+    "is_party_member",
+    "position",
+    "party_branch",
+    "residence_community",
+    "skills",
+    "status",
+    "left_on",
+]
+
+
+def _require_office(request):
+    if not can_keep_roster(request.user):
+        raise PermissionDenied
+
+
+def _history(member):
+    """The member's last versions with what changed in each, from one query."""
+    versions = list(
+        member.history.select_related("history_user").order_by("-history_date", "-history_id")[
+            : HISTORY_LIMIT + 1
+        ]
+    )
+    shown = versions[:HISTORY_LIMIT]
+    for newer, older in zip(shown, versions[1:] + [None], strict=False):
+        newer.reason = change_reason_label(newer.history_change_reason)
+        user = newer.history_user
+        newer.who = (user.get_full_name() or user.get_username()) if user else NOTHING
+        newer.changes = []
+        if older is None or newer.history_type != "~":
+            continue
+        for name in TRACKED:
+            attribute = f"{name}_id" if name == "residence_community" else name
+            if getattr(older, attribute) != getattr(newer, attribute):
+                newer.changes.append(Member._meta.get_field(name).verbose_name)
+    return shown
+
+
+@login_required
+def roster_member(request, pk):
+    _require_office(request)
+    member = get_object_or_404(
+        Member.objects.on_roster_of(request.user).select_related("agency", "residence_community"),
+        pk=pk,
+    )
+    today = timezone.localdate()
+    year_start = local_midnight(dt.date(today.year, 1, 1))
+    year_end = local_midnight(dt.date(today.year + 1, 1, 1))
+    this_year = figures.attendance(
+        Participation.objects.filter(
+            member=member, activity__starts_at__gte=year_start, activity__starts_at__lt=year_end
+        )
+    )
+    registrations = list(
+        Registration.objects.filter(member=member)
+        .select_related("community", "grid")
+        .order_by("-applied_on", "-pk")
+    )
+    return render(
+        request,
+        "reports/roster_member.html",
+        {
+            "member": member,
+            "year": today.year,
+            "this_year": this_year,
+            "registrations": registrations,
+            "history": _history(member),
+        },
+    )
+
+
+@login_required
+def roster_export(request):
+    """The roster as .xlsx (`?format=xlsx`, the default) or .csv, narrowed by the list's
+    filters; mobiles masked unless `full=1`."""
+    _require_office(request)
+    filters = RosterFilterSet(request.GET, Member.objects.on_roster_of(request.user))
+    extension = request.GET.get("format", XLSX)
+    if extension not in FORMATS:
+        extension = XLSX
+    exporter = RosterExporter(filters.qs, full_mobiles=request.GET.get("full") == "1")
+    response = exporter.response(extension)
+    exporter.log(user=request.user, filters=filters.in_use)
+    return response
