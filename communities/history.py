@@ -19,6 +19,10 @@ class ChangeReason(models.TextChoices):
     EXPIRED = "expired by date", _("Expired at the end of its term")
     ROLL_CALL = "roll call", _("Roll call")
     DEMO = "demo data", _("Demo data")
+    REVIEW_CONFIRMED = "review confirmed", _("Confirmed by the agency office")
+    REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
+    DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
+    BACKFILL = "backfill", _("Backfill")
 
 
 def change_reason_label(code: str | None) -> str:

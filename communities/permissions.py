@@ -201,6 +201,17 @@ def sees_only_own_rows(user) -> bool:
     return not scope_of(user).is_staff_of_any_place
 
 
+def can_review_attendance(user) -> bool:
+    """Attendance review (考勤审核) is the agency party office's: its members' records."""
+    return bool(scope_of(user).agency_ids)
+
+
+def can_answer_disputes(user) -> bool:
+    """The community's staff and grid workers answer the disputes about its records."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.community_ids)
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -229,4 +240,6 @@ def menu(user, *, is_member: bool) -> dict:
         "report_ins": community_staff,
         "notes": community_staff or is_member,
         "outbox": can_see_outbox(user),
+        "review": can_review_attendance(user),
+        "disputes": can_answer_disputes(user),
     }

@@ -1,5 +1,6 @@
 """Who took part in an activity, and how it was recorded (DESIGN.md, attendance semantics)."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +17,11 @@ from members.models import Member
 # by the roll-call service with this message before the database refuses a row.
 MAX_HOURS = Decimal(24)
 HOURS_OUT_OF_RANGE = _("Hours must be between 0 and 24.")
+# What every path that changes attendance says of a record the agency office confirmed.
+LOCKED = _(
+    "The agency office has confirmed this record; change it only as a backfill (补录) with a "
+    "reason."
+)
 
 
 class ParticipationQuerySet(models.QuerySet):
@@ -41,6 +47,20 @@ class ParticipationQuerySet(models.QuerySet):
 
     def present(self):
         return self.filter(status=Participation.Status.PRESENT)
+
+    def to_review(self):
+        """Records an agency office reviews (考勤审核): marked at the roll call (present, absent
+        or on leave); a sign-up is not a record yet."""
+        return self.filter(status__in=Participation.RECORDED)
+
+    def review_overdue(self, now=None):
+        """Records still unreviewed REVIEW_OVERDUE_DAYS after they were recorded: the office's
+        dashboard count and its weekly digest."""
+        now = now or timezone.now()
+        cutoff = now - dt.timedelta(days=settings.REVIEW_OVERDUE_DAYS)
+        return self.to_review().filter(
+            review=Participation.Review.UNREVIEWED, recorded_at__lt=cutoff
+        )
 
     def still_coming(self):
         """Who still expects to come: signed up (not on leave), still with their agency. The
@@ -83,8 +103,11 @@ class Participation(models.Model):
 
     # Those who take a place on an activity: its capacity counts them.
     TAKING_A_PLACE = (Status.SIGNED_UP, Status.PRESENT)
+    # Marked at the roll call: what an agency office reviews.
+    RECORDED = (Status.PRESENT, Status.ABSENT, Status.LEAVE)
     MAX_HOURS = MAX_HOURS
     HOURS_OUT_OF_RANGE = HOURS_OUT_OF_RANGE
+    LOCKED = LOCKED
 
     activity = models.ForeignKey(
         "activities.Activity",
@@ -140,6 +163,23 @@ class Participation(models.Model):
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     backfill_reason = models.CharField(_("reason for backfill"), max_length=200, blank=True)
+    # The agency office's dispute (异议) and the community's answer; history keeps earlier ones.
+    # db_default: the city seeder COPYs rows without these columns.
+    dispute_reason = models.CharField(
+        _("reason for dispute"), max_length=200, blank=True, default="", db_default=""
+    )
+    dispute_answer = models.CharField(
+        _("community's answer"), max_length=300, blank=True, default="", db_default=""
+    )
+    dispute_answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    dispute_answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     # Translated names for the admin; the English is what the migrations already hold.
     history = HistoricalRecords(
@@ -187,7 +227,29 @@ class Participation(models.Model):
                 condition=Q(status="signed_up"),
                 name="participation_signed_up",
             ),
+            # "an agency office's records by review state" (reports.review: the review list's
+            # filter and count, the overdue count of the dashboard and the weekly digest):
+            # its members' rows of one state read from the index, not from their status rows.
+            models.Index(fields=["member", "review"], name="participation_member_review"),
+            # "disputes a community has to answer" (activities.views.disputes): the few disputed
+            # rows only.
+            models.Index(
+                fields=["activity"],
+                condition=Q(review="disputed"),
+                name="participation_disputed",
+            ),
         ]
 
     def __str__(self):
         return f"{self.member} · {self.activity} · {self.get_status_display()}"
+
+    @property
+    def is_locked(self) -> bool:
+        """Confirmed by the agency office: the community changes it only by a backfill (补录)
+        with a reason (DESIGN.md, attendance semantics)."""
+        return self.review == self.Review.CONFIRMED
+
+    @property
+    def is_answered(self) -> bool:
+        """Disputed, and the community has answered since."""
+        return self.review == self.Review.DISPUTED and self.dispute_answered_at is not None
