@@ -20,6 +20,7 @@ from .models import (
     Activity,
     ActivityType,
     Concern,
+    Dispute,
     DutyAssignment,
     Participation,
     WorkUpdate,
@@ -188,6 +189,31 @@ class ActivityAdmin(CitySizeList, AutocompleteFilterMedia, admin.ModelAdmin):
         return TemplateResponse(request, "admin/activities/activity/cancel_selected.html", context)
 
 
+class DisputeInline(admin.TabularInline):
+    """The office's disputes and the community's answers, to read: they are written on their
+    pages (reports.review, activities.views.review)."""
+
+    model = Dispute
+    extra = 0
+    fields = [
+        "reason",
+        "raised_by",
+        "raised_at",
+        "answer",
+        "corrected",
+        "answered_by",
+        "answered_at",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Participation)
 class ParticipationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryAdmin):
     list_display = [
@@ -221,15 +247,8 @@ class ParticipationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryA
     form = ParticipationAdminForm
     # Reviewed by the agency office (reports.review) and answered by the community: the
     # services keep who and when.
-    readonly_fields = [
-        "review",
-        "reviewed_by",
-        "reviewed_at",
-        "dispute_reason",
-        "dispute_answer",
-        "dispute_answered_by",
-        "dispute_answered_at",
-    ]
+    readonly_fields = ["review", "reviewed_by", "reviewed_at"]
+    inlines = [DisputeInline]
 
     @admin.display(description=_("agency"), ordering="member__agency__name")
     def member_agency(self, obj):

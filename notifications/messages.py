@@ -194,9 +194,9 @@ def _concern_resolved(concern, context):
     )
 
 
-def _attendance_disputed(participation, context):
+def _attendance_disputed(dispute, context):
     # Read by community staff: the record's page in their list of disputes.
-    activity = participation.activity
+    activity = dispute.participation.activity
     return Message(
         _("Attendance disputed: %(title)s") % {"title": activity.title},
         _("%(agency)s disputes the record of %(name)s at %(title)s (%(when)s): %(reason)s")
@@ -205,14 +205,14 @@ def _attendance_disputed(participation, context):
             "name": context["name"],
             "title": activity.title,
             "when": span(activity),
-            "reason": participation.dispute_reason,
+            "reason": dispute.reason,
         },
         context["url"],
     )
 
 
-def _dispute_answered(participation, context):
-    activity = participation.activity
+def _dispute_answered(dispute, context):
+    activity = dispute.participation.activity
     return Message(
         _("Dispute answered: %(title)s") % {"title": activity.title},
         _("%(community)s answered your dispute about %(name)s at %(title)s: %(answer)s")
@@ -220,7 +220,7 @@ def _dispute_answered(participation, context):
             "community": activity.community.name,
             "name": context["name"],
             "title": activity.title,
-            "answer": participation.dispute_answer,
+            "answer": dispute.answer,
         },
         context["url"],
     )

@@ -116,7 +116,7 @@ class ReviewFilterForm(FilterForm):
             records = records.filter(status=self.value("status"))
         review = self.value("review") if but != "review" else None
         if review == ANSWERED:
-            records = records.filter(review=Review.DISPUTED, dispute_answered_at__isnull=False)
+            records = records.answered()
         elif review:
             records = records.filter(review=review)
         return records
@@ -126,6 +126,7 @@ def _page_rows(ids):
     return (
         Participation.objects.filter(pk__in=ids)
         .select_related("activity__community", "activity__type", "member__agency")
+        .with_disputes()
         .order_by("-recorded_at", "-pk")
     )
 
@@ -211,28 +212,29 @@ def review_record(request, pk):
     history; confirm it, or dispute it (again) with a reason."""
     _require_office(request.user)
     record = get_object_or_404(
-        reviewable_by(request.user).select_related(
+        reviewable_by(request.user)
+        .select_related(
             "activity__community",
             "activity__type",
             "member__agency",
             "recorded_by",
             "reviewed_by",
-            "dispute_answered_by",
-        ),
+        )
+        .with_disputes(),
         pk=pk,
     )
     form = DisputeForm(request.POST if request.method == "POST" else None)
     if form.is_bound and form.is_valid():
         try:
-            record = participation_dispute(
+            dispute = participation_dispute(
                 by=request.user, participation=record, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, _("Disputed; the community is told and will answer."))
-            if record.notified.unreached:
-                messages.warning(request, record.notified.warning())
+            if dispute.notified.unreached:
+                messages.warning(request, dispute.notified.warning())
             return redirect_next(request, reverse("reports:review_record", args=[record.pk]))
     history = list(
         record.history.select_related("history_user").order_by("-history_date", "-history_id")[:20]

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -22,6 +22,10 @@ LOCKED = _(
     "The agency office has confirmed this record; change it only as a backfill (补录) with a "
     "reason."
 )
+
+
+def _open_dispute():
+    return Exists(Dispute.objects.filter(participation=OuterRef("pk"), answered_at__isnull=True))
 
 
 class ParticipationQuerySet(models.QuerySet):
@@ -52,6 +56,27 @@ class ParticipationQuerySet(models.QuerySet):
         """Records an agency office reviews (考勤审核): marked at the roll call (present, absent
         or on leave); a sign-up is not a record yet."""
         return self.filter(status__in=Participation.RECORDED)
+
+    def with_disputes(self):
+        """Each row's disputes, latest first, in one more query (`latest_dispute`)."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "disputes",
+                queryset=Dispute.objects.select_related("raised_by", "answered_by").order_by(
+                    "-raised_at", "-pk"
+                ),
+                to_attr="dispute_list",
+            )
+        )
+
+    def answered(self):
+        """Disputed records whose latest dispute the community has answered: the office
+        confirms them or keeps its dispute."""
+        return self.filter(review=Participation.Review.DISPUTED).exclude(_open_dispute())
+
+    def awaiting_answer(self):
+        """Disputed records the community has still to answer."""
+        return self.filter(_open_dispute(), review=Participation.Review.DISPUTED)
 
     def review_overdue(self, now=None):
         """Records still unreviewed REVIEW_OVERDUE_DAYS after they were recorded: the office's
@@ -163,23 +188,6 @@ class Participation(models.Model):
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     backfill_reason = models.CharField(_("reason for backfill"), max_length=200, blank=True)
-    # The agency office's dispute (异议) and the community's answer; history keeps earlier ones.
-    # db_default: the city seeder COPYs rows without these columns.
-    dispute_reason = models.CharField(
-        _("reason for dispute"), max_length=200, blank=True, default="", db_default=""
-    )
-    dispute_answer = models.CharField(
-        _("community's answer"), max_length=300, blank=True, default="", db_default=""
-    )
-    dispute_answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("answered by"),
-    )
-    dispute_answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     # Translated names for the admin; the English is what the migrations already hold.
     history = HistoricalRecords(
@@ -231,7 +239,7 @@ class Participation(models.Model):
             # filter and count, the overdue count of the dashboard and the weekly digest):
             # its members' rows of one state read from the index, not from their status rows.
             models.Index(fields=["member", "review"], name="participation_member_review"),
-            # "disputes a community has to answer" (activities.views.disputes): the few disputed
+            # "disputes a community has to answer" (activities.views.review): the few disputed
             # rows only.
             models.Index(
                 fields=["activity"],
@@ -250,6 +258,78 @@ class Participation(models.Model):
         return self.review == self.Review.CONFIRMED
 
     @property
+    def latest_dispute(self):
+        """The office's latest dispute of this record, or None; read from `dispute_list` where
+        a list prefetched it (Participation.objects.with_latest_dispute)."""
+        disputes = getattr(self, "dispute_list", None)
+        if disputes is None:
+            disputes = list(self.disputes.order_by("-raised_at", "-pk")[:1])
+        return disputes[0] if disputes else None
+
+    @property
     def is_answered(self) -> bool:
-        """Disputed, and the community has answered since."""
-        return self.review == self.Review.DISPUTED and self.dispute_answered_at is not None
+        """Disputed, and the community has answered the latest dispute."""
+        dispute = self.latest_dispute if self.review == self.Review.DISPUTED else None
+        return dispute is not None and dispute.answered_at is not None
+
+
+class Dispute(models.Model):
+    """An agency office's dispute (异议) of a record, and the community's answer. A row per
+    dispute: the office that keeps its dispute after an answer raises a new one, so the
+    exchange stays readable. Apart from the participations: disputes are rare, and the 1.5
+    million records (and their history) keep their width."""
+
+    participation = models.ForeignKey(
+        Participation,
+        on_delete=models.CASCADE,
+        related_name="disputes",
+        verbose_name=_("participation"),
+    )
+    reason = models.CharField(_("reason for dispute"), max_length=200)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("raised by"),
+    )
+    raised_at = models.DateTimeField(_("raised at"), default=timezone.now)
+    answer = models.CharField(_("community's answer"), max_length=300, blank=True)
+    # Whether the answer changed the record (the record's history says how).
+    corrected = models.BooleanField(_("record corrected"), default=False)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-raised_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="activities_dispute_has_reason",
+                violation_error_message=_("Say what is wrong with the record."),
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | ~Q(answer=""),
+                name="activities_dispute_answer_has_text",
+                violation_error_message=_("Explain the record, or what you corrected."),
+            ),
+        ]
+        indexes = [
+            # "a record's disputes, latest first" (with_disputes, the record pages) and "is a
+            # dispute of it still open?" (answered).
+            models.Index(
+                fields=["participation", "-raised_at"], name="dispute_participation_latest"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.participation_id} · {self.reason[:30]}"

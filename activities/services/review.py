@@ -26,7 +26,7 @@ from communities.permissions import can_manage, can_review_attendance, scope_of
 from notifications.models import Notification
 from notifications.notify import Notified, notify
 
-from ..models import Participation
+from ..models import Dispute, Participation
 from .rollcall import _hours, _RowError
 
 Review = Participation.Review
@@ -129,10 +129,10 @@ def participation_dispute(
     reason: str,
     now: dt.datetime | None = None,
     tell: bool = True,
-) -> Participation:
+) -> Dispute:
     """The office disputes a record (异议) with a reason, or keeps its dispute after the
     community's answer with a new one; the community's staff are told. A confirmed record is
-    not disputed: it is settled."""
+    not disputed: it is settled. Returns the dispute (`notified`: what was queued)."""
     now = now or timezone.now()
     reason = (reason or "").strip()
     if not reason:
@@ -140,32 +140,27 @@ def participation_dispute(
     p = _one(reviewable_by(by), participation)
     if p.review == Review.CONFIRMED:
         raise ValidationError(_("This record is confirmed; it can no longer be disputed."))
+    if p.disputes.filter(answered_at__isnull=True).exists():
+        raise ValidationError(_("The community has not answered the last dispute yet."))
+    dispute = Dispute.objects.create(
+        participation=p, reason=reason[:200], raised_by=by, raised_at=now
+    )
     p.review = Review.DISPUTED
     p.reviewed_by, p.reviewed_at = by, now
-    p.dispute_reason = reason[:200]
-    p.dispute_answer, p.dispute_answered_by, p.dispute_answered_at = "", None, None
-    p._change_reason = ChangeReason.REVIEW_DISPUTED
-    p._history_date = now
-    p._history_user = by
-    p.save(
-        update_fields=[
-            "review",
-            "reviewed_by",
-            "reviewed_at",
-            "dispute_reason",
-            "dispute_answer",
-            "dispute_answered_by",
-            "dispute_answered_at",
-        ]
+    _save_with_history(
+        p,
+        ["review", "reviewed_by", "reviewed_at"],
+        by=by,
+        now=now,
+        reason=ChangeReason.REVIEW_DISPUTED,
     )
-    p.notified = Notified()
+    dispute.notified = Notified()
     recipients = _community_staff(p.activity.community_id)
     if tell and recipients:
-        p.notified = notify(
+        dispute.notified = notify(
             kind=Notification.Kind.ATTENDANCE_DISPUTED,
             recipients=recipients,
-            obj=p,
-            slot=now.isoformat(),
+            obj=dispute,
             robot=p.activity.community,
             context={
                 "agency": p.member.agency.short_name or p.member.agency.name,
@@ -173,7 +168,14 @@ def participation_dispute(
                 "url": reverse("activities:dispute_answer", args=[p.pk]),
             },
         )
-    return p
+    return dispute
+
+
+def _save_with_history(p: Participation, fields, *, by, now, reason) -> None:
+    p._change_reason = reason
+    p._history_date = now
+    p._history_user = by
+    p.save(update_fields=fields)
 
 
 @dataclass(frozen=True)
@@ -251,9 +253,10 @@ def participation_dispute_answer(
     correction: Correction | None = None,
     now: dt.datetime | None = None,
     tell: bool = True,
-) -> Participation:
-    """The community answers a dispute: explains the record as it is, or corrects it
-    (`correction`); the agency office is told, and confirms the record or keeps its dispute."""
+) -> Dispute:
+    """The community answers the open dispute of a record: explains the record as it is, or
+    corrects it (`correction`); the agency office is told, and confirms the record or keeps its
+    dispute. Returns the dispute answered (`notified`: what was queued)."""
     now = now or timezone.now()
     answer = (answer or "").strip()
     if not answer:
@@ -261,33 +264,41 @@ def participation_dispute_answer(
     p = _one(records_managed_by(by), participation)
     if not can_manage(by, p.activity.community):
         raise ValidationError(_("Only the community's staff and grid workers answer disputes."))
-    if p.review != Review.DISPUTED:
+    dispute = (
+        p.disputes.filter(answered_at__isnull=True)
+        .select_for_update()
+        .order_by("-raised_at")
+        .first()
+        if p.review == Review.DISPUTED
+        else None
+    )
+    if dispute is None:
         raise ValidationError(_("This record is not disputed."))
-    fields = ["dispute_answer", "dispute_answered_by", "dispute_answered_at"]
     if correction is not None and _correct(p, correction, by=by, now=now):
         p.recorded_by, p.recorded_at = by, now
-        fields += CORRECTED_FIELDS
-    p.dispute_answer = answer[:300]
-    p.dispute_answered_by, p.dispute_answered_at = by, now
-    p._change_reason = ChangeReason.DISPUTE_ANSWERED
-    p._history_date = now
-    p._history_user = by
-    p.save(update_fields=fields)
-    p.notified = Notified()
+        _save_with_history(
+            p, CORRECTED_FIELDS, by=by, now=now, reason=ChangeReason.DISPUTE_ANSWERED
+        )
+        dispute.corrected = True
+    dispute.answer = answer[:300]
+    dispute.answered_by, dispute.answered_at = by, now
+    dispute.save(update_fields=["answer", "corrected", "answered_by", "answered_at"])
+    dispute.notified = Notified()
     recipients = _agency_offices(p.member.agency_id)
     if tell and recipients:
-        p.notified = notify(
+        dispute.participation = p  # the message names the activity: no query
+        dispute.notified = notify(
             kind=Notification.Kind.DISPUTE_ANSWERED,
             recipients=recipients,
-            obj=p,
-            slot=now.isoformat(),
+            obj=dispute,
+            slot="answered",
             robot=p.member.agency,
             context={
                 "name": p.member.name,
                 "url": reverse("reports:review_record", args=[p.pk]),
             },
         )
-    return p
+    return dispute
 
 
 @transaction.atomic
@@ -318,17 +329,12 @@ def participation_backfill(
     p.backfill_reason = reason[:200]
     p.recorded_by, p.recorded_at = by, now
     p.review, p.reviewed_by, p.reviewed_at = Review.UNREVIEWED, None, None
-    p._change_reason = ChangeReason.BACKFILL  # the reason itself is in backfill_reason
-    p._history_date = now
-    p._history_user = by
-    p.save(
-        update_fields=[
-            *CORRECTED_FIELDS,
-            "source",
-            "backfill_reason",
-            "review",
-            "reviewed_by",
-            "reviewed_at",
-        ]
+    # The history's reason is the kind of change; the reason itself is in backfill_reason.
+    _save_with_history(
+        p,
+        [*CORRECTED_FIELDS, "source", "backfill_reason", "review", "reviewed_by", "reviewed_at"],
+        by=by,
+        now=now,
+        reason=ChangeReason.BACKFILL,
     )
     return p

@@ -8,7 +8,6 @@ anyone else with no community is refused (403), another community's record is a 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -27,8 +26,8 @@ from .common import require_manager
 
 PAGE_SIZE = 20
 Review = Participation.Review
-# Unanswered first (no answer yet), then the newest disputes: the same on every database.
-ORDER = (F("dispute_answered_at").asc(nulls_first=True), F("reviewed_at").desc(), "-pk")
+# The newest disputes first (a record's reviewed_at is the time of its latest dispute).
+ORDER = ("-reviewed_at", "-pk")
 
 
 def _require_community(user) -> None:
@@ -40,6 +39,7 @@ def _page_rows(ids):
     return (
         Participation.objects.filter(pk__in=ids)
         .select_related("activity__community", "member__agency")
+        .with_disputes()
         .order_by(*ORDER)
     )
 
@@ -51,7 +51,7 @@ def dispute_list(request):
     that the agency office has not settled yet."""
     _require_community(request.user)
     disputes = records_managed_by(request.user).filter(review=Review.DISPUTED).order_by(*ORDER)
-    to_answer = disputes.filter(dispute_answered_at__isnull=True).count()
+    to_answer = disputes.awaiting_answer().count()
     page = Paginator(disputes, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     return render(request, "activities/dispute_list.html", {"page": page, "to_answer": to_answer})
@@ -60,9 +60,9 @@ def dispute_list(request):
 def _record(request, pk) -> Participation:
     _require_community(request.user)
     record = get_object_or_404(
-        records_managed_by(request.user).select_related(
-            "activity__community", "activity__type", "member__agency", "reviewed_by"
-        ),
+        records_managed_by(request.user)
+        .select_related("activity__community", "activity__type", "member__agency", "reviewed_by")
+        .with_disputes(),
         pk=pk,
     )
     require_manager(request.user, record.activity.community)
@@ -100,7 +100,7 @@ def dispute_answer(request, pk):
             record.leave_reason,
         )
         try:
-            record = participation_dispute_answer(
+            dispute = participation_dispute_answer(
                 by=request.user,
                 participation=record,
                 answer=form.cleaned_data["answer"],
@@ -110,8 +110,8 @@ def dispute_answer(request, pk):
             _spread(form, exc)
         else:
             messages.success(request, _("Answered; the agency office is told."))
-            if record.notified.unreached:
-                messages.warning(request, record.notified.warning())
+            if dispute.notified.unreached:
+                messages.warning(request, dispute.notified.warning())
             return redirect("activities:dispute_list")
     return render(
         request,

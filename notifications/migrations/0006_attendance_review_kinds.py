@@ -4,15 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0005_indexes_for_city_scale'),
+        ("notifications", "0005_indexes_for_city_scale"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('upcoming', 'Upcoming activity'), ('roll_call_due', 'Roll call due'), ('inactivity', 'Inactivity nudge'), ('agency_digest', 'Agency weekly digest'), ('duty_roster', 'Duty tomorrow'), ('activity_changed', 'Activity changed'), ('activity_cancelled', 'Activity cancelled'), ('registration_approved', 'Report-in approved'), ('registration_returned', 'Report-in returned'), ('leave_decided', 'Leave decided'), ('concern_raised', 'Resident concern raised'), ('concern_forwarded', 'Resident concern forwarded'), ('concern_resolved', 'Resident concern resolved'), ('message', 'Message'), ('attendance_disputed', 'Attendance record disputed'), ('dispute_answered', 'Dispute answered')], max_length=30, verbose_name='kind'),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("upcoming", "Upcoming activity"),
+                    ("roll_call_due", "Roll call due"),
+                    ("inactivity", "Inactivity nudge"),
+                    ("agency_digest", "Agency weekly digest"),
+                    ("duty_roster", "Duty tomorrow"),
+                    ("activity_changed", "Activity changed"),
+                    ("activity_cancelled", "Activity cancelled"),
+                    ("registration_approved", "Report-in approved"),
+                    ("registration_returned", "Report-in returned"),
+                    ("leave_decided", "Leave decided"),
+                    ("concern_raised", "Resident concern raised"),
+                    ("concern_forwarded", "Resident concern forwarded"),
+                    ("concern_resolved", "Resident concern resolved"),
+                    ("message", "Message"),
+                    ("attendance_disputed", "Attendance record disputed"),
+                    ("dispute_answered", "Dispute answered"),
+                ],
+                max_length=30,
+                verbose_name="kind",
+            ),
         ),
     ]

@@ -31,6 +31,7 @@ from activities import figures, reminders
 from activities.models import (
     Activity,
     Concern,
+    Dispute,
     DoorToDoorUnit,
     DutyAssignment,
     Participation,
@@ -283,10 +284,10 @@ class TestTheLoadedDemo:
             by_review = set(records.values_list("review", flat=True))
             assert by_review == set(Participation.Review), office
             disputed = records.filter(review=Participation.Review.DISPUTED)
-            assert not disputed.filter(dispute_reason="").exists()
+            assert disputed.count() == Dispute.objects.filter(participation__in=disputed).count()
             # One answered by the community, one still to answer.
-            assert disputed.filter(dispute_answered_at__isnull=False).exists(), office
-            assert disputed.filter(dispute_answered_at__isnull=True).exists(), office
+            assert disputed.answered().exists(), office
+            assert disputed.awaiting_answer().exists(), office
 
     def test_yesterdays_activity_waits_for_roll_call_and_next_week_is_recruiting(self, output):
         pending = Participation.objects.pending_roll_call(now=START_OF_TODAY)

@@ -90,6 +90,7 @@ def _door_round(user):
 def _record(review, managed=False):
     """The first record in a review state that the account reviews (an agency office) or, with
     `managed`, whose community it works for."""
+
     def choose(user):
         records = records_managed_by(user) if managed else reviewable_by(user)
         return records.filter(review=review).order_by("pk").first()

@@ -680,7 +680,7 @@ class _Loader:
         rows = {p.member_id: p for p in Participation.objects.filter(activity=activity)}
         for ref, reason in (spec.get("disputed") or {}).items():
             for member in self.members_of(ref):
-                record = participation_dispute(
+                participation_dispute(
                     by=self.office_of[member.agency_id],
                     participation=rows[member.pk],
                     reason=reason,
@@ -690,7 +690,7 @@ class _Loader:
                 if ref in answers:
                     participation_dispute_answer(
                         by=self.manager(spec),
-                        participation=record,
+                        participation=rows[member.pk],
                         answer=answers[ref],
                         now=activity.ends_at + dt.timedelta(days=4),
                         tell=False,
