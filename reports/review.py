@@ -12,7 +12,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.text import capfirst
@@ -93,9 +92,9 @@ class ReviewFilterForm(FilterForm):
     def value(self, name):
         return self.cleaned_data.get(name) if hasattr(self, "cleaned_data") else None
 
-    def narrow(self, records, *, but=None):
-        """`records` narrowed by every valid filter (but `but`). The activity's conditions are
-        one subquery on the row's activity column: the list is counted on its own table."""
+    def narrow(self, records):
+        """`records` narrowed by every valid filter. The activity's conditions are one subquery
+        on the row's activity column: the list is counted on its own table."""
         self.is_valid()
         on_activity = {}
         if self.value("date_from"):
@@ -114,7 +113,7 @@ class ReviewFilterForm(FilterForm):
             )
         if self.value("status"):
             records = records.filter(status=self.value("status"))
-        review = self.value("review") if but != "review" else None
+        review = self.value("review")
         if review == ANSWERED:
             records = records.answered()
         elif review:
@@ -127,31 +126,26 @@ def _page_rows(ids):
         Participation.objects.filter(pk__in=ids)
         .select_related("activity__community", "activity__type", "member__agency")
         .with_disputes()
-        .order_by("-recorded_at", "-pk")
+        .order_by("-pk")
     )
 
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def review_list(request):
-    """The office's members' records, newest first, with the count of each review state."""
+    """The office's members' records, newest first, by review state and the filters."""
     _require_office(request.user)
     form = ReviewFilterForm(request.GET, user=request.user)
-    records = reviewable_by(request.user)
-    by_state = dict(
-        form.narrow(records, but="review")
-        .order_by()
-        .values("review")
-        .annotate(n=Count("pk"))
-        .values_list("review", "n")
-    )
-    listed = form.narrow(records).order_by("-recorded_at", "-pk")
+    # Newest records first, along the primary key: at city size an office's 150,000 records
+    # sorted by any other column took 400 ms a page; its count and the rows by review state
+    # come from participation_member_review alone.
+    listed = form.narrow(reviewable_by(request.user)).order_by("-pk")
     page = Paginator(listed, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     context = {
         "form": form,
         "page": page,
-        "states": [(value, label, by_state.get(value, 0)) for value, label in Review.choices],
+        "states": Review.choices,
         "to_confirm": [p.pk for p in page.object_list if not p.is_locked],
         "max_bulk": MAX_BULK,
     }

@@ -235,14 +235,17 @@ class Participation(models.Model):
                 condition=Q(status="signed_up"),
                 name="participation_signed_up",
             ),
-            # "an agency office's records by review state" (reports.review: the review list's
-            # filter and count, the overdue count of the dashboard and the weekly digest):
-            # its members' rows of one state read from the index, not from their status rows.
-            models.Index(fields=["member", "review"], name="participation_member_review"),
-            # "disputes a community has to answer" (activities.views.review): the few disputed
-            # rows only.
+            # "an agency office's records in a review state" (reports.review: its list's count
+            # and rows by state; Participation.review_overdue: the dashboard's and the weekly
+            # digest's count): read from the index alone, its members' rows of one state.
             models.Index(
-                fields=["activity"],
+                fields=["member", "review", "status", "recorded_at"],
+                name="participation_member_review",
+            ),
+            # "disputed records of a community's activities" (activities.views.review) and "an
+            # office's disputed records": the few disputed rows, read from the index alone.
+            models.Index(
+                fields=["activity", "member", "status"],
                 condition=Q(review="disputed"),
                 name="participation_disputed",
             ),
