@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from .models import (
     Activity,
     ActivityType,
     Concern,
+    Dispute,
     DutyAssignment,
     Participation,
     WorkUpdate,
@@ -34,10 +36,37 @@ class ActivityTypeAdmin(admin.ModelAdmin):
     search_fields = ["name", "code"]
 
 
+# What a confirmed record keeps: attendance changes after the office's confirmation are
+# backfills (补录) with a reason, on the community's page (services.review).
+ATTENDANCE_FIELDS = [
+    "status",
+    "hours",
+    "checked_in_at",
+    "checked_out_at",
+    "leave_reason",
+    "leave_decision",
+]
+
+
+class ParticipationAdminForm(forms.ModelForm):
+    """Refuses a change to the attendance of a record the agency office has confirmed."""
+
+    def clean(self):
+        cleaned = super().clean()
+        instance = self.instance
+        if instance.pk and instance.is_locked:
+            if set(self.changed_data) & set(ATTENDANCE_FIELDS):
+                raise ValidationError(Participation.LOCKED)
+        return cleaned
+
+
 class ParticipationInline(admin.TabularInline):
     model = Participation
+    form = ParticipationAdminForm
     extra = 0
     fields = ["member", "status", "hours", "source", "review"]
+    # Reviewed by the agency office on its page (reports.review), never here.
+    readonly_fields = ["review"]
     autocomplete_fields = ["member"]
     show_change_link = True
 
@@ -160,6 +189,31 @@ class ActivityAdmin(CitySizeList, AutocompleteFilterMedia, admin.ModelAdmin):
         return TemplateResponse(request, "admin/activities/activity/cancel_selected.html", context)
 
 
+class DisputeInline(admin.TabularInline):
+    """The office's disputes and the community's answers, to read: they are written on their
+    pages (reports.review, activities.views.review)."""
+
+    model = Dispute
+    extra = 0
+    fields = [
+        "reason",
+        "raised_by",
+        "raised_at",
+        "answer",
+        "corrected",
+        "answered_by",
+        "answered_at",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Participation)
 class ParticipationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryAdmin):
     list_display = [
@@ -188,8 +242,13 @@ class ParticipationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryA
         "member",
         "leave_decided_by",
         "recorded_by",
-        "reviewed_by",
     ]
+
+    form = ParticipationAdminForm
+    # Reviewed by the agency office (reports.review) and answered by the community: the
+    # services keep who and when.
+    readonly_fields = ["review", "reviewed_by", "reviewed_at"]
+    inlines = [DisputeInline]
 
     @admin.display(description=_("agency"), ordering="member__agency__name")
     def member_agency(self, obj):

@@ -193,7 +193,7 @@ DIGEST_NAMES = 10
 
 def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
     """Weekly, in the week's slot, to each agency party office: last week's attendance of its
-    members and who is inactive."""
+    members, who is inactive, and how many records it has left unreviewed too long."""
     if not in_weekly_slot(now):
         return 0
     kind = Notification.Kind.AGENCY_DIGEST
@@ -237,6 +237,15 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
     ).filter(place__lte=DIGEST_NAMES)
     for agency, name in first_names.order_by("agency", "name").values_list("agency", "name"):
         named[agency].append(name)
+    # DESIGN.md, "review overdue": the records each office has left unreviewed too long.
+    overdue = dict(
+        Participation.objects.review_overdue(now)
+        .filter(member__agency__in=agencies)
+        .order_by()
+        .values("member__agency")
+        .annotate(n=Count("pk"))
+        .values_list("member__agency", "n")
+    )
     context = {}
     for agency in agencies:
         attendance = week.get(agency, figures.NO_ATTENDANCE)
@@ -250,6 +259,7 @@ def agency_digest(now: dt.datetime, *, enqueue: bool = False) -> int:
             "rate": figures.format_rate(attendance.attendance_rate),
             "inactive_names": named[agency],
             "inactive_count": inactive_counts.get(agency, 0),
+            "review_overdue": overdue.get(agency, 0),
         }
     return notify_each(
         kind,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activity, doors, notes, rollcall
+from .views import activity, doors, notes, review, rollcall
 
 app_name = "activities"
 
@@ -19,6 +19,13 @@ urlpatterns = [
     path("<int:pk>/doors/assignees/", doors.door_assignees_view, name="door_assignees"),
     path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),
     path("doors/<int:pk>/remove/", doors.door_unit_remove_view, name="door_unit_remove"),
+    path("disputes/", review.dispute_list, name="dispute_list"),
+    path("records/<int:pk>/answer/", review.dispute_answer, name="dispute_answer"),
+    path(
+        "records/<int:pk>/backfill/",
+        review.participation_backfill_view,
+        name="participation_backfill",
+    ),
     path("updates/", notes.work_update_list, name="work_update_list"),
     path("updates/new/", notes.work_update_create, name="work_update_create"),
     path("concerns/", notes.concern_list, name="concern_list"),

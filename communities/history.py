@@ -22,6 +22,10 @@ class ChangeReason(models.TextChoices):
     IMPORTED = "roster import", _("Imported from a spreadsheet")
     LEFT = "left the agency", _("Left the agency")
     REJOINED = "rejoined the agency", _("Back with the agency")
+    REVIEW_CONFIRMED = "review confirmed", _("Confirmed by the agency office")
+    REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
+    DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
+    BACKFILL = "backfill", _("Backfill")
 
 
 def change_reason_label(code: str | None) -> str:

@@ -268,6 +268,17 @@ def can_keep_roster(user, agency=None) -> bool:
     return agency.pk in agency_ids
 
 
+def can_review_attendance(user) -> bool:
+    """Attendance review (考勤审核) is the agency party office's: its members' records."""
+    return bool(scope_of(user).agency_ids)
+
+
+def can_answer_disputes(user) -> bool:
+    """The community's staff and grid workers answer the disputes about its records."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.community_ids)
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -297,4 +308,6 @@ def menu(user, *, is_member: bool) -> dict:
         "roster": can_keep_roster(user),
         "notes": community_staff or is_member,
         "outbox": can_see_outbox(user),
+        "review": can_review_attendance(user),
+        "disputes": can_answer_disputes(user),
     }

@@ -93,6 +93,11 @@ def _agency_digest(agency, context):
             "days": settings.INACTIVE_AFTER_DAYS,
             "names": "、".join(names) + ("…" if count > len(names) else ""),
         }
+    if context.get("review_overdue"):
+        body += " " + _("%(count)s records unreviewed for more than %(days)s days.") % {
+            "count": context["review_overdue"],
+            "days": settings.REVIEW_OVERDUE_DAYS,
+        }
     return Message(
         _("Weekly attendance of %(agency)s") % {"agency": agency.short_name or agency.name},
         body,
@@ -189,6 +194,38 @@ def _concern_resolved(concern, context):
     )
 
 
+def _attendance_disputed(dispute, context):
+    # Read by community staff: the record's page in their list of disputes.
+    activity = dispute.participation.activity
+    return Message(
+        _("Attendance disputed: %(title)s") % {"title": activity.title},
+        _("%(agency)s disputes the record of %(name)s at %(title)s (%(when)s): %(reason)s")
+        % {
+            "agency": context["agency"],
+            "name": context["name"],
+            "title": activity.title,
+            "when": span(activity),
+            "reason": dispute.reason,
+        },
+        context["url"],
+    )
+
+
+def _dispute_answered(dispute, context):
+    activity = dispute.participation.activity
+    return Message(
+        _("Dispute answered: %(title)s") % {"title": activity.title},
+        _("%(community)s answered your dispute about %(name)s at %(title)s: %(answer)s")
+        % {
+            "community": activity.community.name,
+            "name": context["name"],
+            "title": activity.title,
+            "answer": dispute.answer,
+        },
+        context["url"],
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -209,6 +246,8 @@ TEXTS = {
     Kind.CONCERN_FORWARDED: _concern_forwarded,
     Kind.CONCERN_RESOLVED: _concern_resolved,
     Kind.MESSAGE: _message,
+    Kind.ATTENDANCE_DISPUTED: _attendance_disputed,
+    Kind.DISPUTE_ANSWERED: _dispute_answered,
 }
 
 

@@ -83,6 +83,8 @@ class Notification(models.Model):
         CONCERN_FORWARDED = "concern_forwarded", _("Resident concern forwarded")
         CONCERN_RESOLVED = "concern_resolved", _("Resident concern resolved")
         MESSAGE = "message", _("Message")
+        ATTENDANCE_DISPUTED = "attendance_disputed", _("Attendance record disputed")
+        DISPUTE_ANSWERED = "dispute_answered", _("Dispute answered")
 
     class Channel(models.TextChoices):
         INAPP = "inapp", _("In-app inbox")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import roster, views
+from . import review, roster, views
 
 app_name = "reports"
 
@@ -9,4 +9,7 @@ urlpatterns = [
     # The roster's member page and export; its list and changes are members.roster_urls'.
     path("roster/<int:pk>/", roster.roster_member, name="roster_member"),
     path("roster/export/", roster.roster_export, name="roster_export"),
+    path("review/", review.review_list, name="review"),
+    path("review/confirm/", review.review_confirm, name="review_confirm"),
+    path("review/<int:pk>/", review.review_record, name="review_record"),
 ]

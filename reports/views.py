@@ -181,7 +181,13 @@ def agency_section(user, scope, now):
         .order_by("-starts_on", "number"),
         LIST_LIMIT,
     )
+    # Records unreviewed for REVIEW_OVERDUE_DAYS: the office's review list links them.
+    review_overdue = (
+        Participation.objects.review_overdue(now).filter(member__in=members.values("pk")).count()
+    )
     return {
+        "review_overdue": review_overdue,
+        "review_overdue_days": settings.REVIEW_OVERDUE_DAYS,
         "names": list(
             Agency.objects.visible_to(user)
             .filter(pk__in=scope.agency_ids)

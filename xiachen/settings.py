@@ -376,3 +376,6 @@ _check_delivery_timings()
 
 # Figures (DESIGN.md): an active member with no attendance in this many days is inactive.
 INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)
+# Records the agency office has not reviewed this many days after they were recorded are
+# overdue: counted on its dashboard and in its weekly digest.
+REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)

@@ -1,10 +1,11 @@
 """Who took part in an activity, and how it was recorded (DESIGN.md, attendance semantics)."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -16,6 +17,15 @@ from members.models import Member
 # by the roll-call service with this message before the database refuses a row.
 MAX_HOURS = Decimal(24)
 HOURS_OUT_OF_RANGE = _("Hours must be between 0 and 24.")
+# What every path that changes attendance says of a record the agency office confirmed.
+LOCKED = _(
+    "The agency office has confirmed this record; change it only as a backfill (补录) with a "
+    "reason."
+)
+
+
+def _open_dispute():
+    return Exists(Dispute.objects.filter(participation=OuterRef("pk"), answered_at__isnull=True))
 
 
 class ParticipationQuerySet(models.QuerySet):
@@ -39,6 +49,41 @@ class ParticipationQuerySet(models.QuerySet):
 
     def present(self):
         return self.filter(status=Participation.Status.PRESENT)
+
+    def to_review(self):
+        """Records an agency office reviews (考勤审核): marked at the roll call (present, absent
+        or on leave); a sign-up is not a record yet."""
+        return self.filter(status__in=Participation.RECORDED)
+
+    def with_disputes(self):
+        """Each row's disputes, latest first, in one more query (`latest_dispute`)."""
+        return self.prefetch_related(
+            models.Prefetch(
+                "disputes",
+                queryset=Dispute.objects.select_related("raised_by", "answered_by").order_by(
+                    "-raised_at", "-pk"
+                ),
+                to_attr="dispute_list",
+            )
+        )
+
+    def answered(self):
+        """Disputed records whose latest dispute the community has answered: the office
+        confirms them or keeps its dispute."""
+        return self.filter(review=Participation.Review.DISPUTED).exclude(_open_dispute())
+
+    def awaiting_answer(self):
+        """Disputed records the community has still to answer."""
+        return self.filter(_open_dispute(), review=Participation.Review.DISPUTED)
+
+    def review_overdue(self, now=None):
+        """Records still unreviewed REVIEW_OVERDUE_DAYS after they were recorded: the office's
+        dashboard count and its weekly digest."""
+        now = now or timezone.now()
+        cutoff = now - dt.timedelta(days=settings.REVIEW_OVERDUE_DAYS)
+        return self.to_review().filter(
+            review=Participation.Review.UNREVIEWED, recorded_at__lt=cutoff
+        )
 
     def still_coming(self):
         """Who still expects to come: signed up (not on leave), still with their agency. The
@@ -81,8 +126,11 @@ class Participation(models.Model):
 
     # Those who take a place on an activity: its capacity counts them.
     TAKING_A_PLACE = (Status.SIGNED_UP, Status.PRESENT)
+    # Marked at the roll call: what an agency office reviews.
+    RECORDED = (Status.PRESENT, Status.ABSENT, Status.LEAVE)
     MAX_HOURS = MAX_HOURS
     HOURS_OUT_OF_RANGE = HOURS_OUT_OF_RANGE
+    LOCKED = LOCKED
 
     activity = models.ForeignKey(
         "activities.Activity",
@@ -185,7 +233,104 @@ class Participation(models.Model):
                 condition=Q(status="signed_up"),
                 name="participation_signed_up",
             ),
+            # "an agency office's records in a review state" (reports.review: its list's count
+            # and rows by state; Participation.review_overdue: the dashboard's and the weekly
+            # digest's count): read from the index alone, its members' rows of one state.
+            models.Index(
+                fields=["member", "review", "status", "recorded_at"],
+                name="participation_member_review",
+            ),
+            # "disputed records of a community's activities" (activities.views.review) and "an
+            # office's disputed records": the few disputed rows, read from the index alone.
+            models.Index(
+                fields=["activity", "member", "status"],
+                condition=Q(review="disputed"),
+                name="participation_disputed",
+            ),
         ]
 
     def __str__(self):
         return f"{self.member} · {self.activity} · {self.get_status_display()}"
+
+    @property
+    def is_locked(self) -> bool:
+        """Confirmed by the agency office: the community changes it only by a backfill (补录)
+        with a reason (DESIGN.md, attendance semantics)."""
+        return self.review == self.Review.CONFIRMED
+
+    @property
+    def latest_dispute(self):
+        """The office's latest dispute of this record, or None; read from `dispute_list` where
+        a list prefetched it (Participation.objects.with_latest_dispute)."""
+        disputes = getattr(self, "dispute_list", None)
+        if disputes is None:
+            disputes = list(self.disputes.order_by("-raised_at", "-pk")[:1])
+        return disputes[0] if disputes else None
+
+    @property
+    def is_answered(self) -> bool:
+        """Disputed, and the community has answered the latest dispute."""
+        dispute = self.latest_dispute if self.review == self.Review.DISPUTED else None
+        return dispute is not None and dispute.answered_at is not None
+
+
+class Dispute(models.Model):
+    """An agency office's dispute (异议) of a record, and the community's answer. A row per
+    dispute: the office that keeps its dispute after an answer raises a new one, so the
+    exchange stays readable. Apart from the participations: disputes are rare, and the 1.5
+    million records (and their history) keep their width."""
+
+    participation = models.ForeignKey(
+        Participation,
+        on_delete=models.CASCADE,
+        related_name="disputes",
+        verbose_name=_("participation"),
+    )
+    reason = models.CharField(_("reason for dispute"), max_length=200)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("raised by"),
+    )
+    raised_at = models.DateTimeField(_("raised at"), default=timezone.now)
+    answer = models.CharField(_("community's answer"), max_length=300, blank=True)
+    # Whether the answer changed the record (the record's history says how).
+    corrected = models.BooleanField(_("record corrected"), default=False)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-raised_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="activities_dispute_has_reason",
+                violation_error_message=_("Say what is wrong with the record."),
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | ~Q(answer=""),
+                name="activities_dispute_answer_has_text",
+                violation_error_message=_("Explain the record, or what you corrected."),
+            ),
+        ]
+        indexes = [
+            # "a record's disputes, latest first" (with_disputes, the record pages) and "is a
+            # dispute of it still open?" (answered).
+            models.Index(
+                fields=["participation", "-raised_at"], name="dispute_participation_latest"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.participation_id} · {self.reason[:30]}"

@@ -378,13 +378,8 @@ def _check_row_may_change(participation, row, walk_ins) -> None:
                 "this community who are not on the activity yet can be."
             )
         )
-    if participation is not None and participation.review == Participation.Review.CONFIRMED:
-        raise _RowError(
-            _(
-                "The agency office has confirmed this record; it can no longer be "
-                "changed at the roll call."
-            )
-        )
+    if participation is not None and participation.is_locked:
+        raise _RowError(Participation.LOCKED)
 
 
 def _recorded(participation, *, by, now) -> None:

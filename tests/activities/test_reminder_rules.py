@@ -479,13 +479,16 @@ def test_each_agency_office_gets_last_weeks_figures_of_its_own_members(
     sanxia = _digest_for("sanxia_office")
     assert sanxia.subject == "Weekly attendance of 三峡旅游新区"
     assert sanxia.object_id == town.w.sanxia.pk
-    figures, _, inactive = sanxia.body.partition(" 5 inactive for 30 days: ")
+    figures, _, rest = sanxia.body.partition(" 5 inactive for 30 days: ")
     assert figures == (
         "Last week (6月3日–6月9日) your members were present 2 times, absent 1, on leave 1; "
         "5.5 service hours; attendance rate 66.7%."
     )
+    inactive, _, overdue = rest.partition(" ")
     # Only active members with no presence in 30 days; 钱多 left, 吴杰 came this week.
     assert set(inactive.split("、")) == {"王海燕", "赵一凡", "周敏", "郑强", "贾明"}
+    # Every record marked at a roll call (not 贾明's sign-up) was recorded years before 2030.
+    assert overdue == "6 records unreviewed for more than 14 days."
 
 
 @in_english

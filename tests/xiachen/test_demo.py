@@ -31,6 +31,7 @@ from activities import figures, reminders
 from activities.models import (
     Activity,
     Concern,
+    Dispute,
     DoorToDoorUnit,
     DutyAssignment,
     Participation,
@@ -270,11 +271,23 @@ class TestTheLoadedDemo:
             Participation.LeaveDecision.APPROVED
         }
         reviews = set(Participation.objects.present().values_list("review", flat=True))
-        assert reviews == {Participation.Review.CONFIRMED, Participation.Review.UNREVIEWED}
-        confirmed = Participation.objects.filter(review=Participation.Review.CONFIRMED)
-        assert not confirmed.filter(reviewed_by__isnull=True).exists()
-        # Each record is confirmed by the party office of the member's own agency.
-        assert not confirmed.exclude(reviewed_by__staff_roles__agency=F("member__agency")).exists()
+        assert reviews == set(Participation.Review)
+        reviewed = Participation.objects.exclude(review=Participation.Review.UNREVIEWED)
+        assert not reviewed.filter(reviewed_by__isnull=True).exists()
+        # Each record is confirmed or disputed by the party office of the member's own agency.
+        assert not reviewed.exclude(reviewed_by__staff_roles__agency=F("member__agency")).exists()
+
+    def test_both_demo_offices_have_records_confirmed_disputed_and_to_review(self, output):
+        for office in ("sanxia_office", "yuanlin_office"):
+            agency = StaffRole.objects.get(user__username=office).agency
+            records = Participation.objects.filter(member__agency=agency)
+            by_review = set(records.values_list("review", flat=True))
+            assert by_review == set(Participation.Review), office
+            disputed = records.filter(review=Participation.Review.DISPUTED)
+            assert disputed.count() == Dispute.objects.filter(participation__in=disputed).count()
+            # One answered by the community, one still to answer.
+            assert disputed.answered().exists(), office
+            assert disputed.awaiting_answer().exists(), office
 
     def test_yesterdays_activity_waits_for_roll_call_and_next_week_is_recruiting(self, output):
         pending = Participation.objects.pending_roll_call(now=START_OF_TODAY)

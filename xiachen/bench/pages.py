@@ -24,6 +24,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from activities.models import Activity, Concern, DoorToDoorUnit
+from activities.services.review import records_managed_by, reviewable_by
 from communities.models import Agreement
 from members.models import Member, Registration
 from notifications.models import Notification
@@ -65,6 +66,8 @@ PAGINATED = {
     "roster:list",
     "notifications:inbox",
     "notifications:outbox",
+    "reports:review",
+    "activities:dispute_list",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
@@ -95,6 +98,17 @@ def _door_round(user):
         .order_by("-units", "pk")
         .first()
     ) or _busiest_activity(user)
+
+
+def _record(review, managed=False):
+    """The first record in a review state that the account reviews (an agency office) or, with
+    `managed`, whose community it works for."""
+
+    def choose(user):
+        records = records_managed_by(user) if managed else reviewable_by(user)
+        return records.filter(review=review).order_by("pk").first()
+
+    return choose
 
 
 def _first(model):
@@ -130,6 +144,9 @@ OBJECTS = {
     "members:registration_return": _first(Registration),
     "notifications:inbox_read": _first(Notification),
     "notifications:outbox_retry": _first(Notification),
+    "reports:review_record": _record("disputed"),
+    "activities:dispute_answer": _record("disputed", managed=True),
+    "activities:participation_backfill": _record("confirmed", managed=True),
     "communities:agreement_scan": lambda user: (
         Agreement.objects.visible_to(user).exclude(scan="").order_by("pk").first()
         or _first(Agreement)(user)

@@ -58,6 +58,7 @@ from activities.services.notes import (
     concern_resolve,
     work_update_create,
 )
+from activities.services.review import participation_dispute, participation_dispute_answer
 from activities.services.rollcall import RollCallRow, participation_roll_call
 from communities.models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
 from communities.services import agreement_sign
@@ -621,6 +622,7 @@ class _Loader:
         self.count(Participation, result.added)
         if spec.get("confirmed"):
             self.confirm(activity, reviewed_at=activity.ends_at + dt.timedelta(days=2))
+        self.disputes(spec, activity)
 
     def sign_ups(self, spec, activity: Activity, leave: dict):
         """Members signing up (and asking for leave), as the coming member pages will let them:
@@ -670,6 +672,29 @@ class _Loader:
                 default_user=office,
                 default_date=reviewed_at,
             )
+
+    def disputes(self, spec, activity: Activity):
+        """Records the members' agency offices disputed, and the community's answers, through
+        the review services; the past is no news, so nobody is told."""
+        answers = dict(spec.get("answered") or {})
+        rows = {p.member_id: p for p in Participation.objects.filter(activity=activity)}
+        for ref, reason in (spec.get("disputed") or {}).items():
+            for member in self.members_of(ref):
+                participation_dispute(
+                    by=self.office_of[member.agency_id],
+                    participation=rows[member.pk],
+                    reason=reason,
+                    now=activity.ends_at + dt.timedelta(days=3),
+                    tell=False,
+                )
+                if ref in answers:
+                    participation_dispute_answer(
+                        by=self.manager(spec),
+                        participation=rows[member.pk],
+                        answer=answers[ref],
+                        now=activity.ends_at + dt.timedelta(days=4),
+                        tell=False,
+                    )
 
     def door_round(self, spec, activity: Activity):
         """The buildings and stairwells of a door-to-door round, listed and assigned by the
