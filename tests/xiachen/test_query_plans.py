@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Participation, WorkUpdate
+from activities.models import Activity, Concern, Participation, WorkUpdate
 from members.models import Registration
 from notifications.models import Notification
 
@@ -130,6 +130,26 @@ def test_reported_in_reads_the_members_who_left_from_their_index_alone(world):
     plan = plan_of(sql, params)
     member_scans = [line for line in plan.splitlines() if "on members_member" in line]
     assert member_scans and all("using member_left" in line for line in member_scans), plan
+
+
+def test_a_concerns_handlers_are_looked_up_by_id_not_by_scanning_every_login(
+    client, community_staff, grid_worker, world
+):
+    # The community's staff and grid workers, and the viewer: one list of ids, each read by
+    # the primary key (ORed, every login of the city was checked against both).
+    concern = Concern.objects.create(
+        community=world.shengli, title="路灯不亮", reported_by=grid_worker
+    )
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(concern.get_absolute_url()).status_code == 200
+    sql = next(
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "auth_user"') and "communities_staffrole" in query["sql"]
+    )
+    plan = plan_of(sql)
+    assert "Index Cond: (id = " in plan, plan
 
 
 def test_the_checks_see_a_sort_where_there_is_no_index(world):
