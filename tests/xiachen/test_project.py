@@ -123,7 +123,6 @@ def test_quiet_hours_default_to_22_to_7_outside_the_tests(monkeypatch):
     assert settings.QUIET_HOURS == [0, 0]
 
 
-@pytest.mark.django_db
 def test_a_select_writes_its_options_inline_as_django_would_render_them():
     # templates/django/forms/widgets/select.html: the same HTML as Django's own select, without
     # including a template (and its attributes' template) for each of hundreds of options.
@@ -148,6 +147,7 @@ def test_a_select_writes_its_options_inline_as_django_would_render_them():
     assert rendered.count("django/forms/widgets/select_option.html") == 0, rendered
 
 
+@pytest.mark.django_db
 def test_migrations_match_the_models():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
