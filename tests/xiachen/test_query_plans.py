@@ -16,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from activities import figures
 from activities.models import Activity, Concern, Participation, WorkUpdate
-from members.models import Registration
+from members.models import Member, Registration
 from notifications.models import Notification
 
 pytestmark = pytest.mark.postgres
@@ -150,6 +151,18 @@ def test_a_concerns_handlers_are_looked_up_by_id_not_by_scanning_every_login(
     )
     plan = plan_of(sql)
     assert "Index Cond: (id = " in plan, plan
+
+
+def test_inactive_members_look_up_who_was_present_in_the_index_alone(world):
+    # An agency office's dashboard counts its members present at none of the last 30 days'
+    # activities: the present rows of those activities come from participation_present.
+    queryset = figures.inactive_members(Member.objects.filter(agency=world.sanxia))
+    sql, params = queryset.values("pk").query.sql_with_params()
+    plan = plan_of(sql, params)
+    participation_scans = [line for line in plan.splitlines() if "activities_participation" in line]
+    assert participation_scans and all(
+        "using participation_present" in line for line in participation_scans
+    ), plan
 
 
 def test_the_checks_see_a_sort_where_there_is_no_index(world):
