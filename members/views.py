@@ -213,6 +213,21 @@ def registration_return_view(request, pk):
 # --- Reported-in members ------------------------------------------------------------------
 
 
+# The member list's order: by agency, then name.
+MEMBER_ORDER = ("member__agency__name", "member__name", "pk")
+
+
+def _members_shown(ids):
+    """A page of the member list with what it shows, joined for that page only: sorted after
+    the joins, a busy community's 3,800 rows were read whole (member, agency and grid) to show
+    20 of them."""
+    return (
+        Registration.objects.filter(pk__in=ids)
+        .select_related("member__agency", "grid")
+        .order_by(*MEMBER_ORDER)
+    )
+
+
 @login_required
 def member_list(request):
     """The members reported in to the community, by agency and name, with their grids. A grid
@@ -230,10 +245,8 @@ def member_list(request):
         own_grid_ids=desk.own_grid_ids,
         start_on_own_grids=desk.starts_with_own_grids,
     )
-    rows = filters.qs.select_related("member__agency", "grid").order_by(
-        "member__agency__name", "member__name", "pk"
-    )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = filters.qs.order_by(*MEMBER_ORDER)
+    page = Paginator(rows, PAGE_SIZE, read=_members_shown).get_page(request.GET.get("page"))
     in_use = filters.in_use
     return render(
         request,

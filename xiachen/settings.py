@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.forms",
     "crispy_forms",
     "crispy_bootstrap5",
     "simple_history",
@@ -107,6 +108,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form widgets render with the templates above, so that templates/django/forms/ can override
+# Django's own (the select writes its options inline); Django's stay found through django.forms.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Database: SQLite in the project folder by default, PostgreSQL in production.
 DATABASES = {

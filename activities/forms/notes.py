@@ -99,8 +99,14 @@ class HandlerChoiceField(forms.ModelChoiceField):
 class _HandlerForm(forms.Form):
     def __init__(self, *args, handlers, by, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["handler"].queryset = handlers
-        self.fields["handler"].initial = by.pk
+        field = self.fields["handler"]
+        field.queryset = handlers
+        field.initial = by.pk
+        # The options from `handlers` itself, read once and cached on it: forms given the same
+        # QuerySet share that read (a concern's page has two), where each select read the
+        # handlers twice (its options, then its `required` attribute). Choosing still checks
+        # the queryset.
+        field.choices = [(user.pk, field.label_from_instance(user)) for user in handlers]
 
 
 class ConcernForwardForm(_HandlerForm):

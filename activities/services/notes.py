@@ -78,18 +78,14 @@ def posting_communities(user):
 def concern_handlers(community: Community, *, including=None):
     """The people who may handle a concern of `community`: its staff and grid workers (and
     `including`, the one who acts, e.g. a city administrator)."""
-    extra = Q(pk=including.pk) if including is not None else Q(pk__in=[])
+    User = get_user_model()
+    ids = StaffRole.objects.filter(community=community, kind__in=MANAGER_KINDS).values("user")
+    if including is not None:
+        # One list of ids, not the staff's OR the one who acts: ORed, PostgreSQL checked every
+        # login of the city against both (10,000 at city size, four times a concern's page).
+        ids = ids.order_by().union(User.objects.filter(pk=including.pk).values("pk"))
     return (
-        get_user_model()
-        .objects.filter(
-            Q(
-                pk__in=StaffRole.objects.filter(community=community, kind__in=MANAGER_KINDS).values(
-                    "user"
-                )
-            )
-            | extra,
-            is_active=True,
-        )
+        User.objects.filter(pk__in=ids, is_active=True)
         .select_related("member")
         .order_by("username")
     )

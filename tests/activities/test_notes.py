@@ -714,6 +714,20 @@ def test_the_concern_page_stays_on_a_few_queries(client, world, grid_worker, mem
     assert len(captured) <= 15, [q["sql"] for q in captured]
 
 
+def test_the_concern_page_reads_its_handlers_once_for_both_forms(
+    client, world, grid_worker, member_user
+):
+    concern = raise_concern(world, member_user, grid=world.zilinyuan)
+    client.force_login(grid_worker)
+    with CaptureQueriesContext(connection) as captured:
+        html = page(client.get(detail(concern)))
+    handlers = [q["sql"] for q in captured if 'FROM "communities_staffrole"' in q["sql"]]
+    handlers = [sql for sql in handlers if sql.startswith('SELECT "auth_user"')]
+    assert len(handlers) == 1, handlers
+    # Both forms offer the handlers all the same, the viewer chosen.
+    assert html.count(f'<option value="{grid_worker.pk}" selected>') == 2
+
+
 def test_age_counts_calendar_days_in_local_time(world, grid_worker):
     """A concern raised late yesterday evening is a day old this morning."""
     from activities.views.notes import _age_days

@@ -123,6 +123,30 @@ def test_quiet_hours_default_to_22_to_7_outside_the_tests(monkeypatch):
     assert settings.QUIET_HOURS == [0, 0]
 
 
+def test_a_select_writes_its_options_inline_as_django_would_render_them():
+    # templates/django/forms/widgets/select.html: the same HTML as Django's own select, without
+    # including a template (and its attributes' template) for each of hundreds of options.
+    from django import forms
+    from django.forms.renderers import DjangoTemplates
+    from django.test.signals import template_rendered
+
+    widget = forms.Select(choices=[("", "全部"), *((n, f"单位{n} <&>") for n in range(150))])
+    attrs = {"id": "id_agency", "class": "form-select"}
+    rendered = []
+
+    def note(sender, template, **kwargs):
+        rendered.append(template.name)
+
+    template_rendered.connect(note)
+    try:
+        html = widget.render("agency", "7", attrs)
+    finally:
+        template_rendered.disconnect(note)
+    assert html == widget.render("agency", "7", attrs, renderer=DjangoTemplates())
+    assert '<option value="7" selected>单位7 &lt;&amp;&gt;</option>' in html
+    assert rendered.count("django/forms/widgets/select_option.html") == 0, rendered
+
+
 @pytest.mark.django_db
 def test_migrations_match_the_models():
     out = StringIO()
