@@ -130,6 +130,21 @@ def test_the_p95_line_names_the_pages_that_take_the_most_time():
     assert load.pages_note({}) == ""
 
 
+def test_the_load_run_can_take_the_pages_of_an_earlier_run(tmp_path):
+    plan = tmp_path / "locust-pages.json"
+    plan.write_text(
+        '{"accounts": {"admin": {"session": "k", "urls": ["/", "/admin/members/member/"]},'
+        ' "sanxia_member": {"session": "l", "urls": ["/notifications/inbox/"]}}}'
+    )
+    rows = load.rows_of_plan(plan)
+    assert [(row["username"], row["url"]) for row in rows] == [
+        ("admin", "/"),
+        ("admin", "/admin/members/member/"),
+        ("sanxia_member", "/notifications/inbox/"),
+    ]
+    assert all(pages.Page.of(row).timed for row in rows)  # as the load section picks them
+
+
 def test_the_cpu_meter_reads_processes_from_proc():
     began = time.process_time()
     while time.process_time() - began < 0.05:  # some CPU of our own to see

@@ -39,6 +39,18 @@ def sessions(usernames) -> dict[str, str]:
     return keys
 
 
+def rows_of_plan(path: Path) -> list[dict]:
+    """The pages of an earlier run's plan (the locust-pages.json `bench` writes) as rows of the
+    demo walk, for `bench --only load --load-pages`: the load run again without a walk."""
+    plan = json.loads(Path(path).read_text())
+    # Every page of a plan was a timed one: as rows, each is its own name and none is the admin's.
+    return [
+        {"username": username, "name": url, "url": url, "admin": False, "label": "", "status": 200}
+        for username, account in plan["accounts"].items()
+        for url in account["urls"]
+    ]
+
+
 def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
     """gunicorn with the project's configuration (gunicorn.conf.py, where there is one),
     bound to loopback; returns once it answers."""
