@@ -18,9 +18,13 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Processes × threads is the number of requests one web node serves at once, and also the
 # number of PostgreSQL connections it may hold (CONN_MAX_AGE keeps one per thread): the README's
-# connection budget multiplies it by the web replicas. Without a setting, two processes a core
-# plus one, at most 5, so that a big machine does not quietly exhaust max_connections.
-workers = int(os.environ.get("GUNICORN_WORKERS") or min(2 * multiprocessing.cpu_count() + 1, 5))
+# connection budget multiplies it by the web replicas. Without a setting, a process a core plus
+# one, at most 5, so that a big machine does not quietly exhaust max_connections. Rendering a
+# page is Python's work, one core a process at a time: on 2 cores the bench's load run spent
+# about a fifth less CPU a request with 3 processes than with 5 (more processes than cores only
+# take turns on them, each with its own caches and PostgreSQL connections), as
+# docker-compose.yml's 3 has it.
+workers = int(os.environ.get("GUNICORN_WORKERS") or min(multiprocessing.cpu_count() + 1, 5))
 # Threads let a process wait on the database or the broker for one request while serving
 # another; the pages are short, so a few are enough.
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

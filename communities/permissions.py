@@ -67,12 +67,25 @@ def scope_of(user) -> Scope:
     cached = getattr(user, "_xiachen_scope", None)
     if cached is not None:
         return cached
-    # The member record comes in the same query, joined through the login (no model imported).
-    roles = list(
-        user.staff_roles.annotate(member_pk=F("user__member__id")).prefetch_related("grids")
+    # One query on every page: the roles with their grids joined (a row per role and grid, one
+    # with no grid for a role without), and the member record joined through the login (no
+    # model imported).
+    rows = list(
+        user.staff_roles.values(
+            "kind",
+            "street_id",
+            "community_id",
+            "agency_id",
+            grid_id=F("grids__id"),
+            member_pk=F("user__member__id"),
+        )
     )
-    kinds = {role.kind for role in roles}
-    street_ids = frozenset(r.street_id for r in roles if r.street_id)
+    kinds = {row["kind"] for row in rows}
+
+    def ids(column):
+        return frozenset(row[column] for row in rows if row[column])
+
+    street_ids = ids("street_id")
     street_community_ids = frozenset()
     if street_ids:
         # The community model through the role's relation: this module imports no models.
@@ -85,14 +98,20 @@ def scope_of(user) -> Scope:
         city=user.is_superuser or RoleKind.CITY_ADMIN in kinds,
         street_ids=street_ids,
         street_community_ids=street_community_ids,
-        community_ids=frozenset(r.community_id for r in roles if r.community_id),
-        grid_ids=frozenset(g.pk for r in roles for g in r.grids.all()),
-        agency_ids=frozenset(r.agency_id for r in roles if r.agency_id),
+        community_ids=ids("community_id"),
+        grid_ids=ids("grid_id"),
+        agency_ids=ids("agency_id"),
         kinds=frozenset(kinds),
-        member_ids=frozenset(r.member_pk for r in roles if r.member_pk) if roles else None,
+        member_ids=ids("member_pk") if rows else None,
     )
     user._xiachen_scope = scope
     return scope
+
+
+def scope_read(user) -> Scope | None:
+    """The scope `scope_of` already read for this user object, or None: for a question that a
+    scope answers for free when it is there, and is not worth a query when it is not."""
+    return getattr(user, "_xiachen_scope", None)
 
 
 def _empty(value) -> bool:

@@ -11,7 +11,15 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, own, roster_agency_ids, scope_of, union_of, via
+from communities.permissions import (
+    any_of,
+    own,
+    roster_agency_ids,
+    scope_of,
+    scope_read,
+    union_of,
+    via,
+)
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -173,7 +181,14 @@ def has_liaison_report_in() -> Exists:
 
 
 def member_of(user) -> "Member | None":
-    """The login's own member record, or None (no login, or a login that is not a member)."""
+    """The login's own member record, or None (no login, or a login that is not a member).
+
+    Every page asks (the navbar): when the login's scope is read already, staff without a
+    member record (most of them) are answered without a query, since their roles were read with
+    the member id (communities.permissions.scope_of)."""
+    scope = scope_read(user)
+    if scope is not None and scope.member_ids == frozenset():
+        return None
     try:
         return user.member
     except (Member.DoesNotExist, AttributeError):

@@ -4,8 +4,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class XiachenConfig(AppConfig):
+    # The one Django picks for "xiachen" in INSTALLED_APPS: this module holds two configs.
+    default = True
     name = "xiachen"
     verbose_name = _("Xiachen")
+
+    def ready(self):
+        from .choices import use_cached_choice_displays
+
+        use_cached_choice_displays()
 
 
 class AxesConfig(AxesAppConfig):

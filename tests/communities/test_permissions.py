@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from activities.models import Activity, Concern, Participation, WorkUpdate
 from communities import permissions
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
-from members.models import Member, Registration
+from members.models import Member, Registration, member_of
 
 
 @pytest.fixture
@@ -137,6 +137,50 @@ def test_a_person_with_two_roles_sees_both_scopes(world, django_user_model):
     StaffRole.objects.create(user=user, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin)
     assert names(Activity, user) == {"沿江防汛巡逻", "翰林苑环境清扫"}
     assert names(Member, user) == {"李建华", "王海燕", "陈思远"}
+
+
+def test_a_scope_is_read_in_one_query_with_its_grids_and_member(
+    world, django_user_model, django_assert_num_queries
+):
+    """scope_of runs on every page: one query, however many roles and grids."""
+    user = world.sanxia_member.user
+    grid_role = StaffRole.objects.create(
+        user=user, kind=StaffRole.Kind.GRID_WORKER, community=world.shengli
+    )
+    grid_role.grids.set([world.zilinyuan, world.wanshou])
+    StaffRole.objects.create(user=user, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin)
+    StaffRole.objects.create(
+        user=user, kind=StaffRole.Kind.COMMUNITY_STAFF, community=world.shenzhen
+    )
+    user = django_user_model.objects.get(pk=user.pk)
+    with django_assert_num_queries(1):
+        scope = permissions.scope_of(user)
+    assert scope.grid_ids == {world.zilinyuan.pk, world.wanshou.pk}
+    assert scope.community_ids == {world.shengli.pk, world.shenzhen.pk}
+    assert scope.agency_ids == {world.yuanlin.pk}
+    assert scope.member_ids == {world.sanxia_member.pk}
+    assert scope.kinds == {"grid_worker", "agency_office", "community_staff"}
+    assert not scope.city and not scope.street_ids
+    roleless = django_user_model.objects.create_user("no_roles")
+    with django_assert_num_queries(1):
+        assert permissions.scope_of(roleless).member_ids is None
+
+
+def test_member_of_asks_no_query_for_staff_without_a_member_record_once_the_scope_is_read(
+    world, community_staff, django_user_model, django_assert_num_queries
+):
+    """The navbar asks member_of on every page."""
+    permissions.scope_of(community_staff)
+    with django_assert_num_queries(0):
+        assert member_of(community_staff) is None
+    member = django_user_model.objects.get(pk=world.sanxia_member.user_id)
+    with django_assert_num_queries(1):
+        assert member_of(member) == world.sanxia_member  # a login without roles: its record
+    StaffRole.objects.create(user=member, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia)
+    staff_member = django_user_model.objects.get(pk=member.pk)
+    permissions.scope_of(staff_member)
+    assert member_of(staff_member) == world.sanxia_member  # staff with a record: still found
+    assert member_of(AnonymousUser()) is None
 
 
 def test_staff_roles_are_visible_to_their_holder_and_the_city(

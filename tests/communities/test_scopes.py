@@ -177,14 +177,14 @@ def test_a_street_officers_scope_holds_their_streets_communities_read_in_one_que
     from communities.models import Community
     from communities.permissions import scope_of
 
-    with django_assert_num_queries(3):  # the roles, their grids, the street's communities
+    with django_assert_num_queries(2):  # the roles with their grids, the street's communities
         scope = scope_of(street_officer)
     assert scope.street_community_ids == {world.shengli.pk, second_shengli_street_community.pk}
     assert scope.place_community_ids == scope.street_community_ids
     # However many communities the street has: one query for them all.
     Community.objects.create(street=world.wanshouqiao, name="第三社区")
     street_officer = type(street_officer).objects.get(pk=street_officer.pk)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         assert len(scope_of(street_officer).street_community_ids) == 3
 
 
@@ -196,7 +196,7 @@ def test_a_scope_without_a_street_reads_no_communities(world, community_staff):
 
     with CaptureQueriesContext(connection) as queries:
         scope = scope_of(community_staff)
-    assert len(queries) == 2  # the roles and their grids, as before
+    assert len(queries) == 1  # the roles with their grids, as before
     assert scope.street_community_ids == frozenset()
     assert scope.place_community_ids == {world.shengli.pk}
 

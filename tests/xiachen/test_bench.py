@@ -1,11 +1,14 @@
 """The pieces of `make bench` that need no city: the hand-written SQL of each scope and figure
 agrees with the code on the persona world, and the page comparison flags what it must."""
 
+import os
+import time
+
 import pytest
 from django.utils import timezone
 
 from xiachen.bench import figures as bench_figures
-from xiachen.bench import pages, scopes, sweep
+from xiachen.bench import load, pages, scopes, sweep
 from xiachen.bench.measure import Line, Results
 
 PERSONAS = [
@@ -103,6 +106,52 @@ def test_a_slow_page_fails_only_where_times_are_judged():
     assert results.failed == []
     results.add(judged[0])
     assert results.failed == judged
+
+
+def test_the_load_line_says_the_cpu_a_request_costs_and_what_two_cores_would_serve():
+    cpu = {"gunicorn": 2.3, "postgres": 1.1, "locust": 0.6}  # seconds, over 100 requests
+    note = load.cpu_note(cpu, 100, 2)
+    assert note == (
+        "CPU a request: 23.0 ms gunicorn + 11.0 ms PostgreSQL + 6.0 ms locust = 40.0 ms,"
+        " about 50 requests/s on 2 idle cores"
+    )
+    assert load.cpu_note(cpu, 0, 2) == ""
+
+
+def test_the_p95_line_names_the_pages_that_take_the_most_time():
+    pages_ = {
+        "/": {"requests": 10, "total_ms": 1000.0, "median_ms": 90.0},
+        "/notifications/outbox/": {"requests": 5, "total_ms": 3000.0, "median_ms": 580.0},
+        "/notifications/inbox/": {"requests": 20, "total_ms": 1000.0, "median_ms": 45.0},
+    }
+    note = load.pages_note(pages_, top=2)
+    assert note.startswith("most time: /notifications/outbox/ 60% (median 580 ms, 5 requests), ")
+    assert note.count("(median") == 2
+    assert load.pages_note({}) == ""
+
+
+def test_the_load_run_can_take_the_pages_of_an_earlier_run(tmp_path):
+    plan = tmp_path / "locust-pages.json"
+    plan.write_text(
+        '{"accounts": {"admin": {"session": "k", "urls": ["/", "/admin/members/member/"]},'
+        ' "sanxia_member": {"session": "l", "urls": ["/notifications/inbox/"]}}}'
+    )
+    rows = load.rows_of_plan(plan)
+    assert [(row["username"], row["url"]) for row in rows] == [
+        ("admin", "/"),
+        ("admin", "/admin/members/member/"),
+        ("sanxia_member", "/notifications/inbox/"),
+    ]
+    assert all(pages.Page.of(row).timed for row in rows)  # as the load section picks them
+
+
+def test_the_cpu_meter_reads_processes_from_proc():
+    began = time.process_time()
+    while time.process_time() - began < 0.05:  # some CPU of our own to see
+        pass
+    assert load.cpu_seconds(os.getpid()) >= 0.05
+    assert load.cpu_seconds(2**22 + 1) is None  # above Linux's largest pid: none
+    assert os.getpid() in load.process_group(os.getpgid(0))
 
 
 def test_every_page_with_an_id_says_which_demo_object_it_shows():

@@ -6,8 +6,10 @@ import html
 import http.client
 import importlib
 import json
+import multiprocessing
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -130,6 +132,18 @@ class TestComposeShape:
         assert compose["services"]["web"]["command"] == GUNICORN_COMMAND
         assert f"CMD {json.dumps(GUNICORN_COMMAND)}" in (ROOT / "Dockerfile").read_text()
         assert (ROOT / "gunicorn.conf.py").exists()
+
+    @pytest.mark.parametrize("cores, workers", [(1, 2), (2, 3), (4, 5), (16, 5)])
+    def test_gunicorn_runs_a_process_a_core_plus_one_at_most_five(
+        self, monkeypatch, cores, workers
+    ):
+        """The pages are CPU-bound Python: processes beyond the cores only take turns."""
+        monkeypatch.delenv("GUNICORN_WORKERS", raising=False)
+        monkeypatch.setattr(multiprocessing, "cpu_count", lambda: cores)
+        config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        assert config["workers"] == workers
+        assert config["threads"] == 4
+        assert config["worker_class"] == "gthread"
 
     def test_health_checks(self, compose):
         for name in ("web", "worker", "robot-worker", "beat", "db", "redis"):

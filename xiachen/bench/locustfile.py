@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import statistics
 import time
 
 from locust import constant, events, task
@@ -20,7 +21,7 @@ from locust.contrib.fasthttp import FastHttpUser
 
 with open(os.environ["XIACHEN_BENCH_PAGES"]) as _file:
     PLAN = json.load(_file)
-SAMPLES: list[tuple[float, float, bool]] = []
+SAMPLES: list[tuple[float, float, bool, str]] = []
 
 
 class DemoAccounts(FastHttpUser):
@@ -44,17 +45,21 @@ class DemoAccounts(FastHttpUser):
 
 
 @events.request.add_listener
-def _sample(response_time, exception, **_kwargs):
-    SAMPLES.append((time.monotonic(), response_time, exception is None))
+def _sample(name, response_time, exception, **_kwargs):
+    SAMPLES.append((time.monotonic(), response_time, exception is None, name))
 
 
 @events.test_stop.add_listener
 def _summary(**_kwargs):
     stop = time.monotonic()
-    errors = sum(1 for _, _, ok in SAMPLES if not ok)
+    errors = sum(1 for _, _, ok, _ in SAMPLES if not ok)
     start = (SAMPLES[0][0] if SAMPLES else stop) + PLAN["warmup"]
-    times = sorted(ms for at, ms, _ in SAMPLES if at >= start)
+    times = sorted(ms for at, ms, _, _ in SAMPLES if at >= start)
     p95 = times[math.ceil(0.95 * len(times)) - 1] if times else None
+    by_page: dict[str, list[float]] = {}
+    for at, ms, _, name in SAMPLES:
+        if at >= start:
+            by_page.setdefault(name, []).append(ms)
     summary = {
         "requests": len(times),
         "seconds": stop - start,
@@ -62,6 +67,15 @@ def _summary(**_kwargs):
         "p95_ms": p95,
         "errors": errors,
         "all_requests": len(SAMPLES),
+        # Each page's share of the time, so that the report can say where it goes.
+        "pages": {
+            name: {
+                "requests": len(page),
+                "total_ms": sum(page),
+                "median_ms": statistics.median(page),
+            }
+            for name, page in by_page.items()
+        },
     }
     with open(PLAN["result"], "w") as file:
         json.dump(summary, file)

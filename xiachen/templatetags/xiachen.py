@@ -89,6 +89,8 @@ def workspace_nav(user):
     again."""
     if not getattr(user, "is_authenticated", False):
         return {}
+    # The scope first: with it read, member_of needs no query for staff without a member record.
+    scope_of(user)
     return permissions.menu(user, is_member=member_of(user) is not None)
 
 

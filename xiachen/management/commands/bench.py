@@ -68,6 +68,12 @@ class Command(BaseCommand):
             "--only", default=",".join(SECTIONS), help=f"some of {', '.join(SECTIONS)}"
         )
         parser.add_argument(
+            "--load-pages",
+            metavar="JSON",
+            help="with --only load: the pages of an earlier run's var/bench/locust-pages.json"
+            " instead of walking the demo again (faster, and no demo database needed)",
+        )
+        parser.add_argument(
             "--demo-pages",
             metavar="JSON",
             help="(used by the bench itself) load the demo here, walk its pages, write them",
@@ -92,7 +98,11 @@ class Command(BaseCommand):
 
         self.collect_static()
         demo_rows = []
-        if "pages" in only or "load" in only:
+        if options["load_pages"]:
+            if "pages" in only:
+                raise CommandError("--load-pages is for --only load: the page walk needs the demo")
+            demo_rows = load.rows_of_plan(Path(options["load_pages"]))
+        elif "pages" in only or "load" in only:
             if not options["demo_database_url"]:
                 raise CommandError("--demo-database-url is needed for the page walk")
             demo = self.walk_demo(options["demo_database_url"])
