@@ -153,6 +153,62 @@ def test_an_agency_offices_one_activity_is_looked_up_in_each_branch(world, agenc
     assert f"(activity_id = {activity.pk})" in plan, plan
 
 
+def an_agency_offices_city(world, activities=20000, members=500, each=20):
+    """City proportions for an agency office (三峡): `activities` activities, `members` of its
+    members taking part in `each` of them, about 40% of the activities in all (city size:
+    61,576 of 150,000), written by SQL so that the test stays quick."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO activities_activity (title, description, place, starts_at, ends_at,"
+            " nature, status, resident_volunteers, cancel_reason, created_at, updated_at,"
+            " community_id, type_id)"
+            " SELECT 'x', '', '', now(), now() + interval '1 hour', 'service', 'published', 0,"
+            " '', now(), now(), %s, %s FROM generate_series(1, %s)",
+            [world.shenzhen.pk, world.cleanup.pk, activities],
+        )
+        cursor.execute(
+            "INSERT INTO members_member (name, mobile, is_party_member, position,"
+            " party_branch, skills, status, created_at, agency_id)"
+            " SELECT 'm', lpad(n::text, 11, '0'), true, '', '', '', 'active', now(), %s"
+            " FROM generate_series(1, %s) AS n",
+            [world.sanxia.pk, members],
+        )
+        cursor.execute(
+            "INSERT INTO activities_participation (status, leave_reason, leave_decision, source,"
+            " recorded_at, review, backfill_reason, activity_id, member_id)"
+            " SELECT DISTINCT 'present', '', '', 'roll_call', now(), 'unreviewed', '',"
+            " a.first + (m.rank * 7 + k * 997) %% %s, m.id"
+            " FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM members_member"
+            "       WHERE mobile LIKE '0%%') AS m,"
+            " (SELECT min(id) AS first FROM activities_activity WHERE title = 'x') AS a,"
+            " generate_series(1, %s) AS k",
+            [activities, each],
+        )
+        for table in ("activities_activity", "members_member", "activities_participation"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def test_an_agency_offices_activities_are_merged_with_the_primary_key(
+    activity_types, world, agency_office
+):
+    # The office's activities are those its members take part in and those of its agreements:
+    # at city size 61,576 of 150,000. United, their ids sorted, PostgreSQL merges them with
+    # the activities' primary key, read in order from the index alone; unsorted, it hashed all
+    # 150,000 activities to look the 61,576 up (≈ 2× the time, docs/benchmarks.md).
+    an_agency_offices_city(world)
+    queryset = Activity.objects.visible_to(agency_office)
+    with CaptureQueriesContext(connection) as queries:
+        count = queryset.count()
+    assert count > 5000
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + queries.captured_queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The outer join (the activity to the united ids): merged, not hashed.
+    outer = next(line for line in plan.splitlines() if "activities_activity.id" in line)
+    assert "Merge Cond" in outer, plan
+    assert "Index Only Scan using activities_activity_pkey" in plan, plan
+
+
 def outbox_messages(world, number=2000):
     """`number` messages about 胜利一路社区's activity, half of them for 深圳路社区."""
     activity = world.shengli_activity
