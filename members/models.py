@@ -11,7 +11,15 @@ from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Grid
-from communities.permissions import any_of, own, roster_agency_ids, scope_of, union_of, via
+from communities.permissions import (
+    any_of,
+    own,
+    roster_agency_ids,
+    scope_of,
+    union_of,
+    via,
+    via_ids,
+)
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
@@ -24,9 +32,9 @@ class MemberQuerySet(models.QuerySet):
         return self.filter(
             union_of(
                 self.model.objects,
-                # Those who reported in to the viewer's communities or those of their streets.
-                via(
-                    "pk__in",
+                # Those who reported in to the viewer's communities or those of their streets:
+                # their ids read from the report-ins first, then looked up.
+                via_ids(
                     Registration.objects.values("member"),
                     community__in=scope.place_community_ids,
                 ),

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import Activity, Participation, WorkUpdate
+from members.models import Member
 from notifications.models import Notification
 
 pytestmark = pytest.mark.postgres
@@ -207,6 +208,20 @@ def test_an_agency_offices_activities_are_merged_with_the_primary_key(
     outer = next(line for line in plan.splitlines() if "activities_activity.id" in line)
     assert "Merge Cond" in outer, plan
     assert "Index Only Scan using activities_activity_pkey" in plan, plan
+
+
+def test_community_staffs_members_are_looked_up_by_the_ids_of_their_report_ins(
+    world, community_staff
+):
+    # Staff see the members reported in to their community: at city size 4,203 of 60,000. As
+    # `id IN (SELECT member_id ...)` PostgreSQL hashed the report-ins and probed them with
+    # every member (15–25 ms); the ids read first are looked up in the primary key (3–8 ms).
+    queryset = Member.objects.visible_to(community_staff)
+    sql, params = queryset.query.sql_with_params()
+    plan = plan_of(sql, params)
+    assert "on members_member_pkey" in plan, plan
+    assert "(id = ANY ($0))" in plan, plan
+    assert "Semi Join" not in plan, plan
 
 
 def outbox_messages(world, number=2000):
