@@ -3,8 +3,9 @@
 A login's roles (StaffRole rows) become a `Scope`: sets of ids read once per user object. Every
 `visible_to(user)` QuerySet method starts from `scope_of(user)`, so an object outside the
 viewer's scope is simply not found (404). It ORs its branches with `any_of`, each branch across a
-to-many relation a subquery of its own (`via`), or unites them with `union_of` where ORed
-subqueries would test every row, so that a scope costs the same at demo size and at city size
+to-many relation a subquery of its own (`via`; `via_ids` where the ids are best read first and
+looked up), or unites them with `union_of` where ORed subqueries would test every row, so that a
+scope costs the same at demo size and at city size
 (tests/communities/test_scopes.py checks every scope for every role).
 
 The questions "may this person do X here?" are the functions below; views, services, templates
@@ -197,7 +198,7 @@ def union_of(rows, *branches, **lookups) -> Q:
     first, *others = [_ids_of(rows, arm) for arm in arms]
     # Sorted by id, PostgreSQL can merge the united ids with the table's primary key instead
     # of hashing all of its rows to look them up: an agency office's 61,576 of 150,000
-    # activities cost a hash of the 150,000 (≈ 300 ms under load), merged half that
+    # activities took a hash of the 150,000, merged a fifth to a third less database time
     # (tests/xiachen/test_query_plans.py). A few ids (a member's, one page's row) are still
     # looked up by the key. Wrapped in Subquery: an `__in` QuerySet would have its ordering
     # dropped.
