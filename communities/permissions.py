@@ -170,7 +170,9 @@ def via_ids(rows, *branches, **where) -> Q | None:
     """As `via("pk__in", rows, ...)`, for rows found through another table alone (a member
     through their report-ins): the ids are read first and each looked up by the primary key.
     As a subquery PostgreSQL joined them to the whole table: community staff's 4,203 of
-    60,000 members were a hash probed by every member (15–25 ms), read first 3–8 ms."""
+    60,000 members were a hash probed by every member (15–25 ms), read first 3–8 ms. The price:
+    a query for a few rows (`.filter(pk=...)`) reads all the ids too, where the subquery looked
+    up only those rows' — so only for branches of a few thousand ids."""
     q = via("pk__in", rows, *branches, **where)
     if q is None:
         return None
