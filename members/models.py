@@ -1,5 +1,7 @@
 """Members dispatched by agencies and their report-ins (报到) to communities."""
 
+from functools import partial
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -19,6 +21,7 @@ from communities.permissions import (
     scope_read,
     union_of,
     via,
+    via_ids,
 )
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
@@ -29,12 +32,17 @@ class MemberQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
+        # Those who reported in to the viewer's communities or those of their streets. A
+        # community's (4,203 at city size) are read first and looked up by the primary key:
+        # counted, 5 ms where the subquery hashed all 60,000 members (19 ms). A street's
+        # (13,000–18,000) stay a subquery: the count gains little, and a page asking for a few
+        # members (one, a picker's) would read the street's every report-in first (10 ms, where
+        # the subquery looks up those few's report-ins, 0.1 ms); a community's costs it 2 ms.
+        reported_in = via_ids if not scope.street_ids else partial(via, "pk__in")
         return self.filter(
             union_of(
                 self.model.objects,
-                # Those who reported in to the viewer's communities or those of their streets.
-                via(
-                    "pk__in",
+                reported_in(
                     Registration.objects.values("member"),
                     community__in=scope.place_community_ids,
                 ),

@@ -198,6 +198,94 @@ def test_an_agency_offices_one_activity_is_looked_up_in_each_branch(world, agenc
     assert f"(activity_id = {activity.pk})" in plan, plan
 
 
+def an_agency_offices_city(world, activities=20000, members=500, each=20):
+    """City proportions for an agency office (三峡): `activities` activities, `members` of its
+    members taking part in `each` of them, about 40% of the activities in all (city size:
+    61,576 of 150,000), written by SQL so that the test stays quick."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO activities_activity (title, description, place, starts_at, ends_at,"
+            " nature, status, resident_volunteers, cancel_reason, created_at, updated_at,"
+            " community_id, type_id)"
+            " SELECT 'x', '', '', now(), now() + interval '1 hour', 'service', 'published', 0,"
+            " '', now(), now(), %s, %s FROM generate_series(1, %s)",
+            [world.shenzhen.pk, world.cleanup.pk, activities],
+        )
+        cursor.execute(
+            "INSERT INTO members_member (name, mobile, is_party_member, position,"
+            " party_branch, skills, status, created_at, agency_id)"
+            " SELECT 'm', lpad(n::text, 11, '0'), true, '', '', '', 'active', now(), %s"
+            " FROM generate_series(1, %s) AS n",
+            [world.sanxia.pk, members],
+        )
+        cursor.execute(
+            "INSERT INTO activities_participation (status, leave_reason, leave_decision, source,"
+            " recorded_at, review, backfill_reason, activity_id, member_id)"
+            " SELECT DISTINCT 'present', '', '', 'roll_call', now(), 'unreviewed', '',"
+            " a.first + (m.rank * 7 + k * 997) %% %s, m.id"
+            " FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM members_member"
+            "       WHERE mobile LIKE '0%%') AS m,"
+            " (SELECT min(id) AS first FROM activities_activity WHERE title = 'x') AS a,"
+            " generate_series(1, %s) AS k",
+            [activities, each],
+        )
+        for table in ("activities_activity", "members_member", "activities_participation"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+def test_an_agency_offices_activities_are_merged_with_the_primary_key(
+    activity_types, world, agency_office
+):
+    # The office's activities are those its members take part in and those of its agreements:
+    # at city size 61,576 of 150,000. United, their ids sorted, PostgreSQL merges them with
+    # the activities' primary key, read in order from the index alone; unsorted, it hashed all
+    # 150,000 activities to look the 61,576 up (≈ 2× the time, docs/benchmarks.md).
+    an_agency_offices_city(world)
+    queryset = Activity.objects.visible_to(agency_office)
+    with CaptureQueriesContext(connection) as queries:
+        count = queryset.count()
+    assert count > 5000
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + queries.captured_queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The outer join (the activity to the united ids): merged, not hashed.
+    outer = next(line for line in plan.splitlines() if "activities_activity.id" in line)
+    assert "Merge Cond" in outer, plan
+    assert "Index Only Scan using activities_activity_pkey" in plan, plan
+
+
+def test_community_staffs_members_are_looked_up_by_the_ids_of_their_report_ins(
+    world, community_staff
+):
+    # Staff see the members reported in to their community: at city size 4,203 of 60,000. As
+    # `id IN (SELECT member_id ...)` PostgreSQL hashed the report-ins and probed them with
+    # every member (15–25 ms); the ids read first are looked up in the primary key (3–8 ms).
+    queryset = Member.objects.visible_to(community_staff)
+    sql, params = queryset.query.sql_with_params()
+    plan = plan_of(sql, params)
+    assert "on members_member_pkey" in plan, plan
+    assert "(id = ANY ($0))" in plan, plan
+    assert "Semi Join" not in plan, plan
+
+
+def test_a_street_officers_participations_are_counted_from_the_activity_index_alone(
+    activity_types, world, street_officer
+):
+    # A street's 259,000–285,000 of the city's 1.5 million participations: its activities
+    # (their community index) joined to the participations' activity index, counted without
+    # reading a participation (once vacuumed, as autovacuum keeps a live database). Read from
+    # the table, the count costs a page of participations per activity.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE activities_participation")
+    queryset = Participation.objects.visible_to(street_officer)
+    with CaptureQueriesContext(connection) as queries:
+        queryset.count()
+    with transaction.atomic():
+        plan = plan_of(queries.captured_queries[-1]["sql"])
+    scans = [line for line in plan.splitlines() if " on activities_participation" in line]
+    assert scans and all("Index Only Scan" in line for line in scans), plan
+
+
 def outbox_messages(world, number=2000):
     """`number` messages about 胜利一路社区's activity, half of them for 深圳路社区."""
     activity = world.shengli_activity
