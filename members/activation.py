@@ -86,7 +86,12 @@ def activation_issue(*, member: Member, by, now: dt.datetime | None = None) -> I
     they had is revoked. Refused for a member who left the agency or whose login is already in
     use (it has a password: they sign in, or reset it)."""
     now = now or timezone.now()
-    member = Member.objects.select_for_update().select_related("agency", "user").get(pk=member.pk)
+    # Only the member's row is locked (the login is an outer join, which FOR UPDATE refuses).
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("agency", "user")
+        .get(pk=member.pk)
+    )
     if member.status != Member.Status.ACTIVE:
         raise ValidationError(
             _("%(name)s has left the agency: no activation link."),

@@ -337,6 +337,6 @@ def test_the_members_page_costs_the_same_queries_however_long_its_history(
         member_save(member=member, by=agency_office)
     office.get(page_of(member))
     # session, user, roles and their grids, the member, this year's figures, report-ins,
-    # history, the navbar's unread count and member record
-    with django_assert_num_queries(10):
+    # history, the activation link, the navbar's unread count and member record
+    with django_assert_num_queries(11):
         assert office.get(page_of(member)).status_code == 200
