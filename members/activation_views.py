@@ -7,6 +7,7 @@ expired link, so that tokens cannot be probed, and turns away an address that ke
 unknown ones.
 """
 
+from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -14,7 +15,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -94,13 +95,12 @@ def activation_revoke_view(request, pk):
 
 
 def _day(moment):
-    from django.utils import formats
-
     return formats.date_format(timezone.localtime(moment).date(), "SHORT_DATE_FORMAT")
 
 
 def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    # The address as django-axes reads it for the login's lockout (the same proxy settings).
+    return get_client_ip_address(request) or ""
 
 
 def _too_many_failures(request) -> bool:
@@ -151,5 +151,7 @@ def activate(request, token):
         "members/activation_form.html",
         {"form": form, "member": link.member, "username": user.get_username()},
     )
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: never sent to another site ("no-referrer" would make the
+    # browser send `Origin: null` with the form, which CSRF refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response

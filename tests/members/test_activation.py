@@ -131,6 +131,7 @@ def test_the_link_sets_the_password_signs_in_and_is_spent(client, world, newcome
     page = client.get(activate_url(issued.token))
     assert page.status_code == 200
     assert newcomer.mobile in html(page)  # the username to sign in with
+    assert page["Referrer-Policy"] == "same-origin"  # the token never leaves the site
     response = set_password_post(client, issued.token)
     assert response.status_code == 302
     assert response.url == reverse("reports:dashboard")
