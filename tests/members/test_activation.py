@@ -485,3 +485,23 @@ def test_the_members_page_costs_the_same_queries_with_or_without_a_link(
     with CaptureQueriesContext(connection) as with_links:
         office.get(page_of(newcomer))
     assert len(without) == len(with_links) <= 15
+
+
+def test_importing_can_send_everyone_imported_their_link_through_the_robot(office, world):
+    from tests.members.test_roster_import import GOOD, upload
+
+    world.sanxia.robot_webhook_url = ROBOT_URL
+    world.sanxia.save()
+    assert upload(office).status_code == 302
+    token = office.session["roster_import"]["token"]
+    response = office.post(reverse("roster:import_preview"), {"token": token, "activation": "send"})
+    assert response.status_code == 302 and response.url == reverse("roster:list")
+    rows = Notification.objects.filter(kind=Notification.Kind.ACTIVATION)
+    assert rows.count() == len(GOOD)
+    assert set(rows.values_list("channel", flat=True)) == {Notification.Channel.WEBHOOK}
+    links = ActivationLink.objects.live()
+    assert {token_hash(row.url.rstrip("/").rsplit("/", 1)[1]) for row in rows} == set(
+        links.values_list("token_hash", flat=True)
+    )
+    imported = Member.objects.filter(mobile__startswith="136")
+    assert all(member.user and not member.user.has_usable_password() for member in imported)
