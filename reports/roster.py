@@ -74,6 +74,8 @@ def _activation(member, link, now) -> dict:
         "state_label": ActivationLink.State(state).label if state else "",
         "live": state == ActivationLink.State.ACTIVE,
         "can_issue": not activated and member.status == Member.Status.ACTIVE,
+        # The agency's group robot or the login's e-mail (members.activation._queue).
+        "can_send": bool(member.agency.robot_webhook_url or (member.user_id and member.user.email)),
     }
 
 

@@ -280,6 +280,13 @@ def test_two_concurrent_submissions_set_one_password(django_user_model):
 
 def test_the_members_page_shows_the_link_state_and_buttons(office, world, newcomer, agency_office):
     response = office.get(page_of(newcomer))
+    # No robot, no e-mail: only the slip.
+    assert 'data-testid="activation-send"' not in html(response)
+    assert 'data-testid="activation-slip"' in html(response)
+    assert 'data-testid="activation-no-channel"' in html(response)
+    world.sanxia.robot_webhook_url = ROBOT_URL
+    world.sanxia.save()
+    response = office.get(page_of(newcomer))
     assert 'data-testid="activation-send"' in html(response)
     assert 'data-testid="activation-revoke"' not in html(response)
     activation_issue(member=newcomer, by=agency_office)
