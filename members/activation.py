@@ -57,7 +57,7 @@ class InvalidLink(Exception):
     """The token is unknown, used, revoked or expired: all look the same from outside."""
 
 
-def _username_for(member: Member) -> str:
+def username_for(member: Member) -> str:
     """The login's username: the member's mobile, which they know and type easily; when a
     login already has it (the same person on two agencies' rosters), the mobile with the
     member's id."""
@@ -72,7 +72,7 @@ def member_login_create(*, member: Member):
     member row). Returns the login."""
     if member.user_id:
         return member.user
-    user = get_user_model()(username=_username_for(member), first_name=member.name[:150])
+    user = get_user_model()(username=username_for(member), first_name=member.name[:150])
     user.set_unusable_password()
     user.save()
     Member.objects.filter(pk=member.pk).update(user=user)

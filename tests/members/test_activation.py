@@ -525,3 +525,21 @@ def test_importing_can_send_everyone_imported_their_link_through_the_robot(offic
     )
     imported = Member.objects.filter(mobile__startswith="136")
     assert all(member.user and not member.user.has_usable_password() for member in imported)
+
+
+def test_a_corrected_mobile_renames_a_login_not_yet_activated(
+    office, world, newcomer, agency_office
+):
+    activation_issue(member=newcomer, by=agency_office)
+    data = {"name": newcomer.name, "mobile": "13700000077", "is_party_member": "on"}
+    assert office.post(reverse("roster:member_edit", args=[newcomer.pk]), data).status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.user.username == "13700000077"
+    # Once activated the username is theirs: a new mobile leaves it alone.
+    activation_use(
+        token=activation_issue(member=newcomer, by=agency_office).token, password=PASSWORD
+    )
+    data["mobile"] = "13700000088"
+    office.post(reverse("roster:member_edit", args=[newcomer.pk]), data)
+    newcomer.refresh_from_db()
+    assert newcomer.user.username == "13700000077"
