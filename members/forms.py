@@ -208,3 +208,26 @@ class RosterImportForm(forms.Form):
 
     def clean_agency(self):
         return self.cleaned_data["agency"] or self.only
+
+
+class ActivationChoiceForm(forms.Form):
+    """Whether adding (or importing) members also creates their logins, and how the activation
+    links reach them (members.activation)."""
+
+    NONE, SEND, SLIP = "", "send", "slip"
+
+    activation = forms.ChoiceField(
+        label=_("Login"),
+        choices=[
+            (NONE, _("No login for now")),
+            (SEND, _("Create the login and send an activation link (group robot or e-mail)")),
+            (SLIP, _("Create the login and print an activation slip with a QR code")),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+        initial=NONE,
+        help_text=_(
+            "The username is the mobile; the member sets their own password through the link, "
+            "valid for 14 days."
+        ),
+    )

@@ -349,3 +349,81 @@ def recipients_of_logins(users) -> dict:
     Registered with notifications (MembersConfig.ready)."""
     members = Member.objects.filter(user__in=[user.pk for user in users]).select_related("user")
     return {member.user_id: member.as_recipient() for member in members}
+
+
+class ActivationLinkQuerySet(models.QuerySet):
+    def live(self):
+        """Links neither used nor revoked (expired or not): at most one per member."""
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+    def usable(self, now):
+        """Live links that have not expired at `now`: the only ones that set a password."""
+        return self.live().filter(expires_at__gt=now)
+
+
+class ActivationLink(models.Model):
+    """A one-time link (激活链接) that lets a member set the password of the login the office
+    created for them. Only a hash of its token is kept: the link itself exists only in the
+    message that carried it or on the printed slip."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Valid")
+        EXPIRED = "expired", _("Expired")
+        USED = "used", _("Used")
+        REVOKED = "revoked", _("Revoked")
+
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="activation_links",
+        verbose_name=_("member"),
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True, editable=False)
+    issued_at = models.DateTimeField(_("issued at"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = ActivationLinkQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("activation link")
+        verbose_name_plural = _("activation links")
+        ordering = ["-issued_at", "-pk"]
+        constraints = [
+            # Issuing a new link revokes the old one: a member never holds two that work.
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="members_activationlink_one_live_per_member",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("issued_at")),
+                name="members_activationlink_expires_after_issue",
+            ),
+        ]
+        indexes = [
+            # "the member's latest link": the roster member page's link state.
+            models.Index(fields=["member", "-issued_at"], name="activationlink_member_issued"),
+        ]
+
+    def __str__(self):
+        return f"{self.member} · {self.issued_at:%Y-%m-%d}"
+
+    def state(self, now) -> str:
+        """The link's state at `now`: the one definition the pages and the services use."""
+        if self.used_at is not None:
+            return self.State.USED
+        if self.revoked_at is not None:
+            return self.State.REVOKED
+        if self.expires_at <= now:
+            return self.State.EXPIRED
+        return self.State.ACTIVE

@@ -25,11 +25,13 @@ from communities.models import Agency
 from communities.pagination import Paginator
 from communities.permissions import can_keep_roster, roster_agency_ids
 
+from .activation import activation_issue, activation_send
 from .filters import RosterFilterSet
-from .forms import MemberForm, MemberLeaveForm, RosterImportForm
+from .forms import ActivationChoiceForm, MemberForm, MemberLeaveForm, RosterImportForm
 from .imports import XLSX_TYPE, check_rows, read_rows, template_workbook
 from .models import Member, has_liaison_report_in
 from .services import member_leave, member_rejoin, member_save, members_import
+from .slips import render_slips
 
 PAGE_SIZE = 20
 # The session's pending import: the rows read (not the file), whose agency and login.
@@ -92,12 +94,42 @@ def roster_list(request):
     )
 
 
-def _member_form_page(request, form, member=None):
+def _member_form_page(request, form, member=None, activation_form=None):
     return render(
         request,
         "members/roster_member_form.html",
-        {"form": form, "member": member, "agency": form.agency},
+        {
+            "form": form,
+            "member": member,
+            "agency": form.agency,
+            "activation_form": activation_form,
+        },
     )
+
+
+def _activate_added(request, members, choice):
+    """Logins and activation links for members just added, as the office chose: sent (then
+    back to `None`, the caller redirects) or printed (the slips' page)."""
+    if choice == ActivationChoiceForm.SLIP:
+        issued = [activation_issue(member=member, by=request.user) for member in members]
+        return render_slips(request, issued)
+    if choice == ActivationChoiceForm.SEND:
+        reached = 0
+        for member in members:
+            _issued, notified = activation_send(member=member, by=request.user)
+            reached += bool(notified.queued)
+        if reached < len(members):
+            messages.warning(
+                request,
+                _(
+                    "%(missed)s of %(count)s activation links could not be sent (no group robot "
+                    "or e-mail reaches them): print their slips from their pages."
+                )
+                % {"missed": len(members) - reached, "count": len(members)},
+            )
+        else:
+            messages.info(request, _("The activation links are on their way."))
+    return None
 
 
 @login_required
@@ -112,15 +144,17 @@ def member_add(request):
     if agency is None:
         raise Http404
     form = MemberForm(request.POST or None, agency=agency)
-    if request.method == "POST" and form.is_valid():
+    activation_form = ActivationChoiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and activation_form.is_valid():
         try:
             member = member_save(member=form.save(commit=False), by=request.user)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
             messages.success(request, _("%(name)s is on the roster.") % {"name": member.name})
-            return redirect(member.get_absolute_url())
-    return _member_form_page(request, form)
+            slips = _activate_added(request, [member], activation_form.cleaned_data["activation"])
+            return slips or redirect(member.get_absolute_url())
+    return _member_form_page(request, form, activation_form=activation_form)
 
 
 @login_required
@@ -251,7 +285,8 @@ def import_preview(request):
             del request.session[PENDING_IMPORT]
             messages.info(request, _("The import is cancelled; nothing was added."))
             return redirect("roster:list")
-        if checked.valid:
+        activation_form = ActivationChoiceForm(request.POST)
+        if checked.valid and activation_form.is_valid():
             try:
                 created = members_import(agency=agency, members=checked.members, by=request.user)
             except ValidationError as exc:
@@ -263,7 +298,9 @@ def import_preview(request):
                     _("%(count)s members were added to the roster of %(agency)s.")
                     % {"count": len(created), "agency": agency.name},
                 )
-                return redirect("roster:list")
+                choice = activation_form.cleaned_data["activation"]
+                slips = _activate_added(request, created, choice)
+                return slips or redirect("roster:list")
     return render(
         request,
         "members/roster_import_preview.html",
@@ -273,5 +310,6 @@ def import_preview(request):
             "checked": checked,
             "shown": checked.members[:PREVIEW_ROWS],
             "more": max(0, len(checked.members) - PREVIEW_ROWS),
+            "activation_form": ActivationChoiceForm(),
         },
     )

@@ -188,7 +188,22 @@ def member_save(*, member: Member, by) -> Member:
             code="duplicate_on_roster",
         )
     _save_member(member, by)
+    _rename_unactivated_login(member)
     return member
+
+
+def _rename_unactivated_login(member: Member) -> None:
+    """A login not yet activated follows its member's mobile (its username, which the
+    activation page tells the member): a corrected mobile is what they will sign in with."""
+    from .activation import username_for
+
+    if not member.user_id:
+        return
+    user = member.user
+    if user.has_usable_password() or user.username.startswith(member.mobile):
+        return
+    user.username = username_for(member)
+    user.save(update_fields=["username"])
 
 
 def _locked_member(member: Member) -> Member:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import activation_views, views
 
 app_name = "members"
 
@@ -13,5 +13,7 @@ urlpatterns = [
         views.registration_approve_view,
         name="registration_approve",
     ),
+    # The activation link's page: public, the token is the key.
+    path("activate/<str:token>/", activation_views.activate, name="activate"),
     path("report-ins/<int:pk>/return/", views.registration_return_view, name="registration_return"),
 ]

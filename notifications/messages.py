@@ -226,6 +226,20 @@ def _dispute_answered(dispute, context):
     )
 
 
+def _activation(link, context):
+    """A member's activation link (members.activation): the link is the message's url, which
+    the e-mail and the group robot print below the text. Never a password."""
+    return Message(
+        _("Activate your Xiachen login"),
+        _(
+            "%(name)s, %(agency)s has added you to Xiachen (下沉社区). Open the link below "
+            "before %(date)s to set your own password; it works once."
+        )
+        % {"name": context["name"], "agency": context["agency"], "date": day(context["expires"])},
+        context["url"],
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -245,6 +259,7 @@ TEXTS = {
     Kind.CONCERN_RAISED: _concern_raised,
     Kind.CONCERN_FORWARDED: _concern_forwarded,
     Kind.CONCERN_RESOLVED: _concern_resolved,
+    Kind.ACTIVATION: _activation,
     Kind.MESSAGE: _message,
     Kind.ATTENDANCE_DISPUTED: _attendance_disputed,
     Kind.DISPUTE_ANSWERED: _dispute_answered,

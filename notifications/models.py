@@ -82,6 +82,7 @@ class Notification(models.Model):
         CONCERN_RAISED = "concern_raised", _("Resident concern raised")
         CONCERN_FORWARDED = "concern_forwarded", _("Resident concern forwarded")
         CONCERN_RESOLVED = "concern_resolved", _("Resident concern resolved")
+        ACTIVATION = "activation", _("Activation link")
         MESSAGE = "message", _("Message")
         ATTENDANCE_DISPUTED = "attendance_disputed", _("Attendance record disputed")
         DISPUTE_ANSWERED = "dispute_answered", _("Dispute answered")

@@ -16,7 +16,7 @@ from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
 from communities.permissions import can_keep_roster
 from members.filters import RosterFilterSet
-from members.models import Member, Registration
+from members.models import ActivationLink, Member, Registration
 
 from .exports import FORMATS, XLSX, RosterExporter
 
@@ -62,13 +62,34 @@ def _history(member):
     return shown
 
 
+def _activation(member, link, now) -> dict:
+    """The member's login and activation link as the page shows them: whether they can sign in
+    already, the last link's state (ActivationLink.state) and what the office may do."""
+    activated = bool(member.user_id and member.user.has_usable_password())
+    state = link.state(now) if link else None
+    return {
+        "activated": activated,
+        "link": link,
+        "state": state,
+        "state_label": ActivationLink.State(state).label if state else "",
+        "live": state == ActivationLink.State.ACTIVE,
+        "can_issue": not activated and member.status == Member.Status.ACTIVE,
+        # The agency's group robot or the login's e-mail (members.activation._queue).
+        "can_send": bool(member.agency.robot_webhook_url or (member.user_id and member.user.email)),
+    }
+
+
 @login_required
 def roster_member(request, pk):
     _require_office(request)
     member = get_object_or_404(
-        Member.objects.on_roster_of(request.user).select_related("agency", "residence_community"),
+        Member.objects.on_roster_of(request.user).select_related(
+            "agency", "residence_community", "user"
+        ),
         pk=pk,
     )
+    now = timezone.now()
+    link = ActivationLink.objects.filter(member=member).order_by("-issued_at", "-pk").first()
     today = timezone.localdate()
     year_start = local_midnight(dt.date(today.year, 1, 1))
     year_end = local_midnight(dt.date(today.year + 1, 1, 1))
@@ -91,6 +112,7 @@ def roster_member(request, pk):
             "this_year": this_year,
             "registrations": registrations,
             "history": _history(member),
+            "activation": _activation(member, link, now),
         },
     )
 

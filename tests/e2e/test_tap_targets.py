@@ -122,7 +122,7 @@ def log_in(page, live_server, username):
     expect(page).to_have_url(f"{live_server.url}/")
 
 
-def pages_of(role, patrol, concern, member=None):
+def pages_of(role, patrol, concern, member=None, newcomer=None):
     activity = f"/activities/{patrol.pk}/"
     everyone = ["/", activity, f"{activity}board/", f"{activity}doors/", "/notifications/inbox/"]
     notes = ["/activities/concerns/", f"/activities/concerns/{concern.pk}/", "/activities/updates/"]
@@ -141,7 +141,9 @@ def pages_of(role, patrol, concern, member=None):
         "shengli_staff": everyone + notes + staff,
         "shengli_grid": everyone + notes + staff,
         "sanxia_office": everyone
-        + ["/roster/", "/roster/add/", "/roster/import/", f"/roster/{member.pk}/"],
+        + ["/roster/", "/roster/add/", "/roster/import/", f"/roster/{member.pk}/"]
+        # A member without a login: the page's activation buttons.
+        + [f"/roster/{newcomer.pk}/"],
         "sanxia_member": everyone + notes,
         "street_officer": ["/", "/activities/", activity, "/notifications/inbox/"],
     }[role]
@@ -157,7 +159,7 @@ def test_every_tap_target_is_at_least_44_by_44_on_a_phone(
     page = phone
     log_in(page, live_server, role)
     too_small = {}
-    for path in pages_of(role, patrol, concern, world.sanxia_member):
+    for path in pages_of(role, patrol, concern, world.sanxia_member, world.sanxia_member_2):
         response = page.goto(path)
         assert response.status == 200, f"{role} cannot open {path}"
         found = page.evaluate(MEASURE, MIN)

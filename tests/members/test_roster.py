@@ -337,6 +337,6 @@ def test_the_members_page_costs_the_same_queries_however_long_its_history(
         member_save(member=member, by=agency_office)
     office.get(page_of(member))
     # session, user, roles with their grids and member record, the member, this year's
-    # figures, report-ins, history, the navbar's unread count
-    with django_assert_num_queries(8):
+    # figures, report-ins, history, the activation link, the navbar's unread count
+    with django_assert_num_queries(9):
         assert office.get(page_of(member)).status_code == 200

@@ -71,7 +71,8 @@ PAGINATED = {
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
-NOT_ROLE_PAGES = {"login", "logout", "set_language", "healthz"}
+# The activation page is public and opened by a one-time token, never by a signed-in account.
+NOT_ROLE_PAGES = {"login", "logout", "set_language", "healthz", "members:activate"}
 
 
 def accounts() -> list[str]:
@@ -139,6 +140,9 @@ OBJECTS = {
     "roster:member_edit": _on_roster,
     "roster:member_leave": _on_roster,
     "roster:member_rejoin": _on_roster,
+    "roster:activation_send": _on_roster,
+    "roster:activation_slip": _on_roster,
+    "roster:activation_revoke": _on_roster,
     "reports:roster_member": _on_roster,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
