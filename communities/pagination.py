@@ -1,7 +1,22 @@
 """The lists' paginator."""
 
 from django.core.paginator import Paginator as DjangoPaginator
-from django.db.models import F, OrderBy, QuerySet
+from django.db.models import BigIntegerField, F, Func, OrderBy, QuerySet
+
+
+class SortedPk(Func):
+    """The primary key as a sort key no index gives (`id + 0`), for a list filtered on a column
+    that goes with the id (a community's records lie in one stretch of ids, a period's too in a
+    live city): PostgreSQL then reads the rows that match through their own indexes and sorts
+    them, where `ORDER BY id LIMIT 20` walked the primary key hoping to meet 20 of them soon —
+    and walked 1.4 million participations before the first of a community's. The list is in
+    the same order; the paginator still reads its deep pages from the end."""
+
+    template = "(%(expressions)s + 0)"
+    output_field = BigIntegerField()
+
+    def __init__(self):
+        super().__init__(F("pk"))
 
 
 class Paginator(DjangoPaginator):
@@ -68,6 +83,8 @@ class Paginator(DjangoPaginator):
         last = ordering[-1]
         if isinstance(last, OrderBy):
             last = last.expression
+        if isinstance(last, SortedPk):
+            return True
         if isinstance(last, F):
             last = last.name
         if not isinstance(last, str):

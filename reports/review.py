@@ -30,7 +30,7 @@ from communities.dates import local_midnight
 from communities.filters import DateInput, FilterForm
 from communities.models import Community
 from communities.navigation import redirect_next
-from communities.pagination import Paginator
+from communities.pagination import Paginator, SortedPk
 from communities.permissions import can_review_attendance
 from communities.validators import validate_year
 
@@ -49,6 +49,7 @@ class ReviewFilterForm(FilterForm):
     """The list's filters: period (the activity's day), community, activity type, status and
     review state. A bad value is reported and left out; the others still apply."""
 
+    on_activity = False  # whether `narrow` filtered on the activity (its period, place, type)
     date_from = forms.DateField(
         label=_("From"), required=False, widget=DateInput(), validators=[validate_year]
     )
@@ -107,6 +108,7 @@ class ReviewFilterForm(FilterForm):
             on_activity["community"] = self.value("community")
         if self.value("type"):
             on_activity["type"] = self.value("type")
+        self.on_activity = bool(on_activity)
         if on_activity:
             records = records.filter(
                 activity__in=Activity.objects.filter(**on_activity).values("pk")
@@ -138,8 +140,12 @@ def review_list(request):
     form = ReviewFilterForm(request.GET, user=request.user)
     # Newest records first, along the primary key: at city size an office's 150,000 records
     # sorted by any other column took 400 ms a page; its count and the rows by review state
-    # come from participation_member_review alone.
-    listed = form.narrow(reviewable_by(request.user)).order_by("-pk")
+    # come from participation_member_review alone. Filtered on the activity (its period,
+    # community or type), the rows that match are found through that index and sorted: the
+    # primary key walked from the newest end met a community's records only at its stretch of
+    # ids (the demo's community: 1.4 million rows, 1.8 s).
+    listed = form.narrow(reviewable_by(request.user))
+    listed = listed.order_by(SortedPk().desc() if form.on_activity else "-pk")
     page = Paginator(listed, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     context = {

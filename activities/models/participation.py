@@ -235,9 +235,14 @@ class Participation(models.Model):
             ),
             # "an agency office's records in a review state" (reports.review: its list's count
             # and rows by state; Participation.review_overdue: the dashboard's and the weekly
-            # digest's count): read from the index alone, its members' rows of one state.
+            # digest's count): read from the index alone, its members' rows of one state. The
+            # activity and the id ride along for the list's period, community and type
+            # filters: the members' rows are hashed against the activities that match and the
+            # page's ids sorted, from the index alone (without them PostgreSQL read all 1.5
+            # million rows for a year of sanxia's 151,000 records: 550 ms).
             models.Index(
                 fields=["member", "review", "status", "recorded_at"],
+                include=["activity", "id"],
                 name="participation_member_review",
             ),
             # "disputed records of a community's activities" (activities.views.review) and "an

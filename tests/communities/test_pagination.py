@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from communities.models import Street
-from communities.pagination import Paginator
+from communities.pagination import Paginator, SortedPk
 
 
 def queries_for_a_page(rows):
@@ -94,6 +94,8 @@ def orderings():
         (F("sent_at").asc(nulls_last=True), "-created_at", "pk"),
         ("sent_at", "-id"),
         (F("sent_at").desc(nulls_first=True), "subject", F("pk").desc()),
+        (SortedPk().desc(),),
+        ("subject", SortedPk().asc()),
     ]
 
 
@@ -156,6 +158,17 @@ def test_a_page_read_from_the_end_with_its_joins_is_in_the_lists_order():
             shown = [row.pk for row in Paginator(rows, 10, read=read).get_page(number)]
         assert shown == read_as_django_does(rows, number), number
         assert len(ctx.captured_queries) == 2
+
+
+@pytest.mark.django_db
+def test_a_list_sorted_on_its_primary_key_past_the_index_is_read_from_the_end_too():
+    # `id + 0` (reports.review's filtered list) orders as the primary key does: no ties.
+    rows = messages().order_by(SortedPk().desc())
+    with CaptureQueriesContext(connection) as ctx:
+        last = [row.pk for row in Paginator(rows, 10).get_page(5)]
+    assert last == read_as_django_does(rows, 5) == sorted(last, reverse=True)
+    sql = ctx.captured_queries[-1]["sql"]
+    assert "+ 0) ASC" in sql and "OFFSET" not in sql, sql
 
 
 @pytest.mark.django_db

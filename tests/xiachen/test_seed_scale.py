@@ -21,6 +21,7 @@ from django.urls import reverse
 from activities.models import (
     Activity,
     Concern,
+    Dispute,
     DoorToDoorUnit,
     DutyAssignment,
     Participation,
@@ -179,6 +180,29 @@ class TestASmallCity:
             assert history.count() >= model.objects.count(), model
         participation = Participation.objects.filter(source="roll_call", review="unreviewed").last()
         assert participation.history.get().history_change_reason == "roll call"
+
+    def test_every_disputed_record_has_the_offices_dispute_some_answered(self):
+        disputed = Participation.objects.filter(review="disputed")
+        assert disputed.exists()
+        # Each disputed record (the demo's and the city's) has its dispute with a reason,
+        # raised when the record was reviewed, by the office that reviewed it.
+        assert not disputed.exclude(disputes__isnull=False).exists()
+        seeded = Dispute.objects.exclude(participation__member__mobile__startswith="13900")
+        assert seeded.exists()
+        assert not seeded.filter(reason="").exists()
+        assert not seeded.exclude(raised_at=F("participation__reviewed_at")).exists()
+        assert not seeded.exclude(raised_by=F("participation__reviewed_by")).exists()
+        # Answered ones (the list's "answered by the community") and ones still open.
+        answered = seeded.exclude(answered_at=None)
+        assert answered.exists() and seeded.filter(answered_at=None).exists()
+        assert not answered.filter(Q(answer="") | Q(answered_by=None)).exists()
+        assert not answered.filter(answered_at__lte=F("raised_at")).exists()
+        assert Participation.objects.answered().exists()
+        assert Participation.objects.awaiting_answer().exists()
+        history = Participation.history.filter(id__in=seeded.values("participation"))
+        assert not history.exclude(history_change_reason="review disputed").exists()
+        for row in seeded.order_by("?")[:5]:
+            row.full_clean()
 
     def test_no_login_of_a_seeded_member_has_a_usable_password(self):
         seeded = Member.objects.exclude(user=None).exclude(

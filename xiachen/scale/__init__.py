@@ -13,6 +13,7 @@ from django.utils import timezone
 from activities.models import (
     Activity,
     Concern,
+    Dispute,
     DoorToDoorUnit,
     DutyAssignment,
     Participation,
@@ -53,6 +54,7 @@ SEEDED_MODELS = [
     Activity,
     Participation,
     Participation.history.model,
+    Dispute,
     DoorToDoorUnit,
     DutyAssignment,
     WorkUpdate,

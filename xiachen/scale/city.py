@@ -175,6 +175,7 @@ class City:
             "activities_activity",
             "activities_participation",
             "activities_historicalparticipation",
+            "activities_dispute",
             "activities_doortodoorunit",
             "activities_dutyassignment",
             "activities_workupdate",
@@ -930,6 +931,22 @@ class City:
                 "history_user_id",
             ],
         )
+        # The office's disputes of the records it disputed (about 1 %): the reason, who raised
+        # it when, and the community's answer where it has given one.
+        self.disputes = c.table(
+            "activities_dispute",
+            [
+                "id",
+                "participation_id",
+                "reason",
+                "raised_by_id",
+                "raised_at",
+                "answer",
+                "corrected",
+                "answered_by_id",
+                "answered_at",
+            ],
+        )
         self.doors = c.table(
             "activities_doortodoorunit",
             [
@@ -1200,6 +1217,8 @@ class City:
         reviewed_on = [_ts(ends + dt.timedelta(days=d)) for d in range(2, 11)]
         manager = str(manager) if manager else N
         roll_call = ChangeReason.ROLL_CALL.value
+        confirmed = ChangeReason.REVIEW_CONFIRMED.value
+        disputed = ChangeReason.REVIEW_DISPUTED.value
         leave_reasons, backfill_reasons = names.LEAVE_REASONS, names.BACKFILL_REASONS
         offices = self.office_of
         p_note = self.p_part_note
@@ -1260,6 +1279,10 @@ class City:
                         review = "confirmed" if v < 0.7 else "disputed"
                         reviewed_by = str(office)
                         reviewed_at = reviewed_on[int(v * 1000) % 9]
+                        history_reason = confirmed
+                        if review == "disputed":
+                            history_reason = disputed
+                            self.dispute(part_id, reviewed_by, v, ends, manager)
             text_line = (
                 f"{part_id}\t{activity_id}\t{person.id}\t{status_value}\t{hours_value}\t"
                 f"{checked_in}\t{checked_out}\t{leave_reason}\t{leave_decision}\t{decided_by}\t"
@@ -1270,7 +1293,9 @@ class City:
             # Its history as the pages show it: the row as it stands, written when it was last
             # changed (reviewed, else recorded), by whoever changed it.
             if reviewed_at != N:
-                add_history(f"{text_line}\t{history_id}\t{reviewed_at}\t\\N\t+\t{reviewed_by}\n")
+                add_history(
+                    f"{text_line}\t{history_id}\t{reviewed_at}\t{history_reason}\t+\t{reviewed_by}\n"
+                )
             else:
                 add_history(
                     f"{text_line}\t{history_id}\t{recorded_at}\t{history_reason}\t+\t{recorded_by}\n"
@@ -1292,6 +1317,25 @@ class City:
         self.next_ids["activities_participation"] = part_id
         self.next_ids["activities_historicalparticipation"] = history_id
         return present_people
+
+    def dispute(self, part_id, office, v, ends, manager):
+        """The office's dispute of a record it marked disputed, raised when it reviewed it (a
+        few days after the activity); the community answered half of them (the record as it
+        was, without a correction) two days later, where the activity has a manager to answer."""
+        index = int(v * 100_000)
+        raised = ends + dt.timedelta(days=2 + int(v * 1000) % 9)  # the record's reviewed_at
+        reason = names.DISPUTE_REASONS[index % len(names.DISPUTE_REASONS)]
+        answer, answered_by, answered_at = "", N, N
+        if manager != N and index % 2:
+            answer = names.DISPUTE_ANSWERS[index % len(names.DISPUTE_ANSWERS)]
+            answered_by = manager
+            # reviewed_on runs from 2 to 10 days after the activity: two days after the
+            # dispute, the answer is still more than 14 days after it, in the past.
+            answered_at = _ts(raised + dt.timedelta(days=2))
+        self.disputes.add_line(
+            f"{self.new_id('activities_dispute')}\t{part_id}\t{reason}\t{office}\t{_ts(raised)}\t"
+            f"{answer}\tf\t{answered_by}\t{answered_at}\n"
+        )
 
     def participation_note(
         self, activity_id, part_id, community_id, person, status, decision, cancelled, starts, title

@@ -188,6 +188,18 @@ LEAVE_REASONS = [
     "单位值班",
 ]
 BACKFILL_REASONS = ["点名时漏记，据签到表补录", "扫码签到失败，现场确认后补录"]
+# The agency office's disputes of a record, and the community's answers (without a correction).
+DISPUTE_REASONS = [
+    "本人当天在单位值班，未参加该活动，请核实",
+    "签到表上没有本人签名，请核实",
+    "本人已提前向社区请假，请核实",
+    "本人只参加了前一个小时，时长有误",
+]
+DISPUTE_ANSWERS = [
+    "已与现场负责人核实，本人全程参加",
+    "经核对签到表和现场照片，记录无误",
+    "请假未经社区审批，按缺席记录",
+]
 CANCEL_REASONS = ["天气原因取消", "与街道联合活动合并", "场地临时无法使用"]
 RETURN_REASONS = [
     "经核实，该同志居住在其他社区，请向实际居住地社区报到。",
