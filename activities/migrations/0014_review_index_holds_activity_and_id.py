@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0012_attendance_review_disputes'),
+        ('activities', '0013_participation_present_index'),
         ('members', '0003_member_history'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
