@@ -127,6 +127,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A covering index's INCLUDE columns are PostgreSQL's (the office's review list reads them
+    # from the index alone at city size); SQLite builds the index on its key, all it needs.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

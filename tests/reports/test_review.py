@@ -159,7 +159,7 @@ def test_the_list_costs_the_same_queries_with_5_or_50_records(
     _many(world, n)
     client.force_login(agency_office)
     client.get("/review/")  # per-process caches (content types…)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(9):
         response = client.get("/review/?page=2")
     assert response.status_code == 200
 
@@ -240,7 +240,7 @@ def test_the_dispute_list_costs_the_same_queries_with_5_or_50(
     _many(world, n)
     client.force_login(community_staff)
     client.get("/activities/disputes/")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(8):
         assert client.get("/activities/disputes/").status_code == 200
 
 
