@@ -127,7 +127,7 @@ def _page_rows(ids):
     return (
         Participation.objects.filter(pk__in=ids)
         .select_related("activity__community", "activity__type", "member__agency")
-        .with_disputes()
+        .with_latest_dispute()
         .order_by("-pk")
     )
 

@@ -67,6 +67,19 @@ class ParticipationQuerySet(models.QuerySet):
             )
         )
 
+    def with_latest_dispute(self):
+        """Annotates the latest dispute's `latest_dispute_reason` and
+        `latest_dispute_answered_at` (None without one) in the rows' own query: a list page
+        costs the same queries whether its rows have disputes or none (a prefetch is skipped
+        for an empty page)."""
+        latest = Dispute.objects.filter(participation=models.OuterRef("pk")).order_by(
+            "-raised_at", "-pk"
+        )
+        return self.annotate(
+            latest_dispute_reason=models.Subquery(latest.values("reason")[:1]),
+            latest_dispute_answered_at=models.Subquery(latest.values("answered_at")[:1]),
+        )
+
     def answered(self):
         """Disputed records whose latest dispute the community has answered: the office
         confirms them or keeps its dispute."""
@@ -283,7 +296,11 @@ class Participation(models.Model):
     @property
     def is_answered(self) -> bool:
         """Disputed, and the community has answered the latest dispute."""
-        dispute = self.latest_dispute if self.review == self.Review.DISPUTED else None
+        if self.review != self.Review.DISPUTED:
+            return False
+        if hasattr(self, "latest_dispute_answered_at"):  # with_latest_dispute
+            return self.latest_dispute_answered_at is not None
+        dispute = self.latest_dispute
         return dispute is not None and dispute.answered_at is not None
 
 

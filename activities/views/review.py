@@ -39,7 +39,7 @@ def _page_rows(ids):
     return (
         Participation.objects.filter(pk__in=ids)
         .select_related("activity__community", "member__agency")
-        .with_disputes()
+        .with_latest_dispute()
         .order_by(*ORDER)
     )
 
