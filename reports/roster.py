@@ -16,23 +16,15 @@ from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
 from communities.permissions import can_keep_roster
 from members.filters import RosterFilterSet
+from members.forms import MemberForm
 from members.models import ActivationLink, Member, Registration
 
 from .exports import FORMATS, XLSX, RosterExporter
 
 # The roster's history of a member shown on their page, newest first.
 HISTORY_LIMIT = 20
-TRACKED = [
-    "name",
-    "mobile",
-    "is_party_member",
-    "position",
-    "party_branch",
-    "residence_community",
-    "skills",
-    "status",
-    "left_on",
-]
+# The fields the office edits (members.forms.MemberForm) and those leaving changes.
+TRACKED = [*MemberForm.Meta.fields, "status", "left_on"]
 
 
 def _require_office(request):

@@ -217,3 +217,14 @@ def superuser(db, django_user_model):
     return django_user_model.objects.create_superuser(
         username="root", password="pw-root", email="root@example.org"
     )
+
+
+@pytest.fixture
+def yuanlin_record(world):
+    """A record of 陈思远 (园林局) at 胜利一路社区's patrol: another agency's than 三峡's."""
+    return Participation.objects.create(
+        activity=world.shengli_activity,
+        member=world.yuanlin_member,
+        status=Participation.Status.ABSENT,
+        source=Participation.Source.ROLL_CALL,
+    )

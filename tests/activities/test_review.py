@@ -31,17 +31,6 @@ Review = Participation.Review
 Status = Participation.Status
 
 
-@pytest.fixture
-def yuanlin_record(world):
-    """A record of 陈思远 (园林局) at 胜利一路社区's patrol: another agency's."""
-    return Participation.objects.create(
-        activity=world.shengli_activity,
-        member=world.yuanlin_member,
-        status=Status.ABSENT,
-        source=Participation.Source.ROLL_CALL,
-    )
-
-
 def _notices(kind, obj):
     return Notification.objects.filter(
         kind=kind,

@@ -15,16 +15,6 @@ Review = Participation.Review
 Status = Participation.Status
 
 
-@pytest.fixture
-def yuanlin_record(world):
-    return Participation.objects.create(
-        activity=world.shengli_activity,
-        member=world.yuanlin_member,
-        status=Status.ABSENT,
-        source=Participation.Source.ROLL_CALL,
-    )
-
-
 def _many(world, n):
     activities = Activity.objects.bulk_create(
         Activity(
