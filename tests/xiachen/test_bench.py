@@ -284,3 +284,17 @@ def test_a_download_is_held_to_the_export_target_and_a_page_to_the_page_target()
     assert lines["sanxia_office /roster/export/"].ok
     assert "10000" in lines["sanxia_office /roster/export/"].target.replace(".0", "")
     assert not lines["sanxia_office /roster/"].ok
+
+
+def test_the_load_mix_is_the_accounts_timed_pages_without_the_downloads():
+    rows = [
+        row("sanxia_office", "/roster/", 5),
+        {**row("sanxia_office", "/roster/export/", 5), "name": "reports:roster_export"},
+        {
+            **row("admin", "/admin/auth/group/", 5),
+            "admin": True,
+            "name": "admin:auth_group_changelist",
+        },
+        row("admin", "/activities/", 12),
+    ]
+    assert pages.workload(rows) == {"sanxia_office": ["/roster/"], "admin": ["/activities/"]}

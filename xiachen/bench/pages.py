@@ -182,6 +182,18 @@ class Page:
         return target_of(self.admin, self.name)
 
 
+def workload(rows) -> dict[str, list[str]]:
+    """The load test's pages of each account: the timed pages walked, less the downloads (a
+    workbook of a whole roster is not a page people read, and its seconds would be most of
+    the mix)."""
+    by_account: dict[str, list[str]] = {}
+    for row in rows:
+        page = Page.of(row)
+        if page.timed and page.name not in EXPORTS:
+            by_account.setdefault(page.username, []).append(page.url)
+    return by_account
+
+
 def url_names(resolver=None, namespace=""):
     """(name, converters) of every named pattern outside the admin, from the URL conf."""
     resolver = resolver or get_resolver()

@@ -173,10 +173,7 @@ class Command(BaseCommand):
             self.vacuum_dead_rows()
         self.write(results, facts)
         if "load" in only:
-            by_account = {}
-            for row in demo_rows:
-                if pages.Page.of(row).timed:
-                    by_account.setdefault(row["username"], []).append(row["url"])
+            by_account = pages.workload(demo_rows)
             seconds, warmup = (30, 10) if judge else (10, 5)
             self.say(f"Load: {load.USERS} users for {warmup} + {seconds} s")
             try:
