@@ -322,6 +322,17 @@ def can_keep_roster(user, agency=None) -> bool:
     return agency.pk in agency_ids
 
 
+def export_log_agency_ids(user) -> frozenset:
+    """The agencies whose export log the viewer reads: those whose roster they keep (the
+    office's); exports of their members are what the log answers for."""
+    return roster_agency_ids(user)
+
+
+def can_see_export_log(user) -> bool:
+    """The export log page (导出记录) is the agency party office's."""
+    return bool(export_log_agency_ids(user))
+
+
 def can_review_attendance(user) -> bool:
     """Attendance review (考勤审核) is the agency party office's: its members' records."""
     return bool(scope_of(user).agency_ids)

@@ -27,6 +27,8 @@ from openpyxl.utils import get_column_letter
 from communities.validators import mask_mobile
 from members.models import Member
 
+from .models import ExportLog
+
 XLSX = "xlsx"
 CSV = "csv"
 FORMATS = (XLSX, CSV)
@@ -67,6 +69,7 @@ class ListExporter:
         self.full_mobiles = full_mobiles
         self.now = now or timezone.now()
         self.rows_written = 0
+        self.extension = None  # the format `response` served, for the log
 
     def columns(self) -> list[Column]:
         raise NotImplementedError
@@ -126,6 +129,7 @@ class ListExporter:
         return "\ufeff".encode() + output.getvalue().encode("utf-8")
 
     def response(self, extension: str) -> HttpResponse:
+        self.extension = extension
         content = self.xlsx() if extension == XLSX else self.csv()
         response = HttpResponse(content, content_type=CONTENT_TYPES[extension])
         response["Content-Disposition"] = (
@@ -134,9 +138,21 @@ class ListExporter:
         )
         return response
 
-    def log(self, *, user, filters: dict) -> None:
-        """The hook for the export log (issue 9, point 5): who, when, what, the filters, how many
-        rows (`rows_written`) and whether mobiles were full. Nothing is logged yet."""
+    def log(self, *, user, filters: dict, agency_id: int | None = None):
+        """The export's line in the export log (issue 9, point 5): who, when, what, the filters
+        the filter form cleaned (model choices by their id), how many rows were written and
+        whether mobiles were full. Called once the file is built: an export that failed has
+        no line, and each one that was served has exactly one."""
+        return ExportLog.objects.create(
+            user=user,
+            agency_id=agency_id,
+            made_at=self.now,
+            what=self.identifier,
+            format=self.extension,
+            filters={name: getattr(value, "pk", value) for name, value in filters.items()},
+            rows=self.rows_written,
+            full_mobiles=self.full_mobiles,
+        )
 
 
 class RosterExporter(ListExporter):

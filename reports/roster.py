@@ -14,7 +14,7 @@ from activities import figures
 from activities.models import Participation
 from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
-from communities.permissions import can_keep_roster
+from communities.permissions import can_keep_roster, roster_agency_ids
 from members.filters import RosterFilterSet
 from members.forms import MemberForm
 from members.models import ActivationLink, Member, Registration
@@ -120,5 +120,8 @@ def roster_export(request):
         extension = XLSX
     exporter = RosterExporter(filters.qs, full_mobiles=request.GET.get("full") == "1")
     response = exporter.response(extension)
-    exporter.log(user=request.user, filters=filters.in_use)
+    # The log's agency: the office's one; an office of several exports them all at once.
+    agency_ids = roster_agency_ids(request.user)
+    agency_id = next(iter(agency_ids)) if len(agency_ids) == 1 else None
+    exporter.log(user=request.user, filters=filters.in_use, agency_id=agency_id)
     return response

@@ -16,8 +16,9 @@ from activities.models import Activity, Concern, DutyAssignment, Participation, 
 from communities.models import Agreement, Compound, StaffRole
 from members.models import Member, Registration
 from notifications.models import Notification, NotificationPreference
+from reports.models import ExportLog
 
-OUR_APPS = {"communities", "members", "activities"}
+OUR_APPS = {"communities", "members", "activities", "reports"}
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +58,14 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         object_id=world.shengli_activity.pk,
         subject="胜利一路社区：明天防汛巡逻",
         body="明天 9:00 沿江防汛巡逻。",
+    )
+    ExportLog.objects.create(
+        user=agency_office,
+        agency=world.sanxia,
+        what=ExportLog.What.ROSTER,
+        format=ExportLog.Format.XLSX,
+        filters={"q": "海燕"},
+        rows=1,
     )
     return world
 

@@ -67,6 +67,7 @@ PAGINATED = {
     "notifications:inbox",
     "notifications:outbox",
     "reports:review",
+    "reports:export_log",
     "activities:dispute_list",
 }
 DEEPEST = "?page=999999"

@@ -331,6 +331,12 @@ def duty_assignments(scope, r: Rules):
     )
 
 
+def export_logs(scope, r: Rules):
+    # The office's agencies' exports, and the viewer's own of several agencies (no agency).
+    r.rule("SELECT id FROM reports_exportlog WHERE agency_id IN {ids}", scope.agency_ids)
+    r.user("SELECT id FROM reports_exportlog WHERE agency_id IS NULL AND user_id = {user}")
+
+
 REFERENCES = {
     "communities.Street": streets,
     "communities.Community": communities,
@@ -347,6 +353,7 @@ REFERENCES = {
     "activities.Concern": concerns,
     "activities.DoorToDoorUnit": door_units,
     "activities.DutyAssignment": duty_assignments,
+    "reports.ExportLog": export_logs,
 }
 
 

@@ -1,0 +1,53 @@
+"""The export log page (导出记录): the office's agencies' exports, newest first. Only an agency
+office reads it (anyone else: 403); another office's exports are simply not in its list. The
+list is counted and paged on the log's own table (index exportlog_agency_newest) and joins the
+user and agency for the page's rows only, so an empty log costs the queries of a full one."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from communities.pagination import Paginator
+from communities.permissions import can_see_export_log
+from members.filters import RosterFilterSet
+
+from .models import ExportLog
+
+PAGE_SIZE = 20
+# The filters each export is narrowed by, to show a line's filters by their labels.
+FILTERS = {ExportLog.What.ROSTER: RosterFilterSet}
+
+
+def filters_shown(entry) -> list[tuple[str, str]]:
+    """(label, value) of the line's filters, a choice by its label; a name the filters no
+    longer have (renamed since) as it was logged."""
+    filters = FILTERS[entry.what].base_filters if entry.what in FILTERS else {}
+    shown = []
+    # In the order the filters are offered, then any the filters no longer have.
+    order = {name: index for index, name in enumerate(filters)}
+    for name, value in sorted(entry.filters.items(), key=lambda item: order.get(item[0], 99)):
+        known = filters.get(name)
+        if known is None:
+            shown.append((name, str(value)))
+            continue
+        choices = {str(key): label for key, label in known.extra.get("choices") or ()}
+        shown.append((str(known.label), str(choices.get(str(value), value))))
+    return shown
+
+
+def _page_rows(ids):
+    return ExportLog.objects.filter(pk__in=ids).select_related("user", "agency").order_by("-pk")
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def export_log(request):
+    if not can_see_export_log(request.user):
+        raise PermissionDenied
+    listed = ExportLog.objects.visible_to(request.user).order_by("-pk")
+    page = Paginator(listed, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for entry in page.object_list:
+        entry.filters_shown = filters_shown(entry)
+    return render(request, "reports/export_log.html", {"page": page})
