@@ -170,6 +170,13 @@ def _save_roll_call(request, activity):
                 "or were removed. Check the list and save again."
             )
         )
+    # A page opened before the agency office confirmed a record still has its row: a change
+    # there is refused, not dropped in silence ("nothing has changed").
+    errors += [
+        _("%(name)s: %(error)s") % {"name": p.member.name, "error": Participation.LOCKED}
+        for p in locked
+        if _changes_locked(request.POST, p, activity)
+    ]
     valid = all([form.is_valid(), *(row.is_valid() for row in rows)])
     if valid and not errors:
         try:
@@ -222,6 +229,32 @@ def _save_roll_call(request, activity):
         errors.append(_("Nothing was saved. Correct the marked rows and save again."))
     return _render_roll_call(
         request, activity, rows=rows, locked=locked, form=form, errors=errors, status=400
+    )
+
+
+def _changes_locked(data, participation, activity) -> bool:
+    """Whether `data` (a roll call's POST) marks the locked `participation` otherwise than it is
+    recorded: another status, other hours (empty: the activity's length), another reason."""
+    row = RollCallRowForm(
+        data, member=participation.member, participation=participation, activity=activity
+    )
+    if row.add_prefix("status") not in data:
+        return False
+    if not row.is_valid():
+        return True
+
+    def mark(status, hours, leave_reason):
+        if hours is None:
+            hours = activity.duration_hours
+        return (
+            status,
+            hours if status == Status.PRESENT else None,
+            leave_reason if status == Status.LEAVE else "",
+        )
+
+    wanted = row.to_row()
+    return mark(wanted.status, wanted.hours, wanted.leave_reason) != mark(
+        participation.status, participation.hours, participation.leave_reason
     )
 
 

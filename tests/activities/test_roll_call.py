@@ -532,8 +532,14 @@ def test_confirmed_rows_are_read_only_and_the_screen_says_why(client, world, gri
     assert f'name="m{confirmed.member_id}-status"' not in html
     assert "backfill" in html
 
+    # A page opened before the office confirmed still has the row: a change there is refused
+    # with the lock's message (not dropped in silence), and the row as it was saves.
     response = client.post(roll_call_url(activity), form_data({confirmed.member: "absent"}))
-    assert response.status_code == 302
+    assert response.status_code == 400
+    assert f"已确认: {Participation.LOCKED}" in page(response)
+    assert status_of(confirmed) == Status.PRESENT
+    unchanged = form_data({confirmed.member: {"status": "present", "hours": "2"}})
+    assert client.post(roll_call_url(activity), unchanged).status_code == 302
     assert status_of(confirmed) == Status.PRESENT
 
 
