@@ -148,18 +148,19 @@ def test_the_message_counts_what_this_save_wrote_not_locked_or_unchanged_rows(
     newly_absent, newly_present = signed_up_people(world, activity, 2)
     client.force_login(grid_worker)
 
-    response = client.post(
-        roll_call_url(activity),
-        form_data(
-            {
-                confirmed.member: "absent",  # locked: not on the form, not saved
-                already.member: "present",  # as it was
-                newly_absent: "absent",
-                newly_present: "present",
-            }
-        ),
-        follow=True,
-    )
+    marks = {
+        confirmed.member: "present",  # locked (a form opened before the office confirmed it)
+        already.member: "present",  # as it was
+        newly_absent: "absent",
+        newly_present: "present",
+    }
+    # A change to the locked record refuses the save, so nothing is lost without a word.
+    refused = client.post(roll_call_url(activity), form_data({**marks, confirmed.member: "absent"}))
+    assert refused.status_code == 400
+    assert status_of(confirmed) == Status.PRESENT
+    assert activity.participations.get(member=newly_absent).status == Status.SIGNED_UP
+
+    response = client.post(roll_call_url(activity), form_data(marks), follow=True)
 
     assert saved_messages(response) == ["Roll call saved: 1 present, 1 absent, 0 on leave."]
     assert status_of(confirmed) == Status.PRESENT

@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 from activities import figures
 from activities.models import Activity, ActivityType
 
+from .browser import assert_no_horizontal_scroll
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -18,13 +20,6 @@ pytestmark = [
 ]
 
 SCREENSHOTS = "/tmp/xiachen-activities-{screen}-{name}.png"
-
-
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 def shoot(page, screen, name):

@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 from activities import figures
 from activities.models import Activity
 
+from .browser import assert_no_horizontal_scroll
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -29,13 +31,6 @@ def open_menu(page, screen):
         expect(menu).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
     expect(menu).to_be_visible()
     return menu
-
-
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 def test_community_staff_logs_in_sees_the_dashboard_and_logs_out(

@@ -21,6 +21,8 @@ from activities.models import (
 )
 from notifications.models import Notification
 
+from .browser import assert_no_horizontal_scroll
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -36,13 +38,6 @@ def no_delivery(monkeypatch):
     from notifications import tasks
 
     monkeypatch.setattr(tasks, "publish", lambda task, ids: None)
-
-
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 def pick(bar, name, member):

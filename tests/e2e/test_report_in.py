@@ -11,6 +11,8 @@ from playwright.sync_api import expect
 from members.models import Member, Registration
 from notifications.models import Notification
 
+from .browser import assert_no_horizontal_scroll, log_in
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -18,21 +20,6 @@ pytestmark = [
 ]
 
 PHONE_SCREENSHOT = "/tmp/review-phone.png"
-
-
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
-
-
-def log_in(page, username):
-    page.goto("/login/?next=/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(f"pw-{username}")
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator("#dashboard")).to_be_visible()
 
 
 def test_community_staff_approve_return_and_place_members(

@@ -15,6 +15,8 @@ from playwright.sync_api import expect
 from activities.models import Activity, Participation
 from members.models import Member, Registration
 
+from .browser import assert_no_horizontal_scroll
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -72,13 +74,6 @@ def log_in(page, next_url):
 
 def row_of(page, member):
     return page.locator(f'[data-testid="roll-call-row"][data-member="{member.pk}"]')
-
-
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 def test_a_grid_worker_takes_the_roll_call_and_sees_the_board(

@@ -13,6 +13,8 @@ from playwright.sync_api import expect
 
 from members.models import Member
 
+from .browser import assert_no_horizontal_scroll, log_in
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -22,13 +24,6 @@ pytestmark = [
 HEADERS = ["姓名", "手机号", "是否党员（是/否）", "职务", "党支部", "居住地社区", "特长"]
 
 
-def assert_no_horizontal_scroll(page):
-    overflow = page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
-
-
 def workbook(path, rows):
     book = Workbook()
     book.active.append(HEADERS)
@@ -36,14 +31,6 @@ def workbook(path, rows):
         book.active.append(row)
     book.save(path)
     return path
-
-
-def log_in(page, username):
-    page.goto("/login/?next=/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(f"pw-{username}")
-    page.get_by_role("button", name="登录").click()
-    expect(page.locator("#dashboard")).to_be_visible()
 
 
 def test_the_office_imports_keeps_and_exports_its_roster(
