@@ -97,28 +97,22 @@ def _one(queryset, participation) -> Participation:
         raise ValidationError(_("This record is not yours to review.")) from exc
 
 
-def _community_staff(community_id):
+def _holders(kind, **place):
+    """The active logins holding a role of `kind` at `place` (community= or agency=)."""
+    lookups = {f"staff_roles__{name}": value for name, value in place.items()}
     return list(
         get_user_model()
-        .objects.filter(
-            is_active=True,
-            staff_roles__kind=StaffRole.Kind.COMMUNITY_STAFF,
-            staff_roles__community=community_id,
-        )
+        .objects.filter(is_active=True, staff_roles__kind=kind, **lookups)
         .distinct()
     )
+
+
+def _community_staff(community_id):
+    return _holders(StaffRole.Kind.COMMUNITY_STAFF, community=community_id)
 
 
 def _agency_offices(agency_id):
-    return list(
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            staff_roles__kind=StaffRole.Kind.AGENCY_OFFICE,
-            staff_roles__agency=agency_id,
-        )
-        .distinct()
-    )
+    return _holders(StaffRole.Kind.AGENCY_OFFICE, agency=agency_id)
 
 
 @transaction.atomic
