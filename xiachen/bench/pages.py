@@ -73,7 +73,18 @@ PAGINATED = {
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
 # The activation page is public and opened by a one-time token, never by a signed-in account.
-NOT_ROLE_PAGES = {"login", "logout", "set_language", "healthz", "members:activate"}
+NOT_ROLE_PAGES = {
+    "login",
+    "logout",
+    "set_language",
+    "healthz",
+    "members:activate",
+    # A forgotten password's pages, for anyone signed out (the link's page by its token).
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
 
 
 def accounts() -> list[str]:
