@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
-from communities.models import Agreement
+from communities.models import Agreement, Community
 from members.models import Member, Registration
 from notifications.models import Notification
 
@@ -158,6 +158,8 @@ OBJECTS = {
     "reports:roster_member": _on_roster,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
+    "members:report_in_community": _first(Community),
+    "members:report_in_withdraw": _first(Registration),
     "notifications:inbox_read": _first(Notification),
     "notifications:outbox_retry": _first(Notification),
     "reports:review_record": _record("disputed"),
