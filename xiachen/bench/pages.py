@@ -84,6 +84,8 @@ NOT_ROLE_PAGES = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
+    # A member's calendar address, opened by its token by the phone's calendar.
+    "reports:calendar_feed",
 }
 
 
