@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 State, Error = ExportJob.State, ExportJob.Error
 # The progress page asks again this many seconds after it was shown, while the job runs.
 REFRESH_SECONDS = 2
+# A job still unfinished this long after it was asked for lost its worker or its message (a
+# task's time limit and its retries take well under it): the clean-up fails it, plainly.
+STALE_AFTER = dt.timedelta(hours=1)
 
 
 def chosen_agency(value, agency_ids) -> int | None:
@@ -242,7 +245,7 @@ def export_download(request, pk):
 
 def clean(now=None) -> dict:
     """Deletes the files written more than EXPORT_RETENTION_HOURS ago (the job stays, marked
-    expired) and fails the jobs still unfinished after that long (their worker is gone)."""
+    expired) and fails the jobs still unfinished STALE_AFTER after they were asked for."""
     now = now or timezone.now()
     before = now - dt.timedelta(hours=settings.EXPORT_RETENTION_HOURS)
     expired = 0
@@ -254,6 +257,6 @@ def clean(now=None) -> dict:
             state=State.EXPIRED, file=""
         )
     stopped = ExportJob.objects.filter(
-        state__in=[State.QUEUED, State.RUNNING], created_at__lt=before
+        state__in=[State.QUEUED, State.RUNNING], created_at__lt=now - STALE_AFTER
     ).update(state=State.FAILED, error=Error.STOPPED, finished_at=now)
     return {"expired": expired, "stopped": stopped}

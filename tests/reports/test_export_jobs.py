@@ -255,6 +255,18 @@ def test_a_chosen_agency_goes_with_the_job(office, world, two_agencies, in_backg
     assert job.rows_total == 1
 
 
+def test_a_job_of_all_the_offices_agencies_is_its_own(
+    client, office, world, two_agencies, in_background, other_agency_office
+):
+    job = queued(office, ROSTER, {"status": ""})
+    assert job.agency is None
+    assert jobs.run_job(job.pk) == "done"
+    rows = sheet_rows(downloaded(office, job))
+    assert sorted(row[0] for row in rows[2:]) == ["李建华", "王海燕", "陈思远"]
+    client.force_login(other_agency_office)  # 园林局's other office: not its job
+    assert client.get(reverse("reports:export_download", args=[job.pk])).status_code == 404
+
+
 # --- The attendance records export ----------------------------------------------------------
 
 
@@ -400,7 +412,10 @@ def test_files_past_the_retention_are_deleted_and_stuck_jobs_failed(
         what="roster",
         format="xlsx",
         state=State.RUNNING,
-        created_at=timezone.now() - dt.timedelta(hours=30),
+        created_at=timezone.now() - jobs.STALE_AFTER - dt.timedelta(minutes=1),
+    )
+    waiting = ExportJob.objects.create(
+        user=agency_office, agency=world.sanxia, what="roster", format="xlsx"
     )
     old.refresh_from_db()
     recent.refresh_from_db()
@@ -416,6 +431,8 @@ def test_files_past_the_retention_are_deleted_and_stuck_jobs_failed(
     assert "重新导出" in office.get(old.get_absolute_url()).content.decode()
     stuck.refresh_from_db()
     assert (stuck.state, stuck.error) == (State.FAILED, Error.STOPPED)
+    waiting.refresh_from_db()
+    assert waiting.state == State.QUEUED
     assert ExportLog.objects.count() == 2  # the log keeps its lines
 
 
