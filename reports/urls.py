@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_log, me, review, roster, views
+from . import export_log, jobs, me, records, review, roster, views
 
 app_name = "reports"
 
@@ -10,7 +10,10 @@ urlpatterns = [
     path("roster/<int:pk>/", roster.roster_member, name="roster_member"),
     path("roster/export/", roster.roster_export, name="roster_export"),
     path("exports/", export_log.export_log, name="export_log"),
+    path("exports/<int:pk>/", jobs.export_job, name="export_job"),
+    path("exports/<int:pk>/download/", jobs.export_download, name="export_download"),
     path("review/", review.review_list, name="review"),
+    path("review/export/", records.records_export, name="records_export"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
     # A member's own record, contact details, calendar and data (我的记录).

@@ -393,3 +393,9 @@ INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)
 # Records the agency office has not reviewed this many days after they were recorded are
 # overdue: counted on its dashboard and in its weekly digest.
 REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)
+
+# Exports (issue 9, point 5): one of more rows than this is written by a Celery worker while the
+# office watches its progress; a smaller one is downloaded at once, from the same form.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=5000)
+# A file a worker wrote is deleted this many hours after it was finished (beat, every hour).
+EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
