@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_log, review, roster, views
+from . import charts, export_log, review, roster, views
 
 app_name = "reports"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("review/", review.review_list, name="review"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("charts/", charts.charts, name="charts"),
 ]
