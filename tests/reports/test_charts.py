@@ -350,15 +350,16 @@ def test_the_menu_offers_the_charts_to_staff_only(
 # --- The drawing ------------------------------------------------------------------------
 
 
+SECTION = re.compile(
+    r'<section class="xc-chart[^>]*data-testid="chart-(\w+)".*?(<svg class="xc-chart-svg.*?</svg>)',
+    re.S,
+)
+
+
 def _svgs(response) -> dict:
     """The charts' SVG elements, parsed as XML, by chart id."""
     text = response.content.decode()
-    charts = {}
-    for section in re.finditer(
-        r'<section class="xc-chart[^>]*data-testid="chart-(\w+)".*?(<svg class="xc-chart-svg.*?</svg>)', text, re.S
-    ):
-        charts[section.group(1)] = ET.fromstring(section.group(2))
-    return charts
+    return {found.group(1): ET.fromstring(found.group(2)) for found in SECTION.finditer(text)}
 
 
 def _bars(element, nature):
