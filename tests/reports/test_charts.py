@@ -324,6 +324,23 @@ def test_the_errors_are_translated(client, world, agency_office):
     assert "默认" in text
 
 
+def test_a_period_without_anyone_present_says_so(client, world, crafted, agency_office):
+    client.force_login(agency_office)
+    empty = client.get(URL, {"year": _year(), "period": "q2"})  # no one present in April–June
+    assert b'data-testid="no-figures"' in empty.content
+    assert not _bars(_svgs(empty)["months"], Nature.DUTY)
+    full = client.get(URL, {"year": _year()})
+    assert b'data-testid="no-figures"' not in full.content
+
+
+def test_the_months_are_named_in_the_viewers_language(client, world, crafted, agency_office):
+    client.force_login(agency_office)
+    client.cookies["django_language"] = "en"
+    response = client.get(URL, {"year": _year()}, HTTP_ACCEPT_LANGUAGE="en")
+    assert [row.label for row in response.context["charts"][0].rows][:3] == ["Jan", "Feb", "Mar"]
+    assert "Participations by month" in response.content.decode()
+
+
 def test_anonymous_visitors_are_sent_to_log_in(client, world):
     response = client.get(URL)
     assert response.status_code == 302 and "/login/" in response.url
