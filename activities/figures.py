@@ -361,7 +361,9 @@ def service_by(participations, *fields, **expressions) -> list[dict]:
         .annotate(**expressions)
         .values(*fields, *expressions)
         .annotate(
-            participations=Count("pk"),
+            # COUNT(*), not of the key: the rows are then counted from participation_present
+            # (which holds the hours, not the key) without reading the table.
+            participations=Count("*"),
             hours=Coalesce(
                 Sum("hours"), ZERO_HOURS, output_field=DecimalField(max_digits=10, decimal_places=1)
             ),
