@@ -28,10 +28,13 @@ class ExportLog(models.Model):
     class What(models.TextChoices):
         # One per exporter (reports.exports.ListExporter.identifier).
         ROSTER = "roster", _("Roster")
+        # A member's download of everything held about them.
+        MY_DATA = "my_data", _("My data")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", ".xlsx"
         CSV = "csv", ".csv"
+        JSON = "json", ".json"
 
     # PROTECT: a log keeps who exported; a login with exports is deactivated, not deleted.
     user = models.ForeignKey(

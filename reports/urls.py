@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import charts, export_log, review, roster, views
+from . import charts, export_log, me, review, roster, views
 
 app_name = "reports"
 
@@ -14,4 +14,12 @@ urlpatterns = [
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
     path("charts/", charts.charts, name="charts"),
+    # A member's own record, contact details, calendar and data (我的记录).
+    path("me/", me.my_record, name="my_record"),
+    path("me/contact/", me.my_contact, name="my_contact"),
+    path("me/calendar/", me.my_calendar, name="my_calendar"),
+    path("me/data.json", me.my_data_json, name="my_data_json"),
+    path("me/data.csv", me.my_data_csv, name="my_data_csv"),
+    # The calendar address a phone reads (no sign-in: the token is the key).
+    path("calendar/<str:token>.ics", me.calendar_feed, name="calendar_feed"),
 ]

@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
-from communities.models import Agreement
+from communities.models import Agreement, Community
 from members.models import Member, Registration
 from notifications.models import Notification
 
@@ -73,7 +73,20 @@ PAGINATED = {
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
 # The activation page is public and opened by a one-time token, never by a signed-in account.
-NOT_ROLE_PAGES = {"login", "logout", "set_language", "healthz", "members:activate"}
+NOT_ROLE_PAGES = {
+    "login",
+    "logout",
+    "set_language",
+    "healthz",
+    "members:activate",
+    # A forgotten password's pages, for anyone signed out (the link's page by its token).
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    # A member's calendar address, opened by its token by the phone's calendar.
+    "reports:calendar_feed",
+}
 
 
 def accounts() -> list[str]:
@@ -147,6 +160,8 @@ OBJECTS = {
     "reports:roster_member": _on_roster,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
+    "members:report_in_community": _first(Community),
+    "members:report_in_withdraw": _first(Registration),
     "notifications:inbox_read": _first(Notification),
     "notifications:outbox_retry": _first(Notification),
     "reports:review_record": _record("disputed"),
