@@ -9,10 +9,11 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from activities.models import Activity, ActivityType, Participation
@@ -338,7 +339,10 @@ def test_a_period_without_anyone_present_says_so(client, world, crafted, agency_
 def test_the_months_are_named_in_the_viewers_language(client, world, crafted, agency_office):
     client.force_login(agency_office)
     client.cookies["django_language"] = "en"
-    response = client.get(URL, {"year": _year()}, HTTP_ACCEPT_LANGUAGE="en")
+    # The request switches this thread to English; the block puts Chinese back for the tests
+    # that follow.
+    with translation.override(settings.LANGUAGE_CODE):
+        response = client.get(URL, {"year": _year()}, HTTP_ACCEPT_LANGUAGE="en")
     assert [row.label for row in response.context["charts"][0].rows][:3] == ["Jan", "Feb", "Mar"]
     assert "Participations by month" in response.content.decode()
 
