@@ -265,6 +265,14 @@ class Participation(models.Model):
                 condition=Q(review="disputed"),
                 name="participation_disputed",
             ),
+            # "every disputed record, latest review first": the city administrator's dispute
+            # list reads its page in index order, not by sorting the disputed rows of all
+            # 1.5 million (96 ms → 1 ms at city size).
+            models.Index(
+                fields=["-reviewed_at", "-id"],
+                condition=Q(review="disputed"),
+                name="participation_disputed_latest",
+            ),
             # "who was present at these activities": figures.inactive_members' NOT EXISTS (an
             # agency office's dashboard counts its members present in none of the last 30 days'
             # activities), read from the index alone instead of every participation's row. The
