@@ -31,6 +31,7 @@ from ..models import Activity, Participation, count_places
 from ..services import activity as services
 from ..services.activity import activity_editable_error
 from .common import can_manage, require_manager, workspace
+from .signup import sign_up_panel
 
 PAGE_SIZE = 20
 WEEK = dt.timedelta(days=7)
@@ -470,5 +471,6 @@ def activity_detail(request, pk):
             "can_manage": can_manage(request.user, activity.community),
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),
+            "sign_up": sign_up_panel(request.user, activity),
         },
     )
