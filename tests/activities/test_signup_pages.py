@@ -337,7 +337,9 @@ def test_the_page_returned_to_is_this_sites_only(client, world, member_user, nex
 
 def test_the_menu_offers_members_the_list(client, world, member_user, community_staff):
     client.force_login(member_user)
-    assert LIST in client.get(reverse("reports:dashboard")).content.decode()
+    dashboard = client.get(reverse("reports:dashboard")).content.decode()
+    assert 'data-testid="nav-join"' in dashboard
+    assert 'data-testid="to-join"' in dashboard  # under "my upcoming activities"
     client.force_login(community_staff)
     assert LIST not in client.get(reverse("reports:dashboard")).content.decode()
 
