@@ -454,11 +454,13 @@ def activity_detail(request, pk):
         .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
+    # The waitlist (候补) last, in its order.
     participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(people_rows(request.user, activity.community), activity=activity)
+        .with_waitlist_position()
         .select_related("member__agency"),
-        key=lambda p: member_order(p.member),
+        key=lambda p: (p.waitlist_position or 0, member_order(p.member)),
     )
     sees = whose_rows(request.user, activity.community)
     return render(

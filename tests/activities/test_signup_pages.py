@@ -369,3 +369,18 @@ def test_the_roll_call_and_the_board_work_with_a_waitlist(
     groups = board.context["groups"]
     assert [p.member for group in groups for p in group["open"]] == [seated]
     assert waiting.name not in board.content.decode()
+
+
+def test_the_organizer_sees_the_waitlist_last_in_its_order(
+    client, world, community_staff, django_user_model
+):
+    activity = coming(world, capacity=1)
+    # Signed up in another order than their names': the list follows the seats and the line.
+    second, seated, first = reported_in(world, django_user_model, 3)
+    for member in (seated, first, second):
+        participation_sign_up(activity=activity, member=member)
+    client.force_login(community_staff)
+    response = client.get(activity.get_absolute_url())
+    listed = [(p.member, p.waitlist_position) for p in response.context["participations"]]
+    assert listed == [(seated, None), (first, 1), (second, 2)]
+    assert "Waitlisted, number 2" in response.content.decode()
