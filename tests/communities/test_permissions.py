@@ -283,7 +283,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
         ("street_officer", {"activities", "outbox"}),
         ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
         ("agency_office", {"roster", "outbox", "review"}),
-        ("member_user", {"notes", "join"}),
+        ("member_user", {"notes", "join", "report_in", "my_record"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):
