@@ -279,10 +279,13 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("street_officer", {"activities", "outbox"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
+        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes", "charts"}),
+        ("street_officer", {"activities", "outbox", "charts"}),
+        (
+            "community_staff",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
+        ),
+        ("agency_office", {"roster", "outbox", "review", "charts"}),
         ("member_user", {"notes", "join", "report_in", "my_record"}),
     ],
 )
