@@ -26,6 +26,10 @@ class ChangeReason(models.TextChoices):
     REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
     DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
     BACKFILL = "backfill", _("Backfill")
+    SIGNED_UP = "signed up", _("Signed up by the member")
+    WAITLISTED = "waitlisted", _("Joined the waitlist")
+    SIGN_UP_CANCELLED = "sign-up cancelled", _("Sign-up cancelled by the member")
+    SEAT_GIVEN = "seat from the waitlist", _("Seat given from the waitlist")
 
 
 def change_reason_label(code: str | None) -> str:
