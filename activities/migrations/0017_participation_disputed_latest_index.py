@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0015_participation_present_holds_hours'),
+        ('activities', '0016_waitlist'),
         ('members', '0006_calendar_feed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
