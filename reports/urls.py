@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_log, review, roster, views
+from . import export_log, overview, review, roster, views
 
 app_name = "reports"
 
@@ -13,4 +13,6 @@ urlpatterns = [
     path("review/", review.review_list, name="review"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("overview/street/", overview.street_overview, name="overview_street"),
+    path("overview/city/", overview.city_overview, name="overview_city"),
 ]

@@ -30,6 +30,12 @@ app.conf.beat_schedule = {
         "task": "communities.expire_agreements",
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
     },
+    "refresh overviews": {
+        "task": "reports.refresh_overviews",
+        "schedule": settings.OVERVIEW_REFRESH_MINUTES * 60.0,
+        # A refresh missed while beat was down is not worth running late: the next one is.
+        "options": {"expire_seconds": settings.OVERVIEW_REFRESH_MINUTES * 60 - 5},
+    },
 }
 
 

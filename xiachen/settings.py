@@ -387,3 +387,8 @@ INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)
 # Records the agency office has not reviewed this many days after they were recorded are
 # overdue: counted on its dashboard and in its weekly digest.
 REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)
+# The street and city overviews read figures rebuilt this often (reports.tasks); each page says
+# when they were made.
+OVERVIEW_REFRESH_MINUTES = env.int("OVERVIEW_REFRESH_MINUTES", default=15)
+if OVERVIEW_REFRESH_MINUTES < 1:
+    raise ImproperlyConfigured("OVERVIEW_REFRESH_MINUTES must be at least 1.")
