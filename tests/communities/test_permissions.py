@@ -279,8 +279,19 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("street_officer", {"activities", "outbox"}),
+        (
+            "city_admin",
+            {
+                "activities",
+                "report_ins",
+                "notes",
+                "outbox",
+                "disputes",
+                "street_overview",
+                "city_overview",
+            },
+        ),
+        ("street_officer", {"activities", "outbox", "street_overview"}),
         ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
         ("agency_office", {"roster", "outbox", "review"}),
         ("member_user", {"notes"}),

@@ -69,6 +69,8 @@ PAGINATED = {
     "reports:review",
     "reports:export_log",
     "activities:dispute_list",
+    "reports:overview_street",
+    "reports:overview_city",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
