@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from activities import figures
@@ -376,7 +377,7 @@ def _street_page(request, form, today):
 
 
 LABELS = {
-    "name": _("Name"),
+    "name": pgettext_lazy("place", "Name"),
     "street__name": capfirst(_("street")),
     "community_count": _("Communities"),
     "reported_in": _("Members reported in"),
