@@ -230,6 +230,7 @@ def _period_sums(model, key, form, grouped: bool):
     return total
 
 
+RATES = {"report_in_rate", "attendance_rate"}
 # The columns summed from the period's months (through `_in_period`).
 PERIOD_COLUMNS = {"activity_count", "present", "absent", "hours", "attendance_rate"}
 
@@ -314,10 +315,12 @@ def _listing(request, rows, columns_of, form, today, *, by_month=True, related=(
     grouped = columns_of(form, today, grouped=True)
     listed = _ordered(_with(rows, grouped, [key], form, by_month=by_month), sort)
     columns = columns_of(form, today)
+    # A rate the view works out from the row's figures (figures.rate) is read only to sort by.
+    keys = [name for name in columns if name not in RATES or name == key]
 
     def read(ids):
         shown = rows.model.objects.filter(pk__in=ids).select_related(*related)
-        return _ordered(_with(shown, columns, list(columns), form, by_month=False), sort)
+        return _ordered(_with(shown, columns, keys, form, by_month=False), sort)
 
     # Counted on the rows' own table: the list's joins and sums change no number of rows.
     page = Paginator(listed, PAGE_SIZE, read=read, count=rows.count()).get_page(
