@@ -27,8 +27,9 @@ class Command(BaseCommand):
         today = self.parse_today(today)
         started = time.monotonic()
         loaded = demo.load(today=today)
-        # The overviews read figures a periodic task rebuilds: the demo shows them at once.
-        overview_refresh()
+        if loaded.created:
+            # The overviews read figures a periodic task rebuilds: the demo shows them at once.
+            overview_refresh()
         seconds = time.monotonic() - started
 
         created = loaded.created
