@@ -501,7 +501,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, world, url):
 @pytest.mark.parametrize(
     "persona", ["community_staff", "grid_worker", "agency_office", "member_user"]
 )
-def test_other_roles_may_open_neither_overview(client, request, persona):
+def test_other_roles_may_open_neither_overview(client, world, request, persona):
     user = request.getfixturevalue(persona)
     for url in (STREET_URL, CITY_URL):
         assert get(client, user, url).status_code == 403
