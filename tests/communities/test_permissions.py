@@ -287,14 +287,18 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
                 "notes",
                 "outbox",
                 "disputes",
+                "charts",
                 "street_overview",
                 "city_overview",
             },
         ),
-        ("street_officer", {"activities", "outbox", "street_overview"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
-        ("member_user", {"notes"}),
+        ("street_officer", {"activities", "outbox", "charts", "street_overview"}),
+        (
+            "community_staff",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
+        ),
+        ("agency_office", {"roster", "outbox", "review", "charts"}),
+        ("member_user", {"notes", "report_in", "my_record"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('communities', '0004_city_seed'),
-        ('reports', '0001_export_log'),
+        ('reports', '0003_export_log_my_data'),
     ]
 
     operations = [
