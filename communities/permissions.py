@@ -370,6 +370,27 @@ def chart_lenses(user) -> list[str]:
     return lenses
 
 
+# --- Overviews ------------------------------------------------------------------------------
+
+
+def overview_street_ids(user) -> frozenset | None:
+    """The streets whose communities' overview the viewer reads: a street officer's own; None
+    for a city administrator, who reads any street's."""
+    scope = scope_of(user)
+    return None if scope.city else scope.street_ids
+
+
+def can_see_street_overview(user) -> bool:
+    """The overview of a street's communities: its street officers, and the city."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.street_ids)
+
+
+def can_see_city_overview(user) -> bool:
+    """The city overview, per street, agency and community: the city administrator's."""
+    return scope_of(user).city
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -406,4 +427,6 @@ def menu(user, *, is_member: bool) -> dict:
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),
         "charts": bool(chart_lenses(user)),
+        "street_overview": can_see_street_overview(user),
+        "city_overview": can_see_city_overview(user),
     }

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from communities.models import Agency
+from communities.models import Agency, Community, Street
 from communities.permissions import any_of, export_log_agency_ids, scope_of
 
 
@@ -212,3 +212,133 @@ class ExportJob(models.Model):
     @property
     def in_progress(self) -> bool:
         return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+# --- The overviews' figures (issue 9, point 8) ------------------------------------------------
+#
+# A street's or the city's year of attendance is tens or hundreds of thousands of participations:
+# summed live, a street officer's page took 100–250 ms at city size (the target is 50 ms). So the
+# overviews read these tables, rebuilt whole by `overview_refresh` (a Celery beat task every
+# OVERVIEW_REFRESH_MINUTES, and `manage.py refresh_overviews`), and every page says when.
+# Flows are by calendar month of the activity's start: a period is whole months.
+
+
+class OverviewRefresh(models.Model):
+    """One rebuild of the overview tables: when it was made, and the city's distinct figures
+    that no sum of rows gives (a member reported in to two communities counts once)."""
+
+    made_at = models.DateTimeField(_("made at"))
+    seconds = models.FloatField(_("took (seconds)"), default=0)
+    reported_in = models.PositiveIntegerField(_("members reported in"), default=0)
+
+    class Meta:
+        verbose_name = _("overview refresh")
+        verbose_name_plural = _("overview refreshes")
+        ordering = ["-made_at", "-pk"]
+        get_latest_by = ["made_at", "pk"]
+
+    def __str__(self):
+        return f"{self.made_at:%Y-%m-%d %H:%M}"
+
+
+class StreetNow(models.Model):
+    """A street's members reported in (报到, either kind) at the refresh, each counted once."""
+
+    street = models.OneToOneField(
+        Street, on_delete=models.CASCADE, primary_key=True, related_name="overview"
+    )
+    reported_in = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.street_id)
+
+
+class CommunityNow(models.Model):
+    """A community's state at the refresh: members reported in, resident concerns not yet
+    resolved."""
+
+    community = models.OneToOneField(
+        Community, on_delete=models.CASCADE, primary_key=True, related_name="overview"
+    )
+    reported_in = models.PositiveIntegerField(default=0)
+    open_concerns = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.community_id)
+
+
+class AgencyNow(models.Model):
+    """An agency's members at the refresh: active ones, and those of them with an active
+    liaison report-in (DESIGN.md's report-in rate is the second over the first)."""
+
+    agency = models.OneToOneField(
+        Agency, on_delete=models.CASCADE, primary_key=True, related_name="overview"
+    )
+    active_members = models.PositiveIntegerField(default=0)
+    reported_in = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.agency_id)
+
+
+HOURS = {"max_digits": 12, "decimal_places": 1, "default": 0}
+
+
+class CommunityMonth(models.Model):
+    """A community's activities starting in a month (those that take place) and the attendance
+    recorded on them."""
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="overview_months"
+    )
+    month = models.DateField()  # its first day
+    activities = models.PositiveIntegerField(default=0)
+    present = models.PositiveIntegerField(default=0)
+    hours = models.DecimalField(**HOURS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community", "month"], name="reports_communitymonth_unique"
+            )
+        ]
+        indexes = [
+            # "every community's months of a period": the city overview's list sorted by a
+            # figure and its totals, read from the index alone.
+            models.Index(
+                fields=["month", "community"],
+                include=["activities", "present", "hours"],
+                name="communitymonth_period",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.community_id} {self.month:%Y-%m}"
+
+
+class AgencyMonth(models.Model):
+    """The attendance of an agency's members on activities starting in a month."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="overview_months")
+    month = models.DateField()  # its first day
+    present = models.PositiveIntegerField(default=0)
+    absent = models.PositiveIntegerField(default=0)
+    leaves = models.PositiveIntegerField(default=0)
+    hours = models.DecimalField(**HOURS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "month"], name="reports_agencymonth_unique")
+        ]
+        indexes = [
+            # "every agency's months of a period": the city overview's agencies sorted by a
+            # figure and its totals, read from the index alone.
+            models.Index(
+                fields=["month", "agency"],
+                include=["present", "absent", "hours"],
+                name="agencymonth_period",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.agency_id} {self.month:%Y-%m}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import charts, export_log, jobs, me, records, review, roster, views
+from . import charts, export_log, jobs, me, overview, records, review, roster, views
 
 app_name = "reports"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("me/data.csv", me.my_data_csv, name="my_data_csv"),
     # The calendar address a phone reads (no sign-in: the token is the key).
     path("calendar/<str:token>.ics", me.calendar_feed, name="calendar_feed"),
+    path("overview/street/", overview.street_overview, name="overview_street"),
+    path("overview/city/", overview.city_overview, name="overview_city"),
 ]

@@ -34,6 +34,12 @@ app.conf.beat_schedule = {
         "task": "reports.clean_exports",
         "schedule": crontab(minute="35"),  # every hour
     },
+    "refresh overviews": {
+        "task": "reports.refresh_overviews",
+        "schedule": settings.OVERVIEW_REFRESH_MINUTES * 60.0,
+        # A refresh missed while beat was down is not worth running late: the next one is.
+        "options": {"expire_seconds": settings.OVERVIEW_REFRESH_MINUTES * 60 - 5},
+    },
 }
 
 

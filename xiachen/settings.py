@@ -400,3 +400,8 @@ REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=5000)
 # A file a worker wrote is deleted this many hours after it was finished (beat, every hour).
 EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
+# The street and city overviews read figures rebuilt this often (reports.tasks); each page says
+# when they were made.
+OVERVIEW_REFRESH_MINUTES = env.int("OVERVIEW_REFRESH_MINUTES", default=15)
+if OVERVIEW_REFRESH_MINUTES < 1:
+    raise ImproperlyConfigured("OVERVIEW_REFRESH_MINUTES must be at least 1.")

@@ -279,8 +279,20 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes", "charts"}),
-        ("street_officer", {"activities", "outbox", "charts"}),
+        (
+            "city_admin",
+            {
+                "activities",
+                "report_ins",
+                "notes",
+                "outbox",
+                "disputes",
+                "charts",
+                "street_overview",
+                "city_overview",
+            },
+        ),
+        ("street_officer", {"activities", "outbox", "charts", "street_overview"}),
         (
             "community_staff",
             {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},

@@ -75,6 +75,8 @@ PAGINATED = {
     "reports:export_log",
     "activities:dispute_list",
     "activities:open_activities",
+    "reports:overview_street",
+    "reports:overview_city",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.

@@ -123,6 +123,7 @@ class Command(BaseCommand):
                     )
                 )
         facts.append(self.prepare_city(scale, results))
+        facts.append(self.refresh_overviews())
         self.vacuum_dead_rows()
         User = get_user_model()
         usernames = pages.accounts()
@@ -267,6 +268,14 @@ class Command(BaseCommand):
         call_command("seed_scale", "--scale", str(scale), "--reuse")
         took = time.monotonic() - began
         return f"City: `seed_scale --scale {scale:g} --reuse` took {took:.0f} s (reused if short)"
+
+    def refresh_overviews(self) -> str:
+        """The overviews' figures rebuilt as the periodic task does (reports.summaries), so
+        that their pages are measured on a city's figures, not on empty tables."""
+        from reports.summaries import overview_refresh
+
+        refresh = overview_refresh()
+        return f"Overviews: `refresh_overviews` took {refresh.seconds:.1f} s"
 
     def vacuum_dead_rows(self, share: float = 0.05) -> list[str]:
         """VACUUM ANALYZE the tables whose dead rows (a rolled-back sweep's, an earlier run's)
