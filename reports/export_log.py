@@ -12,17 +12,28 @@ from communities.pagination import Paginator
 from communities.permissions import can_see_export_log
 from members.filters import RosterFilterSet
 
+from .attendance import ReportForm
 from .models import ExportLog
 
 PAGE_SIZE = 20
 # The filters each export is narrowed by, to show a line's filters by their labels.
-FILTERS = {ExportLog.What.ROSTER: RosterFilterSet}
+FILTERS = {ExportLog.What.ROSTER: RosterFilterSet, ExportLog.What.ATTENDANCE: ReportForm}
+
+
+def _fields(source) -> dict:
+    """The filters (a FilterSet's) or fields (a form's) an export is narrowed by, by name."""
+    return getattr(source, "base_filters", None) or source.base_fields
+
+
+def _choices(known) -> dict:
+    choices = known.extra.get("choices") if hasattr(known, "extra") else known.choices
+    return {str(key): label for key, label in choices or ()}
 
 
 def filters_shown(entry) -> list[tuple[str, str]]:
     """(label, value) of the line's filters, a choice by its label; a name the filters no
     longer have (renamed since) as it was logged."""
-    filters = FILTERS[entry.what].base_filters if entry.what in FILTERS else {}
+    filters = _fields(FILTERS[entry.what]) if entry.what in FILTERS else {}
     shown = []
     # In the order the filters are offered, then any the filters no longer have.
     order = {name: index for index, name in enumerate(filters)}
@@ -31,7 +42,7 @@ def filters_shown(entry) -> list[tuple[str, str]]:
         if known is None:
             shown.append((name, str(value)))
             continue
-        choices = {str(key): label for key, label in known.extra.get("choices") or ()}
+        choices = _choices(known)
         shown.append((str(known.label), str(choices.get(str(value), value))))
     return shown
 

@@ -282,7 +282,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
         ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
         ("street_officer", {"activities", "outbox"}),
         ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
+        ("agency_office", {"roster", "outbox", "review", "attendance_report"}),
         ("member_user", {"notes"}),
     ],
 )
