@@ -125,7 +125,6 @@ def attendance_columns(path: str = "", *, by_nature: bool = False, where: Q | No
         "present": Count(f"{path}pk", filter=present),
         "absent": Count(f"{path}pk", filter=Q(**{f"{path}status": status.ABSENT}) & where),
         "leaves": Count(f"{path}pk", filter=Q(**{f"{path}status": status.LEAVE}) & where),
-        "hours": _hours_sum(path, present),
     }
     if by_nature:
         nature = f"{path}activity__nature"
@@ -133,6 +132,8 @@ def attendance_columns(path: str = "", *, by_nature: bool = False, where: Q | No
         columns["volunteer_hours"] = _hours_sum(
             path, present & Q(**{nature: Activity.Nature.VOLUNTEER})
         )
+    # Last: once named, "hours" means this sum to the aggregates after it, not the column.
+    columns["hours"] = _hours_sum(path, present)
     return columns
 
 

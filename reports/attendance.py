@@ -136,7 +136,9 @@ class ReportForm(FilterForm):
     """The report's period and sort. A bad value is reported on the form and the report falls
     back to this month (or the part it could read), never a 500."""
 
-    period = forms.ChoiceField(label=pgettext_lazy("period", "Period"), choices=PERIODS, required=False)
+    period = forms.ChoiceField(
+        label=pgettext_lazy("period", "Period"), choices=PERIODS, required=False
+    )
     year = forms.TypedChoiceField(
         label=gettext_lazy("Year"),
         coerce=int,
@@ -182,9 +184,7 @@ class ReportForm(FilterForm):
         cleaned = super().clean()
         if cleaned.get("period") == CUSTOM and "date_from" not in self.errors:
             if not cleaned.get("date_from") or not cleaned.get("date_to"):
-                self.add_error(
-                    "date_from", _("A custom range needs its first and its last day.")
-                )
+                self.add_error("date_from", _("A custom range needs its first and its last day."))
         return cleaned
 
     def value(self, name):
@@ -193,7 +193,7 @@ class ReportForm(FilterForm):
         value = self.cleaned_data.get(name)
         return None if value in ("", None) else value
 
-    def period(self) -> Period:
+    def chosen_period(self) -> Period:
         kind = self.value("period") or MONTH
         year = self.value("year") or self.today.year
         if kind == CUSTOM:
@@ -209,7 +209,7 @@ class ReportForm(FilterForm):
         }[kind]
         return period_of(kind, year=year, number=number)
 
-    def sort(self) -> str:
+    def chosen_sort(self) -> str:
         return self.value("sort") or DEFAULT_SORT
 
     def in_use(self, period: Period) -> dict:
@@ -218,7 +218,7 @@ class ReportForm(FilterForm):
             "period": period.kind,
             "date_from": period.first,
             "date_to": period.last,
-            "sort": self.sort(),
+            "sort": self.chosen_sort(),
         }
 
 
@@ -325,7 +325,10 @@ def with_figures(row: dict, period: Period) -> dict:
     behind each figure."""
     member = row.get("pk")
     attendance = figures.Attendance(
-        present=row["present"], absent=row["absent"], leaves=row["leaves"], hours=_hours(row["hours"])
+        present=row["present"],
+        absent=row["absent"],
+        leaves=row["leaves"],
+        hours=_hours(row["hours"]),
     )
     last = timezone.localdate(row["last"]) if row["last"] else None
     url = _records_url
@@ -373,8 +376,8 @@ def report(user, data, *, now=None, page_number=None) -> dict:
     (sorted and paginated in the database) and the totals."""
     now = now or timezone.now()
     form = ReportForm(data, today=timezone.localdate(now))
-    period = form.period()
-    sort = form.sort()
+    period = form.chosen_period()
+    sort = form.chosen_sort()
     members = report_members(user, period)
     total = totals(members, period, now=now)
     rows = member_rows(members, period, now=now, sort=sort)
@@ -504,7 +507,9 @@ class AttendanceReportExporter(ListExporter):
         for row in rows.iterator(chunk_size=CHUNK):
             shown = with_figures(row, self.period)
             yield self._cells(shown, row["name"], self.mobile(row["mobile"]))
-        total = with_figures({**totals(self.members, self.period, now=now), "pk": None}, self.period)
+        total = with_figures(
+            {**totals(self.members, self.period, now=now), "pk": None}, self.period
+        )
         cells = self._cells(total, _("Total (%(count)d members)") % {"count": total["members"]}, "")
         cells[-2] = total["reported"]
         cells[-1] = total["inactive"]
@@ -518,14 +523,14 @@ def attendance_export(request):
     mobiles masked unless `full=1`, which the export log records."""
     _require_office(request.user)
     form = ReportForm(request.GET)
-    period = form.period()
+    period = form.chosen_period()
     extension = request.GET.get("format", XLSX)
     if extension not in FORMATS:
         extension = XLSX
     exporter = AttendanceReportExporter(
         report_members(request.user, period),
         period,
-        sort=form.sort(),
+        sort=form.chosen_sort(),
         full_mobiles=request.GET.get("full") == "1",
     )
     response = exporter.response(extension)
@@ -533,4 +538,3 @@ def attendance_export(request):
     agency_id = next(iter(agency_ids)) if len(agency_ids) == 1 else None
     exporter.log(user=request.user, filters=form.in_use(period), agency_id=agency_id)
     return response
-

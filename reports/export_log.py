@@ -26,7 +26,9 @@ def _fields(source) -> dict:
 
 
 def _choices(known) -> dict:
-    choices = known.extra.get("choices") if hasattr(known, "extra") else known.choices
+    choices = (
+        known.extra.get("choices") if hasattr(known, "extra") else getattr(known, "choices", ())
+    )
     return {str(key): label for key, label in choices or ()}
 
 
