@@ -111,13 +111,16 @@ def _hours_sum(path: str, condition: Q):
     )
 
 
-def attendance_columns(path: str = "", *, by_nature: bool = False, where: Q | None = None) -> dict:
+def attendance_columns(
+    path: str = "", *, by_nature: bool = False, where: Q | None = None, activity: str = ""
+) -> dict:
     """DESIGN.md's attendance figures as aggregate expressions over the participations at
     `path` ("" on a participation QuerySet; the name of a relation or FilteredRelation to them,
     with its "__", on another model's), each counting only the rows `where` holds for (a
     period). With `by_nature`, also the hours of present on duty
     activities (`duty_hours`, 下沉任务) and on voluntary service (`volunteer_hours`, 志愿服务):
-    "assigned duty and voluntary service are separate ledgers", by the activity's nature."""
+    "assigned duty and voluntary service are separate ledgers", by the activity's nature (at
+    `activity`, the path to the rows' activity: a FilteredRelation of it, by default theirs)."""
     status = Participation.Status
     where = where or Q()
     present = Q(**{f"{path}status": status.PRESENT}) & where
@@ -127,7 +130,7 @@ def attendance_columns(path: str = "", *, by_nature: bool = False, where: Q | No
         "leaves": Count(f"{path}pk", filter=Q(**{f"{path}status": status.LEAVE}) & where),
     }
     if by_nature:
-        nature = f"{path}activity__nature"
+        nature = f"{activity or path + 'activity'}__nature"
         columns["duty_hours"] = _hours_sum(path, present & Q(**{nature: Activity.Nature.DUTY}))
         columns["volunteer_hours"] = _hours_sum(
             path, present & Q(**{nature: Activity.Nature.VOLUNTEER})
