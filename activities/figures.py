@@ -206,18 +206,22 @@ def inactive_members(members, now: dt.datetime | None = None):
     return members.filter(is_inactive(now))
 
 
-def is_inactive(now: dt.datetime | None = None) -> Q:
-    """Whether the member (the row) is inactive at `now`, by `inactive_members`' definition: a
-    condition to filter on or to annotate (the attendance report marks them)."""
+def is_inactive(now: dt.datetime | None = None, member: str = "") -> Q:
+    """Whether the member (the row, or the one at `member`, e.g. "member" on a participation)
+    is inactive at `now`, by `inactive_members`' definition: a condition to filter on or to
+    annotate (the attendance report marks them)."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
     recent_presence = Participation.objects.filter(
-        member=OuterRef("pk"),
+        member=OuterRef(member or "pk"),
         status=Participation.Status.PRESENT,
         activity__starts_at__gte=since,
         activity__starts_at__lte=now,
     )
-    return Q(~Exists(recent_presence), status=Member.Status.ACTIVE)
+    return Q(
+        ~Exists(recent_presence),
+        **{f"{member}__status" if member else "status": Member.Status.ACTIVE},
+    )
 
 
 def agreement_counts(agreements, today: dt.date | None = None) -> dict[str, int]:

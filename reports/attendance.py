@@ -6,8 +6,9 @@ the records behind it in the review list (reports.review).
 
 The figures are DESIGN.md's, from activities.figures (`attendance_columns`, `is_inactive`,
 members.models.has_liaison_report_in): the page is four queries whatever the number of members
-or records — the members counted, the inactive counted, the totals, and the page's rows, each member's figures
-aggregated in the database (one GROUP BY over their records in the period) and sorted there.
+or records — the members counted, the inactive counted, the totals, and the page's rows, each
+member's figures aggregated in the database (a GROUP BY over their records in the period, united
+with the members who have none) and sorted there.
 Only an agency office reads it (anyone else: 403); its rows are its own agencies' members,
 whatever the URL says.
 """
@@ -23,10 +24,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
     F,
     FloatField,
     Max,
+    OuterRef,
     Q,
+    Value,
 )
 from django.db.models.functions import Cast, NullIf
 from django.shortcuts import render
@@ -45,7 +51,7 @@ from communities.permissions import attendance_report_agency_ids, can_see_attend
 from communities.validators import FIRST_YEAR, LAST_YEAR, validate_year
 from members.models import Member, has_liaison_report_in
 
-from .exports import CHUNK, FORMATS, XLSX, Column, ListExporter
+from .exports import FORMATS, XLSX, Column, ListExporter
 
 PAGE_SIZE = 20
 Status = Participation.Status
@@ -230,55 +236,110 @@ def report_members(user, period: Period):
     )
 
 
-def _in_period(period: Period) -> Q:
-    """A member's records (the rows at "participations") of activities in the period. A
-    condition of each aggregate rather than of a join (a FilteredRelation cannot reach the
-    activity's start): every record of the members is joined to its activity, and PostgreSQL
-    reads them from the index participation_member_figures alone."""
-    return Q(
-        participations__activity__starts_at__gte=period.start,
-        participations__activity__starts_at__lt=period.end,
+def _records(members, period: Period):
+    """The records of `members` on activities of the period (any status: a sign-up counts
+    nowhere, but a member with one is among those who have records)."""
+    return Participation.objects.filter(
+        member__in=members.values("pk"),
+        activity__starts_at__gte=period.start,
+        activity__starts_at__lt=period.end,
+    )
+
+
+ZERO_HOURS = Value(Decimal("0.0"), output_field=DecimalField(max_digits=10, decimal_places=1))
+
+
+def _rate():
+    return Cast("present", FloatField()) / NullIf(
+        F("present") + F("absent"), 0, output_field=FloatField()
     )
 
 
 def member_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
-    """`members` each with their figures for the period, as dicts, sorted by `sort`: one query,
-    each member's recorded participations joined to the activities of the period and grouped.
+    """`members` each with their figures for the period, as dicts, sorted by `sort`: one query.
 
-    participations (`present`), `hours`, `duty_hours`, `volunteer_hours`, `absent`, `leaves`:
+    Two SELECTs united: the members' records of the period grouped per member (only the
+    period's records are read and aggregated, each through the activities of the period), and
+    the members without any, with zeros. A member LEFT JOINed to every record of theirs was
+    the same figures from all their years of records (the city's largest agency, 8,000
+    members: 2.6× the time of the hand-written SQL).
+
+    `who`, `who_name`, `who_mobile`, `who_status`, `who_left_on`: the member; participations
+    (`present`), `total_hours`, `duty_hours`, `volunteer_hours`, `absent`, `leaves`:
     activities.figures.attendance_columns; `rate`: present ÷ (present + absent), NULL for 0 ÷ 0
     (for sorting; the page shows figures.rate of the counts); `last`: the start of the latest
-    activity the member was present at in the period; `reported`: an active liaison report-in;
-    `inactive`: figures.is_inactive at `now`."""
+    activity the member was present at in the period; `reported`: an active liaison report-in
+    (members.models.has_liaison_report_in); `inactive`: figures.is_inactive at `now`."""
     now = now or timezone.now()
-    rows = (
-        members.values("pk", "name", "mobile", "status", "left_on")
-        .annotate(
-            **figures.attendance_columns(
-                "participations__", by_nature=True, where=_in_period(period)
-            ),
-            last=Max(
-                "participations__activity__starts_at",
-                filter=_in_period(period) & Q(participations__status=Status.PRESENT),
-            ),
+    records = _records(members, period)
+    columns = figures.attendance_columns(by_nature=True)
+    # "hours" is a column of the records: the sum is named apart.
+    columns["total_hours"] = columns.pop("hours")
+    with_records = (
+        records.order_by()
+        .values(
+            who=F("member"),
+            who_name=F("member__name"),
+            who_mobile=F("member__mobile"),
+            who_status=F("member__status"),
+            who_left_on=F("member__left_on"),
         )
         .annotate(
-            rate=Cast("present", FloatField())
-            / NullIf(F("present") + F("absent"), 0, output_field=FloatField()),
+            **columns,
+            last=Max("activity__starts_at", filter=Q(status=Status.PRESENT)),
+            rate=_rate(),
+            reported=has_liaison_report_in("member"),
+            inactive=figures.is_inactive(now, member="member"),
+        )
+    )
+    without = (
+        members.filter(~Exists(records.filter(member=OuterRef("pk"))))
+        .order_by()
+        .values(
+            who=F("pk"),
+            who_name=F("name"),
+            who_mobile=F("mobile"),
+            who_status=F("status"),
+            who_left_on=F("left_on"),
+        )
+        .annotate(
+            present=Value(0),
+            absent=Value(0),
+            leaves=Value(0),
+            duty_hours=ZERO_HOURS,
+            volunteer_hours=ZERO_HOURS,
+            total_hours=ZERO_HOURS,
+            last=Value(None, output_field=DateTimeField()),
+            rate=Value(None, output_field=FloatField()),
             reported=has_liaison_report_in(),
             inactive=figures.is_inactive(now),
         )
     )
-    return rows.order_by(*ordering(sort))
+    return with_records.union(without, all=True).order_by(*ordering(sort))
 
 
 def ordering(sort: str) -> list:
     descending = sort.startswith("-")
-    column = SORTS.get(sort.lstrip("-"), DEFAULT_SORT)
+    column = COLUMN_OF[SORTS.get(sort.lstrip("-"), DEFAULT_SORT)]
     expression = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-    if column == "name":
-        return [expression, "pk"]
-    return [expression, "name", "pk"]
+    if column == "who_name":
+        return [expression, "who"]
+    return [expression, "who_name", "who"]
+
+
+# The united rows' names of the sorted columns.
+COLUMN_OF = {**{key: key for key in SORTS}, "name": "who_name"}
+
+
+def as_member(row: dict) -> dict:
+    """A united row (member_rows) with the member's plain names: pk, name, mobile, status,
+    left_on, hours."""
+    row = dict(row)
+    for key in ("name", "mobile", "status", "left_on"):
+        row[key] = row.pop(f"who_{key}")
+    row["pk"] = row.pop("who")
+    row["hours"] = row.pop("total_hours")
+    return row
 
 
 def totals(members, period: Period, *, now=None) -> dict:
@@ -318,7 +379,7 @@ def _records_url(period: Period, *, member=None, **filters) -> str:
     return f"{reverse('reports:review')}?{urlencode(query)}"
 
 
-def with_figures(row: dict, period: Period) -> dict:
+def with_figures(row: dict, period: Period, *, links: bool = True) -> dict:
     """A row (or the totals) as the page and the export show it: the attendance of
     figures.Attendance (its rate: DESIGN.md's, None for 0 ÷ 0), and the links to the records
     behind each figure."""
@@ -331,13 +392,18 @@ def with_figures(row: dict, period: Period) -> dict:
     )
     last = timezone.localdate(row["last"]) if row["last"] else None
     url = _records_url
-    return {
+    shown = {
         **row,
         "attendance": attendance,
         "rate": attendance.attendance_rate,
         "duty_hours": _hours(row["duty_hours"]),
         "volunteer_hours": _hours(row["volunteer_hours"]),
         "last_day": last,
+    }
+    if not links:  # an export's row: no page to link from
+        return shown
+    return {
+        **shown,
         "links": {
             "present": url(period, member=member, status=Status.PRESENT),
             "duty_hours": url(period, member=member, status=Status.PRESENT, nature=Nature.DUTY),
@@ -381,7 +447,7 @@ def report(user, data, *, now=None, page_number=None) -> dict:
     total = totals(members, period, now=now)
     rows = member_rows(members, period, now=now, sort=sort)
     page = Paginator(rows, PAGE_SIZE, count=total["members"]).get_page(page_number)
-    page.object_list = [with_figures(row, period) for row in page.object_list]
+    page.object_list = [with_figures(as_member(row), period) for row in page.object_list]
     return {
         "form": form,
         "period": period,
@@ -503,8 +569,11 @@ class AttendanceReportExporter(ListExporter):
     def rows(self):
         now = self.now
         rows = member_rows(self.members, self.period, now=now, sort=self.sort)
-        for row in rows.iterator(chunk_size=CHUNK):
-            shown = with_figures(row, self.period)
+        # A list, not a server-side cursor: PostgreSQL plans a cursor for its first rows,
+        # and the report's rows come only once all are grouped and sorted.
+        for row in list(rows):
+            row = as_member(row)
+            shown = with_figures(row, self.period, links=False)
             yield self._cells(shown, row["name"], self.mobile(row["mobile"]))
         total = with_figures(
             {**totals(self.members, self.period, now=now), "pk": None}, self.period
