@@ -51,7 +51,8 @@ from communities.permissions import attendance_report_agency_ids, can_see_attend
 from communities.validators import FIRST_YEAR, LAST_YEAR, validate_year
 from members.models import Member, has_liaison_report_in
 
-from .exports import FORMATS, XLSX, Column, ListExporter
+from .exports import XLSX, Column, ListExporter, streamed
+from .jobs import export
 
 PAGE_SIZE = 20
 Status = Participation.Status
@@ -524,14 +525,33 @@ COLUMNS = [
 
 class AttendanceReportExporter(ListExporter):
     """The attendance report as a sheet: every member's row in the page's order, then the
-    totals; the title names the period."""
+    totals; the title names the period. A large one is written by a worker (reports.jobs)."""
 
     identifier = "attendance"
     title = gettext_lazy("Attendance report")
+    filter_names = tuple(ReportForm.base_fields)
 
     def __init__(self, members, period: Period, *, sort: str = DEFAULT_SORT, **kwargs):
         super().__init__(**kwargs)
         self.members, self.period, self.sort = members, period, sort
+
+    @classmethod
+    def for_office(cls, *, user, data, agency_ids=None, **kwargs):
+        form = ReportForm(data)
+        period = form.chosen_period()
+        members = report_members(user, period)
+        if agency_ids is not None:
+            members = members.filter(agency__in=agency_ids)
+        exporter = cls(members, period, sort=form.chosen_sort(), **kwargs)
+        exporter.filters_in_use = form.in_use(period)
+        # The period as days: the same rows whenever a job runs.
+        exporter.raw_filters = {
+            "period": CUSTOM,
+            "date_from": period.first.isoformat(),
+            "date_to": period.last.isoformat(),
+            "sort": form.chosen_sort(),
+        }
+        return exporter
 
     def heading(self) -> str:
         return _("%(title)s · %(period)s (%(first)s to %(last)s) · made %(time)s") % {
@@ -541,6 +561,9 @@ class AttendanceReportExporter(ListExporter):
             "last": self.period.last.isoformat(),
             "time": self.made_at(),
         }
+
+    def count(self) -> int:
+        return self.members.count()
 
     def columns(self):
         return [
@@ -567,42 +590,24 @@ class AttendanceReportExporter(ListExporter):
         ]
 
     def rows(self):
-        now = self.now
-        rows = member_rows(self.members, self.period, now=now, sort=self.sort)
-        # A list, not a server-side cursor: PostgreSQL plans a cursor for its first rows,
-        # and the report's rows come only once all are grouped and sorted.
-        for row in list(rows):
+        rows = member_rows(self.members, self.period, now=self.now, sort=self.sort)
+        for row in streamed(rows):
             row = as_member(row)
             shown = with_figures(row, self.period, links=False)
             yield self._cells(shown, row["name"], self.mobile(row["mobile"]))
-        total = with_figures(
-            {**totals(self.members, self.period, now=now), "pk": None}, self.period
-        )
-        cells = self._cells(total, _("Total (%(count)d members)") % {"count": total["members"]}, "")
-        cells[-2] = total["reported"]
-        cells[-1] = total["inactive"]
-        yield cells
+
+    def totals(self):
+        total = totals(self.members, self.period, now=self.now)
+        shown = with_figures({**total, "pk": None}, self.period, links=False)
+        cells = self._cells(shown, _("Total (%(count)d members)") % {"count": total["members"]}, "")
+        cells[-2], cells[-1] = total["reported"], total["inactive"]
+        return cells
 
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def attendance_export(request):
     """The report as .xlsx (`format=xlsx`, the default) or .csv, for the period and sort asked;
-    mobiles masked unless `full=1`, which the export log records."""
+    mobiles masked unless `full=1`, which the export log records; in a worker when large."""
     _require_office(request.user)
-    form = ReportForm(request.GET)
-    period = form.chosen_period()
-    extension = request.GET.get("format", XLSX)
-    if extension not in FORMATS:
-        extension = XLSX
-    exporter = AttendanceReportExporter(
-        report_members(request.user, period),
-        period,
-        sort=form.chosen_sort(),
-        full_mobiles=request.GET.get("full") == "1",
-    )
-    response = exporter.response(extension)
-    agency_ids = attendance_report_agency_ids(request.user)
-    agency_id = next(iter(agency_ids)) if len(agency_ids) == 1 else None
-    exporter.log(user=request.user, filters=form.in_use(period), agency_id=agency_id)
-    return response
+    return export(request, AttendanceReportExporter)

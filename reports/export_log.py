@@ -13,29 +13,41 @@ from communities.permissions import can_see_export_log
 from members.filters import RosterFilterSet
 
 from .attendance import ReportForm
-from .models import ExportLog
+from .models import ExportJob, ExportLog
+from .review import ReviewFilterForm
 
 PAGE_SIZE = 20
+# The user's own exports written by a worker, newest first, shown above the log.
+JOBS_SHOWN = 10
 # The filters each export is narrowed by, to show a line's filters by their labels.
-FILTERS = {ExportLog.What.ROSTER: RosterFilterSet, ExportLog.What.ATTENDANCE: ReportForm}
+FILTERS = {
+    ExportLog.What.ROSTER: RosterFilterSet,
+    ExportLog.What.RECORDS: ReviewFilterForm,
+    ExportLog.What.ATTENDANCE: ReportForm,
+}
 
 
-def _fields(source) -> dict:
-    """The filters (a FilterSet's) or fields (a form's) an export is narrowed by, by name."""
-    return getattr(source, "base_filters", None) or source.base_fields
-
-
-def _choices(known) -> dict:
-    choices = (
-        known.extra.get("choices") if hasattr(known, "extra") else getattr(known, "choices", ())
-    )
-    return {str(key): label for key, label in choices or ()}
+def _labelled(filters) -> dict:
+    """name → (label, {value: label of a choice}) of a filter set's filters or a form's fields
+    (a model's choices are not read: those show as logged)."""
+    if hasattr(filters, "base_filters"):
+        return {
+            name: (known.label, dict(known.extra.get("choices") or ()))
+            for name, known in filters.base_filters.items()
+        }
+    return {
+        name: (
+            field.label,
+            {} if hasattr(field, "queryset") else dict(getattr(field, "choices", ())),
+        )
+        for name, field in filters.base_fields.items()
+    }
 
 
 def filters_shown(entry) -> list[tuple[str, str]]:
     """(label, value) of the line's filters, a choice by its label; a name the filters no
     longer have (renamed since) as it was logged."""
-    filters = _fields(FILTERS[entry.what]) if entry.what in FILTERS else {}
+    filters = _labelled(FILTERS[entry.what]) if entry.what in FILTERS else {}
     shown = []
     # In the order the filters are offered, then any the filters no longer have.
     order = {name: index for index, name in enumerate(filters)}
@@ -44,8 +56,9 @@ def filters_shown(entry) -> list[tuple[str, str]]:
         if known is None:
             shown.append((name, str(value)))
             continue
-        choices = _choices(known)
-        shown.append((str(known.label), str(choices.get(str(value), value))))
+        label, choices = known
+        choices = {str(key): text for key, text in choices.items()}
+        shown.append((str(label), str(choices.get(str(value), value))))
     return shown
 
 
@@ -63,4 +76,10 @@ def export_log(request):
     page.object_list = list(page.object_list)
     for entry in page.object_list:
         entry.filters_shown = filters_shown(entry)
-    return render(request, "reports/export_log.html", {"page": page})
+    jobs = list(
+        ExportJob.objects.of(request.user)
+        .exclude(state=ExportJob.State.EXPIRED)
+        .select_related("agency")
+        .order_by("-pk")[:JOBS_SHOWN]
+    )
+    return render(request, "reports/export_log.html", {"page": page, "jobs": jobs})

@@ -230,17 +230,20 @@ def bench(users, *, judge_time: bool, timeout: float | None, repeat: int = 20) -
                     note=untimed_note(ratio <= RATIO, judge_time),
                 )
             )
-    export_url = f"/attendance/export/?period=year&year={year}&format=xlsx"
+    # The year's workbook as a worker writes it (above EXPORT_SYNC_MAX_ROWS members the
+    # request hands it to a job): the rows, the totals and the file.
+    exporter = attendance.AttendanceReportExporter.for_office(user=user, data=query, now=now)
     begin = time.perf_counter()
-    response = client.get(export_url)
+    content = exporter.xlsx()
     took = time.perf_counter() - begin
     lines.append(
         Line(
             "report",
             f"{name} .xlsx",
-            f"{ms(took)}, {len(response.content) // 1024} KB, status {response.status_code}",
+            f"{ms(took)}, {exporter.rows_written} rows, {len(content) // 1024} KB",
             f"≤ {EXPORT_TARGET:g} s",
-            response.status_code == 200 and (took <= EXPORT_TARGET or not judge_time),
+            took <= EXPORT_TARGET,
+            judged=judge_time,
         )
     )
     client.logout()
