@@ -381,3 +381,26 @@ def test_periods_cover_their_days():
     assert attendance.period_of("half", year=2024, number=2).first == dt.date(2024, 7, 1)
     assert attendance.period_of("month", year=2024, number=2).last == dt.date(2024, 2, 29)
     assert attendance.period_of("quarter", year=2024, number=4).last == dt.date(2024, 12, 31)
+
+
+def test_a_large_report_is_written_by_a_worker_with_the_same_rows(
+    world, crafted, agency_office, settings
+):
+    from django.urls import reverse
+
+    from reports import jobs
+    from reports.models import ExportJob
+
+    client = office_client(agency_office)
+    query = {"period": "month", "year": YEAR, "month": 3, "sort": "-present"}
+    at_once = openpyxl.load_workbook(io.BytesIO(client.get(URL + "export/", query).content))
+    settings.EXPORT_SYNC_MAX_ROWS = 0
+    response = client.get(URL + "export/", query)
+    job = ExportJob.objects.get()
+    assert response.status_code == 302 and response.url == job.get_absolute_url()
+    assert job.what == "attendance" and job.filters["date_from"] == "2025-03-01"
+    assert jobs.run_job(job.pk) == "done"
+    download = client.get(reverse("reports:export_download", args=[job.pk]))
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(download.streaming_content)))
+    worker_rows = list(sheet.active.iter_rows(min_row=2, values_only=True))
+    assert worker_rows == list(at_once.active.iter_rows(min_row=2, values_only=True))
