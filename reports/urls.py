@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import attendance, export_log, jobs, me, records, review, roster, views
+from . import attendance, charts, export_log, jobs, me, records, review, roster, views
 
 app_name = "reports"
 
@@ -18,6 +18,7 @@ urlpatterns = [
     path("attendance/export/", attendance.attendance_export, name="attendance_export"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("charts/", charts.charts, name="charts"),
     # A member's own record, contact details, calendar and data (我的记录).
     path("me/", me.my_record, name="my_record"),
     path("me/contact/", me.my_contact, name="my_contact"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0014_review_index_holds_activity_and_id'),
+        ('activities', '0015_participation_present_holds_hours'),
         ('members', '0005_activation_links'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
