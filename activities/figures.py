@@ -103,18 +103,45 @@ class Attendance:
         return rate(self.present, self.present + self.absent)
 
 
-def _attendance_totals() -> dict:
+def _hours_sum(path: str, condition: Q):
+    return Coalesce(
+        Sum(f"{path}hours", filter=condition),
+        ZERO_HOURS,
+        output_field=DecimalField(max_digits=10, decimal_places=1),
+    )
+
+
+def attendance_columns(
+    path: str = "", *, by_nature: bool = False, where: Q | None = None, activity: str = ""
+) -> dict:
+    """DESIGN.md's attendance figures as aggregate expressions over the participations at
+    `path` ("" on a participation QuerySet; the name of a relation or FilteredRelation to them,
+    with its "__", on another model's), each counting only the rows `where` holds for (a
+    period). With `by_nature`, also the hours of present on duty
+    activities (`duty_hours`, 下沉任务) and on voluntary service (`volunteer_hours`, 志愿服务):
+    "assigned duty and voluntary service are separate ledgers", by the activity's nature (at
+    `activity`, the path to the rows' activity: a FilteredRelation of it, by default theirs)."""
     status = Participation.Status
-    return {
-        "present": Count("pk", filter=Q(status=status.PRESENT)),
-        "absent": Count("pk", filter=Q(status=status.ABSENT)),
-        "leaves": Count("pk", filter=Q(status=status.LEAVE)),
-        "hours": Coalesce(
-            Sum("hours", filter=Q(status=status.PRESENT)),
-            ZERO_HOURS,
-            output_field=DecimalField(max_digits=10, decimal_places=1),
-        ),
+    where = where or Q()
+    present = Q(**{f"{path}status": status.PRESENT}) & where
+    columns = {
+        "present": Count(f"{path}pk", filter=present),
+        "absent": Count(f"{path}pk", filter=Q(**{f"{path}status": status.ABSENT}) & where),
+        "leaves": Count(f"{path}pk", filter=Q(**{f"{path}status": status.LEAVE}) & where),
     }
+    if by_nature:
+        nature = f"{activity or path + 'activity'}__nature"
+        columns["duty_hours"] = _hours_sum(path, present & Q(**{nature: Activity.Nature.DUTY}))
+        columns["volunteer_hours"] = _hours_sum(
+            path, present & Q(**{nature: Activity.Nature.VOLUNTEER})
+        )
+    # Last: once named, "hours" means this sum to the aggregates after it, not the column.
+    columns["hours"] = _hours_sum(path, present)
+    return columns
+
+
+def _attendance_totals() -> dict:
+    return attendance_columns()
 
 
 def _attendance_of(totals: dict) -> Attendance:
@@ -176,15 +203,25 @@ def inactive_members(members, now: dt.datetime | None = None):
 
     The period is `settings.INACTIVE_AFTER_DAYS` days back from now, by the activity's start.
     Returns a QuerySet, so callers can count it or list a few."""
+    return members.filter(is_inactive(now))
+
+
+def is_inactive(now: dt.datetime | None = None, member: str = "") -> Q:
+    """Whether the member (the row, or the one at `member`, e.g. "member" on a participation)
+    is inactive at `now`, by `inactive_members`' definition: a condition to filter on or to
+    annotate (the attendance report marks them)."""
     now = now or timezone.now()
     since = now - dt.timedelta(days=settings.INACTIVE_AFTER_DAYS)
     recent_presence = Participation.objects.filter(
-        member=OuterRef("pk"),
+        member=OuterRef(member or "pk"),
         status=Participation.Status.PRESENT,
         activity__starts_at__gte=since,
         activity__starts_at__lte=now,
     )
-    return members.filter(status=Member.Status.ACTIVE).filter(~Exists(recent_presence))
+    return Q(
+        ~Exists(recent_presence),
+        **{f"{member}__status" if member else "status": Member.Status.ACTIVE},
+    )
 
 
 def agreement_counts(agreements, today: dt.date | None = None) -> dict[str, int]:

@@ -338,6 +338,17 @@ def can_review_attendance(user) -> bool:
     return bool(scope_of(user).agency_ids)
 
 
+def attendance_report_agency_ids(user) -> frozenset:
+    """The agencies whose attendance report (出勤报表) the viewer reads: their agency party
+    office's. Its rows are those agencies' members, never another's, whatever the URL says."""
+    return scope_of(user).agency_ids
+
+
+def can_see_attendance_report(user) -> bool:
+    """The attendance report and its export are the agency party office's."""
+    return bool(attendance_report_agency_ids(user))
+
+
 def can_answer_disputes(user) -> bool:
     """The community's staff and grid workers answer the disputes about its records."""
     scope = scope_of(user)
@@ -425,6 +436,7 @@ def menu(user, *, is_member: bool) -> dict:
         "join": is_member,
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
+        "attendance_report": can_see_attendance_report(user),
         "disputes": can_answer_disputes(user),
         "charts": bool(chart_lenses(user)),
         "street_overview": can_see_street_overview(user),

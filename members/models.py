@@ -176,14 +176,15 @@ class Member(models.Model):
         return mask_mobile(self.mobile)
 
 
-def has_liaison_report_in() -> Exists:
-    """Whether the member (the outer row) counts as reported in for DESIGN.md's report-in rate:
-    "an active liaison registration". The roster's state and filter, and figures.report_in."""
+def has_liaison_report_in(member: str = "pk") -> Exists:
+    """Whether the member (the outer row; or the one its `member` column names) counts as
+    reported in for DESIGN.md's report-in rate: "an active liaison registration". The roster's
+    state and filter, figures.report_in and the attendance report."""
     return Exists(
         Registration.objects.filter(
             status=Registration.Status.ACTIVE,
             kind=Registration.Kind.LIAISON,
-            member=OuterRef("pk"),
+            member=OuterRef(member),
         )
     )
 

@@ -12,6 +12,7 @@ from communities.pagination import Paginator
 from communities.permissions import can_see_export_log
 from members.filters import RosterFilterSet
 
+from .attendance import ReportForm
 from .models import ExportJob, ExportLog
 from .review import ReviewFilterForm
 
@@ -19,7 +20,11 @@ PAGE_SIZE = 20
 # The user's own exports written by a worker, newest first, shown above the log.
 JOBS_SHOWN = 10
 # The filters each export is narrowed by, to show a line's filters by their labels.
-FILTERS = {ExportLog.What.ROSTER: RosterFilterSet, ExportLog.What.RECORDS: ReviewFilterForm}
+FILTERS = {
+    ExportLog.What.ROSTER: RosterFilterSet,
+    ExportLog.What.RECORDS: ReviewFilterForm,
+    ExportLog.What.ATTENDANCE: ReportForm,
+}
 
 
 def _labelled(filters) -> dict:

@@ -35,6 +35,7 @@ class ExportLog(models.Model):
         RECORDS = "records", _("Attendance records")
         # A member's download of everything held about them.
         MY_DATA = "my_data", _("My data")
+        ATTENDANCE = "attendance", _("Attendance report")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", ".xlsx"

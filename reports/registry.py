@@ -1,6 +1,7 @@
 """The exporters a Celery job can run, by their identifier (ExportJob.what): a new sheet joins
 with one line here (and its choice in ExportLog.What)."""
 
+from .attendance import AttendanceReportExporter
 from .exports import RosterExporter
 from .records import RecordsExporter
 
@@ -9,5 +10,6 @@ EXPORTERS = {
     for exporter in (
         RosterExporter,
         RecordsExporter,
+        AttendanceReportExporter,
     )
 }

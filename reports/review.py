@@ -33,6 +33,7 @@ from communities.navigation import redirect_next
 from communities.pagination import Paginator, SortedPk
 from communities.permissions import can_review_attendance
 from communities.validators import validate_year
+from members.models import Member
 
 from .jobs import export_options
 
@@ -82,6 +83,16 @@ class ReviewFilterForm(FilterForm):
             ),
         ],
     )
+    nature = forms.ChoiceField(
+        label=capfirst(_("nature")),
+        required=False,
+        choices=[("", _("Duty and volunteer service")), *Activity.Nature.choices],
+    )
+    # One member's records (the attendance report's figures link here). An id, not a list of
+    # thousands of members; another agency's member finds nothing, the list being the office's.
+    member = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
     review = forms.ChoiceField(
         label=_("Review"),
         required=False,
@@ -110,11 +121,15 @@ class ReviewFilterForm(FilterForm):
             on_activity["community"] = self.value("community")
         if self.value("type"):
             on_activity["type"] = self.value("type")
+        if self.value("nature"):
+            on_activity["nature"] = self.value("nature")
         self.on_activity = bool(on_activity)
         if on_activity:
             records = records.filter(
                 activity__in=Activity.objects.filter(**on_activity).values("pk")
             )
+        if self.value("member"):
+            records = records.filter(member=self.value("member"))
         if self.value("status"):
             records = records.filter(status=self.value("status"))
         review = self.value("review")
@@ -150,8 +165,14 @@ def review_list(request):
     listed = listed.order_by(SortedPk().desc() if form.on_activity else "-pk")
     page = Paginator(listed, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
+    member = form.value("member")
     context = {
         "form": form,
+        # The member whose records these are, named above the list (nobody's outside the
+        # office's agencies: the list is then empty, and so is this).
+        "member": (
+            Member.objects.on_roster_of(request.user).filter(pk=member).first() if member else None
+        ),
         "page": page,
         "states": Review.choices,
         "to_confirm": [p.pk for p in page.object_list if not p.is_locked],

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import charts, export_log, jobs, me, overview, records, review, roster, views
+from . import attendance, charts, export_log, jobs, me, overview, records, review, roster, views
 
 app_name = "reports"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("exports/<int:pk>/download/", jobs.export_download, name="export_download"),
     path("review/", review.review_list, name="review"),
     path("review/export/", records.records_export, name="records_export"),
+    path("attendance/", attendance.attendance_report, name="attendance"),
+    path("attendance/export/", attendance.attendance_export, name="attendance_export"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
     path("charts/", charts.charts, name="charts"),

@@ -306,6 +306,15 @@ class Participation(models.Model):
                 condition=Q(review="disputed"),
                 name="participation_disputed_latest",
             ),
+            # "each member's records with their activity, status and hours": the attendance
+            # report's GROUP BY over an agency's members (reports.attendance.member_rows), read
+            # from the index alone. With the rows' pages read instead, the city's largest
+            # agency's year took 2.7 s, from the index 0.8 s.
+            models.Index(
+                fields=["member", "activity"],
+                include=["status", "hours", "id"],
+                name="participation_member_figures",
+            ),
             # "who was present at these activities": figures.inactive_members' NOT EXISTS (an
             # agency office's dashboard counts its members present in none of the last 30 days'
             # activities), read from the index alone instead of every participation's row. The

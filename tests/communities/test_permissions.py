@@ -297,7 +297,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
             "community_staff",
             {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
         ),
-        ("agency_office", {"roster", "outbox", "review", "charts"}),
+        ("agency_office", {"roster", "outbox", "review", "attendance_report", "charts"}),
         ("member_user", {"notes", "join", "report_in", "my_record"}),
     ],
 )
