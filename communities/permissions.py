@@ -344,6 +344,40 @@ def can_answer_disputes(user) -> bool:
     return scope.city or bool(scope.community_ids)
 
 
+# --- The duty rota (排班) ----------------------------------------------------------------------
+
+
+def rota_agency_ids(user) -> frozenset:
+    """The agencies whose duty rota the viewer keeps: those of their agency party office roles.
+    The office assigns its own members; nobody else writes a rota."""
+    return scope_of(user).agency_ids
+
+
+def can_keep_rota(user, agreement=None) -> bool:
+    """Assigns members to days under `agreement` (any of the viewer's agencies' when None)."""
+    agency_ids = rota_agency_ids(user)
+    if agreement is None:
+        return bool(agency_ids)
+    return agreement.agency_id in agency_ids
+
+
+def can_see_rota(user) -> bool:
+    """The rota's pages: the agency office keeps it; the community's staff and grid workers
+    (and the city) read who is on duty with them."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.agency_ids or scope.community_ids)
+
+
+def rota_agreements(user) -> Q:
+    """Which agreements' rotas the viewer sees: its agencies' (the office) and its
+    communities' (staff and grid workers); every one for the city. A member's login sees
+    none here: their own duty days come to them as reminders."""
+    scope = scope_of(user)
+    if scope.city:
+        return Q()
+    return any_of(agency__in=scope.agency_ids, community__in=scope.community_ids)
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -375,4 +409,5 @@ def menu(user, *, is_member: bool) -> dict:
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),
+        "rota": can_see_rota(user),
     }

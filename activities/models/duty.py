@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement
@@ -21,6 +22,14 @@ class DutyAssignmentQuerySet(models.QuerySet):
                 **own(scope),
             )
         )
+
+    def on_duty(self, *days):
+        """Who is on duty on `days`: assignments under an agreement in force that day, of
+        members still with their agency. The duty-roster reminder and the dashboards."""
+        on_days = Q(pk__in=[])
+        for day in days:
+            on_days |= Q(date=day, agreement__in=Agreement.objects.in_force(day))
+        return self.filter(on_days, member__status=Member.Status.ACTIVE)
 
 
 class DutyAssignment(models.Model):

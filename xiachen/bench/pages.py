@@ -25,6 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
+from activities.views.rota import rota_agreements_of
 from communities.models import Agreement
 from members.models import Member, Registration
 from notifications.models import Notification
@@ -117,6 +118,11 @@ def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
 
+def _rota(user):
+    """The first agreement whose duty rota the account sees (its agency's or community's)."""
+    return rota_agreements_of(user).order_by("pk").first()
+
+
 def _on_roster(user):
     """The first member of the account's roster (an agency office's), else one it sees."""
     return Member.objects.on_roster_of(user).order_by("pk").first() or _first(Member)(user)
@@ -145,6 +151,10 @@ OBJECTS = {
     "roster:activation_slip": _on_roster,
     "roster:activation_revoke": _on_roster,
     "reports:roster_member": _on_roster,
+    "activities:rota_month": _rota,
+    "activities:rota_day": _rota,
+    "activities:rota_fill": _rota,
+    "activities:rota_clear": _rota,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
     "notifications:inbox_read": _first(Notification),
