@@ -28,6 +28,7 @@ class ExportLog(models.Model):
     class What(models.TextChoices):
         # One per exporter (reports.exports.ListExporter.identifier).
         ROSTER = "roster", _("Roster")
+        ROTA = "rota", _("Duty rota")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", ".xlsx"

@@ -39,7 +39,7 @@ ADMIN_TARGET = 0.200
 # A download is a file built from a whole list, not a page to read: issue 9 gives the largest
 # agency's yearly workbook 10 s at city size (until big exports go to Celery).
 EXPORT_TARGET = 10.0
-EXPORTS = {"reports:roster_export"}
+EXPORTS = {"reports:roster_export", "reports:rota_export"}
 
 
 def target_of(admin: bool, name: str) -> float:
@@ -155,6 +155,7 @@ OBJECTS = {
     "activities:rota_day": _rota,
     "activities:rota_fill": _rota,
     "activities:rota_clear": _rota,
+    "reports:rota_export": _rota,
     "members:registration_approve": _first(Registration),
     "members:registration_return": _first(Registration),
     "notifications:inbox_read": _first(Notification),
