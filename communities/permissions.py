@@ -362,20 +362,20 @@ def can_keep_rota(user, agreement=None) -> bool:
 
 
 def can_see_rota(user) -> bool:
-    """The rota's pages: the agency office keeps it; the community's staff and grid workers
-    (and the city) read who is on duty with them."""
+    """The rota's pages: the agency office keeps it; the community's staff and grid workers,
+    the officers of its street and the city read who is on duty there."""
     scope = scope_of(user)
-    return scope.city or bool(scope.agency_ids or scope.community_ids)
+    return scope.city or bool(scope.agency_ids or scope.place_community_ids)
 
 
 def rota_agreements(user) -> Q:
-    """Which agreements' rotas the viewer sees: its agencies' (the office) and its
-    communities' (staff and grid workers); every one for the city. A member's login sees
-    none here: their own duty days come to them as reminders."""
+    """Which agreements' rotas the viewer sees: its agencies' (the office) and those of the
+    communities it works in or oversees; every one for the city. A member's login sees none
+    here: their own duty days come to them as reminders."""
     scope = scope_of(user)
     if scope.city:
         return Q()
-    return any_of(agency__in=scope.agency_ids, community__in=scope.community_ids)
+    return any_of(agency__in=scope.agency_ids, community__in=scope.place_community_ids)
 
 
 # --- Messages --------------------------------------------------------------------------------

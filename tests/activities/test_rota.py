@@ -497,3 +497,15 @@ def test_a_day_set_on_the_grid_brings_the_duty_reminder(world, client, agency_of
     reminder = Notification.objects.get(kind=Notification.Kind.DUTY_ROSTER)
     assert reminder.recipient == world.sanxia_member.user
     assert reminder.slot == tomorrow.isoformat()
+
+
+def test_the_street_officer_reads_the_rotas_of_the_streets_communities(
+    world, client, street_officer
+):
+    client.force_login(street_officer)
+    page = client.get(month_url(world, next_month()))
+    assert page.status_code == 200
+    assert page.context["keeps"] is False
+    fill = reverse("activities:rota_fill", args=[world.agreement.pk])
+    assert client.post(fill, {"month": f"{next_month():%Y-%m}"}).status_code == 403
+    assert not DutyAssignment.objects.exists()
