@@ -279,10 +279,10 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("street_officer", {"activities", "outbox"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
+        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes", "rota"}),
+        ("street_officer", {"activities", "outbox", "rota"}),
+        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes", "rota"}),
+        ("agency_office", {"roster", "outbox", "review", "rota"}),
         ("member_user", {"notes"}),
     ],
 )
