@@ -26,6 +26,9 @@ class ChangeReason(models.TextChoices):
     REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
     DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
     BACKFILL = "backfill", _("Backfill")
+    ROTA_FILLED = "rota filled", _("Duty rota filled by rotation")
+    ROTA_SET = "rota set by hand", _("Duty rota changed by hand")
+    ROTA_CLEARED = "rota cleared", _("Duty rota cleared")
 
 
 def change_reason_label(code: str | None) -> str:

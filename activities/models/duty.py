@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from communities.models import Agreement
 from communities.permissions import any_of, own, scope_of
@@ -50,6 +51,11 @@ class DutyAssignment(models.Model):
     )
     note = models.CharField(_("note"), max_length=100, blank=True)
 
+    # Who put whom on duty or took them off, and when (activities.services.rota writes it).
+    history = HistoricalRecords(
+        verbose_name=_("historical duty assignment"),
+        verbose_name_plural=_("historical duty assignments"),
+    )
     objects = DutyAssignmentQuerySet.as_manager()
 
     class Meta:

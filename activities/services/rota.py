@@ -20,8 +20,10 @@ from django.db.models import Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_create_with_history
 
 from communities.dates import local_midnight
+from communities.history import ChangeReason
 from communities.models import Agreement
 from members.models import Member, Registration
 
@@ -105,6 +107,42 @@ class RotaResult:
     short_days: list[dt.date] = field(default_factory=list)
 
 
+def _add(assignments: list, by, reason: ChangeReason) -> int:
+    """Writes the assignments and their history ("+") in two statements."""
+    if assignments:
+        bulk_create_with_history(
+            assignments, DutyAssignment, default_user=by, default_change_reason=reason
+        )
+    return len(assignments)
+
+
+def _remove(assignments, by, reason: ChangeReason) -> int:
+    """Deletes the assignments, their history ("-", who and why) written first in one
+    statement. Deleted one by one, the history's signal would cost a statement each; nothing
+    points at an assignment but its history and messages about it (a generic relation)."""
+    rows = list(assignments.order_by())
+    if not rows:
+        return 0
+    History = DutyAssignment.history.model
+    now = timezone.now()
+    History.objects.bulk_create(
+        History(
+            id=row.pk,
+            agreement_id=row.agreement_id,
+            date=row.date,
+            member_id=row.member_id,
+            note=row.note,
+            history_date=now,
+            history_type="-",
+            history_user=by,
+            history_change_reason=reason,
+        )
+        for row in rows
+    )
+    gone = DutyAssignment.objects.filter(pk__in=[row.pk for row in rows])
+    return gone._raw_delete(gone.db)
+
+
 def _lock(agreement: Agreement) -> Agreement:
     """The agreement's row, locked until the write commits: one writer of its rota at a time."""
     return Agreement.objects.select_for_update().get(pk=agreement.pk)
@@ -135,6 +173,7 @@ def rota_fill(
     *,
     agreement: Agreement,
     month: dt.date,
+    by,
     replace: bool = False,
     today: dt.date | None = None,
 ) -> RotaResult:
@@ -152,7 +191,7 @@ def rota_fill(
     existing = DutyAssignment.objects.filter(agreement=agreement, date__in=days)
     taken: dict[dt.date, list[int]] = defaultdict(list)
     if replace:
-        result.removed = existing.delete()[0]
+        result.removed = _remove(existing, by, ChangeReason.ROTA_FILLED)
     else:
         for day, member_id in existing.order_by("date", "member").values_list("date", "member"):
             taken[day].append(member_id)
@@ -175,13 +214,12 @@ def rota_fill(
         new += [DutyAssignment(agreement=agreement, date=day, member_id=m) for m in picked]
         if len(kept) + len(picked) < quota:
             result.short_days.append(day)
-    DutyAssignment.objects.bulk_create(new)
-    result.added = len(new)
+    result.added = _add(new, by, ChangeReason.ROTA_FILLED)
     return result
 
 
 @transaction.atomic
-def rota_clear(*, agreement: Agreement, month: dt.date, today: dt.date | None = None) -> int:
+def rota_clear(*, agreement: Agreement, month: dt.date, by, today: dt.date | None = None) -> int:
     """Takes everyone off duty on the month's days still to come; past days stay. Returns the
     number of assignments removed."""
     today = today or timezone.localdate()
@@ -189,7 +227,11 @@ def rota_clear(*, agreement: Agreement, month: dt.date, today: dt.date | None = 
     days = _writable_days(agreement, month.replace(day=1), today)
     if not days:
         return 0
-    return DutyAssignment.objects.filter(agreement=agreement, date__in=days).delete()[0]
+    return _remove(
+        DutyAssignment.objects.filter(agreement=agreement, date__in=days),
+        by,
+        ChangeReason.ROTA_CLEARED,
+    )
 
 
 @transaction.atomic
@@ -198,6 +240,7 @@ def rota_day_set(
     agreement: Agreement,
     day: dt.date,
     member_ids: Iterable[int],
+    by,
     today: dt.date | None = None,
 ) -> RotaResult:
     """Puts exactly `member_ids` on duty on `day` (none: nobody), within the quota, each one of
@@ -235,16 +278,21 @@ def rota_day_set(
     )
     result = RotaResult()
     if current - wanted:
-        result.removed = DutyAssignment.objects.filter(
-            agreement=agreement, date=day, member__in=current - wanted
-        ).delete()[0]
-    DutyAssignment.objects.bulk_create(
+        result.removed = _remove(
+            DutyAssignment.objects.filter(
+                agreement=agreement, date=day, member__in=current - wanted
+            ),
+            by,
+            ChangeReason.ROTA_SET,
+        )
+    result.added = _add(
         [
             DutyAssignment(agreement=agreement, date=day, member_id=m)
             for m in sorted(wanted - current)
-        ]
+        ],
+        by,
+        ChangeReason.ROTA_SET,
     )
-    result.added = len(wanted - current)
     if len(wanted) < agreement.daily_quota:
         result.short_days.append(day)
     return result

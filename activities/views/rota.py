@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from communities.history import change_reason_label
 from communities.models import Agreement
 from communities.permissions import can_keep_rota, can_see_rota, rota_agreements
 
@@ -30,6 +31,9 @@ from .. import figures
 from ..forms.rota import RotaDayForm
 from ..models import DutyAssignment
 from ..services import rota as service
+
+# The day's changes shown on its page, newest first.
+HISTORY_LIMIT = 20
 
 
 def _require_rota(user):
@@ -226,6 +230,7 @@ def rota_day(request, pk):
                     agreement=agreement,
                     day=day,
                     member_ids=[member.pk for member in form.cleaned_data["members"]],
+                    by=request.user,
                     today=today,
                 )
             except ValidationError as exc:
@@ -240,6 +245,13 @@ def rota_day(request, pk):
                 else:
                     messages.success(request, _("Saved."))
                 return redirect(_month_url(agreement, day.replace(day=1)))
+    history = list(
+        DutyAssignment.history.filter(agreement_id=agreement.pk, date=day)
+        .select_related("member", "history_user")
+        .order_by("-history_date", "-history_id")[:HISTORY_LIMIT]
+    )
+    for version in history:
+        version.reason = change_reason_label(version.history_change_reason)
     away = {member_id for member_id, _date in service.on_leave(pool.values("pk"), day, day)}
     return render(
         request,
@@ -250,6 +262,7 @@ def rota_day(request, pk):
             "form": form,
             "can_edit": can_edit,
             "away": away,
+            "history": history,
             "month_url": _month_url(agreement, day.replace(day=1)),
         },
         status=status,
@@ -282,6 +295,7 @@ def rota_fill(request, pk):
             agreement=agreement,
             month=month,
             replace=request.POST.get("replace") == "1",
+            by=request.user,
             today=today,
         )
         text = ngettext("%(added)d duty assigned.", "%(added)d duties assigned.", result.added) % {
@@ -329,7 +343,7 @@ def rota_clear(request, pk):
     today = timezone.localdate()
     month = _month_of_request(request, today)
     if request.method == "POST":
-        removed = service.rota_clear(agreement=agreement, month=month, today=today)
+        removed = service.rota_clear(agreement=agreement, month=month, by=request.user, today=today)
         messages.success(
             request,
             ngettext("%(n)d duty removed.", "%(n)d duties removed.", removed) % {"n": removed},

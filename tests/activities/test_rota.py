@@ -17,6 +17,7 @@ from activities import figures, reminders
 from activities.models import Activity, DutyAssignment, Participation
 from activities.services import rota
 from communities.dates import local_midnight
+from communities.history import ChangeReason
 from communities.models import Agreement
 from members.models import Member, Registration
 from notifications.models import Notification
@@ -82,7 +83,7 @@ def approve_leave(world, member, day):
 def test_a_month_by_rotation_gives_each_member_an_even_share_within_the_quota(world):
     pool = [world.sanxia_member, *add_members(world, 4)]
     month = next_month()
-    result = rota.rota_fill(agreement=world.agreement, month=month)
+    result = rota.rota_fill(by=None, agreement=world.agreement, month=month)
 
     rows = month_rows(world.agreement, month)
     days = rota.month_days(month)
@@ -99,7 +100,7 @@ def test_the_rotation_respects_a_quota_of_two_with_no_one_twice_a_day(world):
     world.agreement.refresh_from_db()
     add_members(world, 4)
     month = next_month()
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
 
     rows = month_rows(world.agreement, month)
     per_day = Counter(date for date, _m in rows)
@@ -116,7 +117,7 @@ def test_the_rotation_skips_members_on_approved_leave_and_those_who_left(world):
     gone.status, gone.left_on = Member.Status.LEFT, timezone.localdate()
     gone.save()
 
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
 
     rows = month_rows(world.agreement, month)
     assert gone.pk not in {member for _d, member in rows}
@@ -129,13 +130,13 @@ def test_the_rotation_skips_members_on_approved_leave_and_those_who_left(world):
 def test_the_next_month_continues_the_rotation_where_the_last_one_stopped(world):
     pool = [world.sanxia_member, *add_members(world, 3)]
     first = next_month()
-    rota.rota_fill(agreement=world.agreement, month=first)
+    rota.rota_fill(by=None, agreement=world.agreement, month=first)
     last_day = rota.month_end(first)
     order = [m.pk for m in sorted(pool, key=lambda m: (m.name, m.pk))]
     last_member = DutyAssignment.objects.get(agreement=world.agreement, date=last_day).member_id
 
     second = last_day + DAY
-    rota.rota_fill(agreement=world.agreement, month=second)
+    rota.rota_fill(by=None, agreement=world.agreement, month=second)
 
     following = order[(order.index(last_member) + 1) % len(order)]
     assert DutyAssignment.objects.get(agreement=world.agreement, date=second).member_id == (
@@ -147,7 +148,7 @@ def test_a_day_the_pool_cannot_fill_stays_under_quota_and_is_reported(world):
     Agreement.objects.filter(pk=world.agreement.pk).update(daily_quota=2)
     world.agreement.refresh_from_db()
     month = next_month()
-    result = rota.rota_fill(agreement=world.agreement, month=month)
+    result = rota.rota_fill(by=None, agreement=world.agreement, month=month)
 
     assert result.short_days == rota.month_days(month)
     assert result.added == len(rota.month_days(month))
@@ -156,16 +157,16 @@ def test_a_day_the_pool_cannot_fill_stays_under_quota_and_is_reported(world):
 def test_filling_keeps_a_hand_made_day_and_replacing_rewrites_it(world):
     other = add_members(world, 2)
     month = next_month()
-    rota.rota_day_set(agreement=world.agreement, day=month, member_ids=[other[1].pk])
+    rota.rota_day_set(by=None, agreement=world.agreement, day=month, member_ids=[other[1].pk])
 
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
     assert list(
         DutyAssignment.objects.filter(agreement=world.agreement, date=month).values_list(
             "member", flat=True
         )
     ) == [other[1].pk]
 
-    result = rota.rota_fill(agreement=world.agreement, month=month, replace=True)
+    result = rota.rota_fill(by=None, agreement=world.agreement, month=month, replace=True)
     assert result.removed == len(rota.month_days(month))
     assert len(month_rows(world.agreement, month)) == len(rota.month_days(month))
 
@@ -177,14 +178,14 @@ def test_past_days_are_kept_by_fill_and_clear(world):
     past = DutyAssignment.objects.create(
         agreement=world.agreement, date=today - 40 * DAY, member=world.sanxia_member
     )
-    rota.rota_fill(agreement=world.agreement, month=today - 40 * DAY)
+    rota.rota_fill(by=None, agreement=world.agreement, month=today - 40 * DAY)
     assert not DutyAssignment.objects.exclude(pk=past.pk).exists()
 
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
     assert set(d for d, _m in month_rows(world.agreement, month)) == {
         day for day in rota.month_days(month) if day >= today
     }
-    removed = rota.rota_clear(agreement=world.agreement, month=month)
+    removed = rota.rota_clear(by=None, agreement=world.agreement, month=month)
     assert removed == len(rota.month_days(month)) - (today.day - 1)
     assert DutyAssignment.objects.filter(pk=past.pk).exists()
 
@@ -196,7 +197,7 @@ def test_the_rotation_runs_the_same_queries_for_few_members_and_many(world):
         DutyAssignment.objects.all().delete()
         add_members(world, size, prefix=f"组{size}")
         with CaptureQueriesContext(connection) as queries:
-            rota.rota_fill(agreement=world.agreement, month=month, replace=True)
+            rota.rota_fill(by=None, agreement=world.agreement, month=month, replace=True)
         counts.append(len(queries))
     assert counts[0] == counts[1]
 
@@ -208,7 +209,9 @@ def test_a_day_refuses_more_than_the_quota_and_writes_nothing(world):
     others = add_members(world, 2)
     day = next_month()
     with pytest.raises(Exception, match="每天最多安排 1 人"):
-        rota.rota_day_set(agreement=world.agreement, day=day, member_ids=[m.pk for m in others])
+        rota.rota_day_set(
+            by=None, agreement=world.agreement, day=day, member_ids=[m.pk for m in others]
+        )
     assert not DutyAssignment.objects.exists()
 
 
@@ -216,7 +219,9 @@ def test_a_day_refuses_a_member_on_approved_leave(world):
     day = next_month() + 2 * DAY
     approve_leave(world, world.sanxia_member, day)
     with pytest.raises(Exception, match=world.sanxia_member.name):
-        rota.rota_day_set(agreement=world.agreement, day=day, member_ids=[world.sanxia_member.pk])
+        rota.rota_day_set(
+            by=None, agreement=world.agreement, day=day, member_ids=[world.sanxia_member.pk]
+        )
     assert not DutyAssignment.objects.exists()
 
 
@@ -326,7 +331,7 @@ def test_another_agencys_office_finds_no_rota_and_changes_nothing(
 ):
     add_members(world, 2)
     month = next_month()
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
     before = sorted(month_rows(world.agreement, month))
     client.force_login(other_agency_office)
     pk = world.agreement.pk
@@ -353,7 +358,7 @@ def test_the_community_reads_the_rota_and_cannot_change_it(
 ):
     add_members(world, 2)
     month = next_month()
-    rota.rota_fill(agreement=world.agreement, month=month)
+    rota.rota_fill(by=None, agreement=world.agreement, month=month)
     before = sorted(month_rows(world.agreement, month))
     for user in (community_staff, grid_worker):
         client.force_login(user)
@@ -425,7 +430,7 @@ def test_the_month_page_runs_the_same_queries_for_a_small_and_a_big_rota(
         DutyAssignment.objects.all().delete()
         add_members(world, size, prefix=f"组{size}")
         Agreement.objects.filter(pk=world.agreement.pk).update(daily_quota=min(size, 3))
-        rota.rota_fill(agreement=Agreement.objects.get(pk=world.agreement.pk), month=month)
+        rota.rota_fill(by=None, agreement=Agreement.objects.get(pk=world.agreement.pk), month=month)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(month_url(world, month)).status_code == 200
         counts.append(len(queries))
@@ -509,3 +514,41 @@ def test_the_street_officer_reads_the_rotas_of_the_streets_communities(
     fill = reverse("activities:rota_fill", args=[world.agreement.pk])
     assert client.post(fill, {"month": f"{next_month():%Y-%m}"}).status_code == 403
     assert not DutyAssignment.objects.exists()
+
+
+def test_every_change_of_the_rota_is_in_its_history_with_who_and_why(world, client, agency_office):
+    others = add_members(world, 2)
+    client.force_login(agency_office)
+    month = next_month()
+    fill = reverse("activities:rota_fill", args=[world.agreement.pk])
+    client.post(fill, {"month": f"{month:%Y-%m}", "replace": "0"})
+    first_on_duty = DutyAssignment.objects.get(date=month).member
+    other = next(m for m in [world.sanxia_member, *others] if m != first_on_duty)
+    client.post(day_url(world), {"date": month.isoformat(), "members": [other.pk]})
+    client.post(
+        reverse("activities:rota_clear", args=[world.agreement.pk]), {"month": f"{month:%Y-%m}"}
+    )
+    assert not DutyAssignment.objects.exists()
+
+    days = len(rota.month_days(month))
+    history = DutyAssignment.history.all()
+    assert Counter((h.history_type, h.history_change_reason, h.history_user) for h in history) == {
+        ("+", ChangeReason.ROTA_FILLED, agency_office): days,
+        ("-", ChangeReason.ROTA_SET, agency_office): 1,
+        ("+", ChangeReason.ROTA_SET, agency_office): 1,
+        ("-", ChangeReason.ROTA_CLEARED, agency_office): days,
+    }
+    first_day = history.filter(date=month).order_by("history_date", "history_id")
+    assert [(h.history_type, h.member_id) for h in first_day] == [
+        ("+", first_on_duty.pk),
+        ("-", first_on_duty.pk),
+        ("+", other.pk),
+        ("-", other.pk),
+    ]
+    page = client.get(day_url(world), {"date": month})
+    assert [(h.history_type, h.member_id) for h in page.context["history"]] == [
+        ("-", other.pk),
+        ("+", other.pk),
+        ("-", first_on_duty.pk),
+        ("+", first_on_duty.pk),
+    ]
