@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods
 
 from communities.history import change_reason_label
 from communities.models import Agreement
+from communities.pagination import Paginator
 from communities.permissions import can_keep_rota, can_see_rota, rota_agreements
 
 from .. import figures
@@ -116,31 +117,45 @@ def _weeks(agreement, month: dt.date, assignments, today: dt.date) -> list[list[
     return weeks
 
 
+INDEX_ORDER = ("community__name", "agency__name", "pk")
+INDEX_PAGE_SIZE = 20
+
+
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def rota_index(request):
-    """The agreements whose rota the viewer keeps or reads, with this month's duty fulfilment."""
+    """The agreements whose rota the viewer keeps or reads (those not over before this month),
+    with this month's duty fulfilment, a page at a time."""
     _require_rota(request.user)
     today = timezone.localdate()
     first = today.replace(day=1)
-    agreements = list(
-        figures.with_duty_fulfilment(
-            rota_agreements_of(request.user)
-            .filter(ends_on__gte=first)
-            .order_by("community__name", "agency__name", "pk"),
+
+    def read(ids):
+        # The fulfilment for the page's agreements alone.
+        return figures.with_duty_fulfilment(
+            Agreement.objects.filter(pk__in=ids)
+            .select_related("agency", "community")
+            .order_by(*INDEX_ORDER),
             name="month",
             start=first,
             end=service.month_end(first),
             today=today,
-        )[:100]
+        )
+
+    agreements = (
+        Agreement.objects.filter(rota_agreements(request.user), ends_on__gte=first)
+        .exclude(status=Agreement.Status.DRAFT)
+        .order_by(*INDEX_ORDER)
     )
-    for agreement in agreements:
+    page = Paginator(agreements, INDEX_PAGE_SIZE, read=read).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    for agreement in page.object_list:
         agreement.fulfilment = figures.annotated_duty_fulfilment(agreement, "month")
         agreement.in_force_today = service.in_force_on(agreement, today)
     return render(
         request,
         "activities/rota_index.html",
-        {"agreements": agreements, "month": first, "keeps": can_keep_rota(request.user)},
+        {"page": page, "month": first, "keeps": can_keep_rota(request.user)},
     )
 
 
@@ -178,7 +193,7 @@ def rota_month(request, pk):
             "can_change": keeps and any(day.editable for day in days),
             "previous_url": (
                 _month_url(agreement, previous_month)
-                if previous_month <= agreement.ends_on and last >= agreement.starts_on
+                if month - dt.timedelta(days=1) >= agreement.starts_on
                 else None
             ),
             "next_url": (

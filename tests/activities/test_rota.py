@@ -18,7 +18,7 @@ from activities.models import Activity, DutyAssignment, Participation
 from activities.services import rota
 from communities.dates import local_midnight
 from communities.history import ChangeReason
-from communities.models import Agreement
+from communities.models import Agency, Agreement
 from members.models import Member, Registration
 from notifications.models import Notification
 
@@ -552,3 +552,29 @@ def test_every_change_of_the_rota_is_in_its_history_with_who_and_why(world, clie
         ("-", first_on_duty.pk),
         ("+", first_on_duty.pk),
     ]
+
+
+def test_the_list_of_rotas_runs_the_same_queries_for_one_agreement_and_a_page_of_them(
+    world, client, community_staff
+):
+    client.force_login(community_staff)
+    counts = []
+    for extra in (0, 30):
+        today = timezone.localdate()
+        for n in range(extra):
+            agency = Agency.objects.create(name=f"单位{n}")
+            Agreement.objects.create(
+                agency=agency,
+                community=world.shengli,
+                number=f"GJ-R-{n}",
+                starts_on=today - 10 * DAY,
+                ends_on=today + 100 * DAY,
+                status=Agreement.Status.ACTIVE,
+                signed_on=today - 10 * DAY,
+            )
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("activities:rota"))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 15
+    assert len(response.context["page"].object_list) == 20

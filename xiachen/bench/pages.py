@@ -70,6 +70,7 @@ PAGINATED = {
     "reports:review",
     "reports:export_log",
     "activities:dispute_list",
+    "activities:rota",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
