@@ -29,6 +29,10 @@ from members.models import Member, Registration
 
 from ..models import DutyAssignment, Participation
 
+# The years a rota can be asked for: far enough either way for any agreement, near enough that
+# the month before and after (and their local midnights) are dates.
+YEARS = range(1900, 3000)
+
 
 def month_start(text: str | None, today: dt.date | None = None) -> dt.date:
     """The first day of the month `text` names ("2026-12"); this month for anything else, so
@@ -36,9 +40,11 @@ def month_start(text: str | None, today: dt.date | None = None) -> dt.date:
     today = today or timezone.localdate()
     try:
         year, month = (int(part) for part in (text or "").split("-"))
-        return dt.date(year, month, 1)
+        if year in YEARS:
+            return dt.date(year, month, 1)
     except (TypeError, ValueError):
-        return today.replace(day=1)
+        pass
+    return today.replace(day=1)
 
 
 def month_end(first: dt.date) -> dt.date:

@@ -45,7 +45,8 @@ def _require_rota(user):
 def rota_agreements_of(user):
     """The signed agreements whose rota the viewer sees (drafts have none)."""
     return (
-        Agreement.objects.filter(rota_agreements(user))
+        Agreement.objects.visible_to(user)
+        .filter(rota_agreements(user))
         .exclude(status=Agreement.Status.DRAFT)
         .select_related("agency", "community")
     )
@@ -143,7 +144,8 @@ def rota_index(request):
         )
 
     agreements = (
-        Agreement.objects.filter(rota_agreements(request.user), ends_on__gte=first)
+        Agreement.objects.visible_to(request.user)
+        .filter(rota_agreements(request.user), ends_on__gte=first)
         .exclude(status=Agreement.Status.DRAFT)
         .order_by(*INDEX_ORDER)
     )
@@ -211,9 +213,12 @@ def _day(request, today: dt.date) -> dt.date:
     if not text:
         return today
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError as exc:
         raise Http404 from exc
+    if day.year not in service.YEARS:
+        raise Http404
+    return day
 
 
 @login_required

@@ -310,13 +310,15 @@ def test_a_past_day_cannot_be_changed(world, client, agency_office):
     assert not DutyAssignment.objects.exists()
 
 
-@pytest.mark.parametrize("date", ["NaN", "2026-02-30", "99999-01-01"])
+@pytest.mark.parametrize("date", ["NaN", "2026-02-30", "99999-01-01", "0001-01-01", "9999-12-31"])
 def test_a_day_that_is_no_date_is_not_found(world, client, agency_office, date):
     client.force_login(agency_office)
     assert client.get(day_url(world) + f"?date={date}").status_code == 404
 
 
-@pytest.mark.parametrize("month", ["", "NaN", "2026-13", "0-0", "x-y-z"])
+@pytest.mark.parametrize(
+    "month", ["", "NaN", "2026-13", "0-0", "x-y-z", "0001-01", "9999-12", "-1-1"]
+)
 def test_a_month_that_is_no_month_shows_this_month(world, client, agency_office, month):
     client.force_login(agency_office)
     response = client.get(
@@ -324,6 +326,9 @@ def test_a_month_that_is_no_month_shows_this_month(world, client, agency_office,
     )
     assert response.status_code == 200
     assert response.context["month"] == timezone.localdate().replace(day=1)
+    for name in ("activities:rota_fill", "activities:rota_clear", "reports:rota_export"):
+        url = reverse(name, args=[world.agreement.pk])
+        assert client.get(url, {"month": month}).status_code == 200
 
 
 def test_another_agencys_office_finds_no_rota_and_changes_nothing(
