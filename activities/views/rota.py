@@ -273,6 +273,13 @@ def rota_day(request, pk):
     for version in history:
         version.reason = change_reason_label(version.history_change_reason)
     away = {member_id for member_id, _date in service.on_leave(pool.values("pk"), day, day)}
+    # The pool's ticks written by the template from one list: rendered through the widget, a
+    # few thousand members took seconds.
+    ticked = form.data.getlist("members") if form.is_bound else current
+    chosen = {str(value) for value in ticked}
+    choices = [
+        (pk, name, str(pk) in chosen, pk in away) for pk, name in pool.values_list("pk", "name")
+    ]
     return render(
         request,
         "activities/rota_day.html",
@@ -281,7 +288,7 @@ def rota_day(request, pk):
             "day": day,
             "form": form,
             "can_edit": can_edit,
-            "away": away,
+            "choices": choices,
             "history": history,
             "month_url": _month_url(agreement, day.replace(day=1)),
         },
