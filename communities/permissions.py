@@ -378,6 +378,32 @@ def rota_agreements(user) -> Q:
     return any_of(agency__in=scope.agency_ids, community__in=scope.place_community_ids)
 
 
+# --- Charts ----------------------------------------------------------------------------------
+
+
+class ChartLens(TextChoices):
+    """Whose figures the charts (统计图表) show."""
+
+    AGENCY = "agency", _("Our agency's members")
+    PLACES = "places", _("Activities in our communities")
+    CITY = "city", _("The whole city")
+
+
+def chart_lenses(user) -> list[str]:
+    """The lenses the charts offer the viewer: an agency party office its members' figures
+    (wherever they served); community staff, grid workers and street officers those of the
+    activities in the communities they work in or oversee; city administrators the city's."""
+    scope = scope_of(user)
+    lenses = []
+    if scope.agency_ids:
+        lenses.append(ChartLens.AGENCY)
+    if scope.place_community_ids:
+        lenses.append(ChartLens.PLACES)
+    if scope.city:
+        lenses.append(ChartLens.CITY)
+    return lenses
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -404,10 +430,13 @@ def menu(user, *, is_member: bool) -> dict:
     return {
         "activities": can_list_activities(user),
         "report_ins": community_staff,
+        "report_in": is_member,
+        "my_record": is_member,
         "roster": can_keep_roster(user),
         "notes": community_staff or is_member,
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),
         "rota": can_see_rota(user),
+        "charts": bool(chart_lenses(user)),
     }

@@ -5,8 +5,10 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
@@ -39,6 +41,24 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def no_knocks_counted():
+    """The doors without a sign-in (activation links, password reset) count each address's
+    tries in the cache, and the tests all come from the same address: each test starts from
+    none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def site_language_after_each_test():
+    """A test that switches the language (a page in English, `translation.override` left
+    open by a failure) leaves the site's language behind it for the next one."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

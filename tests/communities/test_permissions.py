@@ -279,11 +279,17 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes", "rota"}),
-        ("street_officer", {"activities", "outbox", "rota"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes", "rota"}),
-        ("agency_office", {"roster", "outbox", "review", "rota"}),
-        ("member_user", {"notes"}),
+        (
+            "city_admin",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts", "rota"},
+        ),
+        ("street_officer", {"activities", "outbox", "charts", "rota"}),
+        (
+            "community_staff",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts", "rota"},
+        ),
+        ("agency_office", {"roster", "outbox", "review", "charts", "rota"}),
+        ("member_user", {"notes", "report_in", "my_record"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):
