@@ -19,7 +19,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
 
 from communities.dates import local_midnight
-from communities.models import Agency, Agreement, StaffRole
+from communities.models import Agency, StaffRole
 from members.models import Member
 from notifications.models import Notification
 from notifications.notify import Outgoing, in_chunks, notify_each, unsent
@@ -288,11 +288,7 @@ def duty_roster(now: dt.datetime, *, enqueue: bool = False) -> int:
     # "Tomorrow" must not reach them on the day itself: quiet hours never hold it past midnight.
     deadline = local_midnight(tomorrow)
     slot = tomorrow.isoformat()
-    assignments = DutyAssignment.objects.filter(
-        date=tomorrow,
-        member__status=Member.Status.ACTIVE,
-        agreement__in=Agreement.objects.in_force(tomorrow),
-    )
+    assignments = DutyAssignment.objects.on_duty(tomorrow)
     due = unsent(
         assignments,
         kind=Notification.Kind.DUTY_ROSTER,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activity, doors, notes, review, rollcall, signup
+from .views import activity, doors, notes, review, rollcall, rota, signup
 
 app_name = "activities"
 
@@ -29,6 +29,11 @@ urlpatterns = [
         review.participation_backfill_view,
         name="participation_backfill",
     ),
+    path("rota/", rota.rota_index, name="rota"),
+    path("rota/<int:pk>/", rota.rota_month, name="rota_month"),
+    path("rota/<int:pk>/day/", rota.rota_day, name="rota_day"),
+    path("rota/<int:pk>/fill/", rota.rota_fill, name="rota_fill"),
+    path("rota/<int:pk>/clear/", rota.rota_clear, name="rota_clear"),
     path("updates/", notes.work_update_list, name="work_update_list"),
     path("updates/new/", notes.work_update_create, name="work_update_create"),
     path("concerns/", notes.concern_list, name="concern_list"),

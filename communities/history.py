@@ -30,6 +30,9 @@ class ChangeReason(models.TextChoices):
     WAITLISTED = "waitlisted", _("Joined the waitlist")
     SIGN_UP_CANCELLED = "sign-up cancelled", _("Sign-up cancelled by the member")
     SEAT_GIVEN = "seat from the waitlist", _("Seat given from the waitlist")
+    ROTA_FILLED = "rota filled", _("Duty rota filled by rotation")
+    ROTA_SET = "rota set by hand", _("Duty rota changed by hand")
+    ROTA_CLEARED = "rota cleared", _("Duty rota cleared")
 
 
 def change_reason_label(code: str | None) -> str:

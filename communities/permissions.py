@@ -355,6 +355,40 @@ def can_answer_disputes(user) -> bool:
     return scope.city or bool(scope.community_ids)
 
 
+# --- The duty rota (排班) ----------------------------------------------------------------------
+
+
+def rota_agency_ids(user) -> frozenset:
+    """The agencies whose duty rota the viewer keeps: those of their agency party office roles.
+    The office assigns its own members; nobody else writes a rota."""
+    return scope_of(user).agency_ids
+
+
+def can_keep_rota(user, agreement=None) -> bool:
+    """Assigns members to days under `agreement` (any of the viewer's agencies' when None)."""
+    agency_ids = rota_agency_ids(user)
+    if agreement is None:
+        return bool(agency_ids)
+    return agreement.agency_id in agency_ids
+
+
+def can_see_rota(user) -> bool:
+    """The rota's pages: the agency office keeps it; the community's staff and grid workers,
+    the officers of its street and the city read who is on duty there."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.agency_ids or scope.place_community_ids)
+
+
+def rota_agreements(user) -> Q:
+    """Which agreements' rotas the viewer sees: its agencies' (the office) and those of the
+    communities it works in or oversees; every one for the city. A member's login sees none
+    here: their own duty days come to them as reminders."""
+    scope = scope_of(user)
+    if scope.city:
+        return Q()
+    return any_of(agency__in=scope.agency_ids, community__in=scope.place_community_ids)
+
+
 # --- Charts ----------------------------------------------------------------------------------
 
 
@@ -438,6 +472,7 @@ def menu(user, *, is_member: bool) -> dict:
         "review": can_review_attendance(user),
         "attendance_report": can_see_attendance_report(user),
         "disputes": can_answer_disputes(user),
+        "rota": can_see_rota(user),
         "charts": bool(chart_lenses(user)),
         "street_overview": can_see_street_overview(user),
         "city_overview": can_see_city_overview(user),

@@ -16,6 +16,7 @@ worker builds the sheet again in the office's scope of the time.
 """
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -304,3 +305,56 @@ class RosterExporter(ListExporter):
                 member.get_status_display(),
                 member.left_on.isoformat() if member.left_on else "",
             ]
+
+
+class RotaExporter(ListExporter):
+    """A month of an agreement's duty rota (排班), a line a day: who is on duty, their mobiles
+    (masked unless asked for in full) and whether the day is under quota. One query for the
+    month."""
+
+    identifier = "rota"
+    title = gettext_lazy("Duty rota")
+
+    def __init__(self, agreement, first, last, **kwargs):
+        super().__init__(**kwargs)
+        self.agreement, self.first, self.last = agreement, first, last
+
+    def heading(self) -> str:
+        return _("%(title)s · %(agency)s — %(community)s · %(month)s · made %(time)s") % {
+            "title": self.title,
+            "agency": self.agreement.agency.name,
+            "community": self.agreement.community.name,
+            "month": date_format(self.first, "YEAR_MONTH_FORMAT"),
+            "time": self.made_at(),
+        }
+
+    def columns(self):
+        return [
+            Column(pgettext("rota", "Date"), 10),
+            Column(pgettext("rota", "Weekday"), 6),
+            Column(pgettext("rota", "On duty"), 24),
+            Column(pgettext("rota", "Mobile"), 24),
+            Column(pgettext("rota", "On duty / quota"), 8),
+        ]
+
+    def rows(self):
+        by_day = {}
+        assignments = (
+            self.agreement.duty_assignments.filter(date__gte=self.first, date__lte=self.last)
+            .select_related("member")
+            .order_by("date", "member__name", "pk")
+        )
+        for assignment in assignments:
+            by_day.setdefault(assignment.date, []).append(assignment.member)
+        quota = self.agreement.daily_quota
+        day = self.first
+        while day <= self.last:
+            members = by_day.get(day, [])
+            yield [
+                day,
+                date_format(day, "D"),
+                "、".join(member.name for member in members),
+                "、".join(self.mobile(member.mobile) for member in members),
+                f"{len(members)}/{quota}",
+            ]
+            day += dt.timedelta(days=1)

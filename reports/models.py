@@ -32,6 +32,7 @@ class ExportLog(models.Model):
     class What(models.TextChoices):
         # One per exporter (reports.exports.ListExporter.identifier).
         ROSTER = "roster", _("Roster")
+        ROTA = "rota", _("Duty rota")
         RECORDS = "records", _("Attendance records")
         # A member's download of everything held about them.
         MY_DATA = "my_data", _("My data")

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from . import attendance, charts, export_log, jobs, me, overview, records, review, roster, views
+from . import (
+    attendance,
+    charts,
+    export_log,
+    jobs,
+    me,
+    overview,
+    records,
+    review,
+    roster,
+    rota,
+    views,
+)
 
 app_name = "reports"
 
@@ -9,6 +21,7 @@ urlpatterns = [
     # The roster's member page and export; its list and changes are members.roster_urls'.
     path("roster/<int:pk>/", roster.roster_member, name="roster_member"),
     path("roster/export/", roster.roster_export, name="roster_export"),
+    path("rota/<int:pk>/export/", rota.rota_export, name="rota_export"),
     path("exports/", export_log.export_log, name="export_log"),
     path("exports/<int:pk>/", jobs.export_job, name="export_job"),
     path("exports/<int:pk>/download/", jobs.export_download, name="export_download"),

@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from activities import figures
-from activities.models import Activity, Concern, Participation
+from activities.models import Activity, Concern, DutyAssignment, Participation
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import scope_of
 from members.models import Member, Registration, member_of
@@ -158,6 +158,26 @@ def community_section(user, scope, now):
     }
 
 
+def on_duty_section(user, scope, now):
+    """Who is on duty in the viewer's communities today and tomorrow (排班), in one query."""
+    today = timezone.localdate(now)
+    days = [today, today + dt.timedelta(days=1)]
+    rows = (
+        DutyAssignment.objects.visible_to(user)
+        .on_duty(*days)
+        .filter(agreement__community__in=scope.community_ids)
+        .select_related("member", "agreement__agency", "agreement__community")
+        .order_by("date", "agreement__community__name", "agreement__agency__name", "member__name")
+    )
+    by_day = {day: [] for day in days}
+    for row in rows:
+        by_day[row.date].append(row)
+    return {
+        "days": [{"date": day, "is_today": day == today, "rows": by_day[day]} for day in days],
+        "several_communities": len(scope.community_ids) > 1,
+    }
+
+
 def agency_section(user, scope, now):
     members = Member.objects.visible_to(user).filter(agency__in=scope.agency_ids)
     month_start, month_end = figures.month_bounds(timezone.localdate(now))
@@ -241,6 +261,7 @@ def dashboard(request):
         "street": street_section(user, scope) if scope.street_ids else None,
         # Only community staff and grid workers have communities in their scope.
         "community": community_section(user, scope, now) if scope.community_ids else None,
+        "on_duty": on_duty_section(user, scope, now) if scope.community_ids else None,
         "agency": agency_section(user, scope, now) if scope.agency_ids else None,
         "mine": member_section(user, member, now) if member else None,
     }

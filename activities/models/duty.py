@@ -2,7 +2,9 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from communities.models import Agreement
 from communities.permissions import any_of, own, scope_of
@@ -21,6 +23,14 @@ class DutyAssignmentQuerySet(models.QuerySet):
                 **own(scope),
             )
         )
+
+    def on_duty(self, *days):
+        """Who is on duty on `days`: assignments under an agreement in force that day, of
+        members still with their agency. The duty-roster reminder and the dashboards."""
+        on_days = Q(pk__in=[])
+        for day in days:
+            on_days |= Q(date=day, agreement__in=Agreement.objects.in_force(day))
+        return self.filter(on_days, member__status=Member.Status.ACTIVE)
 
 
 class DutyAssignment(models.Model):
@@ -41,6 +51,11 @@ class DutyAssignment(models.Model):
     )
     note = models.CharField(_("note"), max_length=100, blank=True)
 
+    # Who put whom on duty or took them off, and when (activities.services.rota writes it).
+    history = HistoricalRecords(
+        verbose_name=_("historical duty assignment"),
+        verbose_name_plural=_("historical duty assignments"),
+    )
     objects = DutyAssignmentQuerySet.as_manager()
 
     class Meta:

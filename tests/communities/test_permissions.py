@@ -290,14 +290,15 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
                 "charts",
                 "street_overview",
                 "city_overview",
+                "rota",
             },
         ),
-        ("street_officer", {"activities", "outbox", "charts", "street_overview"}),
+        ("street_officer", {"activities", "outbox", "charts", "street_overview", "rota"}),
         (
             "community_staff",
-            {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts", "rota"},
         ),
-        ("agency_office", {"roster", "outbox", "review", "attendance_report", "charts"}),
+        ("agency_office", {"roster", "outbox", "review", "attendance_report", "charts", "rota"}),
         ("member_user", {"notes", "join", "report_in", "my_record"}),
     ],
 )

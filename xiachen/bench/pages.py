@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
+from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
 from members.models import Member, Registration
 from notifications.models import Notification
@@ -43,7 +44,12 @@ ADMIN_TARGET = 0.200
 # is written by a worker (its own line: xiachen/bench/exports.py); the walk builds every export
 # in the request, whatever its size, so that the demo's and the city's answers compare.
 EXPORT_TARGET = 10.0
-EXPORTS = {"reports:roster_export", "reports:records_export", "reports:attendance_export"}
+EXPORTS = {
+    "reports:roster_export",
+    "reports:records_export",
+    "reports:attendance_export",
+    "reports:rota_export",
+}
 # The attendance report aggregates every record of an office's members (issue 9: p95 ≤ 300 ms
 # for the largest agency's year; xiachen/bench/attendance.py times that one).
 REPORTS = {"reports:attendance"}
@@ -84,6 +90,7 @@ PAGINATED = {
     "activities:open_activities",
     "reports:overview_street",
     "reports:overview_city",
+    "activities:rota",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
@@ -156,6 +163,11 @@ def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
 
+def _rota(user):
+    """The first agreement whose duty rota the account sees (its agency's or community's)."""
+    return rota_agreements_of(user).order_by("pk").first()
+
+
 def _export_job(user):
     return ExportJob.objects.of(user).order_by("pk").first()
 
@@ -190,6 +202,11 @@ OBJECTS = {
     "roster:activation_slip": _on_roster,
     "roster:activation_revoke": _on_roster,
     "reports:roster_member": _on_roster,
+    "activities:rota_month": _rota,
+    "activities:rota_day": _rota,
+    "activities:rota_fill": _rota,
+    "activities:rota_clear": _rota,
+    "reports:rota_export": _rota,
     "reports:export_job": _export_job,
     "reports:export_download": _export_job,
     "members:registration_approve": _first(Registration),
