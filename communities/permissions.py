@@ -344,6 +344,31 @@ def can_answer_disputes(user) -> bool:
     return scope.city or bool(scope.community_ids)
 
 
+# --- Annual evaluation ----------------------------------------------------------------------
+
+
+def evaluation_community_ids(user) -> frozenset:
+    """The communities whose members the viewer rates in the annual evaluation (年度评价): those
+    they work in (staff and grid workers). A city administrator reads ratings in the admin and
+    rates nobody: a rating is the community's word."""
+    return scope_of(user).community_ids
+
+
+def can_evaluate(user, community=None) -> bool:
+    """Rates the members reported in to `community` (any of the viewer's when None) and answers
+    the objections to its ratings."""
+    community_ids = evaluation_community_ids(user)
+    if community is None:
+        return bool(community_ids)
+    return community.pk in community_ids
+
+
+def can_see_agency_evaluations(user) -> bool:
+    """The ratings of an agency's members from every community, and the agency's yearly
+    summary: the agency party office's."""
+    return bool(scope_of(user).agency_ids)
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -375,4 +400,7 @@ def menu(user, *, is_member: bool) -> dict:
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),
+        "evaluations": can_evaluate(user),
+        "agency_evaluations": can_see_agency_evaluations(user),
+        "my_evaluations": is_member,
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_log, review, roster, views
+from . import evaluation, export_log, review, roster, views
 
 app_name = "reports"
 
@@ -13,4 +13,12 @@ urlpatterns = [
     path("review/", review.review_list, name="review"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("evaluations/", evaluation.evaluation_list, name="evaluations"),
+    path("evaluations/member/<int:pk>/", evaluation.evaluation_member, name="evaluation_member"),
+    path("evaluations/agency/", evaluation.agency_evaluations, name="agency_evaluations"),
+    path("evaluations/mine/", evaluation.evaluations_mine, name="evaluations_mine"),
+    path("evaluations/<int:pk>/object/", evaluation.objection_raise, name="objection_raise"),
+    path("objections/<int:pk>/", evaluation.objection_answer, name="objection_answer"),
+    path("summary/member/<int:pk>/", evaluation.summary_member, name="summary_member"),
+    path("summary/agency/", evaluation.summary_agency, name="summary_agency"),
 ]
