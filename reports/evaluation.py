@@ -132,8 +132,12 @@ def evaluation_list(request):
         year = _posted_year(request)
         ratings, posted = _posted_ratings(request.POST)
         try:
+            # The year as posted: a bad one is refused, never taken for another year.
             saved = services.evaluations_save(
-                by=request.user, community=community, year=year, ratings=ratings
+                by=request.user,
+                community=community,
+                year=request.POST.get("year"),
+                ratings=ratings,
             )
         except ValidationError as exc:
             errors = _errors(exc)
@@ -244,7 +248,7 @@ def evaluation_member(request, pk):
             services.evaluations_save(
                 by=request.user,
                 community=community,
-                year=year,
+                year=request.POST.get("year"),
                 ratings={member.pk: (form.cleaned_data["rating"], form.cleaned_data["comment"])},
             )
         except ValidationError as exc:

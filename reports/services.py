@@ -163,7 +163,7 @@ def evaluations_save(
     *,
     by,
     community,
-    year: int,
+    year: int | str | None,
     ratings: Mapping[int, tuple[str, str]],
     now: dt.datetime | None = None,
     reason: str = HistoryReason.RATED,
