@@ -408,3 +408,32 @@ def test_the_agency_summary_counts_its_members_ratings_only(client, world, ratin
     # Another agency's id asks for nothing: the office's own agency is shown.
     body = client.get(f"/summary/agency/?agency={world.yuanlin.pk}").content.decode()
     assert world.yuanlin.name not in body
+
+
+@pytest.mark.parametrize(
+    "persona",
+    [
+        "community_staff",
+        "other_community_staff",
+        "grid_worker",
+        "street_officer",
+        "agency_office",
+        "other_agency_office",
+        "member_user",
+        "other_member_user",
+    ],
+)
+def test_the_scopes_count_what_their_sql_reference_counts(
+    request, world, ratings, objection, persona
+):
+    from django.db import connection
+
+    from xiachen.bench.scopes import reference_sql
+
+    user = request.getfixturevalue(persona)
+    for model in (Evaluation, EvaluationObjection):
+        sql, params = reference_sql(model, user)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            expected = cursor.fetchone()[0]
+        assert model.objects.visible_to(user).count() == expected, model
