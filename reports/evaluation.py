@@ -66,20 +66,25 @@ def _errors(exc: ValidationError) -> list[str]:
 # --- The community rates -------------------------------------------------------------------
 
 
-def _community(request) -> Community:
-    """The community whose members the viewer rates: `?community=` among theirs, else the first
-    of theirs by name. 403 for anyone who rates nobody."""
+def _communities(request) -> tuple[Community, list[Community]]:
+    """The community whose members the viewer rates — `?community=` among theirs, else the
+    first of theirs by name — and all of theirs. 403 for anyone who rates nobody; 404 for a
+    community not theirs."""
     community_ids = evaluation_community_ids(request.user)
     if not community_ids:
         raise PermissionDenied
-    communities = Community.objects.filter(pk__in=community_ids).order_by("name", "pk")
+    communities = list(Community.objects.filter(pk__in=community_ids).order_by("name", "pk"))
     wanted = request.POST.get("community") or request.GET.get("community")
-    if wanted:
-        try:
-            return get_object_or_404(communities, pk=int(wanted))
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise Http404 from exc
-    return communities[0]
+    if not wanted:
+        return communities[0], communities
+    for community in communities:
+        if str(community.pk) == str(wanted).strip():
+            return community, communities
+    raise Http404
+
+
+def _community(request) -> Community:
+    return _communities(request)[0]
 
 
 def _with_rating(members, community, year):
@@ -125,7 +130,7 @@ def _posted_ratings(post) -> tuple[dict, dict]:
 def evaluation_list(request):
     """The members reported in to the community, by name, a page at a time: each one's
     evidence for the year and their rating, all saved at once."""
-    community = _community(request)
+    community, communities = _communities(request)
     year = _year(request)
     errors, posted = [], {}
     if request.method == "POST":
@@ -151,7 +156,8 @@ def evaluation_list(request):
             else:
                 messages.info(request, _("Nothing has changed."))
             return redirect(_list_url(community, year, request.POST.get("page")))
-    query = (request.GET.get("q") or "").strip()[:50]
+    # NUL is no character of a name, and PostgreSQL refuses it in a query.
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:50]
     members = services.rateable_members(community)
     if query:
         members = members.matching(query)
@@ -172,9 +178,7 @@ def evaluation_list(request):
     )
     context = {
         "community": community,
-        "communities": list(
-            Community.objects.filter(pk__in=evaluation_community_ids(request.user)).order_by("name")
-        ),
+        "communities": communities,
         "year": year,
         "years": _years(),
         "extra": f"&community={community.pk}",

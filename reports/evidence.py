@@ -119,6 +119,18 @@ def evidence_of(members, period: Period, community=None) -> dict[int, Evidence]:
     return evidence
 
 
+def _sum(attendances) -> figures.Attendance:
+    total = figures.NO_ATTENDANCE
+    for one in attendances:
+        total = figures.Attendance(
+            present=total.present + one.present,
+            absent=total.absent + one.absent,
+            leaves=total.leaves + one.leaves,
+            hours=total.hours + one.hours,
+        )
+    return total
+
+
 def agency_totals(members, period: Period) -> Evidence:
     """The evidence of all `members` together (an agency's yearly summary): four aggregates."""
     members = members.values("pk")
@@ -131,9 +143,12 @@ def agency_totals(members, period: Period) -> Evidence:
         households=Coalesce(Sum("households"), 0, output_field=IntegerField()),
         reached=Coalesce(Sum("households_reached"), 0, output_field=IntegerField()),
     )
+    # One pass over the agency's records, by nature (duty, volunteer), added up here.
+    by_nature = figures.attendance_by(records, "activity__nature")
+    duty = by_nature.get(Activity.Nature.DUTY, figures.NO_ATTENDANCE)
     return Evidence(
-        attendance=figures.attendance(records),
-        duty_hours=figures.attendance(records.filter(activity__nature=Activity.Nature.DUTY)).hours,
+        attendance=_sum(by_nature.values()),
+        duty_hours=duty.hours,
         concerns=concerns["raised"],
         concerns_resolved=concerns["resolved"],
         households=doors["households"],

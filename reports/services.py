@@ -147,7 +147,8 @@ def _clean(ratings: Mapping) -> dict[int, tuple[str, str]]:
     for member_id, (rating, comment) in ratings.items():
         if rating not in Rating.values:
             raise ValidationError(_("Choose one of the four ratings."), code="rating")
-        comment = (comment or "").strip()
+        # NUL is no character of a comment, and PostgreSQL refuses to store it.
+        comment = (comment or "").replace("\x00", "").strip()
         if len(comment) > COMMENT_LENGTH:
             raise ValidationError(
                 _("A comment is at most %(length)d characters."),

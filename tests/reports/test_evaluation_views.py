@@ -256,12 +256,21 @@ def test_hostile_queries_never_fail(client, world, community_staff, agency_offic
         {"member": ["1"], "rating-1": "best"},
         {"year": "abc", "member": ["1"], "rating-1": "qualified"},
         {"member": [], "page": "abc"},
+        {"member": ["1"], "rating-1": "qualified\x00"},
     ],
 )
 def test_hostile_posts_never_fail(client, world, community_staff, data):
     client.force_login(community_staff)
     assert client.post("/evaluations/", data).status_code in (302, 400)
     assert not Evaluation.objects.exists()
+
+
+def test_a_nul_in_a_comment_is_dropped(client, world, community_staff):
+    client.force_login(community_staff)
+    pk = world.sanxia_member.pk
+    data = {"member": [pk], f"rating-{pk}": "qualified", f"comment-{pk}": "积\x00极", "year": YEAR}
+    assert client.post("/evaluations/", data).status_code == 302
+    assert Evaluation.objects.get().comment == "积极"
 
 
 def test_the_list_costs_the_same_queries_for_5_and_50_members(
@@ -437,3 +446,18 @@ def test_the_scopes_count_what_their_sql_reference_counts(
             cursor.execute(sql, params)
             expected = cursor.fetchone()[0]
         assert model.objects.visible_to(user).count() == expected, model
+
+
+@pytest.mark.parametrize(
+    "persona,shown,hidden",
+    [
+        ("community_staff", "年度评价", "党员年度评价"),
+        ("agency_office", "党员年度评价", "我的年度评价"),
+        ("member_user", "我的年度评价", "党员年度评价"),
+    ],
+)
+def test_the_menu_offers_each_role_its_evaluation_page(client, request, persona, shown, hidden):
+    client.force_login(request.getfixturevalue(persona))
+    body = client.get("/").content.decode()
+    nav = body[body.index('id="main-nav"') : body.index("</nav>")]
+    assert f">{shown}</a>" in nav and f">{hidden}</a>" not in nav
