@@ -281,9 +281,12 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
     [
         ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
         ("street_officer", {"activities", "outbox"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
-        ("member_user", {"notes"}),
+        (
+            "community_staff",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "evaluations"},
+        ),
+        ("agency_office", {"roster", "outbox", "review", "agency_evaluations"}),
+        ("member_user", {"notes", "my_evaluations"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

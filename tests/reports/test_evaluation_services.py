@@ -359,3 +359,20 @@ def test_evidence_costs_the_same_queries_for_5_and_50_members(world, django_asse
     with django_assert_num_queries(4):
         found = evidence_of([m.pk for m in many], Period.year(YEAR), world.shengli)
     assert len(found) == len(many)
+
+
+@pytest.mark.parametrize("value", ["0", "4/3", "-1/3", "abc", "1/0", ""])
+def test_settings_refuse_a_share_that_is_no_share(value):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from xiachen.settings import _excellent_share
+
+    with pytest.raises(ImproperlyConfigured):
+        _excellent_share(value)
+
+
+@pytest.mark.parametrize("value, share", [("1/3", Fraction(1, 3)), ("0.3", Fraction(3, 10))])
+def test_settings_read_a_share_as_a_fraction_or_a_decimal(value, share):
+    from xiachen.settings import _excellent_share
+
+    assert _excellent_share(value) == share
