@@ -456,7 +456,9 @@ def test_the_scopes_count_what_their_sql_reference_counts(
         ("member_user", "我的年度评价", "党员年度评价"),
     ],
 )
-def test_the_menu_offers_each_role_its_evaluation_page(client, request, persona, shown, hidden):
+def test_the_menu_offers_each_role_its_evaluation_page(
+    client, request, world, persona, shown, hidden
+):
     client.force_login(request.getfixturevalue(persona))
     body = client.get("/").content.decode()
     nav = body[body.index('id="main-nav"') : body.index("</nav>")]
