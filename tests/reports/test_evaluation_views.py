@@ -404,6 +404,10 @@ def test_the_half_year_summary_is_printable_and_in_chinese(client, world, rating
     response = client.get(f"/summary/member/{world.sanxia_member.pk}/?year={YEAR}&half={half}")
     body = response.content.decode()
     assert "css/print.css" in body
+    from django.conf import settings
+
+    css = (settings.BASE_DIR / "static" / "css" / "print.css").read_text()
+    assert "size: A4" in css and "@media print" in css
     assert world.sanxia_member.name in body and "合格" in body
     assert "半年下沉社区工作情况" in body
 
