@@ -395,6 +395,8 @@ def menu(user, *, is_member: bool) -> dict:
     return {
         "activities": can_list_activities(user),
         "report_ins": community_staff,
+        "report_in": is_member,
+        "my_record": is_member,
         "roster": can_keep_roster(user),
         "notes": community_staff or is_member,
         "outbox": can_see_outbox(user),

@@ -7,18 +7,18 @@ expired link, so that tokens cannot be probed, and turns away an address that ke
 unknown ones.
 """
 
-from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+
+from communities.throttle import Door
 
 from .activation import (
     InvalidLink,
@@ -35,6 +35,7 @@ from .slips import render_slips
 # away: a token has 256 random bits, this only keeps the page from being hammered.
 FAILURES_ALLOWED = 20
 FAILURE_WINDOW = 15 * 60
+ACTIVATION_DOOR = Door("activation", FAILURES_ALLOWED, FAILURE_WINDOW)
 
 
 def _fail(request, message):
@@ -98,24 +99,6 @@ def _day(moment):
     return formats.date_format(timezone.localtime(moment).date(), "SHORT_DATE_FORMAT")
 
 
-def _client_address(request) -> str:
-    # The address as django-axes reads it for the login's lockout (the same proxy settings).
-    return get_client_ip_address(request) or ""
-
-
-def _too_many_failures(request) -> bool:
-    return cache.get(f"activation-fail:{_client_address(request)}", 0) >= FAILURES_ALLOWED
-
-
-def _count_failure(request) -> None:
-    key = f"activation-fail:{_client_address(request)}"
-    if not cache.add(key, 1, FAILURE_WINDOW):
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, FAILURE_WINDOW)
-
-
 def _invalid(request, status=404):
     response = render(request, "members/activation_invalid.html", status=status)
     response["Cache-Control"] = "no-store"
@@ -127,12 +110,12 @@ def activate(request, token):
     """The page the link opens (no sign-in): a form to set the password (GET), and setting it
     (POST), after which the member is signed in. Any link that does not work — unknown, used,
     revoked, expired — gets the same page."""
-    if _too_many_failures(request):
+    if ACTIVATION_DOOR.shut(request):
         return _invalid(request, status=429)
     try:
         link = activation_find(token)
     except InvalidLink:
-        _count_failure(request)
+        ACTIVATION_DOOR.knock(request)
         return _invalid(request)
     user = link.member.user
     form = SetPasswordForm(user, request.POST or None)

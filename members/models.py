@@ -427,3 +427,26 @@ class ActivationLink(models.Model):
         if self.expires_at <= now:
             return self.State.EXPIRED
         return self.State.ACTIVE
+
+
+class CalendarFeed(models.Model):
+    """A member's private calendar address (iCal): what they signed up for shows in their
+    phone's calendar. The token in the address is the key; renewing it makes a new one and the
+    old address stops working, as does revoking it."""
+
+    member = models.OneToOneField(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+        verbose_name=_("member"),
+    )
+    token = models.CharField(_("token"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"))
+    last_read_at = models.DateTimeField(_("last read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self):
+        return str(self.member)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.utils import bulk_create_with_history
 
 from communities.history import ChangeReason
-from communities.models import Agency, Grid
+from communities.models import Agency, Agreement, Community, Grid
 from notifications.models import Notification
 from notifications.notify import Notified, notify
 
@@ -153,6 +153,91 @@ def registration_assign_grid(*, registration: Registration, grid: Grid | None, b
     if registration.grid_id != (grid.pk if grid else None):
         registration.grid = grid
         _save(registration, by)
+    return registration
+
+
+# --- A member reporting in (报到, 双报到) ---------------------------------------------------
+
+
+def liaison_communities(member: Member, on: dt.date | None = None):
+    """The communities a member may report in to as their agency's liaison: those with an
+    agreement of the agency in force."""
+    return Community.objects.filter(
+        pk__in=Agreement.objects.in_force(on).filter(agency=member.agency_id).values("community")
+    )
+
+
+def _check_may_apply(member: Member, community: Community, kind: str, today: dt.date) -> None:
+    if member.status != Member.Status.ACTIVE:
+        raise ValidationError(
+            _("You are no longer on your agency's active roster, so you cannot report in."),
+            code="member_left",
+        )
+    live = Registration.objects.filter(
+        member=member, kind=kind, status__in=Registration.LIVE_STATUSES
+    )
+    same = live.filter(community=community).first()
+    if same is not None:
+        raise ValidationError(
+            _("You have reported in to %(community)s already: “%(status)s”.")
+            if same.status == Registration.Status.ACTIVE
+            else _("Your report-in to %(community)s is already waiting for its review."),
+            code="already_live",
+            params={"community": community.name, "status": same.get_status_display()},
+        )
+    if kind == Registration.Kind.LIAISON:
+        if not liaison_communities(member, today).filter(pk=community.pk).exists():
+            raise ValidationError(
+                _(
+                    "%(agency)s has no agreement in force with %(community)s. Report in to one "
+                    "of your agency's liaison communities, or there as a resident."
+                ),
+                code="no_agreement",
+                params={"agency": member.agency.name, "community": community.name},
+            )
+    else:
+        home = live.select_related("community").first()
+        if home is not None:
+            raise ValidationError(
+                _(
+                    "You are reported in as a resident of %(home)s. If you have moved, ask "
+                    "%(home)s to end that report-in first."
+                ),
+                code="one_residence",
+                params={"home": home.community.name},
+            )
+
+
+@transaction.atomic
+def registration_apply(
+    *, member: Member, community: Community, kind: str, now: dt.datetime | None = None
+) -> Registration:
+    """A member reports in to `community` (liaison: one of their agency's agreements in force;
+    residence: any community, one at a time). The report-in waits for the community's review
+    (PENDING). The member's row is locked while it is checked, so that two taps make one."""
+    now = now or timezone.now()
+    member = (
+        Member.objects.select_for_update(of=("self",))
+        .select_related("agency", "user")
+        .get(pk=member.pk)
+    )
+    _check_may_apply(member, community, kind, timezone.localdate(now))
+    registration = Registration(
+        member=member, community=community, kind=kind, applied_on=timezone.localdate(now)
+    )
+    _save(registration, member.user, now)
+    return registration
+
+
+@transaction.atomic
+def registration_withdraw(*, registration: Registration, by, now: dt.datetime | None = None):
+    """The member takes back a report-in still waiting for review (REVOKED, ended today)."""
+    now = now or timezone.now()
+    registration = _locked(registration)
+    _check_pending(registration)
+    registration.status = Registration.Status.REVOKED
+    registration.ended_on = timezone.localdate(now)
+    _save(registration, by, now)
     return registration
 
 

@@ -12,17 +12,37 @@ from communities.pagination import Paginator
 from communities.permissions import can_see_export_log
 from members.filters import RosterFilterSet
 
-from .models import ExportLog
+from .models import ExportJob, ExportLog
+from .review import ReviewFilterForm
 
 PAGE_SIZE = 20
+# The user's own exports written by a worker, newest first, shown above the log.
+JOBS_SHOWN = 10
 # The filters each export is narrowed by, to show a line's filters by their labels.
-FILTERS = {ExportLog.What.ROSTER: RosterFilterSet}
+FILTERS = {ExportLog.What.ROSTER: RosterFilterSet, ExportLog.What.RECORDS: ReviewFilterForm}
+
+
+def _labelled(filters) -> dict:
+    """name → (label, {value: label of a choice}) of a filter set's filters or a form's fields
+    (a model's choices are not read: those show as logged)."""
+    if hasattr(filters, "base_filters"):
+        return {
+            name: (known.label, dict(known.extra.get("choices") or ()))
+            for name, known in filters.base_filters.items()
+        }
+    return {
+        name: (
+            field.label,
+            {} if hasattr(field, "queryset") else dict(getattr(field, "choices", ())),
+        )
+        for name, field in filters.base_fields.items()
+    }
 
 
 def filters_shown(entry) -> list[tuple[str, str]]:
     """(label, value) of the line's filters, a choice by its label; a name the filters no
     longer have (renamed since) as it was logged."""
-    filters = FILTERS[entry.what].base_filters if entry.what in FILTERS else {}
+    filters = _labelled(FILTERS[entry.what]) if entry.what in FILTERS else {}
     shown = []
     # In the order the filters are offered, then any the filters no longer have.
     order = {name: index for index, name in enumerate(filters)}
@@ -31,8 +51,9 @@ def filters_shown(entry) -> list[tuple[str, str]]:
         if known is None:
             shown.append((name, str(value)))
             continue
-        choices = {str(key): label for key, label in known.extra.get("choices") or ()}
-        shown.append((str(known.label), str(choices.get(str(value), value))))
+        label, choices = known
+        choices = {str(key): text for key, text in choices.items()}
+        shown.append((str(label), str(choices.get(str(value), value))))
     return shown
 
 
@@ -50,4 +71,10 @@ def export_log(request):
     page.object_list = list(page.object_list)
     for entry in page.object_list:
         entry.filters_shown = filters_shown(entry)
-    return render(request, "reports/export_log.html", {"page": page})
+    jobs = list(
+        ExportJob.objects.of(request.user)
+        .exclude(state=ExportJob.State.EXPIRED)
+        .select_related("agency")
+        .order_by("-pk")[:JOBS_SHOWN]
+    )
+    return render(request, "reports/export_log.html", {"page": page, "jobs": jobs})

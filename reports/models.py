@@ -5,6 +5,9 @@ The annual evaluation (年度评价, point 7): a community's rating of each memb
 for a year, and a member's objections (异议) to it with the staff's answers; both written only by
 reports.services, their changes kept in the history with who and when."""
 
+import uuid
+from pathlib import Path
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -12,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community
@@ -34,10 +38,14 @@ class ExportLog(models.Model):
     class What(models.TextChoices):
         # One per exporter (reports.exports.ListExporter.identifier).
         ROSTER = "roster", _("Roster")
+        RECORDS = "records", _("Attendance records")
+        # A member's download of everything held about them.
+        MY_DATA = "my_data", _("My data")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", ".xlsx"
         CSV = "csv", ".csv"
+        JSON = "json", ".json"
 
     # PROTECT: a log keeps who exported; a login with exports is deactivated, not deleted.
     user = models.ForeignKey(
@@ -81,6 +89,135 @@ class ExportLog(models.Model):
 
     def get_absolute_url(self):
         return reverse("reports:export_log")
+
+
+class ExportJobQuerySet(models.QuerySet):
+    def of(self, user):
+        """The jobs `user` may follow and download: their own, of an agency whose log they
+        still read (an office that lost its role loses its files), or of several at once
+        while they still keep a roster. Anyone else's job is not found (404)."""
+        agency_ids = export_log_agency_ids(user)
+        if not agency_ids:
+            return self.none()
+        return self.filter(any_of(Q(agency__isnull=True), agency__in=agency_ids), user=user.pk)
+
+
+def export_file_name(job, filename):
+    """Where a job's file is kept in the default storage: a name nobody can guess, though the
+    storage is never served directly (downloads go through `reports:export_download`)."""
+    return f"exports/{timezone.localdate():%Y/%m}/{uuid.uuid4().hex}{Path(filename).suffix}"
+
+
+class ExportJob(models.Model):
+    """An export written by a Celery worker (issue 9, point 5): one too large to build while the
+    office waits for the page. Its page shows the progress and, when done, the download; the
+    file is deleted after EXPORT_RETENTION_HOURS (reports.tasks.clean_exports). The export log
+    gets its line when the file is written."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting for a worker")
+        RUNNING = "running", _("Being written")
+        DONE = "done", _("Ready")
+        FAILED = "failed", pgettext_lazy("export", "Failed")
+        EXPIRED = "expired", _("Deleted after the retention period")
+
+    class Error(models.TextChoices):
+        # What the office reads when its export failed: what happened and what to do.
+        TIMEOUT = (
+            "timeout",
+            _("The export took too long. Choose a shorter period or more filters and try again."),
+        )
+        SCOPE = "scope", _("You no longer keep this agency's members, so the export was not made.")
+        QUEUE = (
+            "queue",
+            _(
+                "The export could not be handed to the background worker. Try again in a few "
+                "minutes; if it happens again, tell the city administrator."
+            ),
+        )
+        STOPPED = (
+            "stopped",
+            _("The export stopped before it finished (the worker was restarted). Try again."),
+        )
+        FAILED = (
+            "failed",
+            _(
+                "The file could not be written. Try again; if it fails again, tell the city "
+                "administrator."
+            ),
+        )
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_jobs",
+        verbose_name=_("exported by"),
+    )
+    # The agency chosen; empty for an export of all of the office's agencies.
+    agency = models.ForeignKey(
+        Agency,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="export_jobs",
+        verbose_name=_("agency"),
+    )
+    what = models.CharField(_("export"), max_length=20, choices=ExportLog.What.choices)
+    format = models.CharField(_("format"), max_length=4, choices=ExportLog.Format.choices)
+    # The filters as the list's query string gave them (only the names its form knows): the
+    # worker cleans them again, in the office's scope of the time.
+    filters = models.JSONField(_("filters"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    full_mobiles = models.BooleanField(_("full mobiles"), default=False)
+    state = models.CharField(_("state"), max_length=10, choices=State, default=State.QUEUED)
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    file = models.FileField(_("file"), upload_to=export_file_name, blank=True, max_length=200)
+    filename = models.CharField(_("file name"), max_length=200, blank=True)
+    # Why the export failed, told to the office in its language (never a trace).
+    error = models.CharField(_("error"), max_length=10, choices=Error, blank=True)
+    # The language of the page that asked: the file's headers are in it.
+    language = models.CharField(_("language"), max_length=10, default=settings.LANGUAGE_CODE)
+    created_at = models.DateTimeField(_("asked at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    log = models.OneToOneField(
+        ExportLog,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="job",
+        verbose_name=_("export log entry"),
+    )
+
+    objects = ExportJobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("export job")
+        verbose_name_plural = _("export jobs")
+        ordering = ["-pk"]
+        indexes = [
+            # "a user's jobs, newest first" (the export log page) and the clean-up's scan.
+            models.Index(fields=["user", "-id"], name="exportjob_user_newest"),
+            models.Index(fields=["state", "finished_at"], name="exportjob_state_finished"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_what_display()} {self.get_format_display()} · {self.get_state_display()}"
+
+    def get_absolute_url(self):
+        return reverse("reports:export_job", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)
+
+    @property
+    def in_progress(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
 
 
 class EvaluationQuerySet(models.QuerySet):

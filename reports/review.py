@@ -34,6 +34,8 @@ from communities.pagination import Paginator, SortedPk
 from communities.permissions import can_review_attendance
 from communities.validators import validate_year
 
+from .jobs import export_options
+
 PAGE_SIZE = 20
 Review = Participation.Review
 # "Answered": disputed, and the community has answered since; the office acts on it next.
@@ -154,6 +156,7 @@ def review_list(request):
         "states": Review.choices,
         "to_confirm": [p.pk for p in page.object_list if not p.is_locked],
         "max_bulk": MAX_BULK,
+        **export_options(request),
     }
     return render(request, "reports/review_list.html", context)
 

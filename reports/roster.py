@@ -14,12 +14,12 @@ from activities import figures
 from activities.models import Participation
 from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
-from communities.permissions import can_keep_roster, roster_agency_ids
-from members.filters import RosterFilterSet
+from communities.permissions import can_keep_roster
 from members.forms import MemberForm
 from members.models import ActivationLink, Member, Registration
 
-from .exports import FORMATS, XLSX, RosterExporter
+from .exports import RosterExporter
+from .jobs import export
 
 # The roster's history of a member shown on their page, newest first.
 HISTORY_LIMIT = 20
@@ -112,16 +112,7 @@ def roster_member(request, pk):
 @login_required
 def roster_export(request):
     """The roster as .xlsx (`?format=xlsx`, the default) or .csv, narrowed by the list's
-    filters; mobiles masked unless `full=1`."""
+    filters, of the agency chosen (`agency=`, an office of several) or all of the office's;
+    mobiles masked unless `full=1`. A large roster is written by a worker (reports.jobs)."""
     _require_office(request)
-    filters = RosterFilterSet(request.GET, Member.objects.on_roster_of(request.user))
-    extension = request.GET.get("format", XLSX)
-    if extension not in FORMATS:
-        extension = XLSX
-    exporter = RosterExporter(filters.qs, full_mobiles=request.GET.get("full") == "1")
-    response = exporter.response(extension)
-    # The log's agency: the office's one; an office of several exports them all at once.
-    agency_ids = roster_agency_ids(request.user)
-    agency_id = next(iter(agency_ids)) if len(agency_ids) == 1 else None
-    exporter.log(user=request.user, filters=filters.in_use, agency_id=agency_id)
-    return response
+    return export(request, RosterExporter)

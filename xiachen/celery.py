@@ -30,6 +30,10 @@ app.conf.beat_schedule = {
         "task": "communities.expire_agreements",
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
     },
+    "delete old export files": {
+        "task": "reports.clean_exports",
+        "schedule": crontab(minute="35"),  # every hour
+    },
 }
 
 

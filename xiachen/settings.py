@@ -77,6 +77,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A member may type their mobile instead of their username (issue 10).
+    "members.auth.MobileBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
@@ -84,6 +86,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 # the address alone would lock out a whole agency.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# A mobile typed at the sign-in counts against the login it belongs to.
+AXES_USERNAME_CALLABLE = "members.auth.lockout_username"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
@@ -153,6 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+# A forgotten password's link works once, for this long (seconds; a day by default).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=24 * 60 * 60)
 LOGIN_REDIRECT_URL = "reports:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -406,3 +412,9 @@ def _excellent_share(value: str) -> Fraction:
 
 
 EVALUATION_EXCELLENT_SHARE = _excellent_share(env.str("EVALUATION_EXCELLENT_SHARE", default="1/3"))
+
+# Exports (issue 9, point 5): one of more rows than this is written by a Celery worker while the
+# office watches its progress; a smaller one is downloaded at once, from the same form.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=5000)
+# A file a worker wrote is deleted this many hours after it was finished (beat, every hour).
+EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)

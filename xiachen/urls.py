@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from members import password_reset
+from members.auth import SignInForm
+
 from . import views
 
 admin.site.site_header = _("Xiachen administration")
@@ -11,7 +14,27 @@ admin.site.index_title = _("City administration")
 
 urlpatterns = [
     path("", include("reports.urls")),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=SignInForm
+        ),
+        name="login",
+    ),
+    path("password/reset/", password_reset.ResetRequestView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/", password_reset.ResetDoneView.as_view(), name="password_reset_done"
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        password_reset.ResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        password_reset.ResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("communities/", include("communities.urls")),

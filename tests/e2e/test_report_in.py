@@ -101,3 +101,52 @@ def test_community_staff_approve_return_and_place_members(
     assert Notification.objects.filter(
         kind=Notification.Kind.REGISTRATION_RETURNED, recipient=zhang.user
     ).exists()
+
+
+def test_a_member_scans_the_poster_signs_in_by_mobile_reports_in_and_is_approved(
+    page, screen, live_server, world, community_staff, member_user, settings
+):
+    settings.SITE_URL = live_server.url
+    # Staff print the poster; its link is what the QR code holds.
+    log_in(page, "shengli_staff")
+    page.goto("/members/report-ins/")
+    page.get_by_test_id("tab-poster").click()
+    expect(page.get_by_test_id("poster-community")).to_have_text("胜利一路社区")
+    expect(page.get_by_test_id("poster-qr").locator("svg")).to_be_visible()
+    assert_no_horizontal_scroll(page)
+    poster_link = page.get_by_test_id("poster-url").inner_text()
+    assert poster_link == f"{live_server.url}/members/report-in/{world.shengli.pk}/"
+    page.context.clear_cookies()
+
+    # 李建华 scans the poster of the community he lives in (he is its liaison member already):
+    # signed out, the link goes through the sign-in, by mobile, and lands on its report-in.
+    page.goto(poster_link)
+    expect(page).to_have_url(re.compile(r"/login/\?next="))
+    page.get_by_label("用户名或手机号").fill("139 0000 0001")
+    page.get_by_label("密码").fill("pw-sanxia_member")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_test_id("community")).to_have_text("胜利一路社区")
+    assert_no_horizontal_scroll(page)
+    expect(page.get_by_test_id("report-in-liaison")).to_have_count(0)
+    page.get_by_test_id("report-in-residence").click()
+    expect(page.locator(".alert-success")).to_contain_text("已向胜利一路社区报到")
+    pending = page.get_by_test_id("my-report-in").filter(has_text="居住地社区")
+    expect(pending).to_contain_text("待审核")
+    assert_no_horizontal_scroll(page)
+    page.context.clear_cookies()
+
+    # The community approves it; the member sees it reported in.
+    log_in(page, "shengli_staff")
+    page.goto("/members/report-ins/")
+    page.get_by_test_id("report-in").filter(has_text="李建华").get_by_test_id("approve").click()
+    expect(page.locator(".alert-success")).to_contain_text("李建华")
+    page.context.clear_cookies()
+    log_in(page, "sanxia_member")
+    page.goto("/members/report-in/")
+    home = page.get_by_test_id("my-report-in").filter(has_text="居住地社区")
+    expect(home).to_contain_text("已报到")
+    expect(page.get_by_test_id("home")).to_contain_text("胜利一路社区")
+    registration = Registration.objects.get(
+        member=world.sanxia_member, kind=Registration.Kind.RESIDENCE
+    )
+    assert registration.status == Registration.Status.ACTIVE

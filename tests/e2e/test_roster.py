@@ -93,7 +93,7 @@ def test_the_office_imports_keeps_and_exports_its_roster(
     # The roster as .xlsx, read back.
     page.get_by_role("link", name="党员名册").last.click()
     with page.expect_download() as download:
-        page.get_by_role("link", name="导出 .xlsx").click()
+        page.get_by_role("button", name="导出 .xlsx").click()
     sheet = load_workbook(io.BytesIO(open(download.value.path(), "rb").read())).worksheets[0]
     names = [row[0].value for row in sheet.iter_rows(min_row=3)]
     assert "赵敏" in names and "钱进" not in names  # the active members, as the list shows

@@ -57,17 +57,6 @@ def html(response):
     return response.content.decode()
 
 
-@pytest.fixture(autouse=True)
-def no_failures_counted():
-    """The activation page counts an address's failed tries in the cache: each test starts
-    from none (the tests all come from 127.0.0.1)."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def office(client, agency_office):
     client.force_login(agency_office)

@@ -492,6 +492,18 @@ class TestTheLoadedDemo:
         ]
         assert {password.strip("`") for _, password, *_ in rows} == {demo.DEMO_PASSWORD}
 
+    def test_the_members_mobiles_the_readme_gives_sign_in(self, output, client):
+        text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+        stated = re.findall(r"`(\w+_member)` is\s+`(1\d{10})`", text)
+        assert {username for username, _ in stated} == {"sanxia_member", "yuanlin_member"}
+        for username, mobile in stated:
+            response = client.post("/login/", {"username": mobile, "password": "xiachen-demo"})
+            assert response.status_code == 302, username
+            assert client.session["_auth_user_id"] == str(
+                Member.objects.get(user__username=username).user_id
+            )
+            client.logout()
+
     def test_every_row_passes_model_validation(self, output):
         models = (
             Agreement,

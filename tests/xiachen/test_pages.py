@@ -87,7 +87,7 @@ def test_a_wrong_password_shows_an_error_in_chinese(client, community_staff):
     response = client.post("/login/", {"username": "shengli_staff", "password": "wrong"})
     assert response.status_code == 200
     html = page(response)
-    assert "请输入一个正确的用户名和密码" in html
+    assert "用户名（或手机号）与密码不匹配" in html
     assert "alert" in html
     assert "_auth_user_id" not in client.session
 

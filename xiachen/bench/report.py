@@ -15,6 +15,7 @@ SECTIONS = {
     "time": "One user: median time of each page",
     "scope": "Scopes: `visible_to(user).count()` beside hand-written SQL (ratio: SQL to SQL)",
     "figure": "Dashboard figures beside hand-written SQL (ratio: SQL to SQL)",
+    "export": "The largest agency's yearly records .xlsx, written as a worker writes it",
     "sweep": "The reminder sweep (beat's every-minute task)",
     "load": "Load: gunicorn and locust",
 }

@@ -112,3 +112,13 @@ def place_count(activity, lead=""):
         "pending": activity.signed_up - activity.present,
         "capacity": activity.capacity,
     }
+
+
+@register.filter
+def query_pairs(query, leave_out=""):
+    """(name, value) of each parameter of a query string (request.GET) but those named in
+    `leave_out` (comma-separated): the hidden fields that carry a list's filters into a form."""
+    left_out = set(leave_out.split(","))
+    return [
+        (name, value) for name, values in query.lists() if name not in left_out for value in values
+    ]

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('communities', '0004_city_seed'),
         ('members', '0005_activation_links'),
-        ('reports', '0001_export_log'),
+        ('reports', '0003_export_log_my_data'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,21 @@
+"""Celery tasks of the exports: the job that writes a large export, and the clean-up (beat)."""
+
+from celery import shared_task
+from django.conf import settings
+
+from notifications.tasks import RETRY
+
+from . import jobs
+
+
+@shared_task(name="reports.run_export", bind=True, **RETRY)
+def run_export(self, job_pk):
+    """Writes an export job's file (reports.jobs.run_job): acknowledged when done, so a worker
+    lost mid-file leaves the message to another, which starts the file again."""
+    return jobs.run_job(job_pk, last_try=self.request.retries >= settings.CELERY_TASK_MAX_RETRIES)
+
+
+@shared_task(name="reports.clean_exports", **RETRY)
+def clean_exports():
+    """Every hour (beat): deletes export files older than EXPORT_RETENTION_HOURS."""
+    return jobs.clean()
