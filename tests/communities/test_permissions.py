@@ -286,7 +286,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
             {"activities", "report_ins", "notes", "outbox", "disputes", "evaluations"},
         ),
         ("agency_office", {"roster", "outbox", "review", "agency_evaluations"}),
-        ("member_user", {"notes", "my_evaluations"}),
+        ("member_user", {"notes", "report_in", "my_record", "my_evaluations"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):
