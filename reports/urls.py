@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import evaluation, export_log, jobs, me, records, review, roster, views
+from . import charts, evaluation, export_log, jobs, me, records, review, roster, views
 
 app_name = "reports"
 
@@ -24,6 +24,7 @@ urlpatterns = [
     path("objections/<int:pk>/", evaluation.objection_answer, name="objection_answer"),
     path("summary/member/<int:pk>/", evaluation.summary_member, name="summary_member"),
     path("summary/agency/", evaluation.summary_agency, name="summary_agency"),
+    path("charts/", charts.charts, name="charts"),
     # A member's own record, contact details, calendar and data (我的记录).
     path("me/", me.my_record, name="my_record"),
     path("me/contact/", me.my_contact, name="my_contact"),

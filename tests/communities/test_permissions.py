@@ -279,13 +279,16 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("street_officer", {"activities", "outbox"}),
+        (
+            "city_admin",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
+        ),
+        ("street_officer", {"activities", "outbox", "charts"}),
         (
             "community_staff",
-            {"activities", "report_ins", "notes", "outbox", "disputes", "evaluations"},
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts", "evaluations"},
         ),
-        ("agency_office", {"roster", "outbox", "review", "agency_evaluations"}),
+        ("agency_office", {"roster", "outbox", "review", "charts", "agency_evaluations"}),
         ("member_user", {"notes", "report_in", "my_record", "my_evaluations"}),
     ],
 )
