@@ -389,6 +389,31 @@ def rota_agreements(user) -> Q:
     return any_of(agency__in=scope.agency_ids, community__in=scope.place_community_ids)
 
 
+# --- Annual evaluation ----------------------------------------------------------------------
+
+
+def evaluation_community_ids(user) -> frozenset:
+    """The communities whose members the viewer rates in the annual evaluation (年度评价): those
+    they work in (staff and grid workers). A city administrator reads ratings in the admin and
+    rates nobody: a rating is the community's word."""
+    return scope_of(user).community_ids
+
+
+def can_evaluate(user, community=None) -> bool:
+    """Rates the members reported in to `community` (any of the viewer's when None) and answers
+    the objections to its ratings."""
+    community_ids = evaluation_community_ids(user)
+    if community is None:
+        return bool(community_ids)
+    return community.pk in community_ids
+
+
+def can_see_agency_evaluations(user) -> bool:
+    """The ratings of an agency's members from every community, and the agency's yearly
+    summary: the agency party office's."""
+    return bool(scope_of(user).agency_ids)
+
+
 # --- Charts ----------------------------------------------------------------------------------
 
 
@@ -473,6 +498,9 @@ def menu(user, *, is_member: bool) -> dict:
         "attendance_report": can_see_attendance_report(user),
         "disputes": can_answer_disputes(user),
         "rota": can_see_rota(user),
+        "evaluations": can_evaluate(user),
+        "agency_evaluations": can_see_agency_evaluations(user),
+        "my_evaluations": is_member,
         "charts": bool(chart_lenses(user)),
         "street_overview": can_see_street_overview(user),
         "city_overview": can_see_city_overview(user),

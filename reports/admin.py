@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import ExportLog
+from .models import Evaluation, EvaluationObjection, ExportLog
 
 
 @admin.register(ExportLog)
@@ -12,6 +12,64 @@ class ExportLogAdmin(admin.ModelAdmin):
     list_select_related = ["user", "agency"]
     ordering = ["-pk"]  # newest first, along the primary key
     fields = list_display[:5] + ["filters", "rows", "full_mobiles"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Evaluation)
+class EvaluationAdmin(admin.ModelAdmin):
+    """Read-only: ratings are the communities' word, written by their pages
+    (reports.services); the admin shows them with their history."""
+
+    list_display = ["year", "member", "community", "rating", "rated_by", "rated_at"]
+    list_filter = ["year", "rating"]
+    list_select_related = ["member", "community", "rated_by"]
+    search_fields = ["member__name", "community__name"]
+    ordering = ["-pk"]
+    fields = list_display[:4] + ["comment", "rated_by", "rated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvaluationObjection)
+class EvaluationObjectionAdmin(admin.ModelAdmin):
+    """Read-only: objections are raised by members and answered by the community's staff."""
+
+    list_display = ["evaluation", "raised_by", "raised_at", "answered_by", "answered_at"]
+    list_select_related = [
+        "evaluation__member",
+        "evaluation__community",
+        "raised_by",
+        "answered_by",
+    ]
+    ordering = ["-pk"]
+    fields = [
+        "evaluation",
+        "reason",
+        "raised_by",
+        "raised_at",
+        "rating_before",
+        "answer",
+        "rating_after",
+        "answered_by",
+        "answered_at",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request):

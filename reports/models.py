@@ -1,5 +1,9 @@
 """The export log (issue 9, point 5): every export — who, when, what, the filters, how many rows
-and whether mobiles were full — one row written by `ListExporter.log` in the export's request."""
+and whether mobiles were full — one row written by `ListExporter.log` in the export's request.
+
+The annual evaluation (年度评价, point 7): a community's rating of each member reported in to it
+for a year, and a member's objections (异议) to it with the staff's answers; both written only by
+reports.services, their changes kept in the history with who and when."""
 
 import uuid
 from pathlib import Path
@@ -12,9 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from simple_history.models import HistoricalRecords
 
 from communities.models import Agency, Community, Street
-from communities.permissions import any_of, export_log_agency_ids, scope_of
+from communities.permissions import any_of, export_log_agency_ids, own, scope_of, via
+from members.models import Member
 
 
 class ExportLogQuerySet(models.QuerySet):
@@ -344,3 +350,169 @@ class AgencyMonth(models.Model):
 
     def __str__(self):
         return f"{self.agency_id} {self.month:%Y-%m}"
+
+
+class EvaluationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The ratings of the viewer's communities (their staff and grid workers; a street
+        officer's street), of the members of their agency office's agencies whichever community
+        rated them, and their own. Never another agency's members' through an office."""
+        scope = scope_of(user)
+        if scope.city:
+            return self.all()
+        return self.filter(
+            any_of(
+                via("member__in", Member.objects.values("pk"), agency__in=scope.agency_ids),
+                community__in=scope.place_community_ids,
+                **own(scope),
+            )
+        )
+
+
+class Evaluation(models.Model):
+    """A community's annual rating (年度评价) of a member reported in to it."""
+
+    class Rating(models.TextChoices):
+        EXCELLENT = "excellent", _("Excellent")
+        QUALIFIED = "qualified", _("Qualified")
+        BASIC = "basic", _("Basically qualified")
+        UNQUALIFIED = "unqualified", _("Unqualified")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="evaluations", verbose_name=_("member")
+    )
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.PROTECT,
+        related_name="evaluations",
+        verbose_name=_("community"),
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    rating = models.CharField(_("rating"), max_length=12, choices=Rating.choices)
+    comment = models.CharField(_("comment"), max_length=300, blank=True)
+    rated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("rated by"),
+    )
+    rated_at = models.DateTimeField(_("rated at"))
+
+    history = HistoricalRecords(
+        verbose_name=_("historical evaluation"), verbose_name_plural=_("historical evaluations")
+    )
+    objects = EvaluationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("evaluation")
+        verbose_name_plural = _("evaluations")
+        ordering = ["-year", "community", "member"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community", "year", "member"],
+                name="reports_evaluation_once_per_year",
+                violation_error_message=_("This member is already rated for this year here."),
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=2000, year__lte=2100),
+                name="reports_evaluation_year_in_range",
+            ),
+        ]
+        indexes = [
+            # "a member's ratings": the member's own page, the office's list and summaries.
+            models.Index(fields=["member", "year"], name="evaluation_member_year"),
+        ]
+
+    def __str__(self):
+        return f"{self.year} {self.member} · {self.get_rating_display()}"
+
+    def get_absolute_url(self):
+        return reverse("reports:evaluation_member", args=[self.member_id]) + f"?year={self.year}"
+
+
+class EvaluationObjectionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The objections to the ratings the viewer sees."""
+        if scope_of(user).city:
+            return self.all()
+        return self.filter(evaluation__in=Evaluation.objects.visible_to(user).values("pk"))
+
+    def open(self):
+        return self.filter(answered_at__isnull=True)
+
+
+class EvaluationObjection(models.Model):
+    """A member's objection (异议) to their rating, with a reason; the community's staff answer
+    it, keeping the rating or changing it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Awaiting the answer")
+        ANSWERED = "answered", _("Answered")
+
+    evaluation = models.ForeignKey(
+        Evaluation,
+        on_delete=models.CASCADE,
+        related_name="objections",
+        verbose_name=_("evaluation"),
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("raised by"),
+    )
+    raised_at = models.DateTimeField(_("raised at"))
+    answer = models.CharField(_("answer"), max_length=300, blank=True)
+    # The rating before and after the answer: the answer may change it.
+    rating_before = models.CharField(
+        _("rating objected to"), max_length=12, choices=Evaluation.Rating.choices
+    )
+    rating_after = models.CharField(
+        _("rating after the answer"),
+        max_length=12,
+        choices=Evaluation.Rating.choices,
+        blank=True,
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("answered by"),
+    )
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    objects = EvaluationObjectionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("evaluation objection")
+        verbose_name_plural = _("evaluation objections")
+        ordering = ["-raised_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluation"],
+                condition=Q(answered_at__isnull=True),
+                name="reports_evaluationobjection_one_open",
+                violation_error_message=_("This rating already has an objection to answer."),
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True)
+                | (~Q(answer="") & Q(answered_by__isnull=False) & ~Q(rating_after="")),
+                name="reports_evaluationobjection_answered_in_full",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.evaluation} · {self.get_state_display()}"
+
+    def get_absolute_url(self):
+        return reverse("reports:objection_answer", args=[self.pk])
+
+    @property
+    def state(self) -> str:
+        return self.State.OPEN if self.answered_at is None else self.State.ANSWERED
+
+    def get_state_display(self):
+        return self.State(self.state).label

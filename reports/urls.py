@@ -3,6 +3,7 @@ from django.urls import path
 from . import (
     attendance,
     charts,
+    evaluation,
     export_log,
     jobs,
     me,
@@ -31,6 +32,14 @@ urlpatterns = [
     path("attendance/export/", attendance.attendance_export, name="attendance_export"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("evaluations/", evaluation.evaluation_list, name="evaluations"),
+    path("evaluations/member/<int:pk>/", evaluation.evaluation_member, name="evaluation_member"),
+    path("evaluations/agency/", evaluation.agency_evaluations, name="agency_evaluations"),
+    path("evaluations/mine/", evaluation.evaluations_mine, name="evaluations_mine"),
+    path("evaluations/<int:pk>/object/", evaluation.objection_raise, name="objection_raise"),
+    path("objections/<int:pk>/", evaluation.objection_answer, name="objection_answer"),
+    path("summary/member/<int:pk>/", evaluation.summary_member, name="summary_member"),
+    path("summary/agency/", evaluation.summary_agency, name="summary_agency"),
     path("charts/", charts.charts, name="charts"),
     # A member's own record, contact details, calendar and data (我的记录).
     path("me/", me.my_record, name="my_record"),

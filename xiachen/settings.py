@@ -5,6 +5,7 @@ table of every variable. Production sets DEBUG=false and must then give SECRET_K
 """
 
 from datetime import timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import environ
@@ -394,6 +395,24 @@ INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)
 # Records the agency office has not reviewed this many days after they were recorded are
 # overdue: counted on its dashboard and in its weekly digest.
 REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)
+
+
+# Annual evaluation (年度评价): at most this share of the members a community rates for a year
+# may be rated excellent (优秀), as a fraction ("1/3") or a decimal ("0.3").
+def _excellent_share(value: str) -> Fraction:
+    try:
+        share = Fraction(value.strip())
+    except (ValueError, ZeroDivisionError):
+        share = None
+    if share is None or not 0 < share <= 1:
+        raise ImproperlyConfigured(
+            f"EVALUATION_EXCELLENT_SHARE must be a share above 0 and at most 1, such as 1/3 "
+            f"or 0.3, not {value!r}."
+        )
+    return share
+
+
+EVALUATION_EXCELLENT_SHARE = _excellent_share(env.str("EVALUATION_EXCELLENT_SHARE", default="1/3"))
 
 # Exports (issue 9, point 5): one of more rows than this is written by a Celery worker while the
 # office watches its progress; a smaller one is downloaded at once, from the same form.

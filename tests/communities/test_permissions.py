@@ -296,10 +296,30 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
         ("street_officer", {"activities", "outbox", "charts", "street_overview", "rota"}),
         (
             "community_staff",
-            {"activities", "report_ins", "notes", "outbox", "disputes", "charts", "rota"},
+            {
+                "activities",
+                "report_ins",
+                "notes",
+                "outbox",
+                "disputes",
+                "charts",
+                "rota",
+                "evaluations",
+            },
         ),
-        ("agency_office", {"roster", "outbox", "review", "attendance_report", "charts", "rota"}),
-        ("member_user", {"notes", "join", "report_in", "my_record"}),
+        (
+            "agency_office",
+            {
+                "roster",
+                "outbox",
+                "review",
+                "attendance_report",
+                "charts",
+                "rota",
+                "agency_evaluations",
+            },
+        ),
+        ("member_user", {"notes", "join", "report_in", "my_record", "my_evaluations"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

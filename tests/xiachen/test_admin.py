@@ -16,7 +16,7 @@ from activities.models import Activity, Concern, DutyAssignment, Participation, 
 from communities.models import Agreement, Compound, StaffRole
 from members.models import Member, Registration
 from notifications.models import Notification, NotificationPreference
-from reports.models import ExportLog
+from reports.models import Evaluation, EvaluationObjection, ExportLog
 
 OUR_APPS = {"communities", "members", "activities", "reports"}
 
@@ -66,6 +66,21 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         format=ExportLog.Format.XLSX,
         filters={"q": "海燕"},
         rows=1,
+    )
+    evaluation = Evaluation.objects.create(
+        member=world.sanxia_member,
+        community=world.shengli,
+        year=timezone.localdate().year,
+        rating=Evaluation.Rating.BASIC,
+        rated_by=community_staff,
+        rated_at=timezone.now(),
+    )
+    EvaluationObjection.objects.create(
+        evaluation=evaluation,
+        reason="我参加了巡逻",
+        raised_by=world.sanxia_member.user,
+        raised_at=timezone.now(),
+        rating_before=evaluation.rating,
     )
     return world
 

@@ -29,9 +29,11 @@ from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
+from communities.permissions import evaluation_community_ids
 from members.models import Member, Registration
 from notifications.models import Notification
-from reports.models import ExportJob
+from reports.models import Evaluation, EvaluationObjection, ExportJob
+from reports.services import rateable_members
 
 from .measure import Line, count_queries, median_time, ms
 
@@ -91,6 +93,8 @@ PAGINATED = {
     "reports:overview_street",
     "reports:overview_city",
     "activities:rota",
+    "reports:evaluations",
+    "reports:agency_evaluations",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
@@ -177,6 +181,16 @@ def _on_roster(user):
     return Member.objects.on_roster_of(user).order_by("pk").first() or _first(Member)(user)
 
 
+def _rateable(user):
+    """The first member, by name, of the community whose members the account rates (the first
+    of its communities by name, as the evaluation page opens)."""
+    community_ids = evaluation_community_ids(user)
+    if not community_ids:
+        return None
+    community = Community.objects.filter(pk__in=community_ids).order_by("name", "pk").first()
+    return rateable_members(community).order_by("name", "pk").first()
+
+
 # Which demo object each page with an id shows, chosen among those the account sees. A page
 # added to the URL conf without its line here fails the bench until it has one.
 OBJECTS = {
@@ -216,6 +230,10 @@ OBJECTS = {
     "notifications:inbox_read": _first(Notification),
     "notifications:outbox_retry": _first(Notification),
     "reports:review_record": _record("disputed"),
+    "reports:evaluation_member": _rateable,
+    "reports:objection_raise": _first(Evaluation),
+    "reports:objection_answer": _first(EvaluationObjection),
+    "reports:summary_member": _on_roster,
     "activities:dispute_answer": _record("disputed", managed=True),
     "activities:participation_backfill": _record("confirmed", managed=True),
     "communities:agreement_scan": lambda user: (

@@ -337,6 +337,38 @@ def export_logs(scope, r: Rules):
     r.user("SELECT id FROM reports_exportlog WHERE agency_id IS NULL AND user_id = {user}")
 
 
+def evaluations(scope, r: Rules):
+    # The ratings of the viewer's communities and street, of their office's agencies' members
+    # (whichever community rated them), and their own.
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT e.id FROM reports_evaluation e JOIN communities_community c"
+        " ON c.id = e.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM reports_evaluation WHERE community_id IN {ids}", c)
+    r.rule(
+        "SELECT e.id FROM reports_evaluation e JOIN members_member m ON m.id = e.member_id"
+        " WHERE m.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT e.id FROM reports_evaluation e JOIN members_member m ON m.id = e.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
+def evaluation_objections(scope, r: Rules):
+    # The objections to the ratings the viewer sees.
+    inner = Rules(scope)
+    evaluations(scope, inner)
+    sql, params = inner.union()
+    if inner.parts:
+        r.parts.append(
+            (f"SELECT id FROM reports_evaluationobjection WHERE evaluation_id IN ({sql})", params)
+        )
+
+
 REFERENCES = {
     "communities.Street": streets,
     "communities.Community": communities,
@@ -354,6 +386,8 @@ REFERENCES = {
     "activities.DoorToDoorUnit": door_units,
     "activities.DutyAssignment": duty_assignments,
     "reports.ExportLog": export_logs,
+    "reports.Evaluation": evaluations,
+    "reports.EvaluationObjection": evaluation_objections,
 }
 
 

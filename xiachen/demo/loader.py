@@ -64,6 +64,8 @@ from communities.models import Agency, Agreement, Community, Compound, Grid, Sta
 from communities.services import agreement_sign
 from members.models import Member, Registration
 from members.services import registration_approve, registration_return
+from reports.models import Evaluation, EvaluationObjection
+from reports.services import evaluations_save, objection_raise
 
 DATA_FILE = Path(__file__).with_name("demo.yaml")
 
@@ -230,6 +232,7 @@ class _Loader:
         self.duty_roster()
         self.work_updates()
         self.concerns()
+        self.evaluations()
         return self.created
 
     # Places, agencies and accounts: written in the admin, no service of their own.
@@ -820,3 +823,46 @@ class _Loader:
                     now=self.moment(resolved["at"]),
                     tell=False,
                 )
+
+    # The annual evaluation: ratings of the story's year and an objection.
+
+    def evaluations(self):
+        # The story's year, not the load's: a later load must find them there and add none.
+        year = self.anchor.year
+        for spec in self.data.get("evaluations", []):
+            community = self.communities[spec["community"]]
+            ratings = {}
+            for line in spec["ratings"]:
+                for member in self.members_of(line["member"]):
+                    ratings[member.pk] = (line["rating"], line.get("comment", ""))
+            rated = set(
+                Evaluation.objects.filter(community=community, year=year).values_list(
+                    "member", flat=True
+                )
+            )
+            missing = {pk: rating for pk, rating in ratings.items() if pk not in rated}
+            if missing:
+                saved = evaluations_save(
+                    by=self.users[spec["by"]],
+                    community=community,
+                    year=year,
+                    ratings=missing,
+                    now=self.moment(spec["at"]),
+                )
+                self.count(Evaluation, saved.created)
+            if "objection" in spec:
+                self.objection(spec["objection"], community, year)
+
+    def objection(self, spec, community, year):
+        (member,) = self.members_of(spec["member"])
+        evaluation = Evaluation.objects.get(community=community, year=year, member=member)
+        if evaluation.objections.exists():
+            return
+        objection_raise(
+            by=self.users[spec["by"]],
+            evaluation=evaluation,
+            reason=spec["reason"],
+            now=self.moment(spec["at"]),
+            tell=False,
+        )
+        self.count(EvaluationObjection)
