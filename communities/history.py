@@ -26,6 +26,8 @@ class ChangeReason(models.TextChoices):
     REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
     DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
     BACKFILL = "backfill", _("Backfill")
+    QR_CHECK_IN = "qr check-in", _("Checked in by QR code")
+    QR_CHECK_OUT = "qr check-out", _("Checked out by QR code")
 
 
 def change_reason_label(code: str | None) -> str:

@@ -90,6 +90,8 @@ NOT_ROLE_PAGES = {
     "password_reset_complete",
     # A member's calendar address, opened by its token by the phone's calendar.
     "reports:calendar_feed",
+    # The check-in link an activity's QR code holds, opened by its signed token.
+    "activities:check_in",
 }
 
 
@@ -153,6 +155,7 @@ OBJECTS = {
     "activities:roll_call": _busiest_activity,
     "activities:roll_call_search": _busiest_activity,
     "activities:attendance_board": _busiest_activity,
+    "activities:check_in_code": _busiest_activity,
     "activities:door_units": _door_round,
     "activities:door_assignees": _door_round,
     "activities:door_unit_record": _first(DoorToDoorUnit),
