@@ -363,6 +363,8 @@ def test_checking_out_on_the_page(client, world, running, member_user):
     p = record(running, world.sanxia_member)
     assert p.checked_out_at is not None
     assert p.hours == hours_between(p.checked_in_at, p.checked_out_at)
+    page = response.content.decode()
+    assert "您已于" in page and "签退，记录服务时长" in page
 
 
 def test_the_check_out_needs_the_csrf_token(world, running, member_user):
@@ -409,6 +411,7 @@ def test_a_tampered_or_other_activitys_link_says_so_and_records_nothing(
     tampered = client.get(link(running, token[:-2] + "xx"))
     assert tampered.status_code == 404
     assert "签到码无效" in tampered.content.decode()
+    assert "未作任何记录" in tampered.content.decode()
     other = client.get(link(gathering, token))
     assert other.status_code == 404
     assert "另一个活动" in other.content.decode()
@@ -493,6 +496,7 @@ def test_the_organiser_sees_the_qr_code_of_the_signed_link(
     page = response.content.decode()
     assert re.search(r'data-testid="check-in-qr"><svg', page)
     assert "data-print" in page and "js/print.js" in page
+    assert "签到码有效时间" in page and "不收集位置信息" in page  # in Chinese, no location
     assert "css/checkin.css" in page
     url = re.search(r'data-testid="check-in-url">([^<]+)<', page).group(1)
     assert url == "https://xiachen.example" + link(running)
