@@ -348,3 +348,24 @@ def duty_fulfilment(
         Agreement.objects.filter(pk=agreement.pk), start=start, end=end, today=today
     ).get()
     return annotated_duty_fulfilment(annotated)
+
+
+def service_by(participations, *fields, **expressions) -> list[dict]:
+    """DESIGN.md's participations ("count of *present*") and service hours ("sum of hours of
+    *present*") for each combination of `fields` and of the non-aggregate `expressions` (a
+    month: `month=TruncMonth(...)`), as rows with `participations` and `hours`. One query,
+    grouped in the database; a combination without anyone present has no row."""
+    return list(
+        participations.filter(status=Participation.Status.PRESENT)
+        .order_by()
+        .annotate(**expressions)
+        .values(*fields, *expressions)
+        .annotate(
+            # COUNT(*), not of the key: the rows are then counted from participation_present
+            # (which holds the hours, not the key) without reading the table.
+            participations=Count("*"),
+            hours=Coalesce(
+                Sum("hours"), ZERO_HOURS, output_field=DecimalField(max_digits=10, decimal_places=1)
+            ),
+        )
+    )

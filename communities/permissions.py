@@ -344,6 +344,32 @@ def can_answer_disputes(user) -> bool:
     return scope.city or bool(scope.community_ids)
 
 
+# --- Charts ----------------------------------------------------------------------------------
+
+
+class ChartLens(TextChoices):
+    """Whose figures the charts (统计图表) show."""
+
+    AGENCY = "agency", _("Our agency's members")
+    PLACES = "places", _("Activities in our communities")
+    CITY = "city", _("The whole city")
+
+
+def chart_lenses(user) -> list[str]:
+    """The lenses the charts offer the viewer: an agency party office its members' figures
+    (wherever they served); community staff, grid workers and street officers those of the
+    activities in the communities they work in or oversee; city administrators the city's."""
+    scope = scope_of(user)
+    lenses = []
+    if scope.agency_ids:
+        lenses.append(ChartLens.AGENCY)
+    if scope.place_community_ids:
+        lenses.append(ChartLens.PLACES)
+    if scope.city:
+        lenses.append(ChartLens.CITY)
+    return lenses
+
+
 # --- Messages --------------------------------------------------------------------------------
 
 
@@ -377,4 +403,5 @@ def menu(user, *, is_member: bool) -> dict:
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),
+        "charts": bool(chart_lenses(user)),
     }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_log, jobs, me, records, review, roster, views
+from . import charts, export_log, jobs, me, records, review, roster, views
 
 app_name = "reports"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("review/export/", records.records_export, name="records_export"),
     path("review/confirm/", review.review_confirm, name="review_confirm"),
     path("review/<int:pk>/", review.review_record, name="review_record"),
+    path("charts/", charts.charts, name="charts"),
     # A member's own record, contact details, calendar and data (我的记录).
     path("me/", me.my_record, name="my_record"),
     path("me/contact/", me.my_contact, name="my_contact"),

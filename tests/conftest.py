@@ -5,9 +5,10 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
@@ -50,6 +51,14 @@ def no_knocks_counted():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def site_language_after_each_test():
+    """A test that switches the language (a page in English, `translation.override` left
+    open by a failure) leaves the site's language behind it for the next one."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

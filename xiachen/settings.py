@@ -113,9 +113,10 @@ TEMPLATES = [
     },
 ]
 
-# Form widgets render with the templates above, so that templates/django/forms/ can override
-# Django's own (the select writes its options inline); Django's stay found through django.forms.
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+# Form widgets render with the templates above (Django's own found through django.forms, unless
+# templates/django/forms/ overrides one); a select is written in Python (xiachen/renderers.py:
+# a template loop over hundreds of options was most of a filter bar's cost).
+FORM_RENDERER = "xiachen.renderers.FormRenderer"
 
 # Database: SQLite in the project folder by default, PostgreSQL in production.
 DATABASES = {

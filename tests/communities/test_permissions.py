@@ -279,11 +279,14 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
 @pytest.mark.parametrize(
     "persona, entries",
     [
-        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("street_officer", {"activities", "outbox"}),
-        ("community_staff", {"activities", "report_ins", "notes", "outbox", "disputes"}),
-        ("agency_office", {"roster", "outbox", "review"}),
-        ("member_user", {"notes"}),
+        ("city_admin", {"activities", "report_ins", "notes", "outbox", "disputes", "charts"}),
+        ("street_officer", {"activities", "outbox", "charts"}),
+        (
+            "community_staff",
+            {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
+        ),
+        ("agency_office", {"roster", "outbox", "review", "charts"}),
+        ("member_user", {"notes", "report_in", "my_record"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

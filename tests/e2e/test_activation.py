@@ -66,4 +66,12 @@ def test_a_member_is_activated_through_the_printed_link(
     # Spent.
     phone.goto(live_server.url + path)
     expect(phone.get_by_test_id("activation-invalid")).to_contain_text("此链接无法使用")
+
+    # Next time, the member signs in with the mobile and the password they chose.
+    context.clear_cookies()
+    phone.goto(live_server.url + "/login/")
+    phone.get_by_label("用户名或手机号").fill(member.mobile)
+    phone.get_by_label("密码").fill(PASSWORD)
+    phone.get_by_role("button", name="登录").click()
+    expect(phone.locator("#dashboard")).to_be_visible()
     context.close()
