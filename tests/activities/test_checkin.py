@@ -439,6 +439,17 @@ def test_hostile_tokens_never_fail_the_page(client, world, running, member_user,
     assert record(running, world.sanxia_member).status == Status.SIGNED_UP
 
 
+def test_a_nul_or_broken_escape_in_the_address_never_fails_the_page(
+    client, world, running, member_user
+):
+    client.force_login(member_user)
+    token = check_in_token(running)
+    for path in (f"{token}%00", f"%00{token}", "%ff%fe", f"{token[:3]}%0a{token[3:]}"):
+        response = client.get(f"/activities/{running.pk}/check-in/{path}/")
+        assert response.status_code == 404
+    assert record(running, world.sanxia_member).status == Status.SIGNED_UP
+
+
 def test_an_address_that_keeps_opening_bad_links_is_turned_away(
     client, world, running, member_user
 ):
