@@ -109,3 +109,24 @@ class ConcernFilterSet(FilterSet):
         """The grid filter in force ("mine", "all" or a grid's id); None without grids."""
         self.form.is_valid()
         return self.form.cleaned_data.get("grid")
+
+
+class OpenActivityFilterSet(FilterSet):
+    """The member's list of activities to join: one of the communities they are reported in to,
+    and the nature (assigned duty or volunteer service)."""
+
+    community = django_filters.ModelChoiceFilter(
+        label=capfirst(_("community")),
+        queryset=None,
+        empty_label=_("All my communities"),
+        error_messages={"invalid_choice": _("Choose one of your communities.")},
+    )
+    nature = django_filters.ChoiceFilter(
+        label=capfirst(_("nature")),
+        choices=Activity.Nature.choices,
+        empty_label=_("Duty and volunteer"),
+    )
+
+    def __init__(self, data, queryset, *, communities):
+        super().__init__(data, queryset)
+        self.filters["community"].queryset = communities

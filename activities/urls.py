@@ -1,12 +1,15 @@
 from django.urls import path
 
-from .views import activity, checkin, doors, notes, review, rollcall
+from .views import activity, checkin, doors, notes, review, rollcall, signup
 
 app_name = "activities"
 
 urlpatterns = [
     path("", activity.activity_list, name="activity_list"),
     path("week/", activity.activity_week, name="activity_week"),
+    path("join/", signup.open_activities, name="open_activities"),
+    path("<int:pk>/sign-up/", signup.sign_up, name="sign_up"),
+    path("<int:pk>/sign-up/cancel/", signup.sign_up_cancel, name="sign_up_cancel"),
     path("new/", activity.activity_new, name="activity_create"),
     path("<int:pk>/", activity.activity_detail, name="activity_detail"),
     path("<int:pk>/edit/", activity.activity_edit, name="activity_edit"),

@@ -28,6 +28,10 @@ class ChangeReason(models.TextChoices):
     BACKFILL = "backfill", _("Backfill")
     QR_CHECK_IN = "qr check-in", _("Checked in by QR code")
     QR_CHECK_OUT = "qr check-out", _("Checked out by QR code")
+    SIGNED_UP = "signed up", _("Signed up by the member")
+    WAITLISTED = "waitlisted", _("Joined the waitlist")
+    SIGN_UP_CANCELLED = "sign-up cancelled", _("Sign-up cancelled by the member")
+    SEAT_GIVEN = "seat from the waitlist", _("Seat given from the waitlist")
 
 
 def change_reason_label(code: str | None) -> str:

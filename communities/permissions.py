@@ -400,6 +400,8 @@ def menu(user, *, is_member: bool) -> dict:
         "my_record": is_member,
         "roster": can_keep_roster(user),
         "notes": community_staff or is_member,
+        # A member's own list of activities to join (报名).
+        "join": is_member,
         "outbox": can_see_outbox(user),
         "review": can_review_attendance(user),
         "disputes": can_answer_disputes(user),

@@ -166,6 +166,19 @@ def _leave_decided(participation, context):
     )
 
 
+def _seat_freed(activity, context):
+    # The link opens the activity, where the member keeps the seat or gives it back in one tap.
+    return Message(
+        _("You have a seat: %(title)s") % {"title": activity.title},
+        _(
+            "A seat on %(title)s (%(when)s, %(place)s) became free and is yours. If you cannot "
+            "come, give it back with one tap on the page; the next person in line gets it."
+        )
+        % {"title": activity.title, "when": span(activity), "place": _place(activity)},
+        activity.get_absolute_url(),
+    )
+
+
 def _concern_raised(concern, context):
     where = _(" at %(location)s") % {"location": concern.location} if concern.location else ""
     return Message(
@@ -256,6 +269,7 @@ TEXTS = {
     Kind.REGISTRATION_APPROVED: _registration_approved,
     Kind.REGISTRATION_RETURNED: _registration_returned,
     Kind.LEAVE_DECIDED: _leave_decided,
+    Kind.SEAT_FREED: _seat_freed,
     Kind.CONCERN_RAISED: _concern_raised,
     Kind.CONCERN_FORWARDED: _concern_forwarded,
     Kind.CONCERN_RESOLVED: _concern_resolved,

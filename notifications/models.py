@@ -86,6 +86,7 @@ class Notification(models.Model):
         MESSAGE = "message", _("Message")
         ATTENDANCE_DISPUTED = "attendance_disputed", _("Attendance record disputed")
         DISPUTE_ANSWERED = "dispute_answered", _("Dispute answered")
+        SEAT_FREED = "seat_freed", _("Seat freed from the waitlist")
 
     class Channel(models.TextChoices):
         INAPP = "inapp", _("In-app inbox")

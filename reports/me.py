@@ -269,7 +269,8 @@ def calendar_feed(request, token):
     participations = (
         Participation.objects.filter(member=feed.member, activity__ends_at__gte=since)
         .exclude(activity__status=Activity.Status.DRAFT)
-        .exclude(status=Participation.Status.ABSENT)
+        # Nor a waitlist place (候补): it holds no seat until one is given, and is told then.
+        .exclude(status__in=[Participation.Status.ABSENT, Participation.Status.WAITLISTED])
         .select_related("activity__community", "activity__type")
         .order_by("activity__starts_at", "pk")
     )

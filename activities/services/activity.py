@@ -14,6 +14,7 @@ from notifications.models import Notification
 from notifications.notify import Notified, notify
 
 from ..models import Activity, ActivityType, Participation
+from .signup import waitlist_fill
 
 # What a manager may set an activity to; ongoing and finished come from the clock, and
 # cancelling has its own page (it needs a reason and tells people).
@@ -168,7 +169,7 @@ def activity_update(
     reason = activity_editable_error(stored)
     if reason:
         raise ValidationError(reason)
-    before = {name: getattr(stored, name) for name in (*NEWS_FIELDS, "agreement_id")}
+    before = {name: getattr(stored, name) for name in (*NEWS_FIELDS, "agreement_id", "capacity")}
     values = {
         "type": type,
         "title": title,
@@ -191,6 +192,9 @@ def activity_update(
     changed = [name for name in NEWS_FIELDS if before[name] != getattr(stored, name)]
     if is_news(stored, changed):
         stored.notified = activity_notify_changed(activity=stored)
+    if stored.capacity != before["capacity"]:
+        # More seats (or none to count): those waiting get them, first in line first.
+        waitlist_fill(activity=stored)
     return stored
 
 

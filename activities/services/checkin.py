@@ -157,6 +157,10 @@ def participation_check_in(*, activity: Activity, member: Member, now=None) -> C
     if p.status == Status.PRESENT:
         # Checked in already, or marked present at the roll call: either stands as it is.
         return CheckIn(p, changed=False)
+    if p.status == Status.WAITLISTED and not _reported_in(activity, member):
+        # On the waitlist (候补) they held no seat: they come in as a walk-in does (the roll
+        # call's rule, walk_in_candidates).
+        raise _not_reported_in(activity)
     if p.status == Status.LEAVE:
         # They came after all: the leave stays in the history only.
         p.leave_reason, p.leave_decision = "", ""
@@ -169,22 +173,31 @@ def participation_check_in(*, activity: Activity, member: Member, now=None) -> C
     return CheckIn(p, changed=True)
 
 
-def _add_walk_in(activity: Activity, member: Member, *, by, now) -> CheckIn:
-    reported_in = (
+def _reported_in(activity: Activity, member: Member) -> bool:
+    """Whether `member` may come in as a walk-in: active, and reported in to the activity's
+    community (RegistrationQuerySet.reported_in)."""
+    return (
         member.status == Member.Status.ACTIVE
         and Registration.objects.reported_in()
         .filter(member=member, community=activity.community_id)
         .exists()
     )
-    if not reported_in:
-        raise _refuse(
-            _(
-                "You are not on this activity and not reported in to %(community)s, so you "
-                "cannot check in here. Report in to the community first, or ask the organiser."
-            )
-            % {"community": activity.community.name},
-            "not_reported_in",
+
+
+def _not_reported_in(activity: Activity) -> ValidationError:
+    return _refuse(
+        _(
+            "You are not on this activity and not reported in to %(community)s, so you "
+            "cannot check in here. Report in to the community first, or ask the organiser."
         )
+        % {"community": activity.community.name},
+        "not_reported_in",
+    )
+
+
+def _add_walk_in(activity: Activity, member: Member, *, by, now) -> CheckIn:
+    if not _reported_in(activity, member):
+        raise _not_reported_in(activity)
     p = Participation(
         activity=activity,
         member=member,

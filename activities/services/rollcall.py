@@ -111,11 +111,14 @@ def is_pending_leave(participation: Participation) -> bool:
 
 def walk_in_candidates(*, activity: Activity, user) -> QuerySet:
     """Members who may be added on the spot: reported in (either kind) to the activity's
-    community, and not on the activity yet."""
+    community, and not on the activity yet — or only on its waitlist (候补): they held no seat,
+    and came anyway."""
     reported_in = Registration.objects.reported_in().filter(
         member=OuterRef("pk"), community=activity.community_id
     )
-    on_activity = Participation.objects.filter(member=OuterRef("pk"), activity=activity)
+    on_activity = Participation.objects.filter(member=OuterRef("pk"), activity=activity).exclude(
+        status=Status.WAITLISTED
+    )
     return (
         Member.objects.visible_to(user)
         .active()
@@ -179,6 +182,9 @@ def _outcome(participation: Participation | None, row: RollCallRow, *, default_h
     """The rules of one line of the roll call: what `row` does to `participation` (None for
     someone added on the spot), or None when it leaves it as it is. Raises _RowError, naming the
     field at fault, for a line that cannot be saved. Changes nothing."""
+    if participation is not None and participation.status == Status.WAITLISTED:
+        # Someone from the waitlist is marked as a walk-in is: their row is not a seat.
+        participation = None
     status = row.status
     if status not in ("", *MARKS):
         raise _RowError(_("Choose present, absent or leave."), "status")

@@ -31,6 +31,7 @@ from ..models import Activity, Participation, count_places
 from ..services import activity as services
 from ..services.activity import activity_editable_error
 from .common import can_manage, require_manager, workspace
+from .signup import sign_up_panel
 
 PAGE_SIZE = 20
 WEEK = dt.timedelta(days=7)
@@ -453,11 +454,13 @@ def activity_detail(request, pk):
         .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
+    # The waitlist (候补) last, in its order.
     participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(people_rows(request.user, activity.community), activity=activity)
+        .with_waitlist_position()
         .select_related("member__agency"),
-        key=lambda p: member_order(p.member),
+        key=lambda p: (p.waitlist_position or 0, member_order(p.member)),
     )
     sees = whose_rows(request.user, activity.community)
     return render(
@@ -470,5 +473,6 @@ def activity_detail(request, pk):
             "can_manage": can_manage(request.user, activity.community),
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),
+            "sign_up": sign_up_panel(request.user, activity),
         },
     )

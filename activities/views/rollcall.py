@@ -70,6 +70,8 @@ def _roll_call_rows(request, activity, walk_in_ids, data=None):
         .select_related("member__agency"),
         key=lambda p: member_order(p.member),
     )
+    # The waitlist held no seat: its people are added like walk-ins when they come.
+    participations = [p for p in participations if p.status != Status.WAITLISTED]
     on_activity = {p.member_id for p in participations}
     wanted = [pk for pk in walk_in_ids if pk not in on_activity]
     found = (
@@ -117,6 +119,21 @@ def _render_roll_call(
     just_added = None
     if matches is None and request.method != "POST":
         just_added = next((row.member for row in reversed(rows) if row.is_walk_in), None)
+    # Those on the waitlist who are not on the screen yet: one tap adds one who came.
+    waitlisted = [
+        p.member
+        for p in Participation.objects.visible_to(request.user)
+        .filter(activity=activity)
+        .waitlist()
+        .exclude(member__in=added)
+        .select_related("member__agency")
+    ]
+    for member in waitlisted:
+        member.add_url = (
+            reverse("activities:roll_call", args=[activity.pk])
+            + "?"
+            + urlencode({"add": [*added, member.pk]}, doseq=True)
+        )
     search = search or WalkInSearchForm()
     if just_added is not None:
         search.fields["q"].widget.attrs["autofocus"] = True
@@ -131,6 +148,7 @@ def _render_roll_call(
         "added": added,
         "search_form": search,
         "matches": matches,
+        "waitlisted": waitlisted,
         "just_added": just_added,
         "started": activity.starts_at <= timezone.now(),
     }
@@ -352,6 +370,8 @@ def _groups(participations) -> list[dict]:
     attendance."""
     groups: list[dict] = []
     for p in participations:
+        if p.status == Status.WAITLISTED:
+            continue  # the waitlist held no seat: neither attended nor missed
         if not groups or groups[-1]["agency"].pk != p.member.agency_id:
             groups.append(
                 {"agency": p.member.agency, "present": [], "absent": [], "leave": [], "open": []}

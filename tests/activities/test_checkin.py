@@ -219,6 +219,32 @@ def test_a_member_neither_on_it_nor_reported_in_is_told_and_nothing_recorded(
     assert record(running, member) is None
 
 
+@pytest.mark.parametrize("reported_in", [True, False])
+def test_a_member_on_the_waitlist_comes_in_as_a_walk_in_does(
+    world, running, django_user_model, reported_in
+):
+    member = member_with_login(
+        world,
+        django_user_model,
+        registration_status=Registration.Status.ACTIVE if reported_in else None,
+    )
+    Participation.objects.create(
+        activity=running,
+        member=member,
+        status=Status.WAITLISTED,
+        waitlisted_at=timezone.now(),
+        source=Participation.Source.SIGN_UP,
+    )
+    if reported_in:
+        participation_check_in(activity=running, member=member)
+        assert record(running, member).status == Status.PRESENT
+    else:
+        with pytest.raises(ValidationError) as refused:
+            participation_check_in(activity=running, member=member)
+        assert refused.value.code == "not_reported_in"
+        assert record(running, member).status == Status.WAITLISTED
+
+
 def test_a_member_who_left_the_agency_is_not_added_as_a_walk_in(world, running, django_user_model):
     member = member_with_login(
         world, django_user_model, registration_status=Registration.Status.ACTIVE

@@ -286,7 +286,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
             {"activities", "report_ins", "notes", "outbox", "disputes", "charts"},
         ),
         ("agency_office", {"roster", "outbox", "review", "charts"}),
-        ("member_user", {"notes", "report_in", "my_record"}),
+        ("member_user", {"notes", "join", "report_in", "my_record"}),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

@@ -206,6 +206,7 @@ def test_the_calendar_holds_what_the_member_signed_up_for(client, member_client,
     take_part(world, cancelled, "signed_up")
     take_part(world, activity(world, "缺席的", days=-5, nature="duty"), "absent")
     take_part(world, activity(world, "很久以前", days=-200, nature="duty"), "present", 1)
+    take_part(world, activity(world, "候补的", days=5, nature="volunteer"), "waitlisted")
     path, _token = feed_path(member_client)
     client.logout()
     response = client.get(path)  # the phone reads it without signing in

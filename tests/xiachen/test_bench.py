@@ -172,6 +172,10 @@ def test_the_page_walk_skips_pages_an_account_may_not_open(world, community_staf
     assert "members:registration_review" in by_account["shengli_staff"]
     assert "members:registration_review" not in by_account["sanxia_member"]
     assert "reports:dashboard" in by_account["sanxia_member"]
+    # A member's list of activities to join is walked; the sign-up POSTs answer a GET with 405.
+    assert "activities:open_activities" in by_account["sanxia_member"]
+    assert "activities:open_activities" not in by_account["shengli_staff"]
+    assert "activities:sign_up" not in by_account["sanxia_member"]
 
 
 def test_the_sweep_bench_runs_the_task_beat_runs_every_minute():

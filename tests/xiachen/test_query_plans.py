@@ -7,6 +7,7 @@ to go by."""
 
 import datetime as dt
 import importlib
+import re
 
 import pytest
 from django.apps import apps
@@ -436,3 +437,38 @@ def test_the_review_list_counts_a_period_from_the_index_alone(
     scans = [line for line in plan.splitlines() if " on activities_participation" in line]
     assert scans, plan
     assert all("Index Only Scan using participation_member_review" in line for line in scans), plan
+
+
+def test_the_citys_dispute_list_reads_its_page_in_index_order(client, city_admin, world):
+    activities = Activity.objects.bulk_create(
+        Activity(
+            community=world.shengli,
+            type=world.cleanup,
+            title=f"清扫{number}",
+            starts_at=timezone.now() - dt.timedelta(days=number + 1),
+            ends_at=timezone.now() - dt.timedelta(days=number + 1) + dt.timedelta(hours=2),
+        )
+        for number in range(300)
+    )
+    Participation.objects.bulk_create(
+        Participation(
+            activity=activity,
+            member=world.sanxia_member,
+            status=Participation.Status.PRESENT,
+            hours=2,
+            source=Participation.Source.ROLL_CALL,
+            review=Participation.Review.DISPUTED if number % 10 == 0 else "unreviewed",
+            reviewed_at=timezone.now() - dt.timedelta(hours=number),
+        )
+        for number, activity in enumerate(activities)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE activities_participation")
+    client.force_login(city_admin)
+    sql = served_query(client, reverse("activities:dispute_list"), "activities_participation")
+    plan = plan_of(sql)
+    # The page's ids: the first 20 read from the index in its order, nothing sorted; only the
+    # page's 20 rows are sorted again once read.
+    assert re.search(
+        r"Limit .*\n\s*->  Index (Only )?Scan using participation_disputed_latest", plan
+    ), plan

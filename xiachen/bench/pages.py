@@ -23,6 +23,7 @@ from django.db.backends.signals import connection_created
 from django.db.models import Count
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from activities.models import Activity, Concern, DoorToDoorUnit
 from activities.services.review import records_managed_by, reviewable_by
@@ -73,6 +74,7 @@ PAGINATED = {
     "reports:review",
     "reports:export_log",
     "activities:dispute_list",
+    "activities:open_activities",
 }
 DEEPEST = "?page=999999"
 # Not pages of a role: signing in and out, the language switch (POST), the health check.
@@ -132,6 +134,17 @@ def _record(review, managed=False):
     return choose
 
 
+def _to_join(user):
+    """The soonest coming activity the account sees: one a member signs up to (the sign-up and
+    cancel POSTs; a GET answers 405, so they are listed, not walked)."""
+    return (
+        Activity.objects.visible_to(user)
+        .filter(starts_at__gt=timezone.now())
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
 def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
@@ -156,6 +169,8 @@ OBJECTS = {
     "activities:roll_call_search": _busiest_activity,
     "activities:attendance_board": _busiest_activity,
     "activities:check_in_code": _busiest_activity,
+    "activities:sign_up": _to_join,
+    "activities:sign_up_cancel": _to_join,
     "activities:door_units": _door_round,
     "activities:door_assignees": _door_round,
     "activities:door_unit_record": _first(DoorToDoorUnit),
