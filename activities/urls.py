@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import activity, doors, notes, review, rollcall, rota, signup
+from .views import activity, checkin, doors, notes, review, rollcall, rota, signup
 
 app_name = "activities"
 
@@ -18,6 +18,8 @@ urlpatterns = [
     path("<int:pk>/roll-call/", rollcall.roll_call, name="roll_call"),
     path("<int:pk>/roll-call/search/", rollcall.roll_call_search, name="roll_call_search"),
     path("<int:pk>/board/", rollcall.attendance_board, name="attendance_board"),
+    path("<int:pk>/check-in-code/", checkin.check_in_code, name="check_in_code"),
+    path("<int:pk>/check-in/<str:token>/", checkin.check_in, name="check_in"),
     path("<int:pk>/doors/", doors.door_units, name="door_units"),
     path("<int:pk>/doors/assignees/", doors.door_assignees_view, name="door_assignees"),
     path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),

@@ -26,6 +26,8 @@ class ChangeReason(models.TextChoices):
     REVIEW_DISPUTED = "review disputed", _("Disputed by the agency office")
     DISPUTE_ANSWERED = "dispute answered", _("Dispute answered by the community")
     BACKFILL = "backfill", _("Backfill")
+    QR_CHECK_IN = "qr check-in", _("Checked in by QR code")
+    QR_CHECK_OUT = "qr check-out", _("Checked out by QR code")
     SIGNED_UP = "signed up", _("Signed up by the member")
     WAITLISTED = "waitlisted", _("Joined the waitlist")
     SIGN_UP_CANCELLED = "sign-up cancelled", _("Sign-up cancelled by the member")

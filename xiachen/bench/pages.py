@@ -112,6 +112,8 @@ NOT_ROLE_PAGES = {
     "password_reset_complete",
     # A member's calendar address, opened by its token by the phone's calendar.
     "reports:calendar_feed",
+    # The check-in link an activity's QR code holds, opened by its signed token.
+    "activities:check_in",
 }
 
 
@@ -201,6 +203,7 @@ OBJECTS = {
     "activities:roll_call": _busiest_activity,
     "activities:roll_call_search": _busiest_activity,
     "activities:attendance_board": _busiest_activity,
+    "activities:check_in_code": _busiest_activity,
     "activities:sign_up": _to_join,
     "activities:sign_up_cancel": _to_join,
     "activities:door_units": _door_round,
