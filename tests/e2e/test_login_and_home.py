@@ -57,7 +57,7 @@ def test_community_staff_logs_in_sees_the_dashboard_and_logs_out(
     page.get_by_label("用户名").fill("shengli_staff")
     page.get_by_label("密码").fill("wrong-password")
     page.get_by_role("button", name="登录").click()
-    expect(page.locator(".alert-danger")).to_contain_text("请输入一个正确的用户名和密码")
+    expect(page.locator(".alert-danger")).to_contain_text("用户名（或手机号）与密码不匹配")
     if screen == "phone":
         page.screenshot(path=PHONE_SCREENSHOT.replace(".png", "-login.png"))
 
