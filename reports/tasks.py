@@ -5,7 +5,7 @@ from django.conf import settings
 
 from notifications.tasks import RETRY
 
-from . import jobs
+from . import jobs, summary
 
 
 @shared_task(name="reports.run_export", bind=True, **RETRY)
@@ -19,3 +19,10 @@ def run_export(self, job_pk):
 def clean_exports():
     """Every hour (beat): deletes export files older than EXPORT_RETENTION_HOURS."""
     return jobs.clean()
+
+
+@shared_task(name="reports.refresh_summary", **RETRY)
+def refresh_summary():
+    """Every SERVICE_SUMMARY_MINUTES (beat): rebuilds the monthly service summary the charts
+    read."""
+    return summary.refresh().rows

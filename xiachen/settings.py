@@ -399,3 +399,6 @@ REVIEW_OVERDUE_DAYS = env.int("REVIEW_OVERDUE_DAYS", default=14)
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=5000)
 # A file a worker wrote is deleted this many hours after it was finished (beat, every hour).
 EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
+
+# The monthly service summary the charts read (reports.summary) is rebuilt this often (beat).
+SERVICE_SUMMARY_MINUTES = env.int("SERVICE_SUMMARY_MINUTES", default=15)
