@@ -3,6 +3,8 @@
 charts with its time shown, and the charts counting live while it was never refreshed."""
 
 import datetime as dt
+import importlib
+import io
 from decimal import Decimal
 
 import pytest
@@ -20,6 +22,7 @@ from reports import summary
 from reports.charts import figures_of, fold, participations_of
 from reports.models import ServiceMonth, SummaryRefresh
 from reports.tasks import refresh_summary
+from tests.notifications.test_delivery import workers  # noqa: F401  (the fixture)
 from tests.reports.test_charts import URL, _at, _records, _year, crafted  # noqa: F401
 from xiachen.celery import app
 
@@ -243,3 +246,30 @@ def test_the_page_from_the_summary_costs_the_same_queries_with_5_or_50_records(
         assert shown == sum(1 for i in range(n) if i % 2 == 0)  # 胜利一路社区's activities
     else:
         assert shown == n
+
+
+@pytest.fixture
+def activity_types(transactional_db):
+    """Transactional tests flush the database, activity types of the data migration included."""
+    from django.apps import apps
+
+    importlib.import_module("activities.migrations.0002_activity_types").create_types(apps, None)
+
+
+@pytest.mark.celery_worker
+def test_a_worker_refreshes_the_summary_beat_asks_for(
+    activity_types,
+    workers,  # noqa: F811  (the fixture imported above)
+    world,
+    crafted,  # noqa: F811
+):
+    worker = workers.start(queues=("celery",))
+    workers.publish("reports.refresh_summary")
+    worker.wait_until(SummaryRefresh.objects.exists, "the summary refreshed", timeout=60)
+    assert _summary_rows() == _live_rows()
+
+
+def test_the_demo_leaves_the_summary_filled(db):
+    call_command("load_demo", stdout=io.StringIO())
+    assert SummaryRefresh.objects.get().rows == ServiceMonth.objects.count() > 0
+    assert _summary_rows() == _live_rows()
