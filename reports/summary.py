@@ -111,6 +111,12 @@ def refresh() -> SummaryRefresh:
     the old summary or the new one, never half of each."""
     started = time.monotonic()
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # One rebuild at a time (beat's and a command's would insert every row twice);
+            # readers go on reading the old rows meanwhile. SQLite writes one at a time anyway.
+            table = connection.ops.quote_name(ServiceMonth._meta.db_table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
         ServiceMonth.objects.all().delete()
         rows = _insert(_grouped())
         rows += _insert(_all_agencies())

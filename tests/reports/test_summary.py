@@ -273,3 +273,35 @@ def test_the_demo_leaves_the_summary_filled(db):
     call_command("load_demo", stdout=io.StringIO())
     assert SummaryRefresh.objects.get().rows == ServiceMonth.objects.count() > 0
     assert _summary_rows() == _live_rows()
+
+
+@pytest.mark.postgres
+def test_a_refresh_waits_for_one_under_way(activity_types, world, crafted):  # noqa: F811
+    """Two rebuilds at once (beat's and the command's) leave each row once: the second waits
+    for the first's table lock."""
+    import threading
+
+    from django.db import connections, transaction
+
+    summary.refresh()
+    expected = ServiceMonth.objects.count()
+    entered, release = threading.Event(), threading.Event()
+
+    def first():
+        with transaction.atomic():
+            summary.refresh()
+            entered.set()
+            release.wait(30)
+        connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert entered.wait(30)
+    second = threading.Thread(target=lambda: (summary.refresh(), connections.close_all()))
+    second.start()
+    second.join(1)
+    assert second.is_alive()  # waiting for the lock
+    release.set()
+    thread.join(30)
+    second.join(30)
+    assert ServiceMonth.objects.count() == expected
