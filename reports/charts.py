@@ -6,7 +6,9 @@ Whose figures (`Lens`): an agency party office's members' (wherever they served)
 of the communities community staff and grid workers work in, or a street officer's street's; the
 whole city for its administrators — as the permission module offers them to the viewer
 (`chart_lenses`), whatever the query string asks. Figures by DESIGN.md's definitions
-(`figures.service_by`), grouped in the database: one query whatever the number of records.
+(`figures.service_by`), grouped in the database: one query whatever the number of records —
+read from the monthly service summary (reports.summary, refreshed by beat) and labelled with
+its time, or counted live while the summary was never refreshed.
 The charts are SVG drawn on the server (reports.svg), with no script and no inline style.
 """
 
@@ -31,7 +33,7 @@ from communities.dates import local_midnight
 from communities.permissions import ChartLens, chart_lenses, scope_of
 from members.models import Member
 
-from . import svg
+from . import summary, svg
 
 # The first year offered: the article's (the agreements of July 2020).
 FIRST_YEAR = 2020
@@ -199,6 +201,13 @@ def figures_of(participations, *, year: int, months: tuple[int, int]) -> dict:
         "activity__community__name",
         month=month,
     )
+    return fold(groups, year=year, months=months)
+
+
+def fold(groups, *, year: int, months: tuple[int, int]) -> dict:
+    """The rows of every chart added up from `groups`, the figures by month, nature, type and
+    community (`service_by`'s rows, counted live or read from the summary)."""
+    first, last = months
     count_months, hour_months, types, communities = {}, {}, {}, {}
     for number in range(first, last + 1):
         # A month as short as an axis needs it: "1月" in Chinese, "Jan" in English.
@@ -206,14 +215,23 @@ def figures_of(participations, *, year: int, months: tuple[int, int]) -> dict:
         count_months[number] = Row(label, Decimal(0), Decimal(0))
         hour_months[number] = Row(label, Decimal(0), Decimal(0))
     for row in groups:
+        # A row without a month, a type or a community (the summary's totals by one of them
+        # alone) counts only in the breakdowns it has.
         nature, n, hours = row["activity__nature"], row["participations"], row["hours"]
-        number = row["month"].month
-        _add(count_months, number, "", nature, n, 0, with_hours=False)
-        _add(hour_months, number, "", nature, hours, 0, with_hours=False)
-        key = (row["activity__type__order"], row["activity__type__name"], row["activity__type"])
-        _add(types, key, row["activity__type__name"], nature, n, hours, with_hours=True)
-        key, name = row["activity__community"], row["activity__community__name"]
-        _add(communities, key, name, nature, n, hours, with_hours=True)
+        if row.get("month") is not None:
+            number = row["month"].month
+            _add(count_months, number, "", nature, n, 0, with_hours=False)
+            _add(hour_months, number, "", nature, hours, 0, with_hours=False)
+        if row.get("activity__type") is not None:
+            key = (
+                row["activity__type__order"],
+                row["activity__type__name"],
+                row["activity__type"],
+            )
+            _add(types, key, row["activity__type__name"], nature, n, hours, with_hours=True)
+        if row.get("activity__community") is not None:
+            key, name = row["activity__community"], row["activity__community__name"]
+            _add(communities, key, name, nature, n, hours, with_hours=True)
     community_rows = sorted(communities.values(), key=lambda row: (-row.total, row.label))
     if len(community_rows) > COMMUNITY_BARS:
         rest = community_rows[COMMUNITY_BARS - 1 :]
@@ -281,6 +299,17 @@ def charts_of(figures: dict) -> list[Chart]:
     return charts
 
 
+def _as_of(refreshed) -> str:
+    """When the summary the charts read was refreshed: its time today, its date and time
+    before; nothing when the figures were counted live."""
+    if refreshed is None:
+        return ""
+    at = timezone.localtime(refreshed.refreshed_at)
+    if at.date() == timezone.localdate():
+        return dateformat.format(at, "H:i")
+    return dateformat.format(at, "Y-m-d H:i")
+
+
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def charts(request):
@@ -290,13 +319,21 @@ def charts(request):
     if not lenses:
         raise PermissionDenied
     form = ChartForm(request.GET, lenses=lenses, today=timezone.localdate())
-    participations = participations_of(request.user, form.chosen_lens)
-    figures = figures_of(participations, year=form.chosen_year, months=form.chosen_months)
+    year, months = form.chosen_year, form.chosen_months
+    refreshed = summary.last_refresh()
+    if refreshed is not None:
+        groups = summary.groups_of(request.user, form.chosen_lens, year=year, months=months)
+        figures = fold(groups, year=year, months=months)
+    else:
+        # Never summarised yet (a new database): counted live, and so up to date.
+        participations = participations_of(request.user, form.chosen_lens)
+        figures = figures_of(participations, year=year, months=months)
     context = {
         "form": form,
         "charts": charts_of(figures),
         "year": form.chosen_year,
         "lens_label": ChartLens(form.chosen_lens).label,
         "any": any(row.total for row in figures["months"]),
+        "as_of": _as_of(refreshed),
     }
     return render(request, "reports/charts.html", context)

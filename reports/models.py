@@ -516,3 +516,75 @@ class EvaluationObjection(models.Model):
 
     def get_state_display(self):
         return self.State(self.state).label
+
+
+class ServiceMonth(models.Model):
+    """The monthly service summary the charts read (issue 9, point 8): for each month (local
+    time), member's agency, activity's community, activity type and nature, the participations
+    (*present*) and their hours by DESIGN.md's definitions — those of `figures.service_by` —
+    and the absences and leaves beside them. Rebuilt whole by `reports.summary.refresh` (beat,
+    every SERVICE_SUMMARY_MINUTES); a month without anyone present, absent or on leave has no
+    row. Each combination is there once by agency and once for all agencies together (no
+    agency): a street's or the city's figures are read without adding up a thousand agencies'
+    rows. The time of the last rebuild is `SummaryRefresh`'s."""
+
+    month = models.DateField(_("month"))  # its first day
+    # Copied from the participations' own keys, so without database constraints: checking
+    # three-quarters of a million rows' keys at each rebuild's commit took 15 s at city size.
+    # None on the rows of all agencies together, which the places and city lenses read.
+    agency = models.ForeignKey(
+        Agency,
+        on_delete=models.CASCADE,
+        null=True,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("agency"),
+    )
+    community = models.ForeignKey(
+        "communities.Community",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("community"),
+    )
+    type = models.ForeignKey(
+        "activities.ActivityType",
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        related_name="+",
+        verbose_name=_("activity type"),
+    )
+    nature = models.CharField(_("nature"), max_length=20)
+    present = models.PositiveIntegerField(_("present"))
+    hours = models.DecimalField(_("service hours"), max_digits=12, decimal_places=1)
+    absent = models.PositiveIntegerField(_("absent"))
+    leave = models.PositiveIntegerField(_("on leave"))
+
+    class Meta:
+        verbose_name = _("service month")
+        verbose_name_plural = _("service months")
+        indexes = [
+            # The agency lens reads its agencies' months, the places lens its communities'.
+            models.Index(fields=["agency", "month"], name="service_month_agency"),
+            models.Index(fields=["community", "month"], name="service_month_community"),
+            models.Index(fields=["month"], name="service_month_month"),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.nature}: {self.present}"
+
+
+class SummaryRefresh(models.Model):
+    """When the service summary was last rebuilt, and how long it took: one row, written in the
+    rebuild's transaction. No row: never rebuilt, and the charts count live."""
+
+    refreshed_at = models.DateTimeField(_("refreshed at"))
+    seconds = models.FloatField(_("seconds taken"))
+    rows = models.PositiveIntegerField(_("rows"))
+
+    class Meta:
+        verbose_name = _("summary refresh")
+        verbose_name_plural = _("summary refreshes")
+
+    def __str__(self):
+        return f"{self.refreshed_at:%Y-%m-%d %H:%M}: {self.rows}"

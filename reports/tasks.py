@@ -6,7 +6,7 @@ from django.db import OperationalError
 
 from notifications.tasks import RETRY
 
-from . import jobs
+from . import jobs, summary
 from .summaries import overview_refresh
 
 
@@ -36,3 +36,10 @@ def refresh_overviews() -> dict:
     Retries only a database that is briefly unavailable or locked, a few times."""
     refresh = overview_refresh()
     return {"made_at": refresh.made_at.isoformat(), "seconds": refresh.seconds}
+
+
+@shared_task(name="reports.refresh_summary", **RETRY)
+def refresh_summary():
+    """Every SERVICE_SUMMARY_MINUTES (beat): rebuilds the monthly service summary the charts
+    read."""
+    return summary.refresh().rows

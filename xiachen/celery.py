@@ -30,6 +30,12 @@ app.conf.beat_schedule = {
         "task": "communities.expire_agreements",
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai
     },
+    "refresh the service summary": {
+        "task": "reports.refresh_summary",
+        "schedule": settings.SERVICE_SUMMARY_MINUTES * 60.0,
+        # A refresh missed while beat was down is made by the next one.
+        "options": {"expire_seconds": settings.SERVICE_SUMMARY_MINUTES * 60 - 5},
+    },
     "delete old export files": {
         "task": "reports.clean_exports",
         "schedule": crontab(minute="35"),  # every hour

@@ -424,3 +424,6 @@ EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
 OVERVIEW_REFRESH_MINUTES = env.int("OVERVIEW_REFRESH_MINUTES", default=15)
 if OVERVIEW_REFRESH_MINUTES < 1:
     raise ImproperlyConfigured("OVERVIEW_REFRESH_MINUTES must be at least 1.")
+
+# The monthly service summary the charts read (reports.summary) is rebuilt this often (beat).
+SERVICE_SUMMARY_MINUTES = env.int("SERVICE_SUMMARY_MINUTES", default=15)

@@ -72,10 +72,34 @@ def shengli():
     return Community.objects.get(name="胜利一路社区")
 
 
+# The monthly service summary is rebuilt by every run (new keys, a new time): its figures are
+# compared, not its keys.
+REBUILT = {
+    "reports.ServiceMonth": (
+        "month",
+        "agency",
+        "community",
+        "type",
+        "nature",
+        "present",
+        "hours",
+        "absent",
+        "leave",
+    ),
+    "reports.SummaryRefresh": ("rows",),
+}
+
+
 def snapshot():
     """Every row of every table (history and many-to-many tables included), field by field."""
     return {
-        model._meta.label: list(model._base_manager.order_by("pk").values_list())
+        model._meta.label: list(
+            model._base_manager.order_by(*REBUILT[model._meta.label]).values_list(
+                *REBUILT[model._meta.label]
+            )
+            if model._meta.label in REBUILT
+            else model._base_manager.order_by("pk").values_list()
+        )
         for model in apps.get_models(include_auto_created=True)
     }
 

@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from communities.models import CitySeed
+from reports import summary
 from xiachen import scale as city
 
 DEFAULT_SEED = 20200630
@@ -81,6 +82,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Seeding the city at scale {scale:g} (seed {seed}) …")
         seeded = city.seed(scale=scale, seed=seed, today=today, log=self.stdout.write)
         record = seeded.record
+        refresh_started = time.monotonic()
+        refreshed = summary.refresh()
+        self.stdout.write(
+            f"  {'service summary':<28} {time.monotonic() - refresh_started:6.1f} s"
+            f"  ({refreshed.rows:,} rows)"
+        )
         record.seconds = round(time.monotonic() - started, 1)
         record.save(update_fields=["seconds"])
 
