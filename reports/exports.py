@@ -15,6 +15,7 @@ is large (reports.jobs): a job keeps only the name of the exporter and the raw f
 worker builds the sheet again in the office's scope of the time.
 """
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -192,8 +193,15 @@ class ListExporter:
             cell.font = Font(bold=True)
             headers.append(cell)
         sheet.append(headers)
-        for row in self._rows(progress):
-            sheet.append(row)
+        try:
+            for row in self._rows(progress):
+                sheet.append(row)
+        except BaseException:
+            # The sheet streams to a temporary file as it goes: finish it, so that a failed
+            # export leaves no half-written writer behind for the garbage collector.
+            with contextlib.suppress(Exception):
+                sheet.close()
+            raise
         totals = self.totals()
         if totals is not None:
             cells = []

@@ -3,6 +3,9 @@
 failing one none; the office reads its agencies' log on a page of a fixed number of queries,
 and never another office's; the admin shows it read-only."""
 
+import gc
+import sys
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,7 +13,7 @@ from django.urls import reverse
 
 from communities.models import StaffRole
 from members.models import Member
-from reports.exports import RosterExporter
+from reports.exports import Column, ListExporter, RosterExporter
 from reports.models import ExportLog
 
 EXPORT = reverse("reports:roster_export")
@@ -166,3 +169,25 @@ def test_the_scope_counts_what_the_benchs_sql_reference_counts(request, world, p
     visible = ExportLog.objects.visible_to(user).count()
     assert visible == scopes.reference_count(ExportLog, user)
     assert visible == {"agency_office": 3, "other_agency_office": 3, "community_staff": 0}[persona]
+
+
+def test_an_export_failing_mid_sheet_leaves_no_writer_behind(monkeypatch):
+    """The write-only sheet streams as it goes: a failure mid-sheet finishes it, so that the
+    garbage collector finds no half-written writer (it raised from nowhere, in a later test)."""
+
+    class Broken(ListExporter):
+        title = "roster"
+
+        def columns(self):
+            return [Column("name", 10)]
+
+        def rows(self):
+            yield ["李建华"]
+            raise RuntimeError("disk full")
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: seen.append(unraisable))
+    with pytest.raises(RuntimeError):
+        Broken().xlsx()
+    gc.collect()
+    assert seen == []
