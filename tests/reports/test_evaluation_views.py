@@ -7,31 +7,14 @@ from django.test import Client
 from django.utils import timezone
 
 from activities.models import Participation
-from members.models import Member, Registration
+from members.models import Registration
 from reports.models import Evaluation, EvaluationObjection
 from reports.services import evaluations_save, objection_raise
 
+from .test_evaluation_services import reported_in
+
 Rating = Evaluation.Rating
 YEAR = timezone.localdate().year
-
-
-def reported_in(world, n, community=None, agency=None):
-    community = community or world.shengli
-    first = Member.objects.count()
-    members = Member.objects.bulk_create(
-        Member(agency=agency or world.sanxia, name=f"成员{i:03d}", mobile=f"1370000{i:04d}")
-        for i in range(first, first + n)
-    )
-    Registration.objects.bulk_create(
-        Registration(
-            member=m,
-            community=community,
-            status=Registration.Status.ACTIVE,
-            applied_on=timezone.localdate(),
-        )
-        for m in members
-    )
-    return members
 
 
 @pytest.fixture
