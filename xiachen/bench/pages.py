@@ -25,7 +25,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit
+from activities.models import Activity, Concern, DoorToDoorUnit, Participation
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
@@ -239,6 +239,9 @@ OBJECTS = {
     "reports:summary_member": _on_roster,
     "activities:dispute_answer": _record("disputed", managed=True),
     "activities:participation_backfill": _record("confirmed", managed=True),
+    "activities:participation_detail": _first(Participation),
+    "members:registration_detail": _first(Registration),
+    "communities:agreement_detail": _first(Agreement),
     "communities:agreement_scan": lambda user: (
         Agreement.objects.visible_to(user).exclude(scan="").order_by("pk").first()
         or _first(Agreement)(user)
