@@ -271,6 +271,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "notifications.deliver_email": {"queue": "mail"},
     "notifications.deliver_robot": {"queue": "robots"},
+    "notifications.deliver_sms": {"queue": "sms"},
 }
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "xiachen.beat:Scheduler"
@@ -342,6 +343,22 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Text messages (issue 12): "console" prints them (the default: a laptop sends nothing),
+# "tencent" sends through Tencent Cloud SMS with keys from the environment only; members get
+# them only when they choose them in their notification settings.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_TIMEOUT = env.float("SMS_TIMEOUT", default=5.0)
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="下沉社区")
+# What a template parameter takes: a longer subject is cut (providers limit each parameter).
+SMS_PARAM_MAX_LENGTH = env.int("SMS_PARAM_MAX_LENGTH", default=20)
+# The price of one billed message (yuan), for the cost the outbox shows.
+SMS_PRICE_PER_PART = env.str("SMS_PRICE_PER_PART", default="0.045")
+SMS_TENCENT_SECRET_ID = env.str("SMS_TENCENT_SECRET_ID", default="")
+SMS_TENCENT_SECRET_KEY = env.str("SMS_TENCENT_SECRET_KEY", default="")
+SMS_TENCENT_APP_ID = env.str("SMS_TENCENT_APP_ID", default="")
+SMS_TENCENT_TEMPLATE_ID = env.str("SMS_TENCENT_TEMPLATE_ID", default="")
+SMS_TENCENT_REGION = env.str("SMS_TENCENT_REGION", default="ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env.str("SMS_TENCENT_ENDPOINT", default="https://sms.tencentcloudapi.com")
 # A delivery task (inbox, e-mail, one group robot) runs at most this many seconds; from its soft
 # limit, a quarter earlier, it puts back what it has not tried, and it never starts a send that
 # would not fit before then.
@@ -364,8 +381,8 @@ def _check_delivery_timings():
             "still being sent would be handed to a second worker.",
         ),
         (
-            max(EMAIL_TIMEOUT, WEBHOOK_TIMEOUT) < NOTIFICATION_TASK_SOFT_TIME_LIMIT,
-            "EMAIL_TIMEOUT and WEBHOOK_TIMEOUT must be below three quarters of "
+            max(EMAIL_TIMEOUT, WEBHOOK_TIMEOUT, SMS_TIMEOUT) < NOTIFICATION_TASK_SOFT_TIME_LIMIT,
+            "EMAIL_TIMEOUT, WEBHOOK_TIMEOUT and SMS_TIMEOUT must be below three quarters of "
             "NOTIFICATION_TASK_TIME_LIMIT (the soft limit), or one send could outlast its task.",
         ),
     ]
