@@ -140,6 +140,7 @@ def my_record(request):
             "years": range(timezone.localdate().year, timezone.localdate().year - 5, -1),
             "ledgers": ledgers(mine, year),
             "upcoming": upcoming[:UPCOMING_LIMIT],
+            "now": now,
             "more_upcoming": len(upcoming) > UPCOMING_LIMIT,
             "page": page,
             "registrations": registrations,
