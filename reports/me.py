@@ -346,6 +346,7 @@ def my_data(member: Member) -> dict:
             "leave_reason",
             "leave_decision",
             "leave_decided_at",
+            "leave_decision_note",
             "review",
         )
     )

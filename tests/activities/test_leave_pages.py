@@ -241,6 +241,9 @@ def test_my_record_shows_the_request_and_offers_leave_on_the_others(
     page = text(client.get(reverse("reports:my_record")))
     assert 'data-testid="upcoming-leave" data-state="pending"' in page
     assert leave_url(other) in page
+    # The list of activities to join marks it too.
+    page = text(client.get(reverse("activities:open_activities")))
+    assert page.count('data-testid="mine-leave"') == 1
 
 
 # --- The organizers decide -----------------------------------------------------------------
@@ -289,6 +292,8 @@ def test_the_organizer_rejects_with_a_reason_and_the_member_sees_it(
     page = text(client.get(asked.activity.get_absolute_url()))
     assert 'data-status="leave-rejected"' in page and "人手不足" in page
     assert 'data-testid="ask-for-leave"' not in page
+    # The decision is in the member's own data too.
+    assert "人手不足" in client.post(reverse("reports:my_data_json")).content.decode()
 
 
 @pytest.mark.parametrize("data", [{}, {"decision": "maybe"}, {"decision": "pending"}])
