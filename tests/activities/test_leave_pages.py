@@ -378,3 +378,17 @@ def test_a_waitlist_place_that_lapsed_at_the_start_is_said_plainly(
     )
     page = text(client.get(activity.get_absolute_url()))
     assert 'data-status="lapsed"' in page and "has lapsed" in page
+
+
+def test_a_member_cannot_withdraw_or_ask_for_another_member_on_the_same_activity(
+    client, world, django_user_model, asked
+):
+    """Both see the activity; each POST acts on the poster's own row only."""
+    (neighbour,) = reported_in(world, django_user_model, 1, prefix="nb")
+    client.force_login(neighbour.user)
+    response = client.post(withdraw_url(asked.activity), follow=True)
+    assert "no leave request" in text(response)
+    response = client.post(leave_url(asked.activity), {"reason": "替他请假"}, follow=True)
+    assert "only from an activity you signed up to" in text(response)
+    assert row(asked.activity, world.sanxia_member).leave_reason == "单位临时开会"
+    assert not Participation.objects.filter(activity=asked.activity, member=neighbour).exists()
