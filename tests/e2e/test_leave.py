@@ -18,6 +18,7 @@ from notifications.models import Notification
 from .browser import assert_no_horizontal_scroll, log_in
 from .conftest import SCREENS
 from .test_sign_up import neighbour
+from .test_tap_targets import MEASURE, MIN
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,6 +31,8 @@ SCREENSHOT = "/tmp/xiachen-leave-{name}.png"
 
 def shoot(page, name):
     assert_no_horizontal_scroll(page)
+    too_small = page.evaluate(MEASURE, MIN)
+    assert not too_small, f"{name}: tap targets under {MIN} px: {too_small}"
     page.screenshot(path=SCREENSHOT.format(name=name), full_page=True)
 
 
@@ -54,6 +57,9 @@ def test_a_member_asks_for_leave_staff_approve_and_the_waitlist_moves_up(
 
     # The member asks for leave from the activity's page, with a reason.
     log_in(page, "sanxia_member")
+    page.goto("/me/")  # 我的记录 offers leave on each coming activity too
+    expect(page.get_by_test_id("upcoming-ask-leave")).to_be_visible()
+    shoot(page, "my-record")
     page.goto(activity.get_absolute_url())
     expect(page.get_by_test_id("my-sign-up")).to_contain_text("已报名")
     page.get_by_test_id("ask-for-leave").click()
