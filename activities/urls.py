@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import activity, checkin, doors, leave, notes, review, rollcall, rota, signup
+from .views import (
+    activity,
+    checkin,
+    doors,
+    leave,
+    notes,
+    records,
+    review,
+    rollcall,
+    rota,
+    signup,
+)
 
 app_name = "activities"
 
@@ -29,6 +40,7 @@ urlpatterns = [
     path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),
     path("doors/<int:pk>/remove/", doors.door_unit_remove_view, name="door_unit_remove"),
     path("disputes/", review.dispute_list, name="dispute_list"),
+    path("records/<int:pk>/", records.participation_detail, name="participation_detail"),
     path("records/<int:pk>/answer/", review.dispute_answer, name="dispute_answer"),
     path(
         "records/<int:pk>/backfill/",

@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     # The activation link's page: public, the token is the key.
     path("activate/<str:token>/", activation_views.activate, name="activate"),
+    path("report-ins/<int:pk>/", views.registration_detail, name="registration_detail"),
     path("report-ins/<int:pk>/return/", views.registration_return_view, name="registration_return"),
     path("report-ins/poster/", report_in.report_in_poster, name="report_in_poster"),
     path("report-ins/poster.svg", report_in.report_in_poster_svg, name="report_in_poster_svg"),

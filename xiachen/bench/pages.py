@@ -267,6 +267,9 @@ OBJECTS = {
     "reports:summary_member": _on_roster,
     "activities:dispute_answer": _record("disputed", managed=True),
     "activities:participation_backfill": _record("confirmed", managed=True),
+    "activities:participation_detail": _first(Participation),
+    "members:registration_detail": _first(Registration),
+    "communities:agreement_detail": _first(Agreement),
     "communities:agreement_scan": lambda user: (
         Agreement.objects.visible_to(user).exclude(scan="").order_by("pk").first()
         or _first(Agreement)(user)
