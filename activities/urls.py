@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import activity, checkin, doors, notes, records, review, rollcall, rota, signup
+from .views import (
+    activity,
+    checkin,
+    doors,
+    leave,
+    notes,
+    records,
+    review,
+    rollcall,
+    rota,
+    signup,
+)
 
 app_name = "activities"
 
@@ -10,6 +21,10 @@ urlpatterns = [
     path("join/", signup.open_activities, name="open_activities"),
     path("<int:pk>/sign-up/", signup.sign_up, name="sign_up"),
     path("<int:pk>/sign-up/cancel/", signup.sign_up_cancel, name="sign_up_cancel"),
+    path("<int:pk>/leave/", leave.leave_request, name="leave_request"),
+    path("<int:pk>/leave/withdraw/", leave.leave_withdraw, name="leave_withdraw"),
+    path("leave/", leave.leave_request_list, name="leave_request_list"),
+    path("leave/<int:pk>/decide/", leave.leave_decide, name="leave_decide"),
     path("new/", activity.activity_new, name="activity_create"),
     path("<int:pk>/", activity.activity_detail, name="activity_detail"),
     path("<int:pk>/edit/", activity.activity_edit, name="activity_edit"),

@@ -154,14 +154,19 @@ def _registration_returned(registration, context):
 def _leave_decided(participation, context):
     activity = participation.activity
     approved = participation.leave_decision == participation.LeaveDecision.APPROVED
-    text = (
-        _("Your leave from %(title)s (%(when)s) is approved.")
-        if approved
-        else _("Your leave from %(title)s (%(when)s) is not approved; please come if you can.")
-    )
+    note = getattr(participation, "leave_decision_note", "")
+    if approved:
+        text = _("Your leave from %(title)s (%(when)s) is approved.")
+    elif note:
+        text = _(
+            "Your leave from %(title)s (%(when)s) is not approved: %(note)s. Please come if you "
+            "can."
+        )
+    else:
+        text = _("Your leave from %(title)s (%(when)s) is not approved; please come if you can.")
     return Message(
         _("Leave decided: %(title)s") % {"title": activity.title},
-        text % {"title": activity.title, "when": span(activity)},
+        text % {"title": activity.title, "when": span(activity), "note": note},
         activity.get_absolute_url(),
     )
 

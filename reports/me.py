@@ -140,6 +140,7 @@ def my_record(request):
             "years": range(timezone.localdate().year, timezone.localdate().year - 5, -1),
             "ledgers": ledgers(mine, year),
             "upcoming": upcoming[:UPCOMING_LIMIT],
+            "now": now,
             "more_upcoming": len(upcoming) > UPCOMING_LIMIT,
             "page": page,
             "registrations": registrations,
@@ -345,6 +346,7 @@ def my_data(member: Member) -> dict:
             "leave_reason",
             "leave_decision",
             "leave_decided_at",
+            "leave_decision_note",
             "review",
         )
     )

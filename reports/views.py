@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from activities import figures
 from activities.models import Activity, Concern, DutyAssignment, Participation
+from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import scope_of
 from members.models import Member, Registration, member_of
@@ -141,6 +142,8 @@ def community_section(user, scope, now):
         "pending_registrations": Registration.objects.visible_to(user)
         .filter(community__in=community_ids, status=Registration.Status.PENDING)
         .count(),
+        # Leave requests awaiting the organizers' decision (activities.views.leave).
+        "pending_leave": pending_leave_requests(user).count(),
         "open_concerns": Concern.objects.visible_to(user)
         .filter(community__in=community_ids)
         .open()

@@ -339,6 +339,21 @@ class TestTheLoadedDemo:
             participations__leave_decision=Participation.LeaveDecision.PENDING
         ).exists()
 
+    def test_shengli_staff_have_sanxia_members_leave_request_to_decide(self, output):
+        from activities.services.leave import pending_leave_requests
+
+        staff = StaffRole.objects.get(user__username="shengli_staff").user
+        (request,) = pending_leave_requests(staff).filter(member__user__username="sanxia_member")
+        assert request.activity.community == shengli()
+        assert request.activity.starts_at > START_OF_TODAY + dt.timedelta(days=1)
+        assert (request.status, request.leave_reason) == (
+            Participation.Status.SIGNED_UP,
+            "单位临时安排到武汉出差",
+        )
+        # Asked through the member's leave service, after signing up.
+        assert request.history.latest().history_change_reason == "leave requested"
+        assert request.history.latest().history_user == request.member.user
+
     def test_shenglis_sanxia_activities_count_toward_the_30_june_agreement(self, output):
         agreement = Agreement.objects.get(agency=sanxia(), community=shengli())
         duty = Activity.objects.filter(community=shengli(), nature=Activity.Nature.DUTY)

@@ -52,6 +52,7 @@ from activities.models import (
 )
 from activities.services.activity import activity_cancel, activity_create
 from activities.services.doors import door_unit_assign, door_unit_record, door_units_add
+from activities.services.leave import participation_leave_request
 from activities.services.notes import (
     concern_create,
     concern_forward,
@@ -637,17 +638,8 @@ class _Loader:
         rows = []
         for member in self.members_of(spec.get("signed_up")):
             rows.append(Participation(activity=activity, member=member))
-        for ref, reason in leave.items():
-            for member in self.members_of(ref):
-                rows.append(
-                    Participation(
-                        activity=activity,
-                        member=member,
-                        status=Participation.Status.LEAVE,
-                        leave_reason=reason,
-                        leave_decision=Participation.LeaveDecision.PENDING,
-                    )
-                )
+        asking = [(m, reason) for ref, reason in leave.items() for m in self.members_of(ref)]
+        rows += [Participation(activity=activity, member=m) for m, _reason in asking]
         for row in rows:
             row.source = Participation.Source.SIGN_UP
             row.recorded_by = row.member.user
@@ -656,6 +648,15 @@ class _Loader:
             _check_fields(row)
         bulk_create_with_history(rows, Participation, default_date=signed_at)
         self.count(Participation, len(rows))
+        # … and ask for leave an hour later, as the member's leave page does: awaiting the
+        # organizer's decision, still holding the seat.
+        for member, reason in asking:
+            participation_leave_request(
+                activity=activity,
+                member=member,
+                reason=reason,
+                now=signed_at + dt.timedelta(hours=1),
+            )
 
     def confirm(self, activity: Activity, *, reviewed_at: dt.datetime):
         """The members' agency offices confirm the records (their review page comes next)."""
