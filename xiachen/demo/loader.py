@@ -8,8 +8,9 @@ assigned and recorded (`door_units_add`, `door_unit_assign`, `door_unit_record`)
 and concerns handled (`work_update_create`, `concern_create`, `concern_forward`,
 `concern_resolve`): the demo's rows obey the rules the pages obey. What no page writes yet —
 places, agencies, accounts and roles, members and their report-in requests, sign-ups (seats and
-waitlist places, kept within the capacity as the sign-up page keeps them) and leave requests, the agency office's confirmation, the duty roster, which the admin or the coming
-member and agency pages write — is written here as plain rows, validated and with history.
+waitlist places, kept within the capacity as the sign-up page keeps them) and leave requests,
+the agency office's confirmation, the duty roster, which the admin or the member and agency
+pages write — is written here as plain rows, validated and with history.
 
 Each service is told when the act happened (`now`, the story's moment), so the demo's past is
 dated as it happened and the rules are checked at that moment, whatever the clock says. Services
