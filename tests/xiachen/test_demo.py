@@ -9,6 +9,7 @@ Figures, defined exactly as the tests count them:
 - the 30 June theme party day: members present + resident volunteers >= 40.
 """
 
+import copy
 import datetime as dt
 import fnmatch
 import itertools
@@ -45,6 +46,7 @@ from communities.permissions import scope_of
 from members.models import Member, Registration, mobile_validator
 from notifications.models import Notification
 from xiachen import demo
+from xiachen.demo import loader
 
 TODAY = dt.date(2026, 11, 27)
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -769,3 +771,22 @@ def test_the_demo_data_ships_with_the_app():
     assert "PyYAML" in requirements
     shipped = project["tool"]["setuptools"]["package-data"]["xiachen"]
     assert any(fnmatch.fnmatch("demo/demo.yaml", pattern) for pattern in shipped)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"waitlisted": ["minzong 0"], "signed_up": ["sanxia 0"]}, "a waitlist but seats left"),
+        ({"signed_up": ["sanxia 0-4"]}, "more sign-ups than seats"),
+    ],
+)
+def test_demo_sign_ups_must_hold_to_the_capacity(db, monkeypatch, change, message):
+    """The sign-up page's rule holds in the data file too: a mistake there stops the load."""
+    changed = copy.deepcopy(loader.data())
+    (full,) = [a for a in changed["activities"] if "waitlisted" in a]
+    full.update(change)
+    monkeypatch.setattr(loader, "data", lambda: changed)
+
+    with pytest.raises(ValueError, match=message):
+        loader.load(today=TODAY)
+    assert not Participation.objects.exists()
