@@ -244,9 +244,19 @@ def member_section(user, member, now):
         .order_by("activity__starts_at", "pk"),
         LIST_LIMIT,
     )
+    # The days of duty to come (排班) the duty-roster reminder points to: under an agreement in
+    # force on the day, as the reminder finds them.
+    today = timezone.localdate(now)
+    duties = list(
+        DutyAssignment.objects.visible_to(user)
+        .filter(member=member, date__gte=today, agreement__ends_on__gte=today)
+        .select_related("agreement__community")
+        .order_by("date", "pk")[:LIST_LIMIT]
+    )
     return {
         "member": member,
         "registrations": list(registrations),
+        "duties": duties,
         "upcoming": upcoming,
         "more_upcoming": more_upcoming,
         "totals": figures.attendance(Participation.objects.visible_to(user).filter(member=member)),
