@@ -13,7 +13,10 @@ class MembersConfig(AppConfig):
         # only once the app registry is (Django's rule), and both modules hold models.
         from notifications.recipients import register_login_resolver, register_robot_finder
 
+        from . import sessions
         from .models import recipients_of_logins, robot_reaches_member
+
+        sessions.connect()
 
         register_login_resolver(recipients_of_logins)
         register_robot_finder(robot_reaches_member)
