@@ -123,7 +123,9 @@ def test_the_session_names_its_login_device_and_address(world, member_user):
         ("member_user", "sanxia_member", "SESSION_IDLE_MINUTES_MEMBER"),
     ],
 )
-def test_each_role_is_signed_out_after_its_idle_timeout(request, persona, username, idle_minutes):
+def test_each_role_is_signed_out_after_its_idle_timeout(
+    world, request, persona, username, idle_minutes
+):
     request.getfixturevalue(persona)
     idle = getattr(settings, idle_minutes) * MINUTE
     client = sign_in(username)
@@ -238,7 +240,7 @@ def queries_of(client, url) -> list[str]:
 @pytest.mark.parametrize(
     "persona, username", [("agency_office", "sanxia_office"), ("member_user", "sanxia_member")]
 )
-def test_the_middleware_adds_no_query_to_a_page(request, settings, persona, username):
+def test_the_middleware_adds_no_query_to_a_page(world, request, settings, persona, username):
     request.getfixturevalue(persona)
     client = sign_in(username)
     queries_of(client, DASHBOARD)  # warm
