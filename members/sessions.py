@@ -46,6 +46,9 @@ from communities.permissions import RoleKind, scope_read
 STATE_KEY = "_xiachen_session"
 # Seconds between two writes of a session that is only being used.
 TOUCH_EVERY = 60
+# How long a session that ended by the rules stays stored: the person coming back within it is
+# told why they were signed out; then the cleaning deletes it.
+ENDED_KEPT = dt.timedelta(days=1)
 
 
 class RoleClass(models.TextChoices):
@@ -206,6 +209,16 @@ class SessionStore(DatabaseSessionStore):
     @classmethod
     def get_model_class(cls):
         return SignedInSession
+
+    @classmethod
+    def clear_expired(cls):
+        """Deletes the sessions past their cookie's age and those that ended by the rules a day
+        ago or more (kept a day so that a person coming back is told why they were signed
+        out). Run by `manage.py clearsessions` and by beat (members.tasks)."""
+        now = timezone.now()
+        return SignedInSession.objects.filter(
+            models.Q(expire_date__lt=now) | models.Q(ends_at__lt=now - ENDED_KEPT)
+        ).delete()[0]
 
     def create_model_instance(self, data):
         instance = super().create_model_instance(data)

@@ -498,3 +498,30 @@ def test_device_summaries(agent, summary):
 )
 def test_addresses_are_masked(address, shown):
     assert masked_address(address) == shown
+
+
+# Cleaning
+
+
+def test_ended_sessions_are_deleted_a_day_after_they_ended(member_user):
+    from members.tasks import clear_sessions
+    from xiachen.celery import app
+
+    now = timezone.now()
+    kept = sign_in("sanxia_member")
+    just_ended = sign_in("sanxia_member", address="10.0.0.2")
+    ended_long_ago = sign_in("sanxia_member", address="10.0.0.3")
+    past_its_cookie = sign_in("sanxia_member", address="10.0.0.4")
+    SignedInSession.objects.filter(session_key=key_of(just_ended)).update(
+        ends_at=now - dt.timedelta(hours=1)
+    )
+    SignedInSession.objects.filter(session_key=key_of(ended_long_ago)).update(
+        ends_at=now - dt.timedelta(days=2)
+    )
+    SignedInSession.objects.filter(session_key=key_of(past_its_cookie)).update(
+        expire_date=now - dt.timedelta(minutes=1)
+    )
+    assert clear_sessions() == 2
+    assert alive(kept) and alive(just_ended)
+    assert not alive(ended_long_ago) and not alive(past_its_cookie)
+    assert "members.clear_sessions" in {e["task"] for e in app.conf.beat_schedule.values()}
