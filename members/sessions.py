@@ -163,6 +163,7 @@ class SignedInSession(AbstractBaseSession):
         null=True,
         blank=True,
         db_constraint=False,
+        db_index=False,  # the index below starts with it
         related_name="signed_in_sessions",
         verbose_name=_("user"),
     )
