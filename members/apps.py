@@ -17,7 +17,10 @@ class MembersConfig(AppConfig):
             register_robot_finder,
         )
 
+        from . import sessions
         from .models import recipients_of_logins, robot_reaches_member
+
+        sessions.connect()
 
         register_login_resolver(recipients_of_logins)
         register_robot_finder(robot_reaches_member)

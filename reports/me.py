@@ -261,7 +261,9 @@ def calendar_feed(request, token):
     leave from or did, from 90 days ago on. Cancelled activities stay, marked cancelled, so that
     the phone takes them off."""
     if FEED_DOOR.shut(request):
-        return HttpResponse(status=429)
+        response = HttpResponse(status=429)  # read by calendar apps, not people: no page
+        response["Retry-After"] = str(FEED_DOOR.retry_after(request))
+        return response
     feed = CalendarFeed.objects.select_related("member").filter(token=token).first()
     if feed is None or feed.member.user_id is None:
         FEED_DOOR.knock(request)

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
+    "members.sessions.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -158,6 +160,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+
+# Sessions (members/sessions.py): in the database, in a table that names each one's login and
+# device. Signed out after this long without a page (minutes), by role class: offices (city
+# administrators, street officers, agency offices, community staff), grid workers (a phone in
+# the field through a long activity), members (their own phone); and after this long in all
+# (hours), staff and members.
+SESSION_ENGINE = "members.sessions"
+SESSION_IDLE_MINUTES_OFFICE = env.int("SESSION_IDLE_MINUTES_OFFICE", default=30)
+SESSION_IDLE_MINUTES_GRID_WORKER = env.int("SESSION_IDLE_MINUTES_GRID_WORKER", default=4 * 60)
+SESSION_IDLE_MINUTES_MEMBER = env.int("SESSION_IDLE_MINUTES_MEMBER", default=7 * 24 * 60)
+SESSION_LIFETIME_HOURS_STAFF = env.int("SESSION_LIFETIME_HOURS_STAFF", default=12)
+SESSION_LIFETIME_HOURS_MEMBER = env.int("SESSION_LIFETIME_HOURS_MEMBER", default=30 * 24)
+if (
+    min(
+        SESSION_IDLE_MINUTES_OFFICE,
+        SESSION_IDLE_MINUTES_GRID_WORKER,
+        SESSION_IDLE_MINUTES_MEMBER,
+        SESSION_LIFETIME_HOURS_STAFF,
+        SESSION_LIFETIME_HOURS_MEMBER,
+    )
+    < 1
+):
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_MINUTES_* and SESSION_LIFETIME_HOURS_* must be 1 or more."
+    )
+# The cookie (and the stored session) outlive the longest sign-in; the rules above end it.
+SESSION_COOKIE_AGE = max(SESSION_LIFETIME_HOURS_STAFF, SESSION_LIFETIME_HOURS_MEMBER) * 3600
 # A forgotten password's link works once, for this long (seconds; a day by default).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=24 * 60 * 60)
 LOGIN_REDIRECT_URL = "reports:dashboard"
