@@ -7,12 +7,14 @@ also every page of the admin (index, lists, add and change forms, a history, the
 a visitor who is not signed in the pages open to anyone. Any `securitypolicyviolation` event,
 or a console message of a refusal, fails the test with the page and what was refused."""
 
+import re
 import time
 
 import pytest
 from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect
 
 from activities.models import DoorToDoorUnit
 from activities.services.doors import door_unit_record
@@ -211,3 +213,24 @@ def test_a_refusal_is_seen(browser, live_server, world):
         walk.close()
     assert color != "rgb(255, 0, 0)"  # the style was not applied
     assert any("style-src-attr" in line for line in walk.refused), walk.refused
+
+
+def test_the_handlers_moved_to_files_still_work(browser, live_server, world, city_admin):
+    """What inline handlers did, the scripts in static/js do: choosing a street opens its
+    overview (autosubmit.js), a Print button prints (print.js)."""
+    walk = Walk(browser, live_server.url)
+    printed = []
+    walk.context.expose_function("printed", lambda: printed.append(walk.page.url))
+    walk.context.add_init_script("window.print = () => window.printed();")
+    try:
+        log_in(walk.page, city_admin.username)
+        walk.visit(reverse("reports:overview_street"))
+        walk.page.get_by_label("街道").select_option(label=world.dongyuan.name)
+        expect(walk.page).to_have_url(re.compile(rf"street={world.dongyuan.pk}"))
+        expect(walk.page.get_by_test_id("overview-title")).to_contain_text(world.dongyuan.name)
+        walk.visit(reverse("reports:summary_member", args=[world.sanxia_member.pk]))
+        walk.page.get_by_role("button", name="打印").click()
+        walk.page.wait_for_function("true")
+    finally:
+        walk.close()
+    assert printed and walk.refused == []
