@@ -137,7 +137,9 @@ def production_environment(**given):
 
 
 def manage_check_deploy(environment):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    # The test process's own switches stay out (the browser tests allow async-unsafe calls).
+    ours = ("SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
     env.update(environment)
     env["DJANGO_SETTINGS_MODULE"] = "xiachen.settings"
     return subprocess.run(
