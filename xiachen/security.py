@@ -11,6 +11,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -69,9 +70,13 @@ class PermissionsPolicyMiddleware:
         if self.permissions:
             response.headers.setdefault("Permissions-Policy", self.permissions)
         if settings.VIOLATION_REPORT_ENDPOINT:
+            try:
+                # An absolute address, on a host ALLOWED_HOSTS lets through.
+                address = request.build_absolute_uri(settings.VIOLATION_REPORT_PATH)
+            except DisallowedHost:  # already answered 400; no endpoint to name
+                return response
             response.headers.setdefault(
-                "Reporting-Endpoints",
-                f'{settings.VIOLATION_REPORT_ENDPOINT}="{settings.VIOLATION_REPORT_PATH}"',
+                "Reporting-Endpoints", f'{settings.VIOLATION_REPORT_ENDPOINT}="{address}"'
             )
         return response
 

@@ -70,7 +70,7 @@ def test_every_page_sends_the_policy_and_the_other_headers(client, world, signed
         assert policy["form-action"] == ["'self'"]
         assert policy["report-uri"] == [reverse("csp_report")]
         assert policy["report-to"] == ["csp"]
-        assert response["Reporting-Endpoints"] == f'csp="{reverse("csp_report")}"'
+        assert response["Reporting-Endpoints"] == 'csp="http://testserver/csp-report/"'
         # Nothing inline is ever allowed.
         assert not any("unsafe" in value for values in policy.values() for value in values)
         assert response["X-Content-Type-Options"] == "nosniff"
@@ -82,6 +82,14 @@ def test_every_page_sends_the_policy_and_the_other_headers(client, world, signed
         for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
             assert features[feature] == "()", feature
     assert client.get("/login/")["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_a_host_not_allowed_is_a_400_with_the_policy_and_no_endpoint(client):
+    response = client.get("/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert policy_of(response)["script-src"] == ["'self'"]
+    assert "Reporting-Endpoints" not in response
 
 
 @pytest.mark.django_db
