@@ -39,7 +39,7 @@ assert set(FIXTURE_OF.values()) <= set(PERSONAS)
 
 
 def side_of(role_name: str) -> str | None:
-    """"A", "B", or None for the anonymous visitor and the city (who is in every scope)."""
+    """ "A", "B", or None for the anonymous visitor and the city (who is in every scope)."""
     if role_name in ("anonymous", "city"):
         return None
     return "B" if role_name.startswith("other_") else "A"
@@ -109,9 +109,7 @@ def build():
     )
     for side in (a, b):
         # The record is disputed by its member, an open dispute the community answers.
-        Participation.objects.filter(pk=side.record.pk).update(
-            review=Participation.Review.DISPUTED
-        )
+        Participation.objects.filter(pk=side.record.pk).update(review=Participation.Review.DISPUTED)
         Dispute.objects.create(
             participation=side.record, reason="我到场了", raised_by=side.member.user
         )
@@ -191,7 +189,9 @@ def build():
             status=Participation.Status.ABSENT,
             source=Participation.Source.ROLL_CALL,
         )
-        DoorToDoorUnit.objects.create(activity=activity, building="2栋", households=4, member=member)
+        DoorToDoorUnit.objects.create(
+            activity=activity, building="2栋", households=4, member=member
+        )
     d.a, d.b = a, b
     return d
 

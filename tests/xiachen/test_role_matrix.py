@@ -80,7 +80,8 @@ MATRIX = [
     # and the links opened by a token (a forged token finds nothing).
     Row("login", anonymous=OK, ok=EVERYONE),
     # Signing out ends at the sign-in page, for everyone.
-    Row("logout", methods=("post",), anonymous=OK, ok=EVERYONE, special={(r, None): LOGIN for r in md.ROLES}),
+    Row("logout", methods=("post",), anonymous=OK, ok=EVERYONE,
+        special={(r, None): LOGIN for r in md.ROLES}),
     Row("password_reset", anonymous=OK, ok=EVERYONE),
     Row("password_reset_done", methods=("get",), anonymous=OK, ok=EVERYONE),
     Row("password_reset_complete", methods=("get",), anonymous=OK, ok=EVERYONE),
