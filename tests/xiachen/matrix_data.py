@@ -13,6 +13,8 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import Activity, Concern, DoorToDoorUnit, Participation
@@ -255,3 +257,22 @@ def checksum() -> dict[str, str]:
 
 def changed_tables(before: dict, after: dict) -> list[str]:
     return sorted(table for table in before if before[table] != after.get(table))
+
+
+def rows_and_clients(django_db_blocker):
+    """For a module fixture: the rows, and a client per role (`d.clients`) that enforces
+    CSRF, signed in, with its own session's CSRF token, built once; `d.rows` the checksum of
+    every table, the same before each request of a test that rolls each back."""
+    with built_once(django_db_blocker) as built:
+        with django_db_blocker.unblock():
+            built.clients = {}
+            for name in ROLES:
+                client = Client(enforce_csrf_checks=True)
+                if built.users[name] is not None:
+                    client.force_login(built.users[name])
+                # A page with a form (the sign-in's, or the sign-out's in the menu) sets the
+                # cookie.
+                client.get(reverse("login" if built.users[name] is None else "reports:dashboard"))
+                built.clients[name] = client
+            built.rows = checksum()
+        yield built

@@ -28,7 +28,6 @@ import pytest
 from django.contrib import admin
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -274,22 +273,7 @@ def same(expected_answer, got) -> bool:
 
 @pytest.fixture(scope="module")
 def d(django_db_setup, django_db_blocker):
-    """The rows, and a client per role (`d.clients`) that enforces CSRF, signed in, with its
-    own session's CSRF token, built once; `d.rows` the checksum of every table, the same
-    before each request since each is rolled back."""
-    with md.built_once(django_db_blocker) as built:
-        with django_db_blocker.unblock():
-            built.clients = {}
-            for name in md.ROLES:
-                client = Client(enforce_csrf_checks=True)
-                if built.users[name] is not None:
-                    client.force_login(built.users[name])
-                # A page with a form (the sign-in's, or the sign-out's in the menu) sets the
-                # cookie.
-                client.get(reverse("login" if built.users[name] is None else "reports:dashboard"))
-                built.clients[name] = client
-            built.rows = md.checksum()
-        yield built
+    yield from md.rows_and_clients(django_db_blocker)
 
 
 @pytest.fixture
