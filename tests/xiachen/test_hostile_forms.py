@@ -237,3 +237,25 @@ def test_a_post_without_csrf_token_is_refused(row, d, db):
         transaction.set_rollback(True)
     assert response.status_code == 403, f"{role} {url}"
     assert reverse("login") not in response.get("Location", "")
+
+
+OFF_SITE = ["https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:alert(1)"]
+
+
+@pytest.mark.parametrize("row", [r for r in POSTED if r.name not in SKIPPED], ids=lambda r: r.name)
+def test_no_post_redirects_off_site(row, d, db):
+    """A `next` (the field several forms carry back) never sends anyone to another site."""
+    role = actor(row)
+    client = d.clients[role]
+    url = real_url(d, row)
+    cookies = copy.deepcopy(client.cookies)
+    for target in OFF_SITE:
+        cache.clear()
+        with transaction.atomic():
+            response = client.post(
+                f"{url}?next={target}", {"next": target, "csrfmiddlewaretoken": token_of(client)}
+            )
+            transaction.set_rollback(True)
+        client.cookies = copy.deepcopy(cookies)
+        location = response.get("Location", "")
+        assert "evil.example" not in location and "javascript:" not in location, (role, url)

@@ -407,16 +407,37 @@ def test_no_page_of_an_office_or_a_member_shows_another_agencys_members(d, clien
             for side in sides(row):
                 if expected(row, role, side, "get") != OK:
                     continue
-                response, _changed = send(d, clients[role], "get", url_of(d, row, side))
-                if response.status_code != 200:
-                    continue
-                body = _text_of(response)
-                checked += 1
-                shown = [name for name in foreign if name in body]
-                if shown:
-                    failures.append(f"{role} {row.name} {side}: shows {shown}")
+                url = url_of(d, row, side)
+                # Also with the filters naming the other side's agency, community, member...
+                for query in ("", foreign_filters(d, "B" if md.side_of(role) == "A" else "A")):
+                    response, _changed = send(d, clients[role], "get", url + query)
+                    if response.status_code != 200:
+                        continue
+                    body = _text_of(response)
+                    checked += 1
+                    shown = [name for name in foreign if name in body]
+                    if shown:
+                        failures.append(f"{role} {url}{query}: shows {shown}")
     assert checked > 40  # the walk found the pages
     assert not failures, "\n".join(failures)
+
+
+def foreign_filters(d, side: str) -> str:
+    """A query naming `side`'s objects in every filter the pages read: what a viewer could type
+    to look past their scope ("whatever the URL says")."""
+    other = d.a if side == "A" else d.b
+    ids = {
+        "agency": other.agency.pk,
+        "community": other.community.pk,
+        "street": other.community.street_id,
+        "grid": other.community.grids.values_list("pk", flat=True).first(),
+        "member": other.member.pk,
+        "activity": other.past.pk,
+        "agreement": other.agreement.pk,
+        "full": "1",
+        "period": "year",
+    }
+    return "?" + "&".join(f"{key}={value}" for key, value in ids.items())
 
 
 def _text_of(response) -> str:
