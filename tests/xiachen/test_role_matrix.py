@@ -460,3 +460,20 @@ def _text_of(response) -> str:
             if cell is not None
         )
     return content.decode("utf-8", errors="replace")
+
+
+def test_a_write_by_a_request_is_seen_and_named(d, db):
+    """The no-row-changed check: a request that writes is caught by its statements and named
+    by the table whose checksum changed."""
+    from members.models import Member
+
+    class Writes:
+        def post(self, url, data):
+            Member.objects.filter(pk=d.a.member.pk).update(position="改过")
+            return type("Response", (), {"status_code": 403})()
+
+    writer = Writes()
+    writer.cookies = copy.deepcopy(d.clients["office"].cookies)
+    _response, changed = send(d, writer, "post", "/")
+    assert changed == ["members_member"]
+    assert Member.objects.get(pk=d.a.member.pk).position != "改过"  # rolled back
