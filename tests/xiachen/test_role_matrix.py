@@ -71,6 +71,8 @@ class Row:
     post_ok: frozenset | None = None
     # Exceptions, (role, side) -> answer, each with its reason at the line.
     special: dict = field(default_factory=dict)
+    # The answer is a redirect and still a change of one's own (signing out ends the session).
+    writes_own: bool = False
 
 
 # fmt: off
@@ -79,7 +81,7 @@ MATRIX = [
     # and the links opened by a token (a forged token finds nothing).
     Row("login", anonymous=OK, ok=EVERYONE),
     # Signing out ends at the sign-in page, for everyone.
-    Row("logout", methods=("post",), anonymous=OK, ok=EVERYONE,
+    Row("logout", methods=("post",), anonymous=OK, ok=EVERYONE, writes_own=True,
         special={(r, None): LOGIN for r in md.ROLES}),
     Row("password_reset", anonymous=OK, ok=EVERYONE),
     Row("password_reset_done", methods=("get",), anonymous=OK, ok=EVERYONE),
@@ -91,7 +93,8 @@ MATRIX = [
         special={(r, None): 404 for r in md.ROLES}),
     Row("reports:calendar_feed", obj=("forged-token",), methods=("get", "post"), anonymous=404,
         ok=EVERYONE, special={(r, None): 404 for r in md.ROLES}),
-    Row("activities:check_in", obj="check_in", ok=EVERYONE,
+    # A forged code is told apart before the sign-in (and counted at the door): 404 for all.
+    Row("activities:check_in", obj="check_in", ok=EVERYONE, anonymous=404,
         special={(r, s): 404 for r in md.ROLES if r != "anonymous" for s in "AB"}),
     # Everyone's home page, inbox and message settings.
     Row("reports:dashboard", ok=EVERYONE),
@@ -303,7 +306,8 @@ def sides(row: Row):
 
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.I)
-NOT_RECORDS = ("django_session", "axes_")
+# Not records: sessions (a page marks its session seen, at most once a minute) and lockouts.
+NOT_RECORDS = ("django_session", "members_signedinsession", "axes_")
 
 
 def send(d, client, method, url):
@@ -365,7 +369,7 @@ def test_role_matrix(row, d, clients):
                 got = outcome(response)
                 if not same(want, got):
                     failures.append(f"{role} {method.upper()} {url}: {got}, expected {want}")
-                elif want != OK and changed:
+                elif want != OK and changed and not row.writes_own:
                     failures.append(f"{role} {method.upper()} {url} refused but wrote {changed}")
     assert not failures, "\n".join(failures)
 
