@@ -13,6 +13,7 @@ class MembersConfig(AppConfig):
         # only once the app registry is (Django's rule), and both modules hold models.
         from notifications.recipients import register_login_resolver, register_robot_finder
 
+        from . import privacy  # noqa: F401  (its sign-in receiver keeps the notice's version)
         from .models import recipients_of_logins, robot_reaches_member
 
         register_login_resolver(recipients_of_logins)

@@ -30,7 +30,8 @@ from communities.permissions import (
 
 from .filters import MemberFilterSet
 from .forms import GridChoiceForm, RegistrationReturnForm
-from .models import Registration
+from .models import PersonalDataView, Registration
+from .privacy import personal_data_page
 from .services import registration_approve, registration_assign_grid, registration_return
 
 PAGE_SIZE = 20
@@ -131,6 +132,7 @@ def _warn_unreached(request, registration) -> None:
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.REPORT_INS)
 def registration_review(request):
     """The community's report-ins waiting for review, oldest first."""
     desk = _desk(request)
@@ -229,6 +231,7 @@ def _members_shown(ids):
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.MEMBER_LIST)
 def member_list(request):
     """The members reported in to the community, by agency and name, with their grids. A grid
     worker's list starts with their own grids."""

@@ -16,7 +16,8 @@ from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
 from communities.permissions import can_keep_roster
 from members.forms import MemberForm
-from members.models import ActivationLink, Member, Registration
+from members.models import ActivationLink, Member, PersonalDataView, Registration
+from members.privacy import personal_data_page
 
 from .exports import RosterExporter
 from .jobs import export
@@ -72,6 +73,7 @@ def _activation(member, link, now) -> dict:
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.ROSTER_MEMBER)
 def roster_member(request, pk):
     _require_office(request)
     member = get_object_or_404(
