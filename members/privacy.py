@@ -360,7 +360,7 @@ class AccountDeleteForm(forms.Form):
 def account_delete_view(request, member: Member):
     """The page of a member asking to delete their account (from 我的记录): confirmed with their
     password; then they are signed out."""
-    form = AccountDeleteForm(request.POST or None, user=request.user)
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             account_delete(member=member)

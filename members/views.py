@@ -23,9 +23,9 @@ from communities.navigation import next_url
 from communities.pagination import Paginator
 from communities.permissions import (
     RoleKind,
-    can_call,
     can_review_registrations,
     scope_of,
+    sees_full_mobiles,
 )
 
 from .filters import MemberFilterSet
@@ -83,7 +83,7 @@ def _desk(request) -> Desk:
         communities=communities,
         grids=grids,
         own_grid_ids=own_grid_ids,
-        can_call=can_call(request.user, community),
+        can_call=sees_full_mobiles(request.user, community=community),
         starts_with_own_grids=bool(own_grid_ids) and RoleKind.COMMUNITY_STAFF not in scope.kinds,
     )
 
@@ -206,7 +206,7 @@ def registration_return_view(request, pk):
             "registration": registration,
             "form": form,
             "pending": registration.status == Registration.Status.PENDING,
-            "can_call": can_call(request.user, registration.community),
+            "can_call": sees_full_mobiles(request.user, community=registration.community),
             "review_url": _review_url(registration.community),
         },
     )

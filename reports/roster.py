@@ -14,7 +14,7 @@ from activities import figures
 from activities.models import Participation
 from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
-from communities.permissions import can_keep_roster
+from communities.permissions import can_keep_roster, sees_full_mobiles
 from members.forms import MemberForm
 from members.models import ActivationLink, Member, PersonalDataView, Registration
 from members.privacy import personal_data_page
@@ -107,6 +107,7 @@ def roster_member(request, pk):
             "registrations": registrations,
             "history": _history(member),
             "activation": _activation(member, link, now),
+            "full_mobile": sees_full_mobiles(request.user, agency=member.agency),
         },
     )
 
