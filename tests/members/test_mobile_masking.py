@@ -137,9 +137,12 @@ def test_the_admin_lists_and_the_outbox_record_show_masked_numbers(world, told, 
     ):
         html = staff_client.get(url).content.decode()
         assert mobile not in html, url
-    assert mask_mobile(mobile) in staff_client.get(
-        reverse("admin:notifications_notification_change", args=[told.pk])
-    ).content.decode()
+    assert (
+        mask_mobile(mobile)
+        in staff_client.get(
+            reverse("admin:notifications_notification_change", args=[told.pk])
+        ).content.decode()
+    )
     # The member's own edit form is where the city administrator corrects the number.
     change = reverse("admin:members_member_change", args=[world.sanxia_member.pk])
     assert mobile in staff_client.get(change).content.decode()
