@@ -25,13 +25,15 @@ from django.contrib import messages
 from django.contrib.auth import BACKEND_SESSION_KEY, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.signals import user_logged_in
+from django.core import checks
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.template.loader import select_template
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template, select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -64,6 +66,22 @@ def notice_template(version: str | None = None):
     return select_template(
         [f"privacy/notice_{version}.{language}.html", f"privacy/notice_{version}.zh-hans.html"]
     )
+
+
+@checks.register()
+def notice_text_exists(app_configs=None, **kwargs):
+    """A version without its text would answer every signed-in person with an error."""
+    name = f"privacy/notice_{notice_version()}.zh-hans.html"
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        return [
+            checks.Error(
+                f"PRIVACY_NOTICE_VERSION is {notice_version()!r} but templates/{name} is missing.",
+                id="members.E001",
+            )
+        ]
+    return []
 
 
 def has_accepted(user, version: str | None = None) -> bool:
@@ -101,29 +119,38 @@ def remember_acceptance(sender, request, user, **kwargs):
 
 
 def _open_paths() -> tuple[str, ...]:
-    """Paths a person who has not accepted may still open: the notice, signing out, the
-    language switch, static files and the health check."""
+    """Django's pages a person who has not accepted may still open: signing out, the language
+    switch, the health check (the notice is marked `privacy_notice_exempt`)."""
     return (
-        reverse("privacy:notice"),
         reverse("logout"),
         reverse("set_language"),
         reverse("healthz"),
-        settings.STATIC_URL,
     )
+
+
+def privacy_notice_exempt(view):
+    """Marks a view a person may open before accepting the notice (as csrf_exempt does): the
+    notice itself, and pages that must come first, such as a second factor's."""
+    view.privacy_notice_exempt = True
+    return view
 
 
 class PrivacyNoticeMiddleware:
     """Sends a signed-in person who has not accepted the notice in force to it (any method:
-    nothing is written before they accept). After AuthenticationMiddleware in MIDDLEWARE."""
+    nothing is written before they accept). After AuthenticationMiddleware in MIDDLEWARE; it
+    decides in process_view, so a view marked `privacy_notice_exempt` answers."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if self._must_accept(request):
-            notice = reverse("privacy:notice")
-            return HttpResponseRedirect(f"{notice}?next={quote(request.get_full_path())}")
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "privacy_notice_exempt", False) or not self._must_accept(request):
+            return None
+        notice = reverse("privacy:notice")
+        return HttpResponseRedirect(f"{notice}?next={quote(request.get_full_path())}")
 
     def _must_accept(self, request) -> bool:
         session = getattr(request, "session", None)
@@ -143,6 +170,7 @@ class PrivacyNoticeMiddleware:
         return True
 
 
+@privacy_notice_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def notice(request):
     """The privacy notice: public (linked from the sign-in page); a signed-in person who has

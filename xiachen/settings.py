@@ -392,8 +392,8 @@ def _check_delivery_timings():
 
 _check_delivery_timings()
 
-# The privacy notice (隐私政策) in force: templates/privacy/notice_<version>.html. Changing it
-# asks everyone to accept the new text at their next page (members.privacy).
+# The privacy notice (隐私政策) in force: templates/privacy/notice_<version>.<lang>.html. A new one
+# is shown to everyone at their next page, to accept before any other (members.privacy).
 PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-12-07")
 
 # Figures (DESIGN.md): an active member with no attendance in this many days is inactive.

@@ -125,6 +125,14 @@ def test_the_notice_is_public_and_linked_from_the_sign_in_page(client, db):
     assert not PrivacyAcceptance.objects.exists()
 
 
+def test_a_version_without_its_text_fails_the_system_check(settings):
+    from members.privacy import notice_text_exists
+
+    assert notice_text_exists() == []
+    settings.PRIVACY_NOTICE_VERSION = "1999-01-01"
+    assert [error.id for error in notice_text_exists()] == ["members.E001"]
+
+
 def test_signing_out_works_before_accepting(newcomer):
     client = signed_in(newcomer.user)
     assert client.post(reverse("logout")).status_code == 302
