@@ -336,7 +336,7 @@ def account_delete(*, member: Member, now=None) -> Member:
     roster as having left, with every service record (participations, report-ins, ratings),
     which the rules keep for ten years; the history says when and by whom."""
     now = now or timezone.now()
-    member = Member.objects.select_for_update().select_related("user").get(pk=member.pk)
+    member = Member.objects.select_for_update(of=("self",)).select_related("user").get(pk=member.pk)
     if member.deleted_at is not None:
         raise ValidationError(_("This account is already deleted."), code="already_deleted")
     user = member.user
