@@ -226,6 +226,7 @@ def test_the_city_administrator_reads_the_log_filtered_by_person_page_and_date(
 ):
     today, earlier = logged_views
     client = signed_in(city_admin)
+    assert VIEW_LOG in html(client.get(reverse("reports:overview_city")))
     everything = client.get(VIEW_LOG)
     assert everything.status_code == 200
     assert html(everything).count('data-testid="view-log-row"') == 3
