@@ -36,7 +36,7 @@ from communities.dates import local_midnight
 from communities.pagination import Paginator
 from communities.throttle import Door
 from communities.validators import FIRST_YEAR, LAST_YEAR, mobile_validator
-from members.models import CalendarFeed, Member, Registration, member_of
+from members.models import CalendarFeed, Member, PrivacyAcceptance, Registration, member_of
 from members.privacy import account_delete_view
 from members.services import member_save
 from notifications.models import Notification, NotificationPreference
@@ -364,12 +364,20 @@ def my_data(member: Member) -> dict:
         if user
         else []
     )
+    acceptances = list(
+        PrivacyAcceptance.objects.filter(user=user)
+        .order_by("accepted_at", "pk")
+        .values("version", "accepted_at")
+        if user
+        else []
+    )
     return {
         "person": [person],
         "registrations": registrations,
         "participations": participations,
         "notification_settings": preferences,
         "messages": notifications,
+        "privacy_notice_accepted": acceptances,
     }
 
 
