@@ -429,3 +429,16 @@ def test_a_member_without_a_login_is_left_with_no_mobile(world):
     member = account_delete(member=world.sanxia_member_2)
     assert member.user is None and member.mobile == ""
     assert get_user_model().objects.filter(is_active=False).count() == 0
+
+
+def test_accepting_and_deleting_refuse_a_post_without_a_csrf_token(newcomer, deleting):
+    for user, url, data in (
+        (newcomer.user, NOTICE, {}),
+        (deleting.user, DELETE, {"password": "pw-sanxia_member", "confirm": "on"}),
+    ):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        assert client.post(url, data).status_code == 403
+    assert not PrivacyAcceptance.objects.filter(user=newcomer.user).exists()
+    deleting.refresh_from_db()
+    assert deleting.deleted_at is None and deleting.mobile
