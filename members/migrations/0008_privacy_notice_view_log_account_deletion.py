@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('communities', '0004_city_seed'),
-        ('members', '0006_calendar_feed'),
+        ('members', '0007_sessions_with_their_login_and_device'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
