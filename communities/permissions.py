@@ -333,6 +333,29 @@ def can_see_export_log(user) -> bool:
     return bool(export_log_agency_ids(user))
 
 
+def sees_full_mobiles(user, *, agency=None, community=None) -> bool:
+    """The one rule for showing a member's mobile in full (PIPL; DESIGN.md: masked, 138****5678,
+    unless the viewer needs the number). Those who need it are those who must reach the member:
+    - the party office of the member's `agency`, which keeps its roster and reaches its
+      members (on the member's own page; its roster list shows them masked);
+    - the staff and grid workers of a `community` the member reported in to, who call them
+      (`can_call`: a tap-to-call link on the community desk and the roll call).
+    Everyone else sees them masked: street officers, other agencies, other communities, other
+    members, the city administrator on every page but a member's edit form in the admin. A
+    member sees their own number (the pages that show it start from the member themselves).
+    Exports hold full mobiles only when the office asks, and that is logged (reports.ExportLog).
+    """
+    if agency is not None and agency.pk in roster_agency_ids(user):
+        return True
+    return community is not None and can_call(user, community)
+
+
+def can_see_personal_data_views(user) -> bool:
+    """The log of who viewed lists of people (members.privacy.view_log): the city
+    administrator's, who answers for the city's personal data."""
+    return scope_of(user).city
+
+
 def can_review_attendance(user) -> bool:
     """Attendance review (考勤审核) is the agency party office's: its members' records."""
     return bool(scope_of(user).agency_ids)

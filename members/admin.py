@@ -8,7 +8,7 @@ from communities.admin import (
     ReadOnlyHistoryAdmin,
 )
 
-from .models import Member, Registration
+from .models import Member, PersonalDataView, PrivacyAcceptance, Registration
 
 
 class RegistrationInline(admin.TabularInline):
@@ -65,3 +65,34 @@ class RegistrationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryAd
     @admin.display(description=_("agency"), ordering="member__agency__name")
     def member_agency(self, obj):
         return obj.member.agency
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """A log to read: written by the pages alone (members.privacy), never by hand."""
+
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PersonalDataView)
+class PersonalDataViewAdmin(ReadOnlyLogAdmin):
+    list_display = ["day", "user", "page", "views", "first_at", "last_at"]
+    list_filter = ["page", ("day", admin.DateFieldListFilter)]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    ordering = ["-day", "-last_at"]  # newest first, along personaldataview_newest
+
+
+@admin.register(PrivacyAcceptance)
+class PrivacyAcceptanceAdmin(ReadOnlyLogAdmin):
+    list_display = ["user", "version", "accepted_at"]
+    list_filter = ["version"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    ordering = ["-accepted_at"]

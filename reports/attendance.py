@@ -49,7 +49,8 @@ from communities.filters import DateInput, FilterForm
 from communities.pagination import Paginator
 from communities.permissions import attendance_report_agency_ids, can_see_attendance_report
 from communities.validators import FIRST_YEAR, LAST_YEAR, validate_year
-from members.models import Member, has_liaison_report_in
+from members.models import Member, PersonalDataView, has_liaison_report_in
+from members.privacy import personal_data_page
 
 from .exports import XLSX, Column, ListExporter, streamed
 from .jobs import export
@@ -460,6 +461,7 @@ def report(user, data, *, now=None, page_number=None) -> dict:
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
+@personal_data_page(PersonalDataView.Page.ATTENDANCE)
 def attendance_report(request):
     _require_office(request.user)
     context = report(request.user, request.GET, page_number=request.GET.get("page"))

@@ -45,6 +45,7 @@ urlpatterns = [
     path("me/", me.my_record, name="my_record"),
     path("me/contact/", me.my_contact, name="my_contact"),
     path("me/calendar/", me.my_calendar, name="my_calendar"),
+    path("me/delete/", me.my_account_delete, name="my_account_delete"),
     path("me/data.json", me.my_data_json, name="my_data_json"),
     path("me/data.csv", me.my_data_csv, name="my_data_csv"),
     # The calendar address a phone reads (no sign-in: the token is the key).

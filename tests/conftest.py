@@ -6,13 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.signals import post_save
 from django.utils import timezone, translation
 
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
-from members.models import Member, Registration
+from members.models import Member, PrivacyAcceptance, Registration
 
 # In CI every service a test needs must be there: a test that would skip fails instead.
 REQUIRED_SERVICES = set(filter(None, os.environ.get("XIACHEN_REQUIRE", "").split(",")))
@@ -51,6 +53,40 @@ def no_knocks_counted():
     cache.clear()
     yield
     cache.clear()
+
+
+def _accept_privacy_notice(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        PrivacyAcceptance.objects.bulk_create(
+            [
+                PrivacyAcceptance(
+                    user=instance,
+                    version=settings.PRIVACY_NOTICE_VERSION,
+                    accepted_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def logins_accepted_the_privacy_notice(request):
+    """Every login a test makes has accepted the privacy notice in force, as the demo's have,
+    so that its pages answer (members.privacy.PrivacyNoticeMiddleware); tests of the notice
+    itself ask for `privacy_notice_not_accepted`. One INSERT as the login is created."""
+    if "privacy_notice_not_accepted" in request.fixturenames:
+        yield
+        return
+    post_save.connect(
+        _accept_privacy_notice, sender=get_user_model(), dispatch_uid="tests-privacy-accepted"
+    )
+    yield
+    post_save.disconnect(sender=get_user_model(), dispatch_uid="tests-privacy-accepted")
+
+
+@pytest.fixture
+def privacy_notice_not_accepted():
+    """Logins made in this test have not accepted the privacy notice."""
 
 
 @pytest.fixture(autouse=True)

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
     "members.sessions.SessionPolicyMiddleware",
+    # After the login is known: a signed-in person accepts the privacy notice before any page.
+    "members.privacy.PrivacyNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -500,6 +502,10 @@ def _check_delivery_timings():
 
 
 _check_delivery_timings()
+
+# The privacy notice (隐私政策) in force: templates/privacy/notice_<version>.<lang>.html. A new one
+# is shown to everyone at their next page, to accept before any other (members.privacy).
+PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-12-07")
 
 # Figures (DESIGN.md): an active member with no attendance in this many days is inactive.
 INACTIVE_AFTER_DAYS = env.int("INACTIVE_AFTER_DAYS", default=30)

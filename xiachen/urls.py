@@ -38,6 +38,7 @@ urlpatterns = [
     # The agency's roster; its member pages and export come from reports.urls (included first).
     path("roster/", include("members.roster_urls")),
     path("notifications/", include("notifications.urls")),
+    path("privacy/", include("members.privacy_urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     # Where browsers report what the Content Security Policy refused (VIOLATION_REPORT_PATH).

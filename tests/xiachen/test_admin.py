@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from activities.models import Activity, Concern, DutyAssignment, Participation, WorkUpdate
 from communities.models import Agreement, Compound, StaffRole
-from members.models import Member, Registration
+from members.models import Member, PersonalDataView, Registration
+from members.privacy import personal_data_viewed
 from notifications.models import Notification, NotificationPreference
 from reports.models import Evaluation, EvaluationObjection, ExportLog
 
@@ -67,6 +68,7 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         filters={"q": "海燕"},
         rows=1,
     )
+    personal_data_viewed(user=agency_office, page=PersonalDataView.Page.ROSTER)
     evaluation = Evaluation.objects.create(
         member=world.sanxia_member,
         community=world.shengli,

@@ -26,6 +26,7 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from activities import figures, reminders
@@ -672,6 +673,18 @@ class TestTheLoadedDemo:
             assert scope.community_ids == {Community.objects.get(name=place).pk}
         if kind == StaffRole.Kind.GRID_WORKER:
             assert scope.grid_ids == {Grid.objects.get(name=GRID_OF[username]).pk}
+
+    @pytest.mark.parametrize("username", EXPECTED_ACCOUNTS)
+    def test_every_demo_account_accepted_the_privacy_notice_and_reaches_its_home(
+        self, output, client, django_user_model, username
+    ):
+        # Loaded before this test's logins would accept it (conftest): the loader's own record.
+        user = django_user_model.objects.get(username=username)
+        assert user.privacy_acceptances.filter(version=settings.PRIVACY_NOTICE_VERSION).exists()
+        assert client.login(request=HttpRequest(), username=username, password="xiachen-demo")
+        response = client.get("/")
+        assert response.status_code in (200, 302)
+        assert not response.get("Location", "").startswith(reverse("privacy:notice"))
 
     def test_no_demo_person_has_a_real_name_from_the_article(self, output, django_user_model):
         names = set(Member.objects.values_list("name", flat=True))

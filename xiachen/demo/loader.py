@@ -65,6 +65,7 @@ from activities.services.rollcall import RollCallRow, participation_roll_call
 from communities.models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
 from communities.services import agreement_sign
 from members.models import Member, Registration
+from members.privacy import privacy_accept_for
 from members.services import registration_approve, registration_return
 from reports.models import Evaluation, EvaluationObjection
 from reports.services import evaluations_save, objection_raise
@@ -394,6 +395,9 @@ class _Loader:
             )
             if created and account.get("grid"):
                 role.grids.set([self.grids[account["grid"]]])
+        # Every demo account has accepted the privacy notice in force: anyone may sign in as
+        # any of them and go straight to its pages.
+        privacy_accept_for(users=self.users.values())
         self.office_of = {
             self.agency[a["agency"]].pk: self.users[a["username"]]
             for a in self.data["accounts"]
