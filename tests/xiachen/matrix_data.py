@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
@@ -20,7 +21,7 @@ from django.utils import timezone
 from activities.models import Activity, Concern, DoorToDoorUnit, Participation
 from activities.models.participation import Dispute
 from communities.models import Agreement, StaffRole
-from members.models import Member, Registration
+from members.models import Member, PrivacyAcceptance, Registration
 from notifications.models import Notification
 from reports.models import Evaluation, EvaluationObjection, ExportJob
 from tests.conftest import PERSONAS, make_persona, make_world, role
@@ -265,6 +266,18 @@ def rows_and_clients(django_db_blocker):
     every table, the same before each request of a test that rolls each back."""
     with built_once(django_db_blocker) as built:
         with django_db_blocker.unblock():
+            # Every login has accepted the privacy notice in force, as the demo's have.
+            PrivacyAcceptance.objects.bulk_create(
+                [
+                    PrivacyAcceptance(
+                        user=user,
+                        version=settings.PRIVACY_NOTICE_VERSION,
+                        accepted_at=timezone.now(),
+                    )
+                    for user in get_user_model().objects.all()
+                ],
+                ignore_conflicts=True,
+            )
             built.clients = {}
             for name in ROLES:
                 client = Client(enforce_csrf_checks=True)

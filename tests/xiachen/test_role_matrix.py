@@ -89,6 +89,19 @@ MATRIX = [
     Row("password_reset_confirm", obj=("MQ", "set-password"), anonymous=OK, ok=EVERYONE),
     Row("set_language", anonymous=OK, ok=EVERYONE),
     Row("healthz", anonymous=OK, ok=EVERYONE),
+    # The browser's own reports of a blocked resource: a POST without a form (an empty one is a
+    # 400, the "empty form" answer), open to anyone.
+    Row("csp_report", methods=("post",), anonymous=OK, ok=EVERYONE),
+    # The privacy notice is read before signing in; the log of who viewed lists of people is
+    # the city administrator's alone.
+    Row("privacy:notice", anonymous=OK, ok=EVERYONE,
+        special={("anonymous", None): {"get": OK, "post": LOGIN}}),
+    Row("privacy:view_log", methods=("get",), ok=frozenset()),
+    # One's own password, sessions and account.
+    Row("password_change", ok=EVERYONE),
+    Row("members:my_sessions", ok=EVERYONE),
+    Row("members:session_end", methods=("post",), ok=EVERYONE),
+    Row("reports:my_account_delete", ok=MEMBER, city=False),
     Row("members:activate", obj=("forged-token",), anonymous=404, ok=EVERYONE,
         special={(r, None): 404 for r in md.ROLES}),
     Row("reports:calendar_feed", obj=("forged-token",), methods=("get", "post"), anonymous=404,
@@ -139,6 +152,15 @@ MATRIX = [
     Row("activities:sign_up_cancel", obj="coming", methods=("post",), ok=MEMBER, city=False,
         everywhere=MEMBER),
     Row("activities:open_activities", methods=("get",), ok=MEMBER, city=False),
+    # Leave (请假): asked by a member for an activity they signed up to (any published one is
+    # theirs to read; without a seat the page says so), decided by the community's managers.
+    Row("activities:leave_request", obj="coming", ok=MEMBER, city=False, everywhere=MEMBER),
+    Row("activities:leave_withdraw", obj="coming", methods=("post",), ok=MEMBER, city=False,
+        everywhere=MEMBER),
+    Row("activities:leave_request_list", methods=("get",), ok=MANAGERS),
+    Row("activities:leave_decide", obj="record", methods=("post",), ok=MANAGERS),
+    # A record's page with its history: whoever sees the record (Participation.visible_to).
+    Row("activities:participation_detail", obj="record", methods=("get",), ok=EVERYONE),
     # Disputes about records: the community's managers answer; a street officer is refused.
     Row("activities:dispute_list", methods=("get",), ok=MANAGERS),
     Row("activities:dispute_answer", obj="record", ok=MANAGERS),
@@ -159,10 +181,15 @@ MATRIX = [
     Row("activities:concern_detail", obj="concern", ok=PLACES, post_ok=MANAGERS),
     # The signed agreement: the places', the agency's and its members' (Agreement.visible_to).
     Row("communities:agreement_scan", obj="agreement", ok=EVERYONE),
+    Row("communities:agreement_detail", obj="agreement", methods=("get",), ok=EVERYONE),
     # Report-ins (报到): reviewed by the community (can_review_registrations), made by members.
     Row("members:member_list", ok=MANAGERS),
     Row("members:member_grid", obj="member", methods=("post",), ok=MANAGERS),
     Row("members:registration_review", ok=MANAGERS),
+    # A report-in's page with its history (Registration.visible_to): the community's places,
+    # the member's office; side A's is another member's than the member role's own.
+    Row("members:registration_detail", obj="registration", methods=("get",), ok=ALL_STAFF,
+        denied=404),
     Row("members:registration_approve", obj="registration", methods=("post",), ok=MANAGERS),
     Row("members:registration_return", obj="registration", ok=MANAGERS),
     Row("members:report_in_poster", ok=MANAGERS),
