@@ -33,9 +33,10 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
+    Subquery,
     Value,
 )
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -320,6 +321,53 @@ def member_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
     return with_records.union(without, all=True).order_by(*ordering(sort))
 
 
+def page_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
+    """A page's few `members` with the rows of `member_rows` (the same names and figures),
+    sorted by `sort`: one query, each figure a correlated aggregate of the member's records of
+    the period. Over a page of 20 that is 20 small aggregates each; `member_rows`' GROUP BY
+    carried the report-in and inactive subqueries as grouping keys, evaluated for every record
+    before the grouping (0.4 ms each, 180 records on a page: 70 ms), here once per member."""
+    now = now or timezone.now()
+    records = (
+        Participation.objects.filter(
+            member=OuterRef("pk"),
+            activity__starts_at__gte=period.start,
+            activity__starts_at__lt=period.end,
+        )
+        .order_by()
+        .values("member")
+    )
+    columns = figures.attendance_columns(by_nature=True)
+    columns["total_hours"] = columns.pop("hours")
+    columns["last"] = Max("activity__starts_at", filter=Q(status=Status.PRESENT))
+    figures_ = {
+        name: Subquery(records.annotate(figure=aggregate).values("figure"))
+        for name, aggregate in columns.items()
+    }
+    zero = {name: Coalesce(figures_[name], 0) for name in ("present", "absent", "leaves")}
+    hours = {
+        name: Coalesce(figures_[name], ZERO_HOURS)
+        for name in ("duty_hours", "volunteer_hours", "total_hours")
+    }
+    return (
+        members.order_by()
+        .values(
+            who=F("pk"),
+            who_name=F("name"),
+            who_mobile=F("mobile"),
+            who_status=F("status"),
+            who_left_on=F("left_on"),
+        )
+        .annotate(**zero, **hours, last=figures_["last"])
+        .annotate(
+            rate=_rate(),
+            reported=has_liaison_report_in(),
+            inactive=figures.is_inactive(now),
+        )
+        .order_by(*ordering(sort))
+    )
+
+
 # The sorts by a column of the member alone: the page's members are chosen on the members' table
 # and only theirs are aggregated (`_paginator`).
 MEMBER_SORTS = {"name", "reported"}
@@ -340,7 +388,7 @@ def _paginator(members, period: Period, *, now, sort: str, count: int) -> Pagina
     )
 
     def read(ids):
-        return member_rows(members.filter(pk__in=ids), period, now=now, sort=sort)
+        return page_rows(members.filter(pk__in=ids), period, now=now, sort=sort)
 
     return Paginator(listed, PAGE_SIZE, count=count, read=read)
 
