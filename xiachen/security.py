@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from communities.throttle import Door
+from members.privacy import privacy_notice_exempt
 
 logger = logging.getLogger("xiachen.security.csp")
 
@@ -123,6 +124,7 @@ def _content_length(request) -> int | None:
 
 
 @csrf_exempt  # posted by the browser itself, with no form and no token
+@privacy_notice_exempt  # a page before the notice is accepted reports too
 @require_POST
 def csp_report(request):
     """Logs the violations a browser reports; 204 whatever it sent that is readable, 400 for

@@ -392,3 +392,14 @@ def test_the_agreement_admin_links_the_stylesheet_of_its_badges(world, staff_cli
     assert "agreement-status-active" in html
     assert "css/admin.css" in html
     assert " style=" not in html.split("<body", 1)[1]
+
+
+@pytest.mark.django_db
+def test_a_page_before_the_privacy_notice_is_accepted_still_reports(
+    browser_client, privacy_notice_not_accepted, django_user_model
+):
+    """The notice's own page may break the policy too: its report is taken, not sent to the
+    notice (members.privacy.PrivacyNoticeMiddleware)."""
+    browser_client.force_login(django_user_model.objects.create_user("new_member", password="x"))
+    assert browser_client.get(reverse("reports:dashboard")).status_code == 302
+    assert post_report(browser_client, LEGACY_REPORT).status_code == 204
