@@ -115,6 +115,11 @@ NOT_ROLE_PAGES = {
     "reports:calendar_feed",
     # The check-in link an activity's QR code holds, opened by its signed token.
     "activities:check_in",
+    # The second factor's steps, for a session that has not passed it yet (the walk's sessions
+    # have), and new recovery codes (a POST).
+    "two_factor:verify",
+    "two_factor:enrol",
+    "two_factor:recovery_codes_regenerate",
 }
 
 
