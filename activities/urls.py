@@ -1,6 +1,17 @@
 from django.urls import path
 
-from .views import activity, checkin, doors, notes, review, rollcall, rota, signup
+from .views import (
+    activity,
+    checkin,
+    doors,
+    leave,
+    notes,
+    records,
+    review,
+    rollcall,
+    rota,
+    signup,
+)
 
 app_name = "activities"
 
@@ -10,6 +21,10 @@ urlpatterns = [
     path("join/", signup.open_activities, name="open_activities"),
     path("<int:pk>/sign-up/", signup.sign_up, name="sign_up"),
     path("<int:pk>/sign-up/cancel/", signup.sign_up_cancel, name="sign_up_cancel"),
+    path("<int:pk>/leave/", leave.leave_request, name="leave_request"),
+    path("<int:pk>/leave/withdraw/", leave.leave_withdraw, name="leave_withdraw"),
+    path("leave/", leave.leave_request_list, name="leave_request_list"),
+    path("leave/<int:pk>/decide/", leave.leave_decide, name="leave_decide"),
     path("new/", activity.activity_new, name="activity_create"),
     path("<int:pk>/", activity.activity_detail, name="activity_detail"),
     path("<int:pk>/edit/", activity.activity_edit, name="activity_edit"),
@@ -25,6 +40,7 @@ urlpatterns = [
     path("doors/<int:pk>/record/", doors.door_unit_record_view, name="door_unit_record"),
     path("doors/<int:pk>/remove/", doors.door_unit_remove_view, name="door_unit_remove"),
     path("disputes/", review.dispute_list, name="dispute_list"),
+    path("records/<int:pk>/", records.participation_detail, name="participation_detail"),
     path("records/<int:pk>/answer/", review.dispute_answer, name="dispute_answer"),
     path(
         "records/<int:pk>/backfill/",

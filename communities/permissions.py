@@ -374,6 +374,14 @@ def can_answer_disputes(user) -> bool:
     return scope.city or bool(scope.community_ids)
 
 
+def can_decide_leave(user) -> bool:
+    """The organizers — the community's staff and grid workers (and city administrators) —
+    approve or reject its members' leave requests; each request is theirs only where they
+    manage the activity's community (can_manage)."""
+    scope = scope_of(user)
+    return scope.city or bool(scope.community_ids)
+
+
 # --- The duty rota (排班) ----------------------------------------------------------------------
 
 

@@ -1,12 +1,17 @@
-"""Doors that answer without a sign-in (activation links, password reset) turn away an address
-that knocks too often. Counts live in the cache, per door and address (and, where it matters,
-per what was asked for), for a window; the sign-in itself is django-axes'."""
+"""Doors that answer without a sign-in (the sign-in's own address count, activation links,
+password reset, check-in and report-in links) turn away an address that knocks too often.
+Counts live in the cache, per door and address (and, where it matters, per what was asked
+for), for a window that starts with the first knock; the door answers 429 in Chinese with a
+Retry-After header (`too_often`). Wrong passwords for one login are django-axes'."""
 
 import hashlib
+import math
+import time
 from dataclasses import dataclass
 
 from axes.helpers import get_client_ip_address
 from django.core.cache import cache
+from django.shortcuts import render
 
 
 def client_address(request) -> str:
@@ -30,8 +35,32 @@ class Door:
 
     def knock(self, request, about: str = "") -> None:
         key = self._key(request, about)
-        if not cache.add(key, 1, self.window):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, self.window)
+        if cache.add(key, 1, self.window):
+            cache.set(f"{key}:since", time.time(), self.window)
+            return
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, self.window)
+
+    def retry_after(self, request, about: str = "") -> int:
+        """Seconds until the window of this address's knocks is over (the whole window when
+        its start is not known)."""
+        since = cache.get(f"{self._key(request, about)}:since")
+        if since is None:
+            return self.window
+        return max(1, math.ceil(since + self.window - time.time()))
+
+
+def too_often(request, door: Door, about: str = "", *, template=None, context=None):
+    """The answer of a shut door: 429, when to come back (Retry-After), a page in Chinese."""
+    wait = door.retry_after(request, about)
+    response = render(
+        request,
+        template or "registration/too_often.html",
+        {"retry_minutes": max(1, math.ceil(wait / 60)), **(context or {})},
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from communities.throttle import Door
+from communities.throttle import Door, too_often
 
 from .activation import (
     InvalidLink,
@@ -111,7 +111,7 @@ def activate(request, token):
     (POST), after which the member is signed in. Any link that does not work — unknown, used,
     revoked, expired — gets the same page."""
     if ACTIVATION_DOOR.shut(request):
-        return _invalid(request, status=429)
+        return too_often(request, ACTIVATION_DOOR)
     try:
         link = activation_find(token)
     except InvalidLink:

@@ -11,9 +11,17 @@ class MembersConfig(AppConfig):
         # is (name, mobile, agency) and whether a group robot reaches it (the notification
         # settings warn before one is chosen that cannot). Inside ready(): models may be imported
         # only once the app registry is (Django's rule), and both modules hold models.
-        from notifications.recipients import register_login_resolver, register_robot_finder
+        from notifications.recipients import (
+            register_login_mobile_path,
+            register_login_resolver,
+            register_robot_finder,
+        )
 
+        from . import sessions
         from .models import recipients_of_logins, robot_reaches_member
+
+        sessions.connect()
 
         register_login_resolver(recipients_of_logins)
         register_robot_finder(robot_reaches_member)
+        register_login_mobile_path("member__mobile")

@@ -11,7 +11,18 @@ import re
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import LoginView
 from django.utils.translation import gettext_lazy as _
+
+from communities.throttle import Door, too_often
+
+# Failed sign-ins from one address in a window, whatever logins were tried, before the address is
+# turned away: django-axes locks one login after a few wrong passwords; this stops one address
+# from trying a few passwords on every login. Generous, because an agency's offices share one
+# address behind their gateway.
+SIGN_IN_FAILURES_PER_ADDRESS = 100
+SIGN_IN_WINDOW = 15 * 60
+SIGN_IN_DOOR = Door("sign-in", SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW)
 
 # What people type for a mainland mobile: spaces or dashes between the groups, a +86 or 0086
 # in front.
@@ -76,3 +87,20 @@ class SignInForm(AuthenticationForm):
         field = self.fields["username"]
         field.label = _("Username or mobile")
         field.widget.attrs["autocomplete"] = "username"
+
+
+class SignInView(LoginView):
+    """Django's sign-in (which gives the session a new key) with SignInForm, counting failed
+    sign-ins against the address (SIGN_IN_DOOR)."""
+
+    authentication_form = SignInForm
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if SIGN_IN_DOOR.shut(request):
+            return too_often(request, SIGN_IN_DOOR)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        SIGN_IN_DOOR.knock(self.request)
+        return super().form_invalid(form)

@@ -26,6 +26,8 @@ from communities.permissions import (
 from communities.validators import mask_mobile, mobile_validator
 from notifications.recipients import Recipient
 
+from .sessions import SignedInSession  # noqa: F401  (a model of this app, kept with its store)
+
 
 class MemberQuerySet(models.QuerySet):
     def visible_to(self, user):

@@ -13,11 +13,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from communities.throttle import Door
+from communities.throttle import Door, too_often
 
 from .auth import typed_mobile
 
@@ -79,10 +78,13 @@ class ResetRequestView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         typed = str(request.POST.get("email", "")).strip().lower()[:254]
-        if ASK_DOOR.shut(request) or ACCOUNT_DOOR.shut(request, typed_mobile(typed) or typed):
-            return too_often(request)
+        account = typed_mobile(typed) or typed
+        if ASK_DOOR.shut(request):
+            return too_often(request, ASK_DOOR)
+        if ACCOUNT_DOOR.shut(request, account):
+            return too_often(request, ACCOUNT_DOOR, account)
         ASK_DOOR.knock(request)
-        ACCOUNT_DOOR.knock(request, typed_mobile(typed) or typed)
+        ACCOUNT_DOOR.knock(request, account)
         return super().post(request, *args, **kwargs)
 
 
@@ -95,7 +97,7 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
 
     def dispatch(self, *args, **kwargs):
         if LINK_DOOR.shut(self.request):
-            return too_often(self.request)
+            return too_often(self.request, LINK_DOOR)
         response = super().dispatch(*args, **kwargs)
         if not self.validlink:
             LINK_DOOR.knock(self.request)
@@ -106,10 +108,6 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
         # Wrong passwords typed before the reset no longer hold the login locked.
         reset_lockout(username=form.user.get_username())
         return response
-
-
-def too_often(request):
-    return render(request, "registration/too_often.html", status=429)
 
 
 class ResetDoneView(auth_views.PasswordResetDoneView):

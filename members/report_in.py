@@ -16,8 +16,9 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from communities.models import Agency, Community, Street
 from communities.navigation import next_url
+from communities.throttle import Door, too_often
 
 from .models import Registration, member_of
 from .services import liaison_communities, registration_apply, registration_withdraw
@@ -33,6 +35,11 @@ from .views import _desk
 
 # Communities a search shows at most (a city has about 200).
 SEARCH_LIMIT = 30
+# Report-in links to no community one address may open in a window before it is turned away
+# (a poster's link is public; this keeps the door from being walked through every number).
+BAD_LINKS_ALLOWED = 20
+BAD_LINK_WINDOW = 15 * 60
+REPORT_IN_DOOR = Door("report-in", BAD_LINKS_ALLOWED, BAD_LINK_WINDOW)
 
 
 def _member(request):
@@ -120,11 +127,18 @@ def my_report_ins(request):
     )
 
 
-@login_required
 def community_report_in(request, pk):
-    """The page a community's poster opens: report in here (POST `kind`)."""
+    """The page a community's poster opens: report in here (POST `kind`). A link to no
+    community counts against the address, signed in or not."""
+    if REPORT_IN_DOOR.shut(request):
+        return too_often(request, REPORT_IN_DOOR)
+    community = Community.objects.select_related("street").filter(pk=pk).first()
+    if community is None:
+        REPORT_IN_DOOR.knock(request)
+        raise Http404
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     member = _member(request)
-    community = get_object_or_404(Community.objects.select_related("street"), pk=pk)
     registrations, live, liaisons = _state(member)
     liaison_ids = {c.pk for c in liaisons}
     kinds = _kinds_open(member, community, live, liaison_ids)

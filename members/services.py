@@ -21,6 +21,7 @@ from notifications.models import Notification
 from notifications.notify import Notified, notify
 
 from .models import Member, Registration
+from .sessions import sessions_end
 
 
 def _locked(registration: Registration) -> Registration:
@@ -299,12 +300,14 @@ def _locked_member(member: Member) -> Member:
 def member_leave(*, member: Member, left_on: dt.date, by) -> Member:
     """Marks a member as having left the agency on `left_on`. They stay on the roster (their
     records stay theirs), drop out of every count of active members, and no longer count as
-    reported in anywhere (RegistrationQuerySet.reported_in)."""
+    reported in anywhere (RegistrationQuerySet.reported_in). Their sessions end."""
     member = _locked_member(member)
     if member.status == Member.Status.LEFT:
         raise ValidationError(_("This member has already left the agency."), code="already_left")
     member.status, member.left_on = Member.Status.LEFT, left_on
     _save_member(member, by, ChangeReason.LEFT)
+    # Whoever left the agency is signed out everywhere (issue 11).
+    sessions_end(user_id=member.user_id)
     return member
 
 

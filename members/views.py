@@ -15,9 +15,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from communities.filters import GridFilter
+from communities.history import timeline
 from communities.models import Agency, Community, Grid
 from communities.navigation import next_url
 from communities.pagination import Paginator
@@ -128,6 +129,32 @@ def _warn_unreached(request, registration) -> None:
 
 
 # --- Report-in review ---------------------------------------------------------------------
+
+
+# What a report-in's history shows (issue 11): its state, grid and the review's outcome.
+REGISTRATION_HISTORY_FIELDS = ["status", "kind", "grid", "reviewer", "return_reason", "ended_on"]
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def registration_detail(request, pk):
+    """One report-in and its history (who applied, approved, placed in a grid, returned or
+    revoked it, when and why), to those who may see it: the member, the community's staff and
+    street, the member's agency office and the city; read-only."""
+    registration = get_object_or_404(
+        Registration.objects.visible_to(request.user).select_related(
+            "member__agency", "community__street", "grid", "reviewer"
+        ),
+        pk=pk,
+    )
+    return render(
+        request,
+        "members/registration_detail.html",
+        {
+            "registration": registration,
+            "entries": timeline(registration, REGISTRATION_HISTORY_FIELDS),
+        },
+    )
 
 
 @login_required

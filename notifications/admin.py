@@ -11,8 +11,8 @@ from .services import notification_retry
 
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "inapp", "email", "webhook"]
-    list_filter = ["inapp", "email", "webhook"]
+    list_display = ["user", "inapp", "email", "webhook", "sms"]
+    list_filter = ["inapp", "email", "webhook", "sms"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     autocomplete_fields = ["user"]
@@ -33,6 +33,7 @@ class NotificationAdmin(CitySizeList, admin.ModelAdmin):
         "sent_at",
         "attempts",
         "failure",
+        "sms_parts",
     ]
     list_filter = [
         "state",
@@ -74,7 +75,7 @@ class NotificationAdmin(CitySizeList, admin.ModelAdmin):
                     ("created_at", "due_at"),
                     ("enqueued_at", "claimed_at", "claimed_by"),
                     ("sent_at", "read_at"),
-                    "attempts",
+                    ("attempts", "sms_parts"),
                     ("failure", "last_error"),
                     "unreachable_reason",
                 ]

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from communities.models import Robot
 
+from . import sms
 from .models import Notification
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ def deliver(ids, *, token: str, now: dt.datetime | None = None) -> Counter:
     outcome.update(deliver_inbox(ids, token=token, now=now))
     outcome.update(deliver_email(ids, token=token, now=now))
     outcome.update(deliver_robot(ids, token=token, now=now))
+    outcome.update(deliver_sms(ids, token=token, now=now))
     return outcome
 
 
@@ -482,3 +484,51 @@ def _post(url: str, payload: dict, run: Run) -> None:
             raise DeliveryError(Failure.ROBOT_REFUSED, f"errcode {errcode}: {errmsg}")
         return
     raise DeliveryError(Failure.ROBOT_UNREACHABLE, detail_of(unreachable))
+
+
+# --- Text messages ---------------------------------------------------------------------------
+
+
+def deliver_sms(
+    ids, *, token: str, now: dt.datetime | None = None, budget: float | None = None
+) -> Counter:
+    """Sends the text messages among `ids`, one request each, through the configured backend
+    (notifications.sms), recording each one's billed parts. A service that cannot be reached
+    or does not answer holds the rest of the run for the failed one's retry (each would wait
+    as long); a number the service refuses fails for good at once. No send starts unless it
+    fits in `budget` seconds."""
+    run = Run(token, now, budget)
+    rows = claim(ids, token=token, now=run.now, channel=Notification.Channel.SMS)
+    if not rows:
+        return run.outcome
+    backend = sms.backend()
+    untried, in_flight = list(rows), []
+    try:
+        while untried:
+            if run.time_left() < settings.SMS_TIMEOUT:
+                run.put_back(untried)
+                break
+            in_flight, untried = untried[:1], untried[1:]
+            notification = in_flight[0]
+            run.tried(in_flight)
+            try:
+                parts = backend.send(notification.address, notification)
+            except sms.SmsError as exc:
+                error = DeliveryError(exc.failure, exc.detail)
+                if not exc.retry:
+                    run.give_up(in_flight, error)
+                else:
+                    due_again = run.failed(in_flight, error)
+                    if exc.failure in SMS_TROUBLE:
+                        run.put_back(untried, due_at=due_again)
+                        untried = []
+            else:
+                run.sent(in_flight, sms_parts=parts)
+            in_flight = []
+    except SoftTimeLimitExceeded:
+        run.out_of_time(in_flight, [n for n in rows if n not in in_flight])
+    return run.outcome
+
+
+# After these the service is in trouble: the run's other messages wait for the failed one's retry.
+SMS_TROUBLE = (Failure.SMS_UNREACHABLE, Failure.SMS_TIMEOUT)

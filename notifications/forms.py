@@ -11,7 +11,7 @@ class NotificationPreferenceForm(forms.ModelForm):
 
     class Meta:
         model = NotificationPreference
-        fields = ["inapp", "email", "webhook"]
+        fields = ["inapp", "email", "webhook", "sms"]
 
     def __init__(self, *args, out_of_reach=(), **kwargs):
         super().__init__(*args, **kwargs)

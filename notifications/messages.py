@@ -11,6 +11,7 @@ from django.conf import settings
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import formats, timezone, translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from .models import Notification
@@ -69,7 +70,8 @@ def _inactivity(member, context):
             "at what is coming up."
         )
         % {"days": settings.INACTIVE_AFTER_DAYS},
-        reverse("reports:dashboard"),
+        # What is coming up: the activities the member may sign up for (活动报名).
+        reverse("activities:open_activities"),
     )
 
 
@@ -98,10 +100,18 @@ def _agency_digest(agency, context):
             "count": context["review_overdue"],
             "days": settings.REVIEW_OVERDUE_DAYS,
         }
+    # The office's attendance report (reports.attendance) for the week the digest counts.
+    week = urlencode(
+        {
+            "period": "custom",
+            "date_from": context["start"].isoformat(),
+            "date_to": context["end"].isoformat(),
+        }
+    )
     return Message(
         _("Weekly attendance of %(agency)s") % {"agency": agency.short_name or agency.name},
         body,
-        reverse("reports:dashboard"),
+        f"{reverse('reports:attendance')}?{week}",
     )
 
 
@@ -111,6 +121,7 @@ def _duty_roster(assignment, context):
         _("On duty tomorrow at %(community)s") % {"community": community.name},
         _("You are on duty at %(community)s tomorrow, %(date)s.")
         % {"community": community.name, "date": day(assignment.date)},
+        # The member's dashboard lists their duty days.
         reverse("reports:dashboard"),
     )
 
@@ -138,7 +149,7 @@ def _registration_approved(registration, context):
         _("Report-in approved: %(community)s") % {"community": registration.community.name},
         _("Your report-in to %(community)s is approved. Welcome!")
         % {"community": registration.community.name},
-        reverse("reports:dashboard"),
+        reverse("members:report_in"),
     )
 
 
@@ -147,21 +158,26 @@ def _registration_returned(registration, context):
         _("Report-in returned: %(community)s") % {"community": registration.community.name},
         _("Your report-in to %(community)s was returned: %(reason)s")
         % {"community": registration.community.name, "reason": registration.return_reason},
-        reverse("reports:dashboard"),
+        reverse("members:report_in"),
     )
 
 
 def _leave_decided(participation, context):
     activity = participation.activity
     approved = participation.leave_decision == participation.LeaveDecision.APPROVED
-    text = (
-        _("Your leave from %(title)s (%(when)s) is approved.")
-        if approved
-        else _("Your leave from %(title)s (%(when)s) is not approved; please come if you can.")
-    )
+    note = getattr(participation, "leave_decision_note", "")
+    if approved:
+        text = _("Your leave from %(title)s (%(when)s) is approved.")
+    elif note:
+        text = _(
+            "Your leave from %(title)s (%(when)s) is not approved: %(note)s. Please come if you "
+            "can."
+        )
+    else:
+        text = _("Your leave from %(title)s (%(when)s) is not approved; please come if you can.")
     return Message(
         _("Leave decided: %(title)s") % {"title": activity.title},
-        text % {"title": activity.title, "when": span(activity)},
+        text % {"title": activity.title, "when": span(activity), "note": note},
         activity.get_absolute_url(),
     )
 

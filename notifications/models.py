@@ -1,5 +1,7 @@
 """The outbox and each person's choice of channels."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -27,6 +29,10 @@ class NotificationPreference(models.Model):
         _("group robot"),
         default=False,
         help_text=_("Mention me in the community's or agency's group chat."),
+    )
+    # Off unless chosen: a text message costs money (issue 12).
+    sms = models.BooleanField(
+        _("text message (SMS)"), default=False, help_text=_("To the mobile on my record.")
     )
 
     class Meta:
@@ -92,6 +98,7 @@ class Notification(models.Model):
         INAPP = "inapp", _("In-app inbox")
         EMAIL = "email", _("E-mail")
         WEBHOOK = "webhook", _("Group robot")
+        SMS = "sms", _("Text message (SMS)")
         # The row of a message that no channel could carry (state UNREACHABLE).
         NONE = "none", _("No channel")
 
@@ -110,6 +117,7 @@ class Notification(models.Model):
         NO_CHOICE = "no_choice", _("chose no channel at all")
         NO_ROBOT = "no_robot", _("chose only the group robot, and there is none here")
         NO_EMAIL = "no_email", _("chose only e-mail, and has no e-mail address")
+        NO_MOBILE = "no_mobile", _("chose only text messages, and has no mobile on record")
         NO_ROBOT_NO_EMAIL = (
             "no_robot_email",
             _(
@@ -132,6 +140,10 @@ class Notification(models.Model):
         MAIL_DROPPED = "mail_dropped", _("The mail server hung up")
         MAIL_REFUSED = "mail_refused", _("The mail server refused the message")
         ADDRESS_REFUSED = "address_refused", _("The e-mail address was refused")
+        SMS_UNREACHABLE = "sms_unreachable", _("The text message service could not be reached")
+        SMS_TIMEOUT = "sms_timeout", _("The text message service did not answer in time")
+        SMS_REFUSED = "sms_refused", _("The text message service refused the message")
+        MOBILE_REFUSED = "mobile_refused", _("The mobile number was refused")
         OUT_OF_TIME = "out_of_time", _("Sending took too long and was stopped")
         OTHER = "other", _("Sending failed")
 
@@ -205,6 +217,9 @@ class Notification(models.Model):
     claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # A text message's billed parts (计费条数), as the provider counted them: its cost is
+    # parts × SMS_PRICE_PER_PART.
+    sms_parts = models.PositiveSmallIntegerField(_("billed text messages"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     created_at = models.DateTimeField(_("queued at"), default=timezone.now)
 
@@ -251,3 +266,10 @@ class Notification(models.Model):
 
     def get_absolute_url(self):
         return self.url or reverse("reports:dashboard")
+
+    @property
+    def sms_cost(self):
+        """What the text message cost (yuan): its billed parts × SMS_PRICE_PER_PART."""
+        if self.sms_parts is None:
+            return None
+        return self.sms_parts * Decimal(settings.SMS_PRICE_PER_PART)

@@ -10,12 +10,13 @@ from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Case, Q, Value, When
 
 from .models import Notification, NotificationPreference
-from .recipients import Recipient
+from .recipients import Recipient, login_mobile_path
 
 Channel, Unreachable = Notification.Channel, Notification.Unreachable
 
-# Without a NotificationPreference row: the inbox, and e-mail when there is an address.
-DEFAULT_INAPP, DEFAULT_EMAIL, DEFAULT_WEBHOOK = True, True, False
+# Without a NotificationPreference row: the inbox, and e-mail when there is an address. Text
+# messages cost money: only those who choose them get them.
+DEFAULT_INAPP, DEFAULT_EMAIL, DEFAULT_WEBHOOK, DEFAULT_SMS = True, True, False, False
 
 
 def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list, str]:
@@ -30,6 +31,7 @@ def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list
     inapp = preference.inapp if preference else DEFAULT_INAPP
     email = preference.email if preference else DEFAULT_EMAIL
     webhook = preference.webhook if preference else DEFAULT_WEBHOOK
+    sms = preference.sms if preference else DEFAULT_SMS
     channels = []
     if inapp:
         channels.append((Channel.INAPP, ""))
@@ -37,6 +39,8 @@ def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list
         channels.append((Channel.EMAIL, user.email))
     if webhook and robot_url:
         channels.append((Channel.WEBHOOK, robot_url))
+    if sms and recipient.mobile:
+        channels.append((Channel.SMS, recipient.mobile))
     if channels:
         return channels, ""
     if email and webhook:
@@ -45,6 +49,8 @@ def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list
         return [], Unreachable.NO_ROBOT
     if email:
         return [], Unreachable.NO_EMAIL
+    if sms:
+        return [], Unreachable.NO_MOBILE
     return [], Unreachable.NO_CHOICE
 
 
@@ -65,6 +71,10 @@ def reachable(user: str, robot_url: str | None = None) -> Case:
     )
     if robot is not None:
         by_login |= chose("webhook", DEFAULT_WEBHOOK) & robot
+    mobile = login_mobile_path()
+    if mobile:
+        # The mobile of the login's person, where an app above knows one (members: a member's).
+        by_login |= chose("sms", DEFAULT_SMS) & Q(**{f"{user}__{mobile}__gt": ""})
     whens = [When(no_login & robot, then=Value(True))] if robot is not None else []
     return Case(
         *whens,

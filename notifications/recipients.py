@@ -52,6 +52,9 @@ def recipient_of(person) -> Recipient:
 # reported in to). notifications may not import them, so each registers its functions here from
 # its AppConfig.ready.
 _login_resolvers: list[Callable[[list], dict]] = []
+# The path from a login to its person's mobile (members: "member__mobile"), for the SQL of who
+# a text message reaches (reach.reachable); empty while no app knows one.
+_login_mobile_paths: list[str] = []
 _robot_finders: list[Callable[[Any], QuerySet]] = []
 
 
@@ -59,6 +62,17 @@ def register_login_resolver(resolver: Callable[[list], dict]) -> None:
     """Adds `resolver(users) -> {user id: Recipient}` for the logins that app knows more about."""
     if resolver not in _login_resolvers:
         _login_resolvers.append(resolver)
+
+
+def register_login_mobile_path(path: str) -> None:
+    """Names the path from a login to its person's mobile, as the registered login resolver
+    fills Recipient.mobile: reach.reachable asks it in SQL."""
+    if path not in _login_mobile_paths:
+        _login_mobile_paths.append(path)
+
+
+def login_mobile_path() -> str:
+    return _login_mobile_paths[0] if _login_mobile_paths else ""
 
 
 def recipients_of(people) -> list[Recipient]:
@@ -116,4 +130,6 @@ def channels_out_of_reach(user) -> set[str]:
         out.add(Notification.Channel.EMAIL)
     if not robot_reaches(user):
         out.add(Notification.Channel.WEBHOOK)
+    if not recipients_of([user])[0].mobile:
+        out.add(Notification.Channel.SMS)
     return out

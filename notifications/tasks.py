@@ -1,7 +1,8 @@
 """Celery tasks of the outbox. Each takes ids or nothing, re-reads the database and calls one
 service. Messages reach workers in one place, `enqueue_due`, always after the transaction that
 queued them commits: each channel through a task of its own, on the queue settings route it to
-(the inbox with the sweep, e-mail on `mail`, group robots on `robots`), with its own time limit.
+(the inbox with the sweep, e-mail on `mail`, group robots on `robots`, text messages on
+`sms`), with its own time limit.
 """
 
 import datetime as dt
@@ -65,6 +66,12 @@ def deliver_robot(self, ids):
     return _report(delivery.deliver_robot(ids, token=_token(self), budget=BUDGET))
 
 
+@shared_task(name="notifications.deliver_sms", **DELIVERY)
+def deliver_sms(self, ids):
+    """Text messages, one provider request each."""
+    return _report(delivery.deliver_sms(ids, token=_token(self), budget=BUDGET))
+
+
 Channel = Notification.Channel
 # The task of each channel, and how many messages one task takes: its work stays well within its
 # time limit.
@@ -72,6 +79,7 @@ TASKS = {
     Channel.INAPP: (deliver_inbox, 500),
     Channel.EMAIL: (deliver_email, 50),
     Channel.WEBHOOK: (deliver_robot, 500),
+    Channel.SMS: (deliver_sms, 50),
 }
 
 

@@ -62,6 +62,10 @@ OUT_OF_REACH_WARNINGS = {
         "You chose the group robot, but neither your community nor your agency has one: the "
         "group robot cannot reach you."
     ),
+    Notification.Channel.SMS: _(
+        "You chose text messages, but there is no mobile on your record: text messages cannot "
+        "reach you."
+    ),
 }
 
 
@@ -112,6 +116,7 @@ def notification_preferences(request):
             "address_form": address_form,
             "email_on_file": email_on_file,
             "no_robot": Notification.Channel.WEBHOOK in out_of_reach,
+            "no_mobile": Notification.Channel.SMS in out_of_reach,
         },
     )
 

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from communities.history import timelines
 from communities.models import Agency, Community
 from communities.pagination import Paginator
 from communities.permissions import (
@@ -427,7 +428,17 @@ def evaluations_mine(request):
         evaluation__in=[e.pk for e in evaluations]
     ).order_by("-raised_at", "-pk"):
         objections.setdefault(objection.evaluation_id, []).append(objection)
+    # Each rating's history (who rated or changed it, when and why) from one query.
+    history = timelines(
+        Evaluation,
+        Evaluation.history.filter(id__in=[e.pk for e in evaluations]).select_related(
+            "history_user"
+        ),
+        ["rating", "comment"],
+        label=services.HistoryReason.label,
+    )
     for evaluation in evaluations:
+        evaluation.entries = history.get(evaluation.pk, [])
         evaluation.objection_list = objections.get(evaluation.pk, [])
         evaluation.can_object = not any(o.answered_at is None for o in evaluation.objection_list)
     return render(

@@ -140,6 +140,7 @@ def my_record(request):
             "years": range(timezone.localdate().year, timezone.localdate().year - 5, -1),
             "ledgers": ledgers(mine, year),
             "upcoming": upcoming[:UPCOMING_LIMIT],
+            "now": now,
             "more_upcoming": len(upcoming) > UPCOMING_LIMIT,
             "page": page,
             "registrations": registrations,
@@ -260,7 +261,9 @@ def calendar_feed(request, token):
     leave from or did, from 90 days ago on. Cancelled activities stay, marked cancelled, so that
     the phone takes them off."""
     if FEED_DOOR.shut(request):
-        return HttpResponse(status=429)
+        response = HttpResponse(status=429)  # read by calendar apps, not people: no page
+        response["Retry-After"] = str(FEED_DOOR.retry_after(request))
+        return response
     feed = CalendarFeed.objects.select_related("member").filter(token=token).first()
     if feed is None or feed.member.user_id is None:
         FEED_DOOR.knock(request)
@@ -345,6 +348,7 @@ def my_data(member: Member) -> dict:
             "leave_reason",
             "leave_decision",
             "leave_decided_at",
+            "leave_decision_note",
             "review",
         )
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from activities import figures
 from activities.models import Activity, Concern, DutyAssignment, Participation
+from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import scope_of
 from members.models import Member, Registration, member_of
@@ -141,6 +142,8 @@ def community_section(user, scope, now):
         "pending_registrations": Registration.objects.visible_to(user)
         .filter(community__in=community_ids, status=Registration.Status.PENDING)
         .count(),
+        # Leave requests awaiting the organizers' decision (activities.views.leave).
+        "pending_leave": pending_leave_requests(user).count(),
         "open_concerns": Concern.objects.visible_to(user)
         .filter(community__in=community_ids)
         .open()
@@ -241,9 +244,19 @@ def member_section(user, member, now):
         .order_by("activity__starts_at", "pk"),
         LIST_LIMIT,
     )
+    # The days of duty to come (排班) the duty-roster reminder points to: under an agreement in
+    # force on the day, as the reminder finds them.
+    today = timezone.localdate(now)
+    duties = list(
+        DutyAssignment.objects.visible_to(user)
+        .filter(member=member, date__gte=today, agreement__ends_on__gte=today)
+        .select_related("agreement__community")
+        .order_by("date", "pk")[:LIST_LIMIT]
+    )
     return {
         "member": member,
         "registrations": list(registrations),
+        "duties": duties,
         "upcoming": upcoming,
         "more_upcoming": more_upcoming,
         "totals": figures.attendance(Participation.objects.visible_to(user).filter(member=member)),

@@ -40,6 +40,10 @@ app.conf.beat_schedule = {
         "task": "reports.clean_exports",
         "schedule": crontab(minute="35"),  # every hour
     },
+    "delete ended sessions": {
+        "task": "members.clear_sessions",
+        "schedule": crontab(minute="50", hour="3"),  # nightly
+    },
     "refresh overviews": {
         "task": "reports.refresh_overviews",
         "schedule": settings.OVERVIEW_REFRESH_MINUTES * 60.0,

@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "members.two_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
+    "members.sessions.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -167,6 +169,33 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
+
+# Sessions (members/sessions.py): in the database, in a table that names each one's login and
+# device. Signed out after this long without a page (minutes), by role class: offices (city
+# administrators, street officers, agency offices, community staff), grid workers (a phone in
+# the field through a long activity), members (their own phone); and after this long in all
+# (hours), staff and members.
+SESSION_ENGINE = "members.sessions"
+SESSION_IDLE_MINUTES_OFFICE = env.int("SESSION_IDLE_MINUTES_OFFICE", default=30)
+SESSION_IDLE_MINUTES_GRID_WORKER = env.int("SESSION_IDLE_MINUTES_GRID_WORKER", default=4 * 60)
+SESSION_IDLE_MINUTES_MEMBER = env.int("SESSION_IDLE_MINUTES_MEMBER", default=7 * 24 * 60)
+SESSION_LIFETIME_HOURS_STAFF = env.int("SESSION_LIFETIME_HOURS_STAFF", default=12)
+SESSION_LIFETIME_HOURS_MEMBER = env.int("SESSION_LIFETIME_HOURS_MEMBER", default=30 * 24)
+if (
+    min(
+        SESSION_IDLE_MINUTES_OFFICE,
+        SESSION_IDLE_MINUTES_GRID_WORKER,
+        SESSION_IDLE_MINUTES_MEMBER,
+        SESSION_LIFETIME_HOURS_STAFF,
+        SESSION_LIFETIME_HOURS_MEMBER,
+    )
+    < 1
+):
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_MINUTES_* and SESSION_LIFETIME_HOURS_* must be 1 or more."
+    )
+# The cookie (and the stored session) outlive the longest sign-in; the rules above end it.
+SESSION_COOKIE_AGE = max(SESSION_LIFETIME_HOURS_STAFF, SESSION_LIFETIME_HOURS_MEMBER) * 3600
 # A forgotten password's link works once, for this long (seconds; a day by default).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=24 * 60 * 60)
 LOGIN_REDIRECT_URL = "reports:dashboard"
@@ -280,6 +309,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "notifications.deliver_email": {"queue": "mail"},
     "notifications.deliver_robot": {"queue": "robots"},
+    "notifications.deliver_sms": {"queue": "sms"},
 }
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "xiachen.beat:Scheduler"
@@ -351,6 +381,22 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# Text messages (issue 12): "console" prints them (the default: a laptop sends nothing),
+# "tencent" sends through Tencent Cloud SMS with keys from the environment only; members get
+# them only when they choose them in their notification settings.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_TIMEOUT = env.float("SMS_TIMEOUT", default=5.0)
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="下沉社区")
+# What a template parameter takes: a longer subject is cut (providers limit each parameter).
+SMS_PARAM_MAX_LENGTH = env.int("SMS_PARAM_MAX_LENGTH", default=20)
+# The price of one billed message (yuan), for the cost the outbox shows.
+SMS_PRICE_PER_PART = env.str("SMS_PRICE_PER_PART", default="0.045")
+SMS_TENCENT_SECRET_ID = env.str("SMS_TENCENT_SECRET_ID", default="")
+SMS_TENCENT_SECRET_KEY = env.str("SMS_TENCENT_SECRET_KEY", default="")
+SMS_TENCENT_APP_ID = env.str("SMS_TENCENT_APP_ID", default="")
+SMS_TENCENT_TEMPLATE_ID = env.str("SMS_TENCENT_TEMPLATE_ID", default="")
+SMS_TENCENT_REGION = env.str("SMS_TENCENT_REGION", default="ap-guangzhou")
+SMS_TENCENT_ENDPOINT = env.str("SMS_TENCENT_ENDPOINT", default="https://sms.tencentcloudapi.com")
 # A delivery task (inbox, e-mail, one group robot) runs at most this many seconds; from its soft
 # limit, a quarter earlier, it puts back what it has not tried, and it never starts a send that
 # would not fit before then.
@@ -373,8 +419,8 @@ def _check_delivery_timings():
             "still being sent would be handed to a second worker.",
         ),
         (
-            max(EMAIL_TIMEOUT, WEBHOOK_TIMEOUT) < NOTIFICATION_TASK_SOFT_TIME_LIMIT,
-            "EMAIL_TIMEOUT and WEBHOOK_TIMEOUT must be below three quarters of "
+            max(EMAIL_TIMEOUT, WEBHOOK_TIMEOUT, SMS_TIMEOUT) < NOTIFICATION_TASK_SOFT_TIME_LIMIT,
+            "EMAIL_TIMEOUT, WEBHOOK_TIMEOUT and SMS_TIMEOUT must be below three quarters of "
             "NOTIFICATION_TASK_TIME_LIMIT (the soft limit), or one send could outlast its task.",
         ),
     ]

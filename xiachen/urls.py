@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from members import password_reset
-from members.auth import SignInForm
+from members import account, password_reset
+from members.auth import SignInView
 
 from . import views
 
@@ -14,13 +14,7 @@ admin.site.index_title = _("City administration")
 
 urlpatterns = [
     path("", include("reports.urls")),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            redirect_authenticated_user=True, authentication_form=SignInForm
-        ),
-        name="login",
-    ),
+    path("login/", SignInView.as_view(), name="login"),
     path("password/reset/", password_reset.ResetRequestView.as_view(), name="password_reset"),
     path(
         "password/reset/sent/", password_reset.ResetDoneView.as_view(), name="password_reset_done"
@@ -35,6 +29,7 @@ urlpatterns = [
         password_reset.ResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("password/change/", account.PasswordChangeView.as_view(), name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The second factor after the password (issue 11): the code page, enrolment, one's own page.
     path("second-factor/", include("members.two_factor_urls")),

@@ -105,6 +105,14 @@ class ParticipationQuerySet(models.QuerySet):
             status=Participation.Status.SIGNED_UP, member__status=Member.Status.ACTIVE
         )
 
+    def leave_requests(self):
+        """Leave requests (请假) awaiting the organizer's decision: signed-up rows whose member
+        asked for leave. Not leave yet: no figure counts them until approved."""
+        return self.filter(
+            status=Participation.Status.SIGNED_UP,
+            leave_decision=Participation.LeaveDecision.PENDING,
+        )
+
     def waitlist(self):
         """The waitlisted rows (候补) in their order: the first is offered the next free seat."""
         return self.filter(status=Participation.Status.WAITLISTED).order_by("waitlisted_at", "pk")
@@ -206,6 +214,10 @@ class Participation(models.Model):
         verbose_name=_("leave decided by"),
     )
     leave_decided_at = models.DateTimeField(_("leave decided at"), null=True, blank=True)
+    # Why a request was not approved, when the organizer says (optional): told to the member.
+    leave_decision_note = models.CharField(
+        _("note on the leave decision"), max_length=200, blank=True
+    )
     source = models.CharField(_("recorded by way of"), max_length=10, choices=Source)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -259,6 +271,14 @@ class Participation(models.Model):
                 condition=~Q(status="leave") | ~Q(leave_reason=""),
                 name="activities_participation_leave_has_reason",
                 violation_error_message=_("Leave needs a reason."),
+            ),
+            # A request awaiting a decision is still a sign-up: it holds its seat and counts as
+            # leave in no figure until it is approved (status LEAVE).
+            models.CheckConstraint(
+                condition=~Q(leave_decision="pending")
+                | (Q(status="signed_up") & ~Q(leave_reason="")),
+                name="activities_participation_pending_leave_is_signed_up",
+                violation_error_message=_("A leave request awaiting a decision needs a reason."),
             ),
             models.CheckConstraint(
                 condition=~Q(source="backfill") | ~Q(backfill_reason=""),
@@ -329,6 +349,13 @@ class Participation(models.Model):
                 condition=Q(status="present"),
                 name="participation_present",
             ),
+            # "leave requests awaiting a decision" (ParticipationQuerySet.leave_requests): the
+            # organizers' list and its dashboard count read only the few pending rows.
+            models.Index(
+                fields=["activity", "member"],
+                condition=Q(leave_decision="pending"),
+                name="participation_leave_pending",
+            ),
             # "who is first in line for a freed seat" and "how many are ahead of me"
             # (Participation.waitlist, with_waitlist_position): only the few waitlisted rows.
             models.Index(
@@ -340,6 +367,22 @@ class Participation(models.Model):
 
     def __str__(self):
         return f"{self.member} · {self.activity} · {self.get_status_display()}"
+
+    @property
+    def asks_for_leave(self) -> bool:
+        """Asked for leave, awaiting the organizer's decision: still signed up, seat held."""
+        return (
+            self.status == self.Status.SIGNED_UP
+            and self.leave_decision == self.LeaveDecision.PENDING
+        )
+
+    @property
+    def leave_not_approved(self) -> bool:
+        """Asked for leave and was refused: still signed up, expected to come."""
+        return (
+            self.status == self.Status.SIGNED_UP
+            and self.leave_decision == self.LeaveDecision.REJECTED
+        )
 
     @property
     def came_off_waitlist(self) -> bool:

@@ -10,6 +10,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy
 
 from communities.models import Agreement, Community, Grid
+from members.models import Member
 from notifications.models import Notification
 from notifications.notify import Notified, notify
 
@@ -213,8 +214,9 @@ def activity_notify_changed(*, activity: Activity) -> Notified:
 
 @transaction.atomic
 def activity_cancel(*, activity: Activity, reason: str, now: dt.datetime | None = None) -> Activity:
-    """Cancels an activity and tells those signed up, once (`notified` on the returned activity
-    says who no channel reaches). A finished one stays as it was: its attendance is a record.
+    """Cancels an activity and tells those signed up and those on its waitlist, once (`notified`
+    on the returned activity says who no channel reaches). A finished one stays as it was: its
+    attendance is a record.
     `now` is when it is cancelled (default: the clock); the demo passes the moment of its
     story."""
     reason = (reason or "").strip()
@@ -227,9 +229,18 @@ def activity_cancel(*, activity: Activity, reason: str, now: dt.datetime | None 
     activity.status = Activity.Status.CANCELLED
     activity.cancel_reason = reason
     activity.save(update_fields=["status", "cancel_reason", "updated_at"])
+    # Those waiting for a seat (候补) are told too: they kept the time free in case.
+    waiting = [
+        p.member
+        for p in Participation.objects.filter(
+            activity=activity, member__status=Member.Status.ACTIVE
+        )
+        .waitlist()
+        .select_related("member__user")
+    ]
     activity.notified = notify(
         kind=Notification.Kind.ACTIVITY_CANCELLED,
-        recipients=activity.signed_up_members(),
+        recipients=activity.signed_up_members() + waiting,
         obj=activity,
         context={"reason": reason},
         slot="cancelled",

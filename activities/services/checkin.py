@@ -161,7 +161,7 @@ def participation_check_in(*, activity: Activity, member: Member, now=None) -> C
         # On the waitlist (候补) they held no seat: they come in as a walk-in does (the roll
         # call's rule, walk_in_candidates).
         raise _not_reported_in(activity)
-    if p.status == Status.LEAVE:
+    if p.status == Status.LEAVE or p.asks_for_leave:
         # They came after all: the leave stays in the history only.
         p.leave_reason, p.leave_decision = "", ""
         p.leave_decided_by, p.leave_decided_at = None, None

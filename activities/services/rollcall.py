@@ -106,7 +106,8 @@ def roll_call_closed_reason(activity: Activity, now=None) -> str | None:
 
 
 def is_pending_leave(participation: Participation) -> bool:
-    return participation.status == Status.LEAVE and participation.leave_decision == Decision.PENDING
+    """A leave request awaiting a decision: still a sign-up (Participation.asks_for_leave)."""
+    return participation.asks_for_leave
 
 
 def walk_in_candidates(*, activity: Activity, user) -> QuerySet:

@@ -31,6 +31,7 @@ from ..models import Activity, Participation, count_places
 from ..services import activity as services
 from ..services.activity import activity_editable_error
 from .common import can_manage, require_manager, workspace
+from .leave import activity_leave_requests
 from .signup import sign_up_panel
 
 PAGE_SIZE = 20
@@ -474,5 +475,6 @@ def activity_detail(request, pk):
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),
             "sign_up": sign_up_panel(request.user, activity),
+            "leave_requests": activity_leave_requests(request.user, activity),
         },
     )

@@ -11,6 +11,7 @@ against the address (communities.throttle.Door) and records nothing.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from communities.throttle import Door
+from communities.throttle import Door, too_often
 from members.models import member_of
 from members.slips import qr_svg
 
@@ -95,13 +96,18 @@ def _refused(request, message, *, status, activity=None):
 
 
 @never_cache
-@login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def check_in(request, pk, token):
     """The page the QR code opens: checks the member in (GET) or out (POST), and says how
-    their attendance stands."""
+    their attendance stands. The code is checked before the sign-in, so that a bad one counts
+    against the address whoever opens it."""
     if CHECK_IN_DOOR.shut(request):
-        return _refused(request, _("Too many invalid check-in codes; try again later."), status=429)
+        return too_often(
+            request,
+            CHECK_IN_DOOR,
+            template="activities/checkin_refused.html",
+            context={"message": _("Too many invalid check-in codes; try again later.")},
+        )
     try:
         check_in_activity_id(token, pk=pk)
     except BadCode:
@@ -118,6 +124,8 @@ def check_in(request, pk, token):
             _("This check-in code belongs to another activity. Scan the code of this one."),
             status=404,
         )
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
     activity = Activity.objects.select_related("community").filter(pk=pk).first()
     if activity is None:
         return _refused(request, _("This activity no longer exists."), status=404)

@@ -181,6 +181,8 @@ class SignUpPanel:
     seats_left: int | None
     cancel_url: str
     sign_up_url: str
+    leave_url: str = ""
+    withdraw_url: str = ""
 
     @property
     def can_sign_up(self) -> bool:
@@ -192,6 +194,32 @@ class SignUpPanel:
             not self.closed
             and self.participation is not None
             and self.participation.status in Participation.SIGNED_UP_OR_WAITING
+        )
+
+    @property
+    def can_ask_for_leave(self) -> bool:
+        """Holds a seat, has not asked yet, and the activity has not started."""
+        p = self.participation
+        return (
+            not self.closed
+            and p is not None
+            and p.status == Status.SIGNED_UP
+            and not p.leave_decision
+        )
+
+    @property
+    def can_withdraw_leave(self) -> bool:
+        return (
+            not self.closed and self.participation is not None and self.participation.asks_for_leave
+        )
+
+    @property
+    def waitlist_lapsed(self) -> bool:
+        """Still waiting when the activity started: no seat came free, and none will."""
+        return (
+            self.participation is not None
+            and self.participation.status == Status.WAITLISTED
+            and self.closed is not None
         )
 
 
@@ -213,4 +241,6 @@ def sign_up_panel(user, activity) -> SignUpPanel | None:
         seats_left=_seats_left(activity),
         cancel_url=reverse("activities:sign_up_cancel", args=[activity.pk]),
         sign_up_url=reverse("activities:sign_up", args=[activity.pk]),
+        leave_url=reverse("activities:leave_request", args=[activity.pk]),
+        withdraw_url=reverse("activities:leave_withdraw", args=[activity.pk]),
     )

@@ -85,10 +85,10 @@ def board(world):
     )
     on(activity, person(world, "三峡戊"))  # signed up, never called: 待点名
     on(activity, person(world, "园林甲", yuanlin), Status.PRESENT, hours=Decimal("2.0"))
-    on(
+    on(  # asked for leave, not decided: still signed up, no figure counts it as leave
         activity,
         person(world, "园林乙", yuanlin),
-        Status.LEAVE,
+        Status.SIGNED_UP,
         leave_reason="孩子发烧",
         leave_decision=Decision.PENDING,
     )
@@ -208,7 +208,8 @@ def test_people_are_grouped_by_agency_and_by_attendance(client, board, community
     assert names(sanxia, "leave") == ["三峡丁"]
     assert names(sanxia, "open") == ["三峡戊"]
     assert names(yuanlin, "present") == ["园林甲"]
-    assert names(yuanlin, "leave") == ["园林乙"]
+    assert names(yuanlin, "leave") == []
+    assert names(yuanlin, "open") == ["园林乙"]
     assert names(yuanlin, "absent") == []
     # Hours of those present, reasons and decisions of those on leave.
     assert re.search(r"三峡乙</span> <span[^>]*>1.5 hours", sanxia)
@@ -219,13 +220,14 @@ def test_people_are_grouped_by_agency_and_by_attendance(client, board, community
 
 
 def test_the_figures_follow_the_design(client, board, community_staff):
-    """present 3, absent 1, leave 2 (one still pending), 1 not called; hours 2 + 1.5 + 2;
-    rate 3 ÷ (3 + 1), leave and the uncalled left out; 5 residents, so 8 people took part."""
+    """present 3, absent 1, leave 1 (the request still pending is no leave yet), 2 not called;
+    hours 2 + 1.5 + 2; rate 3 ÷ (3 + 1), leave and the uncalled left out; 5 residents, so 8
+    people took part."""
     client.force_login(community_staff)
     html = page(client.get(board_url(board)))
     assert figure(html, "present") == "3"
     assert figure(html, "absent") == "1"
-    assert figure(html, "leaves") == "2"
+    assert figure(html, "leaves") == "1"
     assert figure(html, "hours") == "5.5"
     assert figure(html, "rate") == "75%"
     assert figure(html, "residents") == "5"

@@ -160,15 +160,23 @@ def test_checking_in_twice_changes_nothing(world, running):
     assert p.history.count() == versions
 
 
-def test_a_member_on_leave_who_comes_is_present_and_the_leave_goes(world, running):
+@pytest.mark.parametrize(
+    "status, decision",
+    [
+        (Status.LEAVE, Participation.LeaveDecision.APPROVED),
+        (Status.SIGNED_UP, Participation.LeaveDecision.PENDING),  # asked, not decided yet
+    ],
+)
+def test_a_member_on_leave_who_comes_is_present_and_the_leave_goes(
+    world, running, status, decision
+):
     p = record(running, world.sanxia_member)
-    p.status, p.leave_reason = Status.LEAVE, "出差"
-    p.leave_decision = Participation.LeaveDecision.PENDING
+    p.status, p.leave_reason, p.leave_decision = status, "出差", decision
     p.save()
     participation_check_in(activity=running, member=world.sanxia_member)
     p.refresh_from_db()
     assert (p.status, p.leave_reason, p.leave_decision) == (Status.PRESENT, "", "")
-    assert p.history.filter(status=Status.LEAVE).exists()  # kept in the history
+    assert p.history.filter(leave_reason="出差").exists()  # kept in the history
 
 
 def test_a_record_marked_present_at_the_roll_call_stands(world, running):

@@ -105,10 +105,10 @@ def pending_leave(world, activity, name="请假人", reason="家中有事"):
     user = make_user(Member._meta.get_field("user").related_model, f"user-{member.pk}")
     member.user = user
     member.save(update_fields=["user"])
+    # A request awaiting a decision is still a sign-up (services.leave).
     (participation,) = sign_up(
         activity,
         [member],
-        status=Status.LEAVE,
         leave_reason=reason,
         leave_decision=Decision.PENDING,
     )
@@ -655,7 +655,7 @@ def test_an_undecided_request_stays_pending_and_nobody_is_told(client, world, gr
     client.force_login(grid_worker)
     client.post(roll_call_url(activity), form_data({request.member: "leave"}))
     request.refresh_from_db()
-    assert (request.status, request.leave_decision) == (Status.LEAVE, Decision.PENDING)
+    assert (request.status, request.leave_decision) == (Status.SIGNED_UP, Decision.PENDING)
     assert not leave_notifications(request).exists()
 
 

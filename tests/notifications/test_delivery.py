@@ -765,6 +765,7 @@ def test_a_dead_workers_messages_go_out_within_the_promised_time(
         ready=False,
         **smtp_env(smtp_server, timeout=2),
         WEBHOOK_TIMEOUT="2",
+        SMS_TIMEOUT="2",
         NOTIFICATION_TASK_TIME_LIMIT=str(TASK_SECONDS),
         NOTIFICATION_STALE_SECONDS=str(STALE_SECONDS),
         **NO_WEEKLY_RULES,
@@ -1345,11 +1346,15 @@ def load_settings(**env) -> dict:
         ),
         (
             {"NOTIFICATION_TASK_TIME_LIMIT": "20", "EMAIL_TIMEOUT": "15"},
-            "EMAIL_TIMEOUT and WEBHOOK_TIMEOUT must be below",
+            "EMAIL_TIMEOUT, WEBHOOK_TIMEOUT and SMS_TIMEOUT must be below",
         ),
         (
             {"NOTIFICATION_TASK_TIME_LIMIT": "8", "WEBHOOK_TIMEOUT": "6", "EMAIL_TIMEOUT": "2"},
-            "EMAIL_TIMEOUT and WEBHOOK_TIMEOUT must be below",
+            "EMAIL_TIMEOUT, WEBHOOK_TIMEOUT and SMS_TIMEOUT must be below",
+        ),
+        (
+            {"NOTIFICATION_TASK_TIME_LIMIT": "20", "SMS_TIMEOUT": "16"},
+            "EMAIL_TIMEOUT, WEBHOOK_TIMEOUT and SMS_TIMEOUT must be below",
         ),
         (
             {"CELERY_VISIBILITY_TIMEOUT": "300", "CELERY_TASK_RETRY_BACKOFF_MAX": "60"},

@@ -6,12 +6,13 @@ import itertools
 
 import pytest
 
+from communities.models import Agency
 from members.models import Member
 from notifications.models import NotificationPreference
 from notifications.reach import channels_for, preferences_for, reachable
 
 ROBOT_URL = "https://robot.example.org/send?key=test"
-CHOICES = [None, *itertools.product((False, True), repeat=3)]  # None: no preference row
+CHOICES = [None, *itertools.product((False, True), repeat=4)]  # None: no preference row
 
 
 @pytest.mark.parametrize("robot", [False, True])
@@ -19,17 +20,24 @@ def test_sql_and_python_agree_for_every_choice(world, django_user_model, robot):
     world.sanxia.robot_webhook_url = ROBOT_URL if robot else ""
     world.sanxia.save()
     cases = {}
-    for n, (choice, email) in enumerate(itertools.product(CHOICES, ("", "a@example.org"))):
+    combinations = itertools.product(CHOICES, ("", "a@example.org"), (True, False))
+    for n, (choice, email, has_mobile) in enumerate(combinations):
         user = django_user_model.objects.create_user(username=f"reach{n}", email=email)
         if choice is not None:
-            inapp, by_mail, webhook = choice
+            inapp, by_mail, webhook, sms = choice
             NotificationPreference.objects.create(
-                user=user, inapp=inapp, email=by_mail, webhook=webhook
+                user=user, inapp=inapp, email=by_mail, webhook=webhook, sms=sms
             )
-        member = Member.objects.create(
-            agency=world.sanxia, name=f"成员{n}", mobile=f"1370000{n:04d}", user=user
-        )
-        cases[member.pk] = (choice, email)
+        # A member whose contacts were cleared has no mobile: text messages cannot reach them.
+        # (One member without a mobile per agency: the roster keeps mobiles unique in each.)
+        mobile = f"1370000{n:04d}" if has_mobile else ""
+        agency = world.sanxia
+        if not has_mobile:
+            agency = Agency.objects.create(
+                name=f"单位{n}", robot_webhook_url=world.sanxia.robot_webhook_url
+            )
+        member = Member.objects.create(agency=agency, name=f"成员{n}", mobile=mobile, user=user)
+        cases[member.pk] = (choice, email, has_mobile)
     offline = Member.objects.create(agency=world.sanxia, name="无登录", mobile="13799999999")
     cases[offline.pk] = ("no login", "")
 

@@ -7,6 +7,7 @@ import time
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from xiachen.bench import figures as bench_figures
@@ -323,3 +324,28 @@ def test_the_load_mix_is_the_accounts_timed_pages_without_the_downloads():
         row("admin", "/activities/", 12),
     ]
     assert pages.workload(rows) == {"sanxia_office": ["/roster/"], "admin": ["/activities/"]}
+
+
+def test_the_leave_pages_are_walked_where_they_open_and_the_posts_listed(
+    world, community_staff, member_user
+):
+    from activities.services.signup import participation_sign_up
+    from tests.activities.test_signup import coming
+
+    activity = coming(world)
+    participation_sign_up(activity=activity, member=world.sanxia_member)
+    planned, unknown = pages.plan([community_staff.username, member_user.username])
+    assert unknown == []
+    by_account = {}
+    for page in planned:
+        by_account.setdefault(page.username, set()).add(page.url)
+    # The member's leave form for the seat they hold; the POSTs answer a GET with 405.
+    assert reverse("activities:leave_request", args=[activity.pk]) in by_account["sanxia_member"]
+    assert (
+        reverse("activities:leave_withdraw", args=[activity.pk]) not in by_account["sanxia_member"]
+    )
+    # The organizers' list of pending requests, at its first page and its deepest.
+    listed = reverse("activities:leave_request_list")
+    assert {listed, listed + pages.DEEPEST} <= by_account["shengli_staff"]
+    assert listed not in by_account["sanxia_member"]
+    assert pages.OBJECTS["activities:leave_decide"](community_staff) is None  # none pending

@@ -9,6 +9,7 @@ Figures, defined exactly as the tests count them:
 - the 30 June theme party day: members present + resident volunteers >= 40.
 """
 
+import copy
 import datetime as dt
 import fnmatch
 import itertools
@@ -38,13 +39,16 @@ from activities.models import (
     Participation,
     WorkUpdate,
 )
+from activities.services.checkin import check_in_closed_reason, participation_check_in
 from activities.services.doors import door_coverage
+from activities.services.signup import participation_cancel
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
 from communities.permissions import needs_second_factor, scope_of
 from members.models import Member, Registration, mobile_validator
 from notifications.models import Notification
 from tests.second_factor import code_of_secret
 from xiachen import demo
+from xiachen.demo import loader
 
 TODAY = dt.date(2026, 11, 27)
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -175,7 +179,9 @@ EXPECTED_ACCOUNTS = {
     "yuanlin_office": (StaffRole.Kind.AGENCY_OFFICE, "市园林和林业局"),
     "sanxia_member": (None, "三峡旅游新区管委会"),
     "yuanlin_member": (None, "市园林和林业局"),
+    "minzong_member": (None, "市民宗委"),
 }
+MEMBER_ACCOUNTS = [u for u, (kind, _) in EXPECTED_ACCOUNTS.items() if kind is None]
 GRID_OF = {"shengli_grid": "紫林苑网格", "shenzhen_grid": "翰林苑网格"}
 
 
@@ -341,6 +347,21 @@ class TestTheLoadedDemo:
             participations__leave_decision=Participation.LeaveDecision.PENDING
         ).exists()
 
+    def test_shengli_staff_have_sanxia_members_leave_request_to_decide(self, output):
+        from activities.services.leave import pending_leave_requests
+
+        staff = StaffRole.objects.get(user__username="shengli_staff").user
+        (request,) = pending_leave_requests(staff).filter(member__user__username="sanxia_member")
+        assert request.activity.community == shengli()
+        assert request.activity.starts_at > START_OF_TODAY + dt.timedelta(days=1)
+        assert (request.status, request.leave_reason) == (
+            Participation.Status.SIGNED_UP,
+            "单位临时安排到武汉出差",
+        )
+        # Asked through the member's leave service, after signing up.
+        assert request.history.latest().history_change_reason == "leave requested"
+        assert request.history.latest().history_user == request.member.user
+
     def test_shenglis_sanxia_activities_count_toward_the_30_june_agreement(self, output):
         agreement = Agreement.objects.get(agency=sanxia(), community=shengli())
         duty = Activity.objects.filter(community=shengli(), nature=Activity.Nature.DUTY)
@@ -446,16 +467,16 @@ class TestTheLoadedDemo:
         assert reviewers == {"shengli_staff"}
 
     def test_attendance_was_taken_at_the_roll_call_after_each_activity(self, output):
-        recorded = Participation.objects.exclude(status=Participation.Status.SIGNED_UP).exclude(
-            leave_decision=Participation.LeaveDecision.PENDING
-        )
+        recorded = Participation.objects.exclude(
+            status__in=Participation.SIGNED_UP_OR_WAITING
+        ).exclude(leave_decision=Participation.LeaveDecision.PENDING)
         assert recorded.count() >= 90
         for row in recorded.select_related("activity"):
             first = row.history.earliest("history_date")
             assert first.history_change_reason == "roll call"
             assert first.history_user == row.recorded_by
             assert first.history_date == row.recorded_at > row.activity.ends_at
-        signed_up = Participation.objects.filter(status=Participation.Status.SIGNED_UP)
+        signed_up = Participation.objects.filter(status__in=Participation.SIGNED_UP_OR_WAITING)
         assert set(signed_up.values_list("source", flat=True)) == {Participation.Source.SIGN_UP}
         assert not signed_up.filter(recorded_at__gte=START_OF_TODAY).exists()
 
@@ -505,6 +526,72 @@ class TestTheLoadedDemo:
             Participation.Status.LEAVE
         )
 
+    def test_every_member_login_has_upcoming_sign_ups(self, output):
+        for username in MEMBER_ACCOUNTS:
+            mine = Participation.objects.filter(
+                member__user__username=username,
+                status__in=Participation.SIGNED_UP_OR_WAITING,
+                activity__starts_at__gte=START_OF_TODAY,
+            )
+            assert mine.exists(), username
+
+    def test_a_full_activity_has_a_waitlist_with_a_member_login_first_in_line(self, output):
+        waiting = Participation.objects.filter(status=Participation.Status.WAITLISTED)
+        (activity,) = Activity.objects.filter(participations__in=waiting).distinct()
+
+        seats = activity.participations.filter(status__in=Participation.TAKING_A_PLACE)
+        assert activity.capacity is not None and seats.count() == activity.capacity
+        assert activity.starts_at > START_OF_TODAY + dt.timedelta(days=1)
+        line = list(activity.participations.waitlist().select_related("member__user"))
+        assert len(line) >= 2
+        assert line[0].member.user.username == "minzong_member"
+        assert [p.waitlisted_at for p in line] == sorted({p.waitlisted_at for p in line})
+        # Each in line may sign up there (reported in to the community) and holds no seat.
+        for p in line:
+            assert p.member.registrations.reported_in().filter(community=activity.community)
+            assert p.hours is None
+        # A member with a login holds a seat: cancelling it promotes minzong_member, told so.
+        sitting = seats.get(member__user__username="sanxia_member")
+        before_start = activity.starts_at - dt.timedelta(days=1)
+        participation_cancel(activity=activity, member=sitting.member, now=before_start)
+        promoted = Participation.objects.get(pk=line[0].pk)
+        assert promoted.status == Participation.Status.SIGNED_UP
+        assert Notification.objects.filter(
+            kind=Notification.Kind.SEAT_FREED, recipient__username="minzong_member"
+        ).exists()
+
+    @pytest.mark.parametrize("hhmm", ["00:00", "07:30", "12:00", "18:45", "23:58"])
+    def test_a_check_in_code_works_at_any_time_of_the_day_of_the_load(self, output, hhmm):
+        moment = dt.datetime.combine(TODAY, dt.time.fromisoformat(hhmm), SHANGHAI)
+        today = Activity.objects.filter(starts_at__lte=moment, ends_at__gt=moment).exclude(
+            status=Activity.Status.CANCELLED
+        )
+        open_now = [a for a in today if check_in_closed_reason(a, moment) is None]
+        (activity,) = open_now
+        assert activity.community == shengli() and activity.organizer.username == "shengli_grid"
+        # The member of the demo login is on it and checks in by the link.
+        member = Member.objects.get(user__username="sanxia_member")
+        assert activity.participations.filter(
+            member=member, status=Participation.Status.SIGNED_UP
+        ).exists()
+        done = participation_check_in(activity=activity, member=member, now=moment)
+        assert done.changed and done.participation.status == Participation.Status.PRESENT
+        # Nothing the clock has not reached is recorded: the roll call is still to take.
+        assert (
+            not activity.participations.exclude(member=member)
+            .exclude(status=Participation.Status.SIGNED_UP)
+            .exists()
+        )
+
+    def test_the_readme_says_how_to_try_each_member_feature(self, output):
+        text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+        section = text.split("### Members on a phone", 1)[1].split("\n#", 1)[0]
+        waiting = Participation.objects.filter(status=Participation.Status.WAITLISTED)
+        full = Activity.objects.filter(participations__in=waiting).distinct().get()
+        today = Activity.objects.get(starts_at=START_OF_TODAY)
+        for needed in [*MEMBER_ACCOUNTS, full.title, today.title, "/activities/join/", "/me/"]:
+            assert needed in section, needed
+
     def test_readme_states_the_demos_figures(self, output):
         rows = readme_table("### The demo's figures")
         actual = {label: numbers(value) for label, value, _ in rows}
@@ -541,7 +628,7 @@ class TestTheLoadedDemo:
     def test_the_members_mobiles_the_readme_gives_sign_in(self, output, client):
         text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
         stated = re.findall(r"`(\w+_member)` is\s+`(1\d{10})`", text)
-        assert {username for username, _ in stated} == {"sanxia_member", "yuanlin_member"}
+        assert {username for username, _ in stated} == set(MEMBER_ACCOUNTS)
         for username, mobile in stated:
             response = client.post("/login/", {"username": mobile, "password": "xiachen-demo"})
             assert response.status_code == 302, username
@@ -640,7 +727,7 @@ def test_the_anchor_is_the_latest_30_june_whose_story_is_over(today, anchor):
 def test_no_attendance_is_recorded_for_a_day_still_to_come(db, today):
     load(today)
     start_of_today = dt.datetime.combine(dt.date.fromisoformat(today), dt.time(), SHANGHAI)
-    recorded = Participation.objects.exclude(status=Participation.Status.SIGNED_UP).exclude(
+    recorded = Participation.objects.exclude(status__in=Participation.SIGNED_UP_OR_WAITING).exclude(
         leave_decision=Participation.LeaveDecision.PENDING
     )
     assert recorded.exists()
@@ -721,3 +808,22 @@ def test_the_demo_data_ships_with_the_app():
     assert "PyYAML" in requirements
     shipped = project["tool"]["setuptools"]["package-data"]["xiachen"]
     assert any(fnmatch.fnmatch("demo/demo.yaml", pattern) for pattern in shipped)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"waitlisted": ["minzong 0"], "signed_up": ["sanxia 0"]}, "a waitlist but seats left"),
+        ({"signed_up": ["sanxia 0-4"]}, "more sign-ups than seats"),
+    ],
+)
+def test_demo_sign_ups_must_hold_to_the_capacity(db, monkeypatch, change, message):
+    """The sign-up page's rule holds in the data file too: a mistake there stops the load."""
+    changed = copy.deepcopy(loader.data())
+    (full,) = [a for a in changed["activities"] if "waitlisted" in a]
+    full.update(change)
+    monkeypatch.setattr(loader, "data", lambda: changed)
+
+    with pytest.raises(ValueError, match=message):
+        loader.load(today=TODAY)
+    assert not Participation.objects.exists()

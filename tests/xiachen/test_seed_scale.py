@@ -4,6 +4,7 @@ At scale 0.01 the city has 3 streets, 8 communities (3 grids each but the demo's
 about 600 members, 1,500 activities, 15,000 participations and 2,000 notifications besides the
 demo; the demo's accounts sit in the biggest scopes."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from notifications.models import Notification
 from xiachen import demo
 
 TODAY = "2026-11-27"
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 SCALE = 0.01
 
 
@@ -125,9 +127,7 @@ class TestASmallCity:
         statuses = dict(
             Participation.objects.values_list("status").annotate(n=Count("pk")).order_by()
         )
-        # Every status but the waitlist's (issue 10): the seeded city has no full activity with
-        # a queue yet.
-        assert set(statuses) == set(Participation.Status.values) - {"waitlisted"}
+        assert set(statuses) == set(Participation.Status.values)
         total = sum(statuses.values())
         assert statuses["present"] > 0.75 * total
         present = Participation.objects.filter(status="present")
@@ -141,6 +141,36 @@ class TestASmallCity:
         assert Participation.objects.filter(
             status="leave", leave_decision="pending", activity__starts_at__gt=F("recorded_at")
         ).exists()
+
+    def test_waitlists_are_behind_full_coming_activities_only(self):
+        taking = Participation.TAKING_A_PLACE
+        seats = Count("participations", filter=Q(participations__status__in=taking))
+        waiting = Count("participations", filter=Q(participations__status="waitlisted"))
+        start = dt.datetime.combine(dt.date.fromisoformat(TODAY), dt.time(), SHANGHAI)
+        coming = Activity.objects.filter(starts_at__gte=start, capacity__isnull=False)
+        coming = coming.annotate(seats=seats, waiting=waiting)
+        # No coming activity holds more sign-ups than seats; a waitlist only where all are taken.
+        assert not coming.filter(seats__gt=F("capacity")).exists()
+        queued = coming.filter(waiting__gt=0)
+        assert queued.exists()
+        assert not queued.exclude(seats=F("capacity")).exists()
+        assert not queued.exclude(status=Activity.Status.RECRUITING).exists()
+        assert not Activity.objects.filter(
+            Q(starts_at__lt=start) | Q(capacity=None),
+            participations__status="waitlisted",
+        ).exists()
+        line = Participation.objects.filter(status="waitlisted")
+        # Besides the demo's (members with 13900 mobiles), the seeded city's own.
+        assert line.exclude(member__mobile__startswith="13900").exists()
+        assert not line.filter(waitlisted_at=None).exists()
+        assert not line.exclude(hours=None).exists()
+        # Each in line could have signed up: reported in to the community by then.
+        assert not line.exclude(
+            member__registrations__community=F("activity__community"),
+            member__registrations__status="active",
+        ).exists()
+        first = line.with_waitlist_position().filter(waitlist_position=1)
+        assert first.count() == queued.count()
 
     def test_rules_the_database_cannot_state_hold_too(self):
         assert not Activity.objects.exclude(grid=None).exclude(grid__community=F("community"))

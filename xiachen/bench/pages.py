@@ -25,12 +25,12 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit
+from activities.models import Activity, Concern, DoorToDoorUnit, Participation
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
 from communities.permissions import evaluation_community_ids
-from members.models import Member, Registration
+from members.models import Member, Registration, member_of
 from members.two_factor import pass_second_factor
 from notifications.models import Notification
 from reports.models import Evaluation, EvaluationObjection, ExportJob
@@ -91,6 +91,7 @@ PAGINATED = {
     "reports:attendance",
     "activities:dispute_list",
     "activities:open_activities",
+    "activities:leave_request_list",
     "reports:overview_street",
     "reports:overview_city",
     "activities:rota",
@@ -171,6 +172,30 @@ def _to_join(user):
     )
 
 
+def _to_ask_leave(user):
+    """The soonest coming activity the account (a member) holds a seat on and has not asked
+    leave from: its leave page answers 200 (the request and withdrawal POSTs are listed)."""
+    member = member_of(user)
+    if member is None:
+        return None
+    return (
+        Activity.objects.visible_to(user)
+        .filter(
+            starts_at__gt=timezone.now(),
+            participations__member=member,
+            participations__status=Participation.Status.SIGNED_UP,
+            participations__leave_decision="",
+        )
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
+def _leave_request(user):
+    """The first leave request awaiting the account's decision (the decision POST: listed)."""
+    return records_managed_by(user).leave_requests().order_by("pk").first()
+
+
 def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
@@ -212,6 +237,9 @@ OBJECTS = {
     "activities:check_in_code": _busiest_activity,
     "activities:sign_up": _to_join,
     "activities:sign_up_cancel": _to_join,
+    "activities:leave_request": _to_ask_leave,
+    "activities:leave_withdraw": _to_join,
+    "activities:leave_decide": _leave_request,
     "activities:door_units": _door_round,
     "activities:door_assignees": _door_round,
     "activities:door_unit_record": _first(DoorToDoorUnit),
@@ -245,6 +273,9 @@ OBJECTS = {
     "reports:summary_member": _on_roster,
     "activities:dispute_answer": _record("disputed", managed=True),
     "activities:participation_backfill": _record("confirmed", managed=True),
+    "activities:participation_detail": _first(Participation),
+    "members:registration_detail": _first(Registration),
+    "communities:agreement_detail": _first(Agreement),
     "communities:agreement_scan": lambda user: (
         Agreement.objects.visible_to(user).exclude(scan="").order_by("pk").first()
         or _first(Agreement)(user)

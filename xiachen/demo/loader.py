@@ -7,9 +7,10 @@ desk (`registration_approve`, `registration_return`), activities planned (`activ
 assigned and recorded (`door_units_add`, `door_unit_assign`, `door_unit_record`), notes posted
 and concerns handled (`work_update_create`, `concern_create`, `concern_forward`,
 `concern_resolve`): the demo's rows obey the rules the pages obey. What no page writes yet —
-places, agencies, accounts and roles, members and their report-in requests, sign-ups and
-leave requests, the agency office's confirmation, the duty roster, which the admin or the coming
-member and agency pages write — is written here as plain rows, validated and with history.
+places, agencies, accounts and roles, members and their report-in requests, sign-ups (seats and
+waitlist places, kept within the capacity as the sign-up page keeps them) and leave requests,
+the agency office's confirmation, the duty roster, which the admin or the member and agency
+pages write — is written here as plain rows, validated and with history.
 
 Each service is told when the act happened (`now`, the story's moment), so the demo's past is
 dated as it happened and the rules are checked at that moment, whatever the clock says. Services
@@ -53,6 +54,7 @@ from activities.models import (
 )
 from activities.services.activity import activity_cancel, activity_create
 from activities.services.doors import door_unit_assign, door_unit_record, door_units_add
+from activities.services.leave import participation_leave_request
 from activities.services.notes import (
     concern_create,
     concern_forward,
@@ -604,7 +606,7 @@ class _Loader:
         start_of_today = self.at(self.today, "00:00")
         ended = activity.ends_at <= start_of_today
         leave = dict(spec.get("leave") or {})
-        if not ended or spec.get("signed_up"):
+        if not ended or spec.get("signed_up") or spec.get("waitlisted"):
             self.sign_ups(spec, activity, leave if not ended else {})
         marks = spec.get("present") or spec.get("absent") or (leave if ended else None)
         if not marks:
@@ -638,34 +640,52 @@ class _Loader:
         self.disputes(spec, activity)
 
     def sign_ups(self, spec, activity: Activity, leave: dict):
-        """Members signing up (and asking for leave), as the coming member pages will let them:
-        two days before, or the day before yesterday for what was planned this week."""
+        """Members signing up (and asking for leave), as the member pages let them: two days
+        before, or the day before yesterday for what was planned this week. `waitlisted`
+        members came after the seats were gone, in their order, a few minutes apart."""
         signed_at = min(
             activity.starts_at - dt.timedelta(days=2),
             self.at(self.today - dt.timedelta(days=2), "20:00"),
         )
-        rows = []
-        for member in self.members_of(spec.get("signed_up")):
-            rows.append(Participation(activity=activity, member=member))
-        for ref, reason in leave.items():
-            for member in self.members_of(ref):
-                rows.append(
-                    Participation(
-                        activity=activity,
-                        member=member,
-                        status=Participation.Status.LEAVE,
-                        leave_reason=reason,
-                        leave_decision=Participation.LeaveDecision.PENDING,
-                    )
+        asking = [(m, reason) for ref, reason in leave.items() for m in self.members_of(ref)]
+        # Those asking for leave signed up first: they hold a seat until the leave is decided.
+        signed_up = self.members_of(spec.get("signed_up")) + [m for m, _reason in asking]
+        waiting = self.members_of(spec.get("waitlisted"))
+        seats = activity.capacity
+        # The sign-up page's rule (participation_sign_up): a seat while there is one, then the
+        # waitlist; the demo must hold what the pages would have let happen.
+        if seats is not None and len(signed_up) > seats:
+            raise ValueError(f"demo.yaml: {activity.title} has more sign-ups than seats")
+        if waiting and (seats is None or len(signed_up) < seats):
+            raise ValueError(f"demo.yaml: {activity.title} has a waitlist but seats left")
+        rows = [Participation(activity=activity, member=member) for member in signed_up]
+        for n, member in enumerate(waiting, start=1):
+            rows.append(
+                Participation(
+                    activity=activity,
+                    member=member,
+                    status=Participation.Status.WAITLISTED,
+                    waitlisted_at=signed_at + dt.timedelta(minutes=10 * n),
                 )
+            )
         for row in rows:
             row.source = Participation.Source.SIGN_UP
             row.recorded_by = row.member.user
-            row.recorded_at = signed_at
+            row.recorded_at = row.waitlisted_at or signed_at
             row._history_user = row.member.user
+            row._history_date = row.recorded_at
             _check_fields(row)
         bulk_create_with_history(rows, Participation, default_date=signed_at)
         self.count(Participation, len(rows))
+        # … and ask for leave an hour later, as the member's leave page does: awaiting the
+        # organizer's decision, still holding the seat.
+        for member, reason in asking:
+            participation_leave_request(
+                activity=activity,
+                member=member,
+                reason=reason,
+                now=signed_at + dt.timedelta(hours=1),
+            )
 
     def confirm(self, activity: Activity, *, reviewed_at: dt.datetime):
         """The members' agency offices confirm the records (their review page comes next)."""

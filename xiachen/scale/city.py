@@ -45,6 +45,10 @@ FLOOR = {"streets": 3, "communities": 8, "agencies": 10}
 GRIDS_PER_COMMUNITY = 3
 YEARS = 5
 PARTICIPATIONS_PER_ACTIVITY = 10
+# Of the coming activities with a capacity, the share that is full with people waiting in line
+# (候补), and how many wait at most.
+P_FULL = 0.1
+WAITLIST_MAX = 3
 # Where the demo's accounts are: the busiest community, the biggest streets and agencies.
 BUSIEST = "胜利一路社区"
 BIG_STREETS = {"万寿桥街道": 2.3, "东苑街道": 1.9}
@@ -97,6 +101,7 @@ class City:
         self.target = counts_at(scale)
         self.log = log
         self.next_ids = {}
+        self.full_activities = 0  # coming activities seeded full, with a waitlist
         self.sending_left = 3
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -918,6 +923,7 @@ class City:
             "reviewed_by_id",
             "reviewed_at",
             "backfill_reason",
+            "waitlisted_at",
         ]
         self.parts = c.table("activities_participation", part_columns)
         self.part_history = c.table(
@@ -1137,6 +1143,18 @@ class City:
         if rng.random() < 0.5:
             capacity = size + rng.randint(0, 5) or 1
         created = starts - dt.timedelta(days=rng.randint(2, 14))
+        people, extras = self.people_for(community_id, day, size)
+        # Sign-ups hold to the capacity as the sign-up page holds them (participation_sign_up):
+        # a few coming activities are full, and those drawn beyond their seats wait in line.
+        # Decided by the activity's own generator, so the city's other draws stay as they were.
+        full = False
+        if future and status == Activity.Status.RECRUITING and people and capacity is not None:
+            # The first one that can be is full, so that even a small city has a waitlist.
+            full = bool(extras) and (
+                not self.full_activities or random.Random(activity_id).random() < P_FULL
+            )
+            self.full_activities += full
+            capacity = len(people) if full else max(capacity, len(people))
         self.activity_table.add(
             activity_id,
             title,
@@ -1157,21 +1175,20 @@ class City:
             organizer,
             type_id,
         )
-        if not size:
+        if people is None:
             return
-        pool = self.pool.get(community_id)
-        if not pool:
-            return
-        # Those reported in by then and not yet gone: drawn with a margin for the others.
-        drawn = rng.sample(pool, min(size + size // 2 + 2, len(pool)))
-        people = [p for p in drawn if p.since <= day and (p.left_on is None or p.left_on > day)]
-        del people[size:]
-        for person in self.boosted.get(community_id, ()):
-            if person not in people and rng.random() < 0.25:
-                if person.left_on is None or person.left_on > day:
-                    people.append(person)
         present = self.attendance(
-            activity_id, community_id, starts, ends, future, past, status, manager, people, title
+            activity_id,
+            community_id,
+            starts,
+            ends,
+            future,
+            past,
+            status,
+            manager,
+            people,
+            title,
+            waiting_list=extras[:WAITLIST_MAX] if full else (),
         )
         if past and status != Activity.Status.CANCELLED:
             if organizer and rng.random() < self.p_roll_note:
@@ -1191,17 +1208,50 @@ class City:
                 activity_id, community_id, code, title, ends, manager, present, compound_id, grid
             )
 
+    def people_for(self, community_id: int, day: dt.date, size: int) -> tuple[list, list]:
+        """Who takes part in an activity of `size` on `day`: members reported in by then and
+        not yet gone, drawn with a margin for the others (a boosted member now and then); and
+        the rest of those drawn, who may queue for a full one."""
+        rng = self.rng
+        if not size:
+            return None, []
+        pool = self.pool.get(community_id)
+        if not pool:
+            return None, []
+        drawn = rng.sample(pool, min(size + size // 2 + 2, len(pool)))
+        people = [p for p in drawn if p.since <= day and (p.left_on is None or p.left_on > day)]
+        extras = people[size:]
+        del people[size:]
+        for person in self.boosted.get(community_id, ()):
+            if person not in people and rng.random() < 0.25:
+                if person.left_on is None or person.left_on > day:
+                    people.append(person)
+        return people, [p for p in extras if p not in people]
+
     @property
     def size_factor(self) -> float:
         # Type means (names.ACTIVITY_TEXTS) average about 9.1 over the year's mix; scaled to 10.
         return PARTICIPATIONS_PER_ACTIVITY / 9.1
 
     def attendance(
-        self, activity_id, community_id, starts, ends, future, past, status, manager, people, title
+        self,
+        activity_id,
+        community_id,
+        starts,
+        ends,
+        future,
+        past,
+        status,
+        manager,
+        people,
+        title,
+        waiting_list=(),
     ):
         """The participations of one activity: sign-ups and leave before it, the roll call after
         it (a few still waiting for it), the agency office's review later. The hottest loop of
-        the city (1.5 million rows and their history), so its rows are written as COPY text."""
+        the city (1.5 million rows and their history), so its rows are written as COPY text.
+        A full activity (`waiting_list` given) has every seat signed up and those waiting in
+        line behind, ten minutes apart."""
         rng = self.rng
         rand = rng.random
         seconds = (ends - starts).total_seconds()
@@ -1235,7 +1285,7 @@ class City:
             review, reviewed_by, reviewed_at = "unreviewed", N, N
             history_reason = N
             if before:
-                if r < 0.07:
+                if r < 0.07 and not waiting_list:
                     status_value = "leave"
                     leave_reason = leave_reasons[int(r * 100) % len(leave_reasons)]
                     leave_decision = "pending"
@@ -1287,7 +1337,7 @@ class City:
                 f"{part_id}\t{activity_id}\t{person.id}\t{status_value}\t{hours_value}\t"
                 f"{checked_in}\t{checked_out}\t{leave_reason}\t{leave_decision}\t{decided_by}\t"
                 f"{decided_at}\t{source}\t{recorded_by}\t{recorded_at}\t{review}\t{reviewed_by}\t"
-                f"{reviewed_at}\t{backfill}"
+                f"{reviewed_at}\t{backfill}\t{N}"
             )
             add_part(text_line + "\n")
             # Its history as the pages show it: the row as it stands, written when it was last
@@ -1312,6 +1362,19 @@ class City:
                     starts,
                     title,
                 )
+            part_id += 1
+            history_id += 1
+        for n, person in enumerate(waiting_list, start=1):
+            user = str(person.user_id) if person.user_id else N
+            queued = _ts(starts - dt.timedelta(days=2) + dt.timedelta(minutes=10 * n))
+            text_line = (
+                f"{part_id}\t{activity_id}\t{person.id}\twaitlisted\t{N}\t{N}\t{N}\t\t\t{N}\t"
+                f"{N}\tsign_up\t{user}\t{queued}\tunreviewed\t{N}\t{N}\t\t{queued}"
+            )
+            add_part(text_line + "\n")
+            add_history(
+                f"{text_line}\t{history_id}\t{queued}\t{ChangeReason.WAITLISTED.value}\t+\t{user}\n"
+            )
             part_id += 1
             history_id += 1
         self.next_ids["activities_participation"] = part_id

@@ -1,0 +1,229 @@
+"""Every kind of message links to the page it is about, and that link opened signed out goes
+through the sign-in and lands there (issue 10, point 1): a member taps the link in an e-mail or
+a group robot's message in WeChat's browser, where nobody is signed in yet."""
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import formats, timezone
+
+from activities.models import Activity, Concern, DutyAssignment, Participation
+from activities.services.review import participation_dispute, participation_dispute_answer
+from members.activation import activation_issue
+from members.models import Registration
+from notifications import messages
+from notifications.models import Notification
+
+Kind = Notification.Kind
+User = get_user_model()
+# The member's own report-ins, with their state (members/report_in.py's page).
+MY_REPORT_IN = 'data-testid="my-report-in"'
+
+
+def _coming(world):
+    starts = timezone.now() + dt.timedelta(days=2)
+    return Activity.objects.create(
+        community=world.shengli,
+        type=world.cleanup,
+        title="万寿小区环境清扫",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        capacity=5,
+    )
+
+
+def _activity(kind, context=None, reader="sanxia_member"):
+    def case(world, people):
+        return world.shengli_activity, context or {}, reader, [world.shengli_activity.title]
+
+    return case
+
+
+def _inactivity(world, people):
+    coming = _coming(world)
+    return world.sanxia_member, {}, "sanxia_member", ["活动报名", coming.title]
+
+
+def _digest(world, people):
+    end = timezone.localdate() - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=6)
+    context = {
+        "start": start,
+        "end": end,
+        "present": 1,
+        "absent": 0,
+        "leave": 0,
+        "hours": 2,
+        "rate": "100%",
+        "inactive_names": [],
+        "inactive_count": 0,
+    }
+    shown = [f'value="{start.isoformat()}"', f'value="{end.isoformat()}"', "李建华"]
+    return world.sanxia, context, "sanxia_office", shown
+
+
+def _duty(world, people):
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    duty = DutyAssignment.objects.create(
+        agreement=world.agreement, date=tomorrow, member=world.sanxia_member
+    )
+    shown = ['data-testid="my-duty"', formats.date_format(tomorrow, "n月j日"), "胜利一路社区"]
+    return duty, {}, "sanxia_member", shown
+
+
+def _approved(world, people):
+    registration = Registration.objects.get(member=world.sanxia_member, community=world.shengli)
+    return registration, {}, "sanxia_member", ["胜利一路社区", "已报到", MY_REPORT_IN]
+
+
+def _returned(world, people):
+    registration = Registration.objects.create(
+        member=world.sanxia_member,
+        community=world.shenzhen,
+        kind=Registration.Kind.RESIDENCE,
+        status=Registration.Status.RETURNED,
+        applied_on=timezone.localdate(),
+        return_reason="请向实际居住地社区报到",
+    )
+    return registration, {}, "sanxia_member", ["深圳路社区", "请向实际居住地社区报到", MY_REPORT_IN]
+
+
+def _leave(world, people):
+    p = world.shengli_participation
+    p.status, p.leave_reason = Participation.Status.LEAVE, "单位开会"
+    p.leave_decision, p.hours = Participation.LeaveDecision.APPROVED, None
+    p.save()
+    return p, {}, "sanxia_member", [world.shengli_activity.title]
+
+
+def _seat(world, people):
+    coming = _coming(world)
+    Participation.objects.create(activity=coming, member=world.sanxia_member, waitlisted_at=None)
+    return coming, {}, "sanxia_member", [coming.title, 'data-testid="my-sign-up"']
+
+
+def _concern(reader):
+    def case(world, people):
+        concern = Concern.objects.create(
+            community=world.shengli,
+            title="3栋门口路灯不亮",
+            reported_by=world.sanxia_member.user,
+            forwarded_to="万寿桥街道城建办",
+            resolution="已修好",
+        )
+        return concern, {"name": "李建华"}, reader, [concern.title]
+
+    return case
+
+
+def _disputed(world, people):
+    dispute = participation_dispute(
+        by=people["sanxia_office"],
+        participation=world.shengli_participation,
+        reason="本人当晚在单位值班",
+    )
+    url = reverse("activities:dispute_answer", args=[world.shengli_participation.pk])
+    context = {"agency": "三峡旅游新区", "name": "李建华", "url": url}
+    return dispute, context, "shengli_staff", ["李建华", "本人当晚在单位值班"]
+
+
+def _answered(world, people):
+    dispute, *_ = _disputed(world, people)
+    participation_dispute_answer(
+        by=people["shengli_staff"],
+        participation=world.shengli_participation,
+        answer="巡逻队长确认本人全程在岗",
+    )
+    dispute.refresh_from_db()
+    url = reverse("reports:review_record", args=[world.shengli_participation.pk])
+    context = {"name": "李建华", "url": url}
+    return dispute, context, "sanxia_office", ["李建华", "巡逻队长确认本人全程在岗"]
+
+
+# kind → what the message is about, the context its caller passes, who reads it, and what the
+# page its link opens must show of that object.
+CASES = {
+    Kind.UPCOMING: _activity(Kind.UPCOMING),
+    Kind.ROLL_CALL_DUE: _activity(Kind.ROLL_CALL_DUE, {"pending": 1}, "shengli_staff"),
+    Kind.INACTIVITY: _inactivity,
+    Kind.AGENCY_DIGEST: _digest,
+    Kind.DUTY_ROSTER: _duty,
+    Kind.ACTIVITY_CHANGED: _activity(Kind.ACTIVITY_CHANGED),
+    Kind.ACTIVITY_CANCELLED: _activity(Kind.ACTIVITY_CANCELLED, {"reason": "暴雨"}),
+    Kind.REGISTRATION_APPROVED: _approved,
+    Kind.REGISTRATION_RETURNED: _returned,
+    Kind.LEAVE_DECIDED: _leave,
+    Kind.SEAT_FREED: _seat,
+    Kind.CONCERN_RAISED: _concern("shengli_staff"),
+    Kind.CONCERN_FORWARDED: _concern("sanxia_member"),
+    Kind.CONCERN_RESOLVED: _concern("sanxia_member"),
+    Kind.ATTENDANCE_DISPUTED: _disputed,
+    Kind.DISPUTE_ANSWERED: _answered,
+}
+# Not in CASES: a MESSAGE links wherever its writer says, and the ACTIVATION link is opened by
+# someone who cannot sign in yet (tested below).
+
+
+def test_every_kind_of_message_is_covered():
+    assert set(CASES) | {Kind.MESSAGE, Kind.ACTIVATION} == set(Kind)
+    assert set(messages.TEXTS) == set(Kind)
+
+
+@pytest.fixture
+def people(community_staff, agency_office, member_user):
+    return {"shengli_staff": community_staff, "sanxia_office": agency_office}
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_the_link_opened_signed_out_returns_to_its_page_after_sign_in(client, world, people, kind):
+    obj, context, reader, shown = CASES[kind](world, people)
+    url = messages.render(kind, obj, context).url
+    assert url.startswith("/") and url != "/login/"
+
+    response = client.get(url)
+    assert response.status_code == 302, kind
+    login = response.headers["Location"]
+    assert urlsplit(login).path == reverse(settings.LOGIN_URL)
+
+    signed_in = client.post(login, {"username": reader, "password": f"pw-{reader}"})
+    assert signed_in.status_code == 302, kind
+    assert signed_in.headers["Location"] == url
+
+    page = client.get(url)
+    assert page.status_code == 200, kind
+    text = page.content.decode()
+    for needed in shown:
+        assert needed in text, (kind, needed)
+
+
+def test_a_message_kept_by_the_outbox_links_to_the_same_page(world, member_user):
+    from notifications.notify import notify
+
+    notify(
+        kind=Kind.INACTIVITY,
+        recipients=[member_user],
+        obj=world.sanxia_member,
+        enqueue=False,
+    )
+    row = Notification.objects.get(kind=Kind.INACTIVITY, channel=Notification.Channel.INAPP)
+    assert row.url == settings.SITE_URL + reverse("activities:open_activities")
+
+
+def test_the_activation_link_opens_signed_out(client, world, agency_office):
+    issued = activation_issue(member=world.sanxia_member_2, by=agency_office)
+    context = {
+        "name": "王海燕",
+        "agency": "三峡旅游新区",
+        "expires": timezone.localdate(),
+        "url": issued.url,
+    }
+    url = messages.render(Kind.ACTIVATION, issued.link, context).url
+    assert url == issued.url
+
+    response = client.get(urlsplit(url).path)
+    assert response.status_code == 200
+    assert world.sanxia_member_2.mobile in response.content.decode()
