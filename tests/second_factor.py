@@ -2,8 +2,10 @@
 
 import time
 
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from communities.permissions import needs_second_factor
 from members.two_factor import authenticator_enrol, code_for, hex_key
 
 # The secret the tests' authenticators hold (base32, as a person would type it).
@@ -27,3 +29,14 @@ def next_code(device: TOTPDevice) -> str:
 def code_of_secret(secret: str, at: float | None = None) -> str:
     """The code an app holding `secret` shows (no device needed: what an outsider computes)."""
     return code_for(TOTPDevice(key=hex_key(secret)), at=at)
+
+
+def pass_code(client, **request_extra) -> None:
+    """After the password: types the code of the login's authenticator (enrolled with the tests'
+    secret) on the code page, as a person of a role that needs a second factor does."""
+    user = get_user_model()._default_manager.get(pk=client.session[SESSION_KEY])
+    if not needs_second_factor(user):
+        return
+    device = enrol(user)
+    response = client.post("/second-factor/", {"otp_token": next_code(device)}, **request_extra)
+    assert response.status_code == 302, response.content.decode()[:500]

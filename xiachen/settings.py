@@ -71,13 +71,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # The session's verified second factor (django-otp), then: a login that needs one and has
-    # not passed it reaches only the code page or enrolment (members/two_factor.py).
+    # The session's verified second factor (django-otp).
     "django_otp.middleware.OTPMiddleware",
-    "members.two_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
     "members.sessions.SessionPolicyMiddleware",
+    # A login that needs a second factor and has not passed it reaches only the code page or
+    # enrolment (members/two_factor.py); after the timeouts, which sign out first.
+    "members.two_factor.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
