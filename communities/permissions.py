@@ -303,6 +303,25 @@ def sees_only_own_rows(user) -> bool:
     return not scope_of(user).is_staff_of_any_place
 
 
+# --- Two factors (issue 11) ------------------------------------------------------------------
+
+# The roles whose sign-in asks for a code from an authenticator app after the password (等保 2.0
+# level 3: two factors for administrators): they see a whole city, street or agency.
+SECOND_FACTOR_KINDS = frozenset(
+    {RoleKind.CITY_ADMIN, RoleKind.STREET_OFFICER, RoleKind.AGENCY_OFFICE}
+)
+
+
+def needs_second_factor(user) -> bool:
+    """Whether this login must pass a second factor before any page: those roles, and anyone
+    who may enter the Django admin. Community staff, grid workers and members need not."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return bool(scope_of(user).kinds & SECOND_FACTOR_KINDS)
+
+
 # --- An agency's roster ----------------------------------------------------------------------
 
 

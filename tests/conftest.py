@@ -10,11 +10,13 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 from django.db.models.signals import post_save
+from django.test import Client
 from django.utils import timezone, translation
 
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
 from members.models import Member, PrivacyAcceptance, Registration
+from members.two_factor import pass_second_factor
 
 # In CI every service a test needs must be there: a test that would skip fails instead.
 REQUIRED_SERVICES = set(filter(None, os.environ.get("XIACHEN_REQUIRE", "").split(",")))
@@ -87,6 +89,32 @@ def logins_accepted_the_privacy_notice(request):
 @pytest.fixture
 def privacy_notice_not_accepted():
     """Logins made in this test have not accepted the privacy notice."""
+
+
+@pytest.fixture(autouse=True)
+def second_factor_passed_at_sign_in(request, monkeypatch):
+    """A city administrator, street officer, agency office or admin user signed in by a test
+    (`client.force_login`, `client.login`) has also passed the second factor, as if they had
+    typed the code (members.two_factor.pass_second_factor): the pages behind it are tested as
+    their people see them. Tests of the second factor itself are marked `second_factor` and
+    sign in without it."""
+    if request.node.get_closest_marker("second_factor"):
+        return
+    force_login, login = Client.force_login, Client.login
+
+    def force_login_with_factor(self, user, backend=None):
+        force_login(self, user, backend)
+        pass_second_factor(self, user)
+
+    def login_with_factor(self, **credentials):
+        signed_in = login(self, **credentials)
+        if signed_in:
+            user = get_user_model()._default_manager.get(pk=self.session["_auth_user_id"])
+            pass_second_factor(self, user)
+        return signed_in
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_factor)
+    monkeypatch.setattr(Client, "login", login_with_factor)
 
 
 @pytest.fixture(autouse=True)

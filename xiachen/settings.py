@@ -35,7 +35,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin behind the second factor (members.two_factor.SecondFactorAdminSite).
+    "xiachen.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +49,10 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "csp",
+    # Second factors (issue 11): authenticator apps (TOTP) and recovery codes (static tokens).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "xiachen.apps.AxesConfig",  # django-axes, with a translated name
     "xiachen",
     "communities",
@@ -70,10 +75,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The session's verified second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
     "members.sessions.SessionPolicyMiddleware",
-    # After the login is known: a signed-in person accepts the privacy notice before any page.
+    # A login that needs a second factor and has not passed it reaches only the code page or
+    # enrolment (members/two_factor.py); after the timeouts, which sign out first.
+    "members.two_factor.SecondFactorMiddleware",
+    # After the second factor: a signed-in person accepts the privacy notice before any page.
     "members.privacy.PrivacyNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",

@@ -31,6 +31,8 @@ urlpatterns = [
     ),
     path("password/change/", account.PasswordChangeView.as_view(), name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The second factor after the password (issue 11): the code page, enrolment, one's own page.
+    path("second-factor/", include("members.two_factor_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("communities/", include("communities.urls")),
     path("activities/", include("activities.urls")),
