@@ -21,7 +21,10 @@ from reports.certificates import VERIFY_DOOR, certificate_pdf, issue, masked_nam
 from reports.me import ledgers
 from reports.models import Certificate
 
-from .test_me import activity, take_part, year_of_service  # noqa: F401 — a fixture
+from . import test_me
+from .test_me import activity, take_part
+
+year_of_service = test_me.year_of_service  # the fixture: this year's service of 李建华
 
 YEAR = timezone.localdate().year
 JAN_1 = dt.date(YEAR, 1, 1)
