@@ -75,6 +75,11 @@ def make_user(django_user_model, username, **extra):
 @pytest.fixture
 def world(db, django_user_model):
     """Two streets, two communities with grids, two agencies, one active agreement."""
+    return make_world(django_user_model)
+
+
+def make_world(django_user_model):
+    """The `world` fixture's rows, for a module that builds them once (django_db_blocker)."""
     today = timezone.localdate()
     w = SimpleNamespace()
     w.wanshouqiao = Street.objects.create(name="万寿桥街道")
@@ -161,58 +166,63 @@ def role(django_user_model, username, kind, grids=(), **place):
     return user
 
 
+# The staff personas: (username, role kind, place attribute of `world`, grid attributes).
+PERSONAS = {
+    "city_admin": ("city_admin", StaffRole.Kind.CITY_ADMIN, None, ()),
+    "street_officer": ("street_officer", StaffRole.Kind.STREET_OFFICER, "wanshouqiao", ()),
+    "community_staff": ("shengli_staff", StaffRole.Kind.COMMUNITY_STAFF, "shengli", ()),
+    "other_community_staff": ("shenzhen_staff", StaffRole.Kind.COMMUNITY_STAFF, "shenzhen", ()),
+    "grid_worker": ("shengli_grid", StaffRole.Kind.GRID_WORKER, "shengli", ("zilinyuan",)),
+    "agency_office": ("sanxia_office", StaffRole.Kind.AGENCY_OFFICE, "sanxia", ()),
+    "other_agency_office": ("yuanlin_office", StaffRole.Kind.AGENCY_OFFICE, "yuanlin", ()),
+}
+
+
+def make_persona(name, world, django_user_model):
+    """The staff login of the persona fixture `name` (PERSONAS), with its role."""
+    username, kind, place, grids = PERSONAS[name]
+    where = {}
+    if place:
+        obj = getattr(world, place)
+        where[obj._meta.model_name] = obj
+    return role(
+        django_user_model, username, kind, grids=[getattr(world, g) for g in grids], **where
+    )
+
+
 @pytest.fixture
 def city_admin(world, django_user_model):
-    return role(django_user_model, "city_admin", StaffRole.Kind.CITY_ADMIN)
+    return make_persona("city_admin", world, django_user_model)
 
 
 @pytest.fixture
 def street_officer(world, django_user_model):
-    return role(
-        django_user_model, "street_officer", StaffRole.Kind.STREET_OFFICER, street=world.wanshouqiao
-    )
+    return make_persona("street_officer", world, django_user_model)
 
 
 @pytest.fixture
 def community_staff(world, django_user_model):
-    return role(
-        django_user_model, "shengli_staff", StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
-    )
+    return make_persona("community_staff", world, django_user_model)
 
 
 @pytest.fixture
 def other_community_staff(world, django_user_model):
-    return role(
-        django_user_model,
-        "shenzhen_staff",
-        StaffRole.Kind.COMMUNITY_STAFF,
-        community=world.shenzhen,
-    )
+    return make_persona("other_community_staff", world, django_user_model)
 
 
 @pytest.fixture
 def grid_worker(world, django_user_model):
-    return role(
-        django_user_model,
-        "shengli_grid",
-        StaffRole.Kind.GRID_WORKER,
-        grids=[world.zilinyuan],
-        community=world.shengli,
-    )
+    return make_persona("grid_worker", world, django_user_model)
 
 
 @pytest.fixture
 def agency_office(world, django_user_model):
-    return role(
-        django_user_model, "sanxia_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia
-    )
+    return make_persona("agency_office", world, django_user_model)
 
 
 @pytest.fixture
 def other_agency_office(world, django_user_model):
-    return role(
-        django_user_model, "yuanlin_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin
-    )
+    return make_persona("other_agency_office", world, django_user_model)
 
 
 @pytest.fixture

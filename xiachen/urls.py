@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from members import account, password_reset
 from members.auth import SignInView
 
-from . import views
+from . import security, views
 
 admin.site.site_header = _("Xiachen administration")
 admin.site.site_title = _("Xiachen")
@@ -40,4 +40,6 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # Where browsers report what the Content Security Policy refused (VIOLATION_REPORT_PATH).
+    path("csp-report/", security.csp_report, name="csp_report"),
 ]

@@ -115,6 +115,8 @@ NOT_ROLE_PAGES = {
     "reports:calendar_feed",
     # The check-in link an activity's QR code holds, opened by its signed token.
     "activities:check_in",
+    # Where browsers post the Content Security Policy's reports (POST only).
+    "csp_report",
 }
 
 
