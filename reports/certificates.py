@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 
 from activities.figures import format_number
 from activities.models import Participation
@@ -324,6 +325,7 @@ def roster_certificate(request, pk):
 
 
 @login_required
+@require_GET
 def certificate_pdf_download(request, pk):
     """An issued certificate again, as it was issued (its figures are the register's)."""
     certificate = get_object_or_404(Certificate.objects.visible_to(request.user), pk=pk)
@@ -341,6 +343,7 @@ class VerifyForm(forms.Form):
 
 
 @never_cache
+@require_GET
 def certificate_verify(request):
     """Anyone types a number and reads whether it is in the register: the number, the holder's
     masked name, the period, the hours and the issuer — nothing else."""
