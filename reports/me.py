@@ -87,7 +87,11 @@ def ledgers(participations, year: int) -> dict:
     """The year's figures of `participations` in one query: per nature (duty, voluntary
     service) and both together, by DESIGN.md's definitions (figures.attendance). Activities
     count in the year they start; drafts are plans, not service."""
-    start, end = _year_bounds(year)
+    return period_ledgers(participations, *_year_bounds(year))
+
+
+def period_ledgers(participations, start: dt.datetime, end: dt.datetime) -> dict:
+    """`ledgers` of the activities starting in [start, end) (a certificate's period)."""
     rows = participations.filter(activity__starts_at__gte=start, activity__starts_at__lt=end)
     rows = rows.exclude(activity__status=Activity.Status.DRAFT)
     by_nature = figures.attendance_by(rows, "activity__nature")

@@ -23,6 +23,7 @@ from activities.models.participation import Dispute
 from communities.models import Agreement, StaffRole
 from members.models import Member, PrivacyAcceptance, Registration
 from notifications.models import Notification
+from reports.certificates import issue
 from reports.models import Evaluation, EvaluationObjection, ExportJob
 from tests.conftest import PERSONAS, make_persona, make_world, role
 
@@ -165,6 +166,14 @@ def build():
         side.export_job.state = ExportJob.State.DONE
         side.export_job.finished_at = now
         side.export_job.save()
+        side.certificate = issue(
+            member=side.member,
+            first=today - dt.timedelta(days=30),
+            last=today,
+            issuer=side.agency,
+            contact="",
+            by=office,
+        )
         side.message = _message(side.member, community, side.agency, Notification.State.SENT)
         side.failed = _message(
             side.member, community, side.agency, Notification.State.FAILED, slot="retry"

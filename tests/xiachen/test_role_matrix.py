@@ -244,6 +244,12 @@ MATRIX = [
     Row("reports:my_calendar", ok=MEMBER, city=False),
     Row("reports:my_data_json", methods=("post",), ok=MEMBER, city=False),
     Row("reports:my_data_csv", methods=("post",), ok=MEMBER, city=False),
+    # Service-hour certificates: a member's own, the office's for its roster; anyone verifies.
+    Row("reports:my_certificate", ok=MEMBER, city=False),
+    Row("reports:roster_certificate", obj="member", ok=OFFICE, city=False),
+    Row("reports:certificate_pdf", obj="certificate", methods=("get",), ok=OFFICE | MEMBER,
+        city=False, denied=404),
+    Row("reports:certificate_verify", methods=("get",), anonymous=OK, ok=EVERYONE),
 ]
 # fmt: on
 BY_NAME = {row.name: row for row in MATRIX}

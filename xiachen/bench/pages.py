@@ -33,7 +33,7 @@ from communities.permissions import evaluation_community_ids
 from members.models import Member, Registration, member_of
 from members.two_factor import pass_second_factor
 from notifications.models import Notification
-from reports.models import Evaluation, EvaluationObjection, ExportJob
+from reports.models import Certificate, Evaluation, EvaluationObjection, ExportJob
 from reports.services import rateable_members
 
 from .measure import Line, count_queries, median_time, ms
@@ -255,6 +255,10 @@ OBJECTS = {
     "roster:activation_slip": _on_roster,
     "roster:activation_revoke": _on_roster,
     "reports:roster_member": _on_roster,
+    "reports:roster_certificate": _on_roster,
+    "reports:certificate_pdf": lambda user: (
+        Certificate.objects.visible_to(user).order_by("pk").first()
+    ),
     "activities:rota_month": _rota,
     "activities:rota_day": _rota,
     "activities:rota_fill": _rota,
