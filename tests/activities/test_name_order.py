@@ -65,7 +65,8 @@ def test_the_activity_page_lists_people_by_agency_and_name_in_pinyin(
 ):
     client.force_login(community_staff)
     html = client.get(cleanup.get_absolute_url()).content.decode()
-    assert names_in(html, r'<li class="list-group-item[^"]*">\s*<span>([^<]+?) <small') == EXPECTED
+    # Each name links to the record's page (activities:participation_detail).
+    assert names_in(html, r'data-testid="record-link">([^<]+?)</a>') == EXPECTED
 
 
 def test_the_door_totals_list_members_by_pinyin_and_the_unassigned_last(
