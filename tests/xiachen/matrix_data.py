@@ -22,6 +22,7 @@ from activities.models import Activity, Concern, DoorToDoorUnit, Participation
 from activities.models.participation import Dispute
 from communities.models import Agreement, StaffRole
 from members.models import Member, PrivacyAcceptance, Registration
+from members.two_factor import pass_second_factor
 from notifications.models import Notification
 from reports.certificates import issue
 from reports.models import Evaluation, EvaluationObjection, ExportJob
@@ -292,6 +293,9 @@ def rows_and_clients(django_db_blocker):
                 client = Client(enforce_csrf_checks=True)
                 if built.users[name] is not None:
                     client.force_login(built.users[name])
+                    # Built once for the module, outside the tests' own fixture that passes
+                    # it: the roles that need a second factor have passed it.
+                    pass_second_factor(client, built.users[name])
                 # A page with a form (the sign-in's, or the sign-out's in the menu) sets the
                 # cookie.
                 client.get(reverse("login" if built.users[name] is None else "reports:dashboard"))
