@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -82,7 +83,7 @@ class Need(models.Model):
         related_name="need",
         verbose_name=_("activity"),
     )
-    created_at = models.DateTimeField(_("published at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("published at"), default=timezone.now)
 
     history = HistoricalRecords(
         verbose_name=_("historical resident need"),

@@ -86,11 +86,14 @@ def _require_manager(user, community) -> None:
         raise ValidationError(NOT_YOURS)
 
 
-def _save(obj, reason: str, user, **fields) -> None:
+def _save(obj, reason: str, user, when=None, **fields) -> None:
+    """Saves `obj` with its history's reason, who and (the demo's past) when."""
     for name, value in fields.items():
         setattr(obj, name, value)
     obj._change_reason = reason
     obj._history_user = user
+    if when is not None:
+        obj._history_date = when
     obj.save()
 
 
@@ -120,7 +123,7 @@ def _locked(need) -> Need:
     return Need.objects.select_for_update(of=("self",)).select_related("community").get(pk=need.pk)
 
 
-def _follow_claims(need, user, reason) -> None:
+def _follow_claims(need, user, reason, when=None) -> None:
     """Sets the need's state from its claims (unless withdrawn)."""
     if need.state == Need.State.WITHDRAWN:
         return
@@ -134,7 +137,7 @@ def _follow_claims(need, user, reason) -> None:
     else:
         state = Need.State.VERIFIED
     if state != need.state:
-        _save(need, reason, user, state=state)
+        _save(need, reason, user, when, state=state)
 
 
 @transaction.atomic
@@ -184,8 +187,9 @@ def need_publish(
         claimants=claimants,
         hours=hours,
         published_by=by,
+        created_at=now,
     )
-    _save(need, Reason.PUBLISHED, by)
+    _save(need, Reason.PUBLISHED, by, now)
     return need
 
 
@@ -226,6 +230,7 @@ def need_claim(*, need: Need, user, now=None, tell: bool = True) -> NeedClaim:
         claim,
         Reason.CLAIMED,
         user,
+        now,
         state=NeedClaim.State.CLAIMED,
         claimed_at=now,
         note="",
@@ -233,7 +238,7 @@ def need_claim(*, need: Need, user, now=None, tell: bool = True) -> NeedClaim:
         done_at=None,
         sent_back_reason="",
     )
-    _follow_claims(need, user, Reason.CLAIMED)
+    _follow_claims(need, user, Reason.CLAIMED, now)
     claim.need = need
     claim.notified = _tell(
         need,
@@ -288,8 +293,17 @@ def need_done(*, need: Need, user, note: str, hours, now=None, tell: bool = True
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    _save(claim, Reason.DONE, user, state=NeedClaim.State.DONE, note=note, hours=hours, done_at=now)
-    _follow_claims(need, user, Reason.DONE)
+    _save(
+        claim,
+        Reason.DONE,
+        user,
+        now,
+        state=NeedClaim.State.DONE,
+        note=note,
+        hours=hours,
+        done_at=now,
+    )
+    _follow_claims(need, user, Reason.DONE, now)
     claim.notified = _tell(
         need,
         _staff(need),
@@ -313,11 +327,13 @@ def _claim_to_review(need, claim_id) -> NeedClaim:
     return claim
 
 
-def _service_activity(need, by, now) -> Activity:
-    """The need's activity of voluntary service, created at its first verification."""
+def _service_activity(need, claim, by, now) -> Activity:
+    """The need's activity of voluntary service, created at its first verification: the time
+    its first verified claimant spent, up to when they recorded it done."""
     if need.activity_id:
         return need.activity
-    starts = min(need.created_at, now - dt.timedelta(minutes=1))
+    ends = claim.done_at or now
+    starts = ends - dt.timedelta(hours=float(claim.hours))
     kind, _created = ActivityType.objects.get_or_create(
         code=ActivityType.Code.OTHER, defaults={"name": str(ActivityType.Code.OTHER.label)}
     )
@@ -328,12 +344,12 @@ def _service_activity(need, by, now) -> Activity:
         description=need.description,
         place=need.place,
         starts_at=starts,
-        ends_at=now,
+        ends_at=ends,
         nature=Activity.Nature.VOLUNTEER,
         status=Activity.Status.FINISHED,
         organizer=by,
     )
-    _save(need, Reason.VERIFIED, by, activity=activity)
+    _save(need, Reason.VERIFIED, by, now, activity=activity)
     return activity
 
 
@@ -344,7 +360,7 @@ def need_verify(*, need: Need, by, claim_id, now=None, tell: bool = True) -> Nee
     need = _locked(need)
     _require_manager(by, need.community)
     claim = _claim_to_review(need, claim_id)
-    activity = _service_activity(need, by, now)
+    activity = _service_activity(need, claim, by, now)
     participation = Participation(
         activity=activity,
         member=claim.member,
@@ -356,17 +372,19 @@ def need_verify(*, need: Need, by, claim_id, now=None, tell: bool = True) -> Nee
     )
     participation._change_reason = Reason.VERIFIED
     participation._history_user = by
+    participation._history_date = now
     participation.save()
     _save(
         claim,
         Reason.VERIFIED,
         by,
+        now,
         state=NeedClaim.State.VERIFIED,
         verified_by=by,
         verified_at=now,
         participation=participation,
     )
-    _follow_claims(need, by, Reason.VERIFIED)
+    _follow_claims(need, by, Reason.VERIFIED, now)
     claim.notified = _tell(
         need,
         [claim.member.user],
@@ -392,11 +410,12 @@ def need_send_back(*, need: Need, by, claim_id, reason: str, now=None, tell=True
         claim,
         Reason.SENT_BACK,
         by,
+        now,
         state=NeedClaim.State.CLAIMED,
         sent_back_reason=reason[:200],
         done_at=None,
     )
-    _follow_claims(need, by, Reason.SENT_BACK)
+    _follow_claims(need, by, Reason.SENT_BACK, now)
     claim.notified = _tell(
         need,
         [claim.member.user],
@@ -423,7 +442,7 @@ def need_withdraw(*, need: Need, by, reason: str, now=None, tell: bool = True) -
         c.member.user
         for c in need.claims.filter(state=NeedClaim.State.CLAIMED).select_related("member__user")
     ]
-    _save(need, Reason.WITHDRAWN, by, state=Need.State.WITHDRAWN, withdraw_reason=reason[:200])
+    _save(need, Reason.WITHDRAWN, by, now, state=Need.State.WITHDRAWN, withdraw_reason=reason[:200])
     need.notified = _tell(
         need,
         claimants,

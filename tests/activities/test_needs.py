@@ -27,8 +27,9 @@ def publish(world, by, **extra):
         "hours": "1.5",
         "place": "万寿小区3栋",
     }
+    community = extra.pop("community", world.shengli)
     fields.update(extra)
-    return services.need_publish(by=by, community=extra.pop("community", world.shengli), **fields)
+    return services.need_publish(by=by, community=community, **fields)
 
 
 def kinds(recipient=None):
@@ -278,3 +279,34 @@ def test_a_member_cannot_verify_or_withdraw(client, world, community_staff, memb
     )
     claim.refresh_from_db()
     assert claim.state == NeedClaim.State.DONE
+
+
+def test_the_scopes_sql_reference_counts_what_visible_to_shows(
+    world,
+    community_staff,
+    other_community_staff,
+    street_officer,
+    agency_office,
+    member_user,
+    other_member_user,
+    city_admin,
+):
+    from xiachen.bench.scopes import reference_count
+
+    publish(world, community_staff)
+    publish(world, other_community_staff, community=world.shenzhen, title="深圳路的")
+    claimed = publish(world, community_staff, title="认领后搬走")
+    services.need_claim(need=claimed, user=member_user)
+    people = (
+        community_staff,
+        other_community_staff,
+        street_officer,
+        agency_office,
+        member_user,
+        other_member_user,
+        city_admin,
+    )
+    for user in people:
+        assert reference_count(Need, user) == Need.objects.visible_to(user).count(), user
+    assert Need.objects.visible_to(other_member_user).get().title == "深圳路的"
+    assert Need.objects.visible_to(agency_office).count() == 0
