@@ -346,7 +346,6 @@ def _service_activity(need, claim, by, now) -> Activity:
         starts_at=starts,
         ends_at=ends,
         nature=Activity.Nature.VOLUNTEER,
-        status=Activity.Status.FINISHED,
         organizer=by,
     )
     _save(need, Reason.VERIFIED, by, now, activity=activity)
