@@ -310,3 +310,14 @@ def test_the_scopes_sql_reference_counts_what_visible_to_shows(
         assert reference_count(Need, user) == Need.objects.visible_to(user).count(), user
     assert Need.objects.visible_to(other_member_user).get().title == "深圳路的"
     assert Need.objects.visible_to(agency_office).count() == 0
+
+
+def test_a_claim_refused_is_said_in_chinese(client, world, django_user_model, community_staff):
+    need = publish(world, community_staff)
+    first, second = reported_in(world, django_user_model, 2)
+    services.need_claim(need=need, user=first.user)
+    client.force_login(second.user)
+    response = client.post(need.get_absolute_url(), {"action": "claim"}, follow=True)
+    assert response.status_code == 200
+    assert "此微心愿当前不可认领" in response.content.decode()
+    assert need.claims.active().count() == 1
