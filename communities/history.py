@@ -43,6 +43,7 @@ class ChangeReason(models.TextChoices):
     ROTA_FILLED = "rota filled", _("Duty rota filled by rotation")
     ROTA_SET = "rota set by hand", _("Duty rota changed by hand")
     ROTA_CLEARED = "rota cleared", _("Duty rota cleared")
+    ACCOUNT_DELETED = "account deleted", _("Account deleted by the member")
 
 
 def change_reason_label(code: str | None) -> str:

@@ -303,6 +303,25 @@ def sees_only_own_rows(user) -> bool:
     return not scope_of(user).is_staff_of_any_place
 
 
+# --- Two factors (issue 11) ------------------------------------------------------------------
+
+# The roles whose sign-in asks for a code from an authenticator app after the password (等保 2.0
+# level 3: two factors for administrators): they see a whole city, street or agency.
+SECOND_FACTOR_KINDS = frozenset(
+    {RoleKind.CITY_ADMIN, RoleKind.STREET_OFFICER, RoleKind.AGENCY_OFFICE}
+)
+
+
+def needs_second_factor(user) -> bool:
+    """Whether this login must pass a second factor before any page: those roles, and anyone
+    who may enter the Django admin. Community staff, grid workers and members need not."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_staff or user.is_superuser:
+        return True
+    return bool(scope_of(user).kinds & SECOND_FACTOR_KINDS)
+
+
 # --- An agency's roster ----------------------------------------------------------------------
 
 
@@ -331,6 +350,29 @@ def export_log_agency_ids(user) -> frozenset:
 def can_see_export_log(user) -> bool:
     """The export log page (导出记录) is the agency party office's."""
     return bool(export_log_agency_ids(user))
+
+
+def sees_full_mobiles(user, *, agency=None, community=None) -> bool:
+    """The one rule for showing a member's mobile in full (PIPL; DESIGN.md: masked, 138****5678,
+    unless the viewer needs the number). Those who need it are those who must reach the member:
+    - the party office of the member's `agency`, which keeps its roster and reaches its
+      members (on the member's own page; its roster list shows them masked);
+    - the staff and grid workers of a `community` the member reported in to, who call them
+      (`can_call`: a tap-to-call link on the community desk and the roll call).
+    Everyone else sees them masked: street officers, other agencies, other communities, other
+    members, the city administrator on every page but a member's edit form in the admin. A
+    member sees their own number (the pages that show it start from the member themselves).
+    Exports hold full mobiles only when the office asks, and that is logged (reports.ExportLog).
+    """
+    if agency is not None and agency.pk in roster_agency_ids(user):
+        return True
+    return community is not None and can_call(user, community)
+
+
+def can_see_personal_data_views(user) -> bool:
+    """The log of who viewed lists of people (members.privacy.view_log): the city
+    administrator's, who answers for the city's personal data."""
+    return scope_of(user).city
 
 
 def can_review_attendance(user) -> bool:

@@ -1,5 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from communities.admin import (
     AutocompleteFilter,
@@ -8,7 +14,8 @@ from communities.admin import (
     ReadOnlyHistoryAdmin,
 )
 
-from .models import Member, Registration
+from . import two_factor
+from .models import Member, PersonalDataView, PrivacyAcceptance, Registration
 
 
 class RegistrationInline(admin.TabularInline):
@@ -65,3 +72,82 @@ class RegistrationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryAd
     @admin.display(description=_("agency"), ordering="member__agency__name")
     def member_agency(self, obj):
         return obj.member.agency
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """A log to read: written by the pages alone (members.privacy), never by hand."""
+
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PersonalDataView)
+class PersonalDataViewAdmin(ReadOnlyLogAdmin):
+    list_display = ["day", "user", "page", "views", "first_at", "last_at"]
+    list_filter = ["page", ("day", admin.DateFieldListFilter)]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    ordering = ["-day", "-last_at"]  # newest first, along personaldataview_newest
+
+
+@admin.register(PrivacyAcceptance)
+class PrivacyAcceptanceAdmin(ReadOnlyLogAdmin):
+    list_display = ["user", "version", "accepted_at"]
+    list_filter = ["version"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    ordering = ["-accepted_at"]
+
+
+# --- Second factors (issue 11) ---------------------------------------------------------------
+
+# Devices are reset from the login's row, never edited: django-otp's own device pages would show
+# a secret (the authenticator's QR code) to whoever opens them.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's user admin, with the second factor's state and its reset."""
+
+    list_display = [*auth_admin.UserAdmin.list_display, "second_factor"]
+    actions = ["reset_second_factor"]
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(has_second_factor=Exists(enrolled))
+
+    @admin.display(description=_("second factor"), boolean=True, ordering="has_second_factor")
+    def second_factor(self, obj):
+        return obj.has_second_factor
+
+    @admin.action(
+        description=_("Reset the second factor (they set it up again at their next sign-in)"),
+        permissions=["change"],
+    )
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.second_factor_reset(user=user, by=request.user)
+            self.log_change(request, user, [{"changed": {"fields": ["second factor reset"]}}])
+        self.message_user(
+            request,
+            ngettext(
+                "The second factor of %(count)d login was reset.",
+                "The second factor of %(count)d logins was reset.",
+                queryset.count(),
+            )
+            % {"count": queryset.count()},
+            messages.SUCCESS,
+        )

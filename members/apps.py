@@ -17,7 +17,10 @@ class MembersConfig(AppConfig):
             register_robot_finder,
         )
 
-        from . import sessions
+        from . import (
+            privacy,  # noqa: F401  (its sign-in receiver keeps the notice's version)
+            sessions,
+        )
         from .models import recipients_of_logins, robot_reaches_member
 
         sessions.connect()

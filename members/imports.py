@@ -7,6 +7,7 @@ by row, column and reason, and only a file without any goes on to the preview an
 """
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -42,6 +43,10 @@ MAX_COLUMNS = 30
 # Blank rows allowed among the members (rows someone formatted read as blank ones).
 MAX_BLANK_ROWS = 1000
 XLSX_SIGNATURE = b"PK\x03\x04"
+# What a workbook may unpack to: a roster of ROSTER_IMPORT_MAX_ROWS rows unpacks to a few
+# megabytes; a "zip bomb" of a few hundred kilobytes to gigabytes, which openpyxl would read
+# into memory (its shared strings are read whole).
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -109,8 +114,21 @@ def read_rows(upload) -> list[tuple[int, dict]]:
     if not upload.name.lower().endswith(".xlsx") or upload.read(4) != XLSX_SIGNATURE:
         raise _not_xlsx()
     upload.seek(0)
+    content = io.BytesIO(upload.read())
     try:
-        workbook = load_workbook(io.BytesIO(upload.read()), read_only=True, data_only=True)
+        # The sizes the archive declares: zipfile reads no more than them.
+        unpacked = sum(info.file_size for info in zipfile.ZipFile(content).infolist())
+    except Exception as exc:  # not a zip at all
+        raise _not_xlsx() from exc
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ValidationError(
+            _("The workbook unpacks to %(size)s; the limit is %(limit)s.")
+            % {"size": filesizeformat(unpacked), "limit": filesizeformat(MAX_UNPACKED_BYTES)},
+            code="too_large",
+        )
+    content.seek(0)
+    try:
+        workbook = load_workbook(content, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise _not_xlsx() from exc
     try:

@@ -110,6 +110,9 @@ class Member(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.ACTIVE)
     left_on = models.DateField(_("left on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # When the member deleted their account (members.privacy.account_delete): the login is
+    # off and the contact fields are empty; the service records stay.
+    deleted_at = models.DateTimeField(_("account deleted at"), null=True, blank=True)
 
     # The roster's changes (added, edited, imported, left, back), shown on the member's page.
     history = HistoricalRecords(
@@ -122,8 +125,10 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         ordering = ["agency", "name"]
         constraints = [
+            # A deleted account's mobile is empty: several of an agency's may be.
             models.UniqueConstraint(
                 fields=["agency", "mobile"],
+                condition=~Q(mobile=""),
                 name="members_member_unique_mobile_per_agency",
                 violation_error_message=_("This agency already has a member with this mobile."),
             ),
@@ -453,3 +458,77 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return str(self.member)
+
+
+class PrivacyAcceptance(models.Model):
+    """A person's acceptance of a version of the privacy notice (隐私政策), at first sign-in and
+    again whenever settings.PRIVACY_NOTICE_VERSION changes (members.privacy)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="privacy_acceptances",
+        verbose_name=_("login"),
+    )
+    version = models.CharField(_("notice version"), max_length=20)
+    accepted_at = models.DateTimeField(_("accepted at"))
+
+    class Meta:
+        verbose_name = _("privacy notice acceptance")
+        verbose_name_plural = _("privacy notice acceptances")
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "version"], name="members_privacyacceptance_once_per_version"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.version}"
+
+
+class PersonalDataView(models.Model):
+    """Who looked at a page listing people's personal data: one row per login, page and day,
+    counting the views (members.privacy.personal_data_page writes it with one upsert per view).
+    The city administrator reads it (members.privacy.view_log, and the admin)."""
+
+    class Page(models.TextChoices):
+        MEMBER_LIST = "member_list", _("Members reported in")
+        REPORT_INS = "report_ins", _("Report-ins to review")
+        ROSTER = "roster", _("Roster")
+        ROSTER_MEMBER = "roster_member", _("A member on the roster")
+        ROLL_CALL = "roll_call", _("Roll call")
+        BOARD = "board", _("Attendance board")
+        REVIEW = "review", _("Attendance review")
+        ATTENDANCE = "attendance", _("Attendance report")
+        EVALUATIONS = "evaluations", _("Annual evaluation")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="personal_data_views",
+        verbose_name=_("viewed by"),
+    )
+    page = models.CharField(_("page"), max_length=20, choices=Page.choices)
+    day = models.DateField(_("day"))
+    views = models.PositiveIntegerField(_("views"), default=1)
+    first_at = models.DateTimeField(_("first view"))
+    last_at = models.DateTimeField(_("last view"))
+
+    class Meta:
+        verbose_name = _("view of personal data")
+        verbose_name_plural = _("views of personal data")
+        ordering = ["-day", "-last_at"]
+        constraints = [
+            # The upsert's conflict target: one row per login, page and day.
+            models.UniqueConstraint(
+                fields=["user", "page", "day"], name="members_personaldataview_one_per_day"
+            ),
+        ]
+        indexes = [
+            # "views on these days, newest first": the view log page and its date filters.
+            models.Index(fields=["-day", "-last_at"], name="personaldataview_newest"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_page_display()} · {self.day}"

@@ -29,7 +29,8 @@ from .activation import activation_issue, activation_send
 from .filters import RosterFilterSet
 from .forms import ActivationChoiceForm, MemberForm, MemberLeaveForm, RosterImportForm
 from .imports import XLSX_TYPE, check_rows, read_rows, template_workbook
-from .models import Member, has_liaison_report_in
+from .models import Member, PersonalDataView, has_liaison_report_in
+from .privacy import personal_data_page
 from .services import member_leave, member_rejoin, member_save, members_import
 from .slips import render_slips
 
@@ -73,6 +74,7 @@ def _shown(ids):
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.ROSTER)
 def roster_list(request):
     _require_office(request)
     agencies = _agencies(request)

@@ -264,6 +264,7 @@ def member_save(*, member: Member, by) -> Member:
     MemberForm's instance); the history names who did it. The mobile is checked again under
     the roster's lock (the form checked it before)."""
     _lock_roster(member.agency_id)
+    _check_not_deleted(member)
     if (
         Member.objects.filter(agency=member.agency_id, mobile=member.mobile)
         .exclude(pk=member.pk)
@@ -292,6 +293,16 @@ def _rename_unactivated_login(member: Member) -> None:
     user.save(update_fields=["username"])
 
 
+def _check_not_deleted(member: Member) -> None:
+    """A member who deleted their account stays on the roster as they left it: their contact
+    details are not written again, nor are they put back (members.privacy.account_delete)."""
+    if member.deleted_at is not None:
+        raise ValidationError(
+            _("This member deleted their account: their details can no longer be changed."),
+            code="account_deleted",
+        )
+
+
 def _locked_member(member: Member) -> Member:
     return Member.objects.select_for_update().get(pk=member.pk)
 
@@ -316,6 +327,7 @@ def member_rejoin(*, member: Member, by) -> Member:
     """Puts a member who had left back on the active roster (a mistake undone, or back from a
     posting elsewhere); their report-ins count again as they were."""
     member = _locked_member(member)
+    _check_not_deleted(member)
     if member.status == Member.Status.ACTIVE:
         raise ValidationError(_("This member is already on the active roster."), code="active")
     member.status, member.left_on = Member.Status.ACTIVE, None

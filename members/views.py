@@ -24,14 +24,15 @@ from communities.navigation import next_url
 from communities.pagination import Paginator
 from communities.permissions import (
     RoleKind,
-    can_call,
     can_review_registrations,
     scope_of,
+    sees_full_mobiles,
 )
 
 from .filters import MemberFilterSet
 from .forms import GridChoiceForm, RegistrationReturnForm
-from .models import Registration
+from .models import PersonalDataView, Registration
+from .privacy import personal_data_page
 from .services import registration_approve, registration_assign_grid, registration_return
 
 PAGE_SIZE = 20
@@ -83,7 +84,7 @@ def _desk(request) -> Desk:
         communities=communities,
         grids=grids,
         own_grid_ids=own_grid_ids,
-        can_call=can_call(request.user, community),
+        can_call=sees_full_mobiles(request.user, community=community),
         starts_with_own_grids=bool(own_grid_ids) and RoleKind.COMMUNITY_STAFF not in scope.kinds,
     )
 
@@ -158,6 +159,7 @@ def registration_detail(request, pk):
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.REPORT_INS)
 def registration_review(request):
     """The community's report-ins waiting for review, oldest first."""
     desk = _desk(request)
@@ -231,7 +233,7 @@ def registration_return_view(request, pk):
             "registration": registration,
             "form": form,
             "pending": registration.status == Registration.Status.PENDING,
-            "can_call": can_call(request.user, registration.community),
+            "can_call": sees_full_mobiles(request.user, community=registration.community),
             "review_url": _review_url(registration.community),
         },
     )
@@ -256,6 +258,7 @@ def _members_shown(ids):
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.MEMBER_LIST)
 def member_list(request):
     """The members reported in to the community, by agency and name, with their grids. A grid
     worker's list starts with their own grids."""

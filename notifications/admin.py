@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from communities.admin import CitySizeList
+from communities.validators import mask_mobile
 
 from .models import Notification, NotificationPreference
 from .services import notification_retry
@@ -60,7 +61,7 @@ class NotificationAdmin(CitySizeList, admin.ModelAdmin):
                 "fields": [
                     "recipient",
                     "recipient_name",
-                    "recipient_mobile",
+                    "recipient_mobile_shown",
                     "recipient_key",
                     "address",
                     ("robot_owner", "robot_kind"),
@@ -91,6 +92,12 @@ class NotificationAdmin(CitySizeList, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    # Masked like every list (communities.permissions.sees_full_mobiles): the outbox is read to
+    # see what was sent, not to call anyone.
+    @admin.display(description=_("recipient mobile"))
+    def recipient_mobile_shown(self, obj):
+        return mask_mobile(obj.recipient_mobile)
 
     @admin.display(description=_("recipient"), ordering="recipient_key")
     def recipient_shown(self, obj):

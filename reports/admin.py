@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Evaluation, EvaluationObjection, ExportLog
+from .models import Certificate, Evaluation, EvaluationObjection, ExportLog
 
 
 @admin.register(ExportLog)
@@ -69,6 +69,47 @@ class EvaluationObjectionAdmin(admin.ModelAdmin):
         "rating_after",
         "answered_by",
         "answered_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    """The register of service-hour certificates, read-only: it is the log of every issue,
+    written by reports.certificates.issue alone."""
+
+    list_display = ["number", "holder_name", "first_day", "last_day", "issuer_name", "issued_at"]
+    list_filter = ["issuer_kind"]
+    list_select_related = ["member", "issued_by"]
+    search_fields = ["number", "holder_name", "issuer_name"]
+    ordering = ["-pk"]
+    fields = [
+        "number",
+        "member",
+        "holder_name",
+        "holder_agency",
+        "first_day",
+        "last_day",
+        "duty_hours",
+        "voluntary_hours",
+        "activities",
+        "issuer_kind",
+        "agency",
+        "community",
+        "issuer_name",
+        "responsible",
+        "contact",
+        "issued_at",
+        "issued_by",
     ]
     readonly_fields = fields
 

@@ -8,7 +8,8 @@ The figures are DESIGN.md's, from activities.figures (`attendance_columns`, `is_
 members.models.has_liaison_report_in): the page is four queries whatever the number of members
 or records — the members counted, the inactive counted, the totals, and the page's rows, each
 member's figures aggregated in the database (a GROUP BY over their records in the period, united
-with the members who have none) and sorted there.
+with the members who have none) and sorted there; sorted by the member's name or report-in,
+only the page's members are aggregated (`_paginator`).
 Only an agency office reads it (anyone else: 403); its rows are its own agencies' members,
 whatever the URL says.
 """
@@ -32,9 +33,10 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
+    Subquery,
     Value,
 )
-from django.db.models.functions import Cast, NullIf
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -49,7 +51,8 @@ from communities.filters import DateInput, FilterForm
 from communities.pagination import Paginator
 from communities.permissions import attendance_report_agency_ids, can_see_attendance_report
 from communities.validators import FIRST_YEAR, LAST_YEAR, validate_year
-from members.models import Member, has_liaison_report_in
+from members.models import Member, PersonalDataView, has_liaison_report_in
+from members.privacy import personal_data_page
 
 from .exports import XLSX, Column, ListExporter, streamed
 from .jobs import export
@@ -319,13 +322,88 @@ def member_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
     return with_records.union(without, all=True).order_by(*ordering(sort))
 
 
-def ordering(sort: str) -> list:
+def page_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
+    """A page's few `members` with the rows of `member_rows` (the same names and figures),
+    sorted by `sort`: one query, each figure a correlated aggregate of the member's records of
+    the period. Over a page of 20 that is 20 small aggregates each; `member_rows`' GROUP BY
+    carried the report-in and inactive subqueries as grouping keys, evaluated for every record
+    before the grouping (0.4 ms each, 180 records on a page: 70 ms), here once per member."""
+    now = now or timezone.now()
+    records = (
+        Participation.objects.filter(
+            member=OuterRef("pk"),
+            activity__starts_at__gte=period.start,
+            activity__starts_at__lt=period.end,
+        )
+        .order_by()
+        .values("member")
+    )
+    columns = figures.attendance_columns(by_nature=True)
+    columns["total_hours"] = columns.pop("hours")
+    columns["last"] = Max("activity__starts_at", filter=Q(status=Status.PRESENT))
+    figures_ = {
+        name: Subquery(records.annotate(figure=aggregate).values("figure"))
+        for name, aggregate in columns.items()
+    }
+    zero = {name: Coalesce(figures_[name], 0) for name in ("present", "absent", "leaves")}
+    hours = {
+        name: Coalesce(figures_[name], ZERO_HOURS)
+        for name in ("duty_hours", "volunteer_hours", "total_hours")
+    }
+    return (
+        members.order_by()
+        .values(
+            who=F("pk"),
+            who_name=F("name"),
+            who_mobile=F("mobile"),
+            who_status=F("status"),
+            who_left_on=F("left_on"),
+        )
+        .annotate(**zero, **hours, last=figures_["last"])
+        .annotate(
+            rate=_rate(),
+            reported=has_liaison_report_in(),
+            inactive=figures.is_inactive(now),
+        )
+        .order_by(*ordering(sort))
+    )
+
+
+# The sorts by a column of the member alone: the page's members are chosen on the members' table
+# and only theirs are aggregated (`_paginator`).
+MEMBER_SORTS = {"name", "reported"}
+
+
+def _paginator(members, period: Period, *, now, sort: str, count: int) -> Paginator:
+    """The report's pages, each in one query. Sorted by a column of the member (the name, the
+    default; report-in), the page's 20 members are chosen among `members` in that order and only
+    their records are aggregated (`member_rows` of those 20, in a subquery of the same query):
+    the city's largest agency's year was every member's figures grouped and sorted for a page
+    of 20 (1.1–1.5 s loaded; `member_rows` of the page: tens of ms). Sorted by a figure, every
+    member's figures are needed to order them: `member_rows` of all."""
+    key = sort.lstrip("-")
+    if SORTS.get(key, DEFAULT_SORT) not in MEMBER_SORTS:
+        return Paginator(member_rows(members, period, now=now, sort=sort), PAGE_SIZE, count=count)
+    listed = members.annotate(reported=has_liaison_report_in()).order_by(
+        *ordering(sort, names={"who_name": "name", "who": "pk"})
+    )
+
+    def read(ids):
+        return page_rows(members.filter(pk__in=ids), period, now=now, sort=sort)
+
+    return Paginator(listed, PAGE_SIZE, count=count, read=read)
+
+
+def ordering(sort: str, *, names: dict | None = None) -> list:
     descending = sort.startswith("-")
+    names = names or {}
+    name, who = names.get("who_name", "who_name"), names.get("who", "who")
     column = COLUMN_OF[SORTS.get(sort.lstrip("-"), DEFAULT_SORT)]
+    column = names.get(column, column)
     expression = F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
-    if column == "who_name":
-        return [expression, "who"]
-    return [expression, "who_name", "who"]
+    if column == name:
+        return [expression, who]
+    return [expression, name, who]
 
 
 # The united rows' names of the sorted columns.
@@ -446,8 +524,9 @@ def report(user, data, *, now=None, page_number=None) -> dict:
     sort = form.chosen_sort()
     members = report_members(user, period)
     total = totals(members, period, now=now)
-    rows = member_rows(members, period, now=now, sort=sort)
-    page = Paginator(rows, PAGE_SIZE, count=total["members"]).get_page(page_number)
+    page = _paginator(members, period, now=now, sort=sort, count=total["members"]).get_page(
+        page_number
+    )
     page.object_list = [with_figures(as_member(row), period) for row in page.object_list]
     return {
         "form": form,
@@ -460,6 +539,7 @@ def report(user, data, *, now=None, page_number=None) -> dict:
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
+@personal_data_page(PersonalDataView.Page.ATTENDANCE)
 def attendance_report(request):
     _require_office(request.user)
     context = report(request.user, request.GET, page_number=request.GET.get("page"))

@@ -36,7 +36,8 @@ from communities.permissions import (
     own,
     scope_of,
 )
-from members.models import Member, member_of
+from members.models import Member, PersonalDataView, member_of
+from members.privacy import personal_data_page
 
 from . import services
 from .evidence import NO_EVIDENCE, Period, agency_totals, evidence_of
@@ -128,6 +129,7 @@ def _posted_ratings(post) -> tuple[dict, dict]:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@personal_data_page(PersonalDataView.Page.EVALUATIONS)
 def evaluation_list(request):
     """The members reported in to the community, by name, a page at a time: each one's
     evidence for the year and their rating, all saved at once."""

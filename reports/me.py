@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from icalendar import Calendar, Event
 
 from activities import figures
@@ -36,7 +36,8 @@ from communities.dates import local_midnight
 from communities.pagination import Paginator
 from communities.throttle import Door
 from communities.validators import FIRST_YEAR, LAST_YEAR, mobile_validator
-from members.models import CalendarFeed, Member, Registration, member_of
+from members.models import CalendarFeed, Member, PrivacyAcceptance, Registration, member_of
+from members.privacy import account_delete_view
 from members.services import member_save
 from notifications.models import Notification, NotificationPreference
 
@@ -86,7 +87,11 @@ def ledgers(participations, year: int) -> dict:
     """The year's figures of `participations` in one query: per nature (duty, voluntary
     service) and both together, by DESIGN.md's definitions (figures.attendance). Activities
     count in the year they start; drafts are plans, not service."""
-    start, end = _year_bounds(year)
+    return period_ledgers(participations, *_year_bounds(year))
+
+
+def period_ledgers(participations, start: dt.datetime, end: dt.datetime) -> dict:
+    """`ledgers` of the activities starting in [start, end) (a certificate's period)."""
     rows = participations.filter(activity__starts_at__gte=start, activity__starts_at__lt=end)
     rows = rows.exclude(activity__status=Activity.Status.DRAFT)
     by_nature = figures.attendance_by(rows, "activity__nature")
@@ -190,6 +195,13 @@ def my_contact(request):
             messages.success(request, _("Your contact details are saved."))
             return redirect("reports:my_record")
     return render(request, "reports/my_contact.html", {"form": form, "member": member})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def my_account_delete(request):
+    """The member deletes their own account (issue 11): members.privacy.account_delete."""
+    return account_delete_view(request, _member(request))
 
 
 # --- Calendar (iCal) -------------------------------------------------------------------------
@@ -360,12 +372,20 @@ def my_data(member: Member) -> dict:
         if user
         else []
     )
+    acceptances = list(
+        PrivacyAcceptance.objects.filter(user=user)
+        .order_by("accepted_at", "pk")
+        .values("version", "accepted_at")
+        if user
+        else []
+    )
     return {
         "person": [person],
         "registrations": registrations,
         "participations": participations,
         "notification_settings": preferences,
         "messages": notifications,
+        "privacy_notice_accepted": acceptances,
     }
 
 

@@ -588,3 +588,106 @@ class SummaryRefresh(models.Model):
 
     def __str__(self):
         return f"{self.refreshed_at:%Y-%m-%d %H:%M}: {self.rows}"
+
+
+class CertificateQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The holder's own certificates, and those of the members on the rosters the viewer
+        keeps (an agency office's). Nothing for anyone else."""
+        scope = scope_of(user)
+        return self.filter(any_of(**own(scope), member__agency__in=scope.agency_ids))
+
+
+class CertificateCounter(models.Model):
+    """The last number given in a year: read and raised under a row lock (reports.certificates
+    .issue), so that two certificates issued at once get two numbers, one after the other."""
+
+    year = models.PositiveSmallIntegerField(_("year"), primary_key=True)
+    last = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("certificate counter")
+        verbose_name_plural = _("certificate counters")
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
+
+class Certificate(models.Model):
+    """The register of service-hour certificates (志愿服务证明, issue 12 point 4): one row per
+    certificate issued, its figures frozen at issue by DESIGN.md's definitions. The register is
+    the log of issues; rows are written by reports.certificates.issue alone, never changed."""
+
+    class IssuerKind(models.TextChoices):
+        AGENCY = "agency", _("Agency")
+        COMMUNITY = "community", _("Community")
+
+    number = models.CharField(_("certificate number"), max_length=20, unique=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="certificates", verbose_name=_("member")
+    )
+    # The holder's name and agency as printed: a later change of the roster leaves them.
+    holder_name = models.CharField(_("holder's name"), max_length=50)
+    holder_agency = models.CharField(_("holder's agency"), max_length=100)
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"))
+    duty_hours = models.DecimalField(_("duty hours"), max_digits=9, decimal_places=1)
+    voluntary_hours = models.DecimalField(
+        _("voluntary service hours"), max_digits=9, decimal_places=1
+    )
+    activities = models.PositiveIntegerField(_("activities"))
+    issuer_kind = models.CharField(_("issued by (kind)"), max_length=10, choices=IssuerKind.choices)
+    agency = models.ForeignKey(
+        Agency,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="certificates",
+        verbose_name=_("issuing agency"),
+    )
+    community = models.ForeignKey(
+        Community,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="certificates",
+        verbose_name=_("issuing community"),
+    )
+    issuer_name = models.CharField(_("issuer"), max_length=100)
+    responsible = models.CharField(_("person responsible"), max_length=100)
+    contact = models.CharField(_("contact"), max_length=30, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="certificates_issued",
+        verbose_name=_("issued by"),
+    )
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("service-hour certificate")
+        verbose_name_plural = _("service-hour certificates")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_day__lte=models.F("last_day")),
+                name="certificate_period_in_order",
+            ),
+            models.CheckConstraint(
+                condition=(Q(issuer_kind="agency", agency__isnull=False, community__isnull=True))
+                | Q(issuer_kind="community", community__isnull=False, agency__isnull=True),
+                name="certificate_one_issuer",
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "-issued_at"], name="certificate_member")]
+
+    def __str__(self):
+        return self.number
+
+    def get_absolute_url(self):
+        return reverse("reports:certificate_pdf", args=[self.pk])
+
+    @property
+    def total_hours(self):
+        return self.duty_hours + self.voluntary_hours

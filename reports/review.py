@@ -33,7 +33,8 @@ from communities.navigation import redirect_next
 from communities.pagination import Paginator, SortedPk
 from communities.permissions import can_review_attendance
 from communities.validators import validate_year
-from members.models import Member
+from members.models import Member, PersonalDataView
+from members.privacy import personal_data_page
 
 from .jobs import export_options
 
@@ -151,6 +152,7 @@ def _page_rows(ids):
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
+@personal_data_page(PersonalDataView.Page.REVIEW)
 def review_list(request):
     """The office's members' records, newest first, by review state and the filters."""
     _require_office(request.user)

@@ -14,9 +14,10 @@ from activities import figures
 from activities.models import Participation
 from communities.dates import local_midnight
 from communities.history import NOTHING, change_reason_label
-from communities.permissions import can_keep_roster
+from communities.permissions import can_keep_roster, sees_full_mobiles
 from members.forms import MemberForm
-from members.models import ActivationLink, Member, Registration
+from members.models import ActivationLink, Member, PersonalDataView, Registration
+from members.privacy import personal_data_page
 
 from .exports import RosterExporter
 from .jobs import export
@@ -72,6 +73,7 @@ def _activation(member, link, now) -> dict:
 
 
 @login_required
+@personal_data_page(PersonalDataView.Page.ROSTER_MEMBER)
 def roster_member(request, pk):
     _require_office(request)
     member = get_object_or_404(
@@ -105,6 +107,7 @@ def roster_member(request, pk):
             "registrations": registrations,
             "history": _history(member),
             "activation": _activation(member, link, now),
+            "full_mobile": sees_full_mobiles(request.user, agency=member.agency),
         },
     )
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     attendance,
+    certificates,
     charts,
     evaluation,
     export_log,
@@ -21,6 +22,11 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     # The roster's member page and export; its list and changes are members.roster_urls'.
     path("roster/<int:pk>/", roster.roster_member, name="roster_member"),
+    path(
+        "roster/<int:pk>/certificate/",
+        certificates.roster_certificate,
+        name="roster_certificate",
+    ),
     path("roster/export/", roster.roster_export, name="roster_export"),
     path("rota/<int:pk>/export/", rota.rota_export, name="rota_export"),
     path("exports/", export_log.export_log, name="export_log"),
@@ -45,8 +51,17 @@ urlpatterns = [
     path("me/", me.my_record, name="my_record"),
     path("me/contact/", me.my_contact, name="my_contact"),
     path("me/calendar/", me.my_calendar, name="my_calendar"),
+    path("me/delete/", me.my_account_delete, name="my_account_delete"),
     path("me/data.json", me.my_data_json, name="my_data_json"),
     path("me/data.csv", me.my_data_csv, name="my_data_csv"),
+    # Service-hour certificates (志愿服务证明): issued, downloaded again, verified by anyone.
+    path("me/certificate/", certificates.my_certificate, name="my_certificate"),
+    path(
+        "certificates/<int:pk>.pdf",
+        certificates.certificate_pdf_download,
+        name="certificate_pdf",
+    ),
+    path("verify/", certificates.certificate_verify, name="certificate_verify"),
     # The calendar address a phone reads (no sign-in: the token is the key).
     path("calendar/<str:token>.ics", me.calendar_feed, name="calendar_feed"),
     path("overview/street/", overview.street_overview, name="overview_street"),

@@ -6,13 +6,17 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
+from django.db.models.signals import post_save
+from django.test import Client
 from django.utils import timezone, translation
 
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
-from members.models import Member, Registration
+from members.models import Member, PrivacyAcceptance, Registration
+from members.two_factor import pass_second_factor
 
 # In CI every service a test needs must be there: a test that would skip fails instead.
 REQUIRED_SERVICES = set(filter(None, os.environ.get("XIACHEN_REQUIRE", "").split(",")))
@@ -53,6 +57,66 @@ def no_knocks_counted():
     cache.clear()
 
 
+def _accept_privacy_notice(sender, instance, created, raw=False, **kwargs):
+    if created and not raw:
+        PrivacyAcceptance.objects.bulk_create(
+            [
+                PrivacyAcceptance(
+                    user=instance,
+                    version=settings.PRIVACY_NOTICE_VERSION,
+                    accepted_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def logins_accepted_the_privacy_notice(request):
+    """Every login a test makes has accepted the privacy notice in force, as the demo's have,
+    so that its pages answer (members.privacy.PrivacyNoticeMiddleware); tests of the notice
+    itself ask for `privacy_notice_not_accepted`. One INSERT as the login is created."""
+    if "privacy_notice_not_accepted" in request.fixturenames:
+        yield
+        return
+    post_save.connect(
+        _accept_privacy_notice, sender=get_user_model(), dispatch_uid="tests-privacy-accepted"
+    )
+    yield
+    post_save.disconnect(sender=get_user_model(), dispatch_uid="tests-privacy-accepted")
+
+
+@pytest.fixture
+def privacy_notice_not_accepted():
+    """Logins made in this test have not accepted the privacy notice."""
+
+
+@pytest.fixture(autouse=True)
+def second_factor_passed_at_sign_in(request, monkeypatch):
+    """A city administrator, street officer, agency office or admin user signed in by a test
+    (`client.force_login`, `client.login`) has also passed the second factor, as if they had
+    typed the code (members.two_factor.pass_second_factor): the pages behind it are tested as
+    their people see them. Tests of the second factor itself are marked `second_factor` and
+    sign in without it."""
+    if request.node.get_closest_marker("second_factor"):
+        return
+    force_login, login = Client.force_login, Client.login
+
+    def force_login_with_factor(self, user, backend=None):
+        force_login(self, user, backend)
+        pass_second_factor(self, user)
+
+    def login_with_factor(self, **credentials):
+        signed_in = login(self, **credentials)
+        if signed_in:
+            user = get_user_model()._default_manager.get(pk=self.session["_auth_user_id"])
+            pass_second_factor(self, user)
+        return signed_in
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_factor)
+    monkeypatch.setattr(Client, "login", login_with_factor)
+
+
 @pytest.fixture(autouse=True)
 def site_language_after_each_test():
     """A test that switches the language (a page in English, `translation.override` left
@@ -75,6 +139,11 @@ def make_user(django_user_model, username, **extra):
 @pytest.fixture
 def world(db, django_user_model):
     """Two streets, two communities with grids, two agencies, one active agreement."""
+    return make_world(django_user_model)
+
+
+def make_world(django_user_model):
+    """The `world` fixture's rows, for a module that builds them once (django_db_blocker)."""
     today = timezone.localdate()
     w = SimpleNamespace()
     w.wanshouqiao = Street.objects.create(name="万寿桥街道")
@@ -161,58 +230,63 @@ def role(django_user_model, username, kind, grids=(), **place):
     return user
 
 
+# The staff personas: (username, role kind, place attribute of `world`, grid attributes).
+PERSONAS = {
+    "city_admin": ("city_admin", StaffRole.Kind.CITY_ADMIN, None, ()),
+    "street_officer": ("street_officer", StaffRole.Kind.STREET_OFFICER, "wanshouqiao", ()),
+    "community_staff": ("shengli_staff", StaffRole.Kind.COMMUNITY_STAFF, "shengli", ()),
+    "other_community_staff": ("shenzhen_staff", StaffRole.Kind.COMMUNITY_STAFF, "shenzhen", ()),
+    "grid_worker": ("shengli_grid", StaffRole.Kind.GRID_WORKER, "shengli", ("zilinyuan",)),
+    "agency_office": ("sanxia_office", StaffRole.Kind.AGENCY_OFFICE, "sanxia", ()),
+    "other_agency_office": ("yuanlin_office", StaffRole.Kind.AGENCY_OFFICE, "yuanlin", ()),
+}
+
+
+def make_persona(name, world, django_user_model):
+    """The staff login of the persona fixture `name` (PERSONAS), with its role."""
+    username, kind, place, grids = PERSONAS[name]
+    where = {}
+    if place:
+        obj = getattr(world, place)
+        where[obj._meta.model_name] = obj
+    return role(
+        django_user_model, username, kind, grids=[getattr(world, g) for g in grids], **where
+    )
+
+
 @pytest.fixture
 def city_admin(world, django_user_model):
-    return role(django_user_model, "city_admin", StaffRole.Kind.CITY_ADMIN)
+    return make_persona("city_admin", world, django_user_model)
 
 
 @pytest.fixture
 def street_officer(world, django_user_model):
-    return role(
-        django_user_model, "street_officer", StaffRole.Kind.STREET_OFFICER, street=world.wanshouqiao
-    )
+    return make_persona("street_officer", world, django_user_model)
 
 
 @pytest.fixture
 def community_staff(world, django_user_model):
-    return role(
-        django_user_model, "shengli_staff", StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
-    )
+    return make_persona("community_staff", world, django_user_model)
 
 
 @pytest.fixture
 def other_community_staff(world, django_user_model):
-    return role(
-        django_user_model,
-        "shenzhen_staff",
-        StaffRole.Kind.COMMUNITY_STAFF,
-        community=world.shenzhen,
-    )
+    return make_persona("other_community_staff", world, django_user_model)
 
 
 @pytest.fixture
 def grid_worker(world, django_user_model):
-    return role(
-        django_user_model,
-        "shengli_grid",
-        StaffRole.Kind.GRID_WORKER,
-        grids=[world.zilinyuan],
-        community=world.shengli,
-    )
+    return make_persona("grid_worker", world, django_user_model)
 
 
 @pytest.fixture
 def agency_office(world, django_user_model):
-    return role(
-        django_user_model, "sanxia_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia
-    )
+    return make_persona("agency_office", world, django_user_model)
 
 
 @pytest.fixture
 def other_agency_office(world, django_user_model):
-    return role(
-        django_user_model, "yuanlin_office", StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin
-    )
+    return make_persona("other_agency_office", world, django_user_model)
 
 
 @pytest.fixture

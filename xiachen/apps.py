@@ -1,5 +1,6 @@
 from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -20,3 +21,10 @@ class AxesConfig(AxesAppConfig):
     own, so the admin would show its label, "Axes"."""
 
     verbose_name = _("Login lockouts")
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """Django's admin, open only to a session that passed the second factor (issue 11)."""
+
+    default = False  # named in INSTALLED_APPS
+    default_site = "members.two_factor.SecondFactorAdminSite"

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from members import account, password_reset
 from members.auth import SignInView
 
-from . import views
+from . import security, views
 
 admin.site.site_header = _("Xiachen administration")
 admin.site.site_title = _("Xiachen")
@@ -31,6 +31,8 @@ urlpatterns = [
     ),
     path("password/change/", account.PasswordChangeView.as_view(), name="password_change"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The second factor after the password (issue 11): the code page, enrolment, one's own page.
+    path("second-factor/", include("members.two_factor_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("communities/", include("communities.urls")),
     path("activities/", include("activities.urls")),
@@ -38,6 +40,9 @@ urlpatterns = [
     # The agency's roster; its member pages and export come from reports.urls (included first).
     path("roster/", include("members.roster_urls")),
     path("notifications/", include("notifications.urls")),
+    path("privacy/", include("members.privacy_urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # Where browsers report what the Content Security Policy refused (VIOLATION_REPORT_PATH).
+    path("csp-report/", security.csp_report, name="csp_report"),
 ]

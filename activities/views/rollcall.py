@@ -15,7 +15,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_safe
 
 from communities.permissions import oversees, people_rows, sees_only_own_rows
+from members.models import PersonalDataView
 from members.names import member_order
+from members.privacy import personal_data_page
 
 from .. import figures
 from ..forms.rollcall import RollCallForm, RollCallRowForm, WalkInSearchForm
@@ -157,6 +159,7 @@ def _render_roll_call(
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@personal_data_page(PersonalDataView.Page.ROLL_CALL)
 def roll_call(request, pk):
     """GET shows everyone with one tap each for present / absent / leave (`?add=<member id>`
     puts walk-ins on the screen without JavaScript); POST saves them all at once."""
@@ -386,6 +389,7 @@ def _groups(participations) -> list[dict]:
 
 @login_required
 @require_safe
+@personal_data_page(PersonalDataView.Page.BOARD)
 def attendance_board(request, pk):
     """Who came (with hours), who was absent, who is on leave and who is still waiting for the
     roll call, by agency, with the figures of DESIGN.md. Community, street and city staff see

@@ -18,14 +18,6 @@ from ..services import agreement_sign, agreement_terminate
 from .autocomplete import AutocompleteFilter, AutocompleteFilterMedia
 from .history import ReadOnlyHistoryAdmin
 
-STATUS_COLOURS = {
-    Agreement.EffectiveStatus.DRAFT: "#6c757d",
-    Agreement.EffectiveStatus.PENDING: "#0e7490",
-    Agreement.EffectiveStatus.ACTIVE: "#198754",
-    Agreement.EffectiveStatus.EXPIRED: "#b45309",
-    Agreement.EffectiveStatus.TERMINATED: "#b91c1c",
-}
-
 
 class EffectiveStatusFilter(admin.SimpleListFilter):
     """Status as it is today: a signed agreement is not yet in force before its start, and
@@ -73,19 +65,21 @@ class TermFilter(admin.SimpleListFilter):
 
 
 def status_badge_html(agreement):
+    """The status as a coloured badge; its colours are in static/css/admin.css (no style
+    attribute: the Content Security Policy refuses those)."""
     status = Agreement.EffectiveStatus(agreement.effective_status)
     return format_html(
-        '<span class="agreement-status agreement-status-{}" style="background:{};color:#fff;'
-        'padding:2px 8px;border-radius:10px;white-space:nowrap">{}</span>',
-        status.value,
-        STATUS_COLOURS[status],
-        status.label,
+        '<span class="agreement-status agreement-status-{}">{}</span>', status.value, status.label
     )
 
 
 @admin.register(Agreement)
 class AgreementAdmin(AutocompleteFilterMedia, ReadOnlyHistoryAdmin):
     form = AgreementAdminForm
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     list_display = [
         "number",
         "agency",

@@ -669,7 +669,7 @@ def test_coverage_shows_the_share_of_households_reached(client, world, doors_act
     assert re.search(r'data-figure="coverage">75%<', html)
     assert "15 of 20 households reached" in html
     assert "Not one household missed" not in html
-    assert 'style="width: 75.0%"' in html
+    assert 'max="100" value="75.0"' in html
     (row,) = response.context["by_member"]
     assert (row["member__name"], row["units"], row["households"], row["reached"]) == (
         "李建华",

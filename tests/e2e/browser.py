@@ -1,7 +1,11 @@
 """What the browser tests do on every page: sign in as a demo-like persona, and check that a
 phone screen needs no sideways scrolling."""
 
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
+
+from communities.permissions import needs_second_factor
+from tests.second_factor import enrol, next_code
 
 
 def assert_no_horizontal_scroll(page):
@@ -11,11 +15,27 @@ def assert_no_horizontal_scroll(page):
     assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
+def authenticator_of(username):
+    """The persona's authenticator (enrolled with the tests' secret) when their role needs a
+    second factor, else None."""
+    user = get_user_model().objects.get(username=username)
+    return enrol(user) if needs_second_factor(user) else None
+
+
+def type_code(page, device):
+    """On the code page after the password: types the code the authenticator shows now."""
+    if device is not None:
+        page.get_by_label("验证码").fill(next_code(device))
+        page.get_by_role("button", name="验证").click()
+
+
 def log_in(page, username):
-    """Signs in through the login page (a persona's password is pw-<username>) and waits for
-    the dashboard."""
+    """Signs in through the login page (a persona's password is pw-<username>), with the code
+    of an authenticator for the roles that need a second factor, and waits for the dashboard."""
+    device = authenticator_of(username)
     page.goto("/login/?next=/")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(f"pw-{username}")
     page.get_by_role("button", name="登录").click()
+    type_code(page, device)
     expect(page.locator("#dashboard")).to_be_visible()

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.browser import authenticator_of, type_code
+
 pytestmark = [
     pytest.mark.browser,
     # live_server needs committed data (see activity_types in conftest.py).
@@ -27,10 +29,13 @@ def test_choosing_an_agency_in_the_filter_box_filters_the_participations(
     page = desktop
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
+    # The admin's sign-in is the site's: the password, then the second factor's code.
+    device = authenticator_of("root")
     page.goto("/admin/login/?next=/admin/activities/participation/")
     page.locator("#id_username").fill("root")
     page.locator("#id_password").fill("pw-root")
-    page.locator("input[type=submit]").click()
+    page.get_by_role("button", name="登录").click()
+    type_code(page, device)
     expect(page.locator("#result_list")).to_be_visible()
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(2)  # 李建华's and 陈思远's

@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 from activities.models import Concern, DoorToDoorUnit, WorkUpdate
 from notifications.models import Notification
 from notifications.notify import notify
+from tests.e2e.browser import authenticator_of, type_code
 from tests.e2e.conftest import SCREENS
 
 pytestmark = [
@@ -114,11 +115,13 @@ def workspace(world, community_staff, grid_worker, agency_office, member_user, s
 
 
 def log_in(page, live_server, username):
+    device = authenticator_of(username)
     page.context.clear_cookies()
     page.goto("/login/")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(f"pw-{username}")
     page.get_by_role("button", name="登录").click()
+    type_code(page, device)
     expect(page).to_have_url(f"{live_server.url}/")
 
 

@@ -289,3 +289,31 @@ def test_a_sheet_of_endless_blank_rows_is_refused(world, settings):
     with pytest.raises(ValidationError) as raised:
         read_rows(SimpleUploadedFile("r.xlsx", output.getvalue()))
     assert raised.value.code == "too_many_rows"
+
+
+def test_a_workbook_that_unpacks_to_too_much_is_refused_before_it_is_read(
+    office, world, monkeypatch
+):
+    """A "zip bomb": a small upload whose archive unpacks to far more than any roster. It is
+    refused from the sizes the archive declares, before openpyxl reads it; nothing imported."""
+    import zipfile
+
+    from members import imports
+
+    monkeypatch.setattr(imports, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    output = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx(GOOD).read())) as good:
+        with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as bomb:
+            for info in good.infolist():
+                bomb.writestr(info, good.read(info))
+            bomb.writestr("xl/media/padding.bin", b"\0" * (2 * 1024 * 1024))
+    assert len(output.getvalue()) < 100 * 1024  # small to upload
+    with pytest.raises(ValidationError) as raised:
+        read_rows(SimpleUploadedFile("roster.xlsx", output.getvalue()))
+    assert raised.value.code == "too_large"
+    members = Member.objects.count()
+    response = office.post(IMPORT, {"file": SimpleUploadedFile("roster.xlsx", output.getvalue())})
+    assert response.status_code == 200
+    assert "解压后" in " ".join(response.context["form"].errors["file"])  # said plainly, in Chinese
+    assert PENDING_IMPORT not in office.session
+    assert Member.objects.count() == members

@@ -304,18 +304,65 @@ def _members(world, n):
     )
 
 
+@pytest.mark.parametrize("sort", ["-absent", "name"])
 @pytest.mark.parametrize("n", [5, 50])
-def test_queries_do_not_grow_with_the_members(world, agency_office, django_assert_num_queries, n):
+def test_queries_do_not_grow_with_the_members(
+    world, agency_office, django_assert_num_queries, n, sort
+):
     _members(world, n)
     client = office_client(agency_office)
     client.get(URL)  # the session, once
-    # The same number at 5 members and at 50: the session, the login, its roles, the unread
-    # messages of the menu; the members counted, the inactive counted, the totals, the rows.
-    with django_assert_num_queries(8):
+    # The same number at 5 members and at 50, sorted by a figure or by the member: the session,
+    # the login, its second factor's device, its roles, the unread messages of the menu; the
+    # members counted, the inactive counted, the totals, the rows; the view counted in the
+    # privacy log.
+    with django_assert_num_queries(10):
         response = client.get(
-            URL, {"period": "year", "year": timezone.localdate().year, "sort": "-absent"}
+            URL, {"period": "year", "year": timezone.localdate().year, "sort": sort}
         )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "reported", "-reported"])
+def test_pages_by_a_members_column_are_the_full_lists_pages(world, crafted, agency_office, sort):
+    """Sorted by the member's name or report-in, a page aggregates its own members only; every
+    page (the deep ones read from the end too) holds the rows of the list of every member's
+    figures at its place, with the same figures."""
+    _members(world, 50)
+    query = {"period": "year", "year": YEAR, "sort": sort}
+    now = timezone.now()
+    period = attendance.ReportForm(query).chosen_period()
+    members = attendance.report_members(agency_office, period)
+    every = [
+        attendance.as_member(row)
+        for row in attendance.member_rows(members, period, now=now, sort=sort)
+    ]
+    assert len(every) > 2 * attendance.PAGE_SIZE
+    shown = []
+    for number in range(1, len(every) // attendance.PAGE_SIZE + 2):
+        page = attendance.report(agency_office, query, now=now, page_number=number)["page"]
+        shown += [{key: row[key] for key in every[0]} for row in page.object_list]
+    assert shown == every
+
+
+def test_a_page_by_name_aggregates_its_members_only(world, crafted, agency_office):
+    """The page's rows query chooses the page's members (LIMIT in the members' subquery) before
+    it groups records: at city size, every member's year was grouped for a page of 20."""
+    _members(world, 30)
+    period = attendance.ReportForm({"period": "year", "year": YEAR}).chosen_period()
+    members = attendance.report_members(agency_office, period)
+    paginator = attendance._paginator(
+        members, period, now=timezone.now(), sort="name", count=members.count()
+    )
+    rows = paginator.page(1).object_list
+    sql = str(rows.query)
+    # The members of the page, chosen first; the grouped records are theirs.
+    assert f"LIMIT {attendance.PAGE_SIZE})" in sql
+    assert len(list(rows)) == attendance.PAGE_SIZE
+    by_figure = attendance._paginator(
+        members, period, now=timezone.now(), sort="-present", count=members.count()
+    )
+    assert f"LIMIT {attendance.PAGE_SIZE})" not in str(by_figure.page(1).object_list.query)
 
 
 def test_the_xlsx_export_holds_the_report(world, crafted, agency_office):

@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -274,6 +275,9 @@ def test_my_data_as_json_holds_everything_about_me_and_nobody_else(
     titles = {row["activity__title"] for row in data["participations"]}
     assert {"清扫一", "巡逻二", "沿江防汛巡逻"} <= titles and "别人的" not in titles
     assert [row["community__name"] for row in data["registrations"]] == ["胜利一路社区"]
+    assert [row["version"] for row in data["privacy_notice_accepted"]] == [
+        settings.PRIVACY_NOTICE_VERSION
+    ]
     assert "王海燕" not in response.content.decode()
     log = ExportLog.objects.get()
     assert (log.user, log.what, log.format, log.agency) == (member_user, "my_data", "json", None)

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from activities.models import Activity, Concern, DutyAssignment, Participation, WorkUpdate
 from communities.models import Agreement, Compound, StaffRole
-from members.models import Member, Registration
+from members.models import Member, PersonalDataView, Registration
+from members.privacy import personal_data_viewed
 from notifications.models import Notification, NotificationPreference
+from reports.certificates import issue
 from reports.models import Evaluation, EvaluationObjection, ExportLog
 
 OUR_APPS = {"communities", "members", "activities", "reports"}
@@ -67,6 +69,7 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         filters={"q": "海燕"},
         rows=1,
     )
+    personal_data_viewed(user=agency_office, page=PersonalDataView.Page.ROSTER)
     evaluation = Evaluation.objects.create(
         member=world.sanxia_member,
         community=world.shengli,
@@ -81,6 +84,14 @@ def everything(world, superuser, community_staff, grid_worker, agency_office):
         raised_by=world.sanxia_member.user,
         raised_at=timezone.now(),
         rating_before=evaluation.rating,
+    )
+    issue(
+        member=world.sanxia_member,
+        first=dt.date(2026, 1, 1),
+        last=dt.date(2026, 6, 30),
+        issuer=world.sanxia,
+        contact="0717-1234567",
+        by=agency_office,
     )
     return world
 

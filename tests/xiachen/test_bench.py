@@ -5,6 +5,8 @@ import os
 import time
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -177,6 +179,25 @@ def test_the_page_walk_skips_pages_an_account_may_not_open(world, community_staf
     assert "activities:open_activities" in by_account["sanxia_member"]
     assert "activities:open_activities" not in by_account["shengli_staff"]
     assert "activities:sign_up" not in by_account["sanxia_member"]
+
+
+@pytest.mark.second_factor  # the bench passes the factor itself, as the code page would
+def test_the_bench_walks_the_pages_of_the_roles_behind_the_second_factor(
+    world, agency_office, superuser
+):
+    planned, unknown = pages.plan([agency_office.username, superuser.username])
+    by_account = {}
+    for page in planned:
+        by_account.setdefault(page.username, set()).add(page.name)
+    assert {"reports:dashboard", "reports:review"} <= by_account["sanxia_office"]
+    assert {"admin:index", "admin:auth_user_changelist"} <= by_account["root"]
+    rows = pages.walk([p for p in planned if p.username == "sanxia_office"], timing=False)
+    assert rows and {row["status"] for row in rows} == {200}
+    # The load test's sessions too.
+    cookie = load.sessions(["sanxia_office"])["sanxia_office"]
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+    assert client.get("/review/").status_code == 200
 
 
 def test_the_sweep_bench_runs_the_task_beat_runs_every_minute():

@@ -26,6 +26,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.http import HttpRequest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from activities import figures, reminders
@@ -43,9 +45,10 @@ from activities.services.checkin import check_in_closed_reason, participation_ch
 from activities.services.doors import door_coverage
 from activities.services.signup import participation_cancel
 from communities.models import Agency, Agreement, Community, Grid, StaffRole, Street
-from communities.permissions import scope_of
+from communities.permissions import needs_second_factor, scope_of
 from members.models import Member, Registration, mobile_validator
 from notifications.models import Notification
+from tests.second_factor import code_of_secret
 from xiachen import demo
 from xiachen.demo import loader
 
@@ -617,6 +620,26 @@ class TestTheLoadedDemo:
         ]
         assert {password.strip("`") for _, password, *_ in rows} == {demo.DEMO_PASSWORD}
 
+    def test_the_readme_totp_column_passes_the_second_factor_through_the_pages(self, output):
+        """Every account signs in as an outsider would with README's table alone: the password
+        form, then (where the `totp` column has a secret) a form with one code field."""
+        for cells in readme_table("## Demo accounts"):
+            username, password, secret = (cell.strip("`") for cell in cells[:3])
+            user = User.objects.get(username=username)
+            assert bool(secret) == needs_second_factor(user), username
+            client = Client()
+            response = client.post("/login/", {"username": username, "password": password})
+            assert response.status_code == 302, username
+            if secret:
+                page = client.get(response["Location"], follow=True)
+                assert page.redirect_chain[-1][0] == "/second-factor/", username
+                assert page.content.decode().count('name="otp_token"') == 1
+                response = client.post("/second-factor/", {"otp_token": code_of_secret(secret)})
+                assert response.status_code == 302, username
+            assert client.get("/").status_code == 200, username
+            if user.is_staff:
+                assert client.get("/admin/").status_code == 200, username
+
     def test_the_members_mobiles_the_readme_gives_sign_in(self, output, client):
         text = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
         stated = re.findall(r"`(\w+_member)` is\s+`(1\d{10})`", text)
@@ -686,6 +709,18 @@ class TestTheLoadedDemo:
             assert scope.community_ids == {Community.objects.get(name=place).pk}
         if kind == StaffRole.Kind.GRID_WORKER:
             assert scope.grid_ids == {Grid.objects.get(name=GRID_OF[username]).pk}
+
+    @pytest.mark.parametrize("username", EXPECTED_ACCOUNTS)
+    def test_every_demo_account_accepted_the_privacy_notice_and_reaches_its_home(
+        self, output, client, django_user_model, username
+    ):
+        # Loaded before this test's logins would accept it (conftest): the loader's own record.
+        user = django_user_model.objects.get(username=username)
+        assert user.privacy_acceptances.filter(version=settings.PRIVACY_NOTICE_VERSION).exists()
+        assert client.login(request=HttpRequest(), username=username, password="xiachen-demo")
+        response = client.get("/")
+        assert response.status_code in (200, 302)
+        assert not response.get("Location", "").startswith(reverse("privacy:notice"))
 
     def test_no_demo_person_has_a_real_name_from_the_article(self, output, django_user_model):
         names = set(Member.objects.values_list("name", flat=True))

@@ -42,6 +42,7 @@ NAMES = [
     "format",
     "full",
     "channel",
+    "number",
 ]
 HOSTILE = [
     "\x00",

@@ -21,6 +21,7 @@ from activities import figures
 from activities.models import Activity, Concern, Participation, WorkUpdate
 from members.models import Member, Registration
 from notifications.models import Notification
+from reports import attendance
 
 pytestmark = pytest.mark.postgres
 
@@ -227,9 +228,10 @@ def an_agency_offices_city(world, activities=20000, members=500, each=20):
             [world.sanxia.pk, members],
         )
         cursor.execute(
-            "INSERT INTO activities_participation (status, leave_reason, leave_decision, source,"
-            " recorded_at, review, backfill_reason, activity_id, member_id)"
-            " SELECT DISTINCT 'present', '', '', 'roll_call', now(), 'unreviewed', '',"
+            "INSERT INTO activities_participation (status, leave_reason, leave_decision,"
+            " leave_decision_note, source, recorded_at, review, backfill_reason, activity_id,"
+            " member_id)"
+            " SELECT DISTINCT 'present', '', '', '', 'roll_call', now(), 'unreviewed', '',"
             " a.first + (m.rank * 7 + k * 997) %% %s, m.id"
             " FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM members_member"
             "       WHERE mobile LIKE '0%%') AS m,"
@@ -477,4 +479,27 @@ def test_the_citys_dispute_list_reads_its_page_in_index_order(client, city_admin
     # page's 20 rows are sorted again once read.
     assert re.search(
         r"Limit .*\n\s*->  Index (Only )?Scan using participation_disputed_latest", plan
+    ), plan
+
+
+def test_the_attendance_reports_period_reads_its_activities_nature_from_an_index(
+    world, agency_office
+):
+    # The report's totals split the period's hours by the activity's nature: the activities of
+    # the period, with their nature, come from activity_period_nature alone.
+    period = attendance.period_of(attendance.YEAR, year=timezone.localdate().year)
+    members = attendance.report_members(agency_office, period)
+    with CaptureQueriesContext(connection) as queries:
+        attendance.totals(members, period)
+    sql = next(
+        query["sql"]
+        for query in queries.captured_queries
+        if "activities_participation" in query["sql"] and "duty" in query["sql"]
+    )
+    plan = plan_of(sql)
+    activity_scans = [
+        line for line in plan.splitlines() if " on activities_activity" in line and "Scan" in line
+    ]
+    assert activity_scans and all(
+        "Index Only Scan using activity_period_nature" in line for line in activity_scans
     ), plan

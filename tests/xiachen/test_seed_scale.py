@@ -138,9 +138,11 @@ class TestASmallCity:
         assert row.hours in (row.activity.duration_hours, row.activity.duration_hours - 1)
         # Sign-ups are on activities still to come, or waiting for their roll call.
         assert Participation.objects.filter(status="signed_up").exists()
+        # Requests for leave awaiting the organizer: still signed up, before the start.
         assert Participation.objects.filter(
-            status="leave", leave_decision="pending", activity__starts_at__gt=F("recorded_at")
+            status="signed_up", leave_decision="pending", activity__starts_at__gt=F("recorded_at")
         ).exists()
+        assert not Participation.objects.filter(status="leave", leave_decision="pending").exists()
 
     def test_waitlists_are_behind_full_coming_activities_only(self):
         taking = Participation.TAKING_A_PLACE

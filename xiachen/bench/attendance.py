@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from communities.permissions import scope_of
 from members.models import Member
+from members.two_factor import pass_second_factor
 from reports import attendance
 
 from .measure import Line, ms
@@ -186,6 +187,7 @@ def bench(users, *, judge_time: bool, timeout: float | None, repeat: int = 20) -
     lines = []
     client = Client()
     client.force_login(user)
+    pass_second_factor(client, user)
     url = f"/attendance/?period=year&year={year}"
     response = client.get(url)
     if response.status_code != 200:

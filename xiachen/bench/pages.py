@@ -31,8 +31,9 @@ from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
 from communities.permissions import evaluation_community_ids
 from members.models import Member, Registration, member_of
+from members.two_factor import pass_second_factor
 from notifications.models import Notification
-from reports.models import Evaluation, EvaluationObjection, ExportJob
+from reports.models import Certificate, Evaluation, EvaluationObjection, ExportJob
 from reports.services import rateable_members
 
 from .measure import Line, count_queries, median_time, ms
@@ -115,6 +116,13 @@ NOT_ROLE_PAGES = {
     "reports:calendar_feed",
     # The check-in link an activity's QR code holds, opened by its signed token.
     "activities:check_in",
+    # Where browsers post the Content Security Policy's reports (POST only).
+    "csp_report",
+    # The second factor's steps, for a session that has not passed it yet (the walk's sessions
+    # have), and new recovery codes (a POST).
+    "two_factor:verify",
+    "two_factor:enrol",
+    "two_factor:recovery_codes_regenerate",
 }
 
 
@@ -248,6 +256,10 @@ OBJECTS = {
     "roster:activation_slip": _on_roster,
     "roster:activation_revoke": _on_roster,
     "reports:roster_member": _on_roster,
+    "reports:roster_certificate": _on_roster,
+    "reports:certificate_pdf": lambda user: (
+        Certificate.objects.visible_to(user).order_by("pk").first()
+    ),
     "activities:rota_month": _rota,
     "activities:rota_day": _rota,
     "activities:rota_fill": _rota,
@@ -342,6 +354,7 @@ def plan(usernames=None) -> tuple[list[Page], list[str]]:
         user = User.objects.get(username=username)
         client = Client()
         client.force_login(user)
+        pass_second_factor(client, user)  # as the code page would, for the roles that need it
         candidates = []
         for name, args in names:
             if name in NOT_ROLE_PAGES:
@@ -444,7 +457,9 @@ def walk(pages, *, timing=False, repeat=5, budget=3.0, warm=True, timeout=None) 
         for page in pages:
             if page.username not in clients:
                 clients[page.username] = Client()
-                clients[page.username].force_login(User.objects.get(username=page.username))
+                user = User.objects.get(username=page.username)
+                clients[page.username].force_login(user)
+                pass_second_factor(clients[page.username], user)
             client = clients[page.username]
             status, queries, first = None, None, None
             if warm:

@@ -1,5 +1,5 @@
 """The demo: demo.yaml says what it holds, loader.py puts it in through the services."""
 
-from .loader import ARTICLE_NAMES, DEMO_ACCOUNTS, DEMO_PASSWORD, anchor_for, load
+from .loader import ARTICLE_NAMES, DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP, anchor_for, load
 
-__all__ = ["ARTICLE_NAMES", "DEMO_ACCOUNTS", "DEMO_PASSWORD", "anchor_for", "load"]
+__all__ = ["ARTICLE_NAMES", "DEMO_ACCOUNTS", "DEMO_PASSWORD", "DEMO_TOTP", "anchor_for", "load"]

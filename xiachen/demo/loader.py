@@ -40,6 +40,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from activities.models import (
@@ -68,7 +69,9 @@ from activities.services.rollcall import RollCallRow, participation_roll_call
 from communities.models import Agency, Agreement, Community, Compound, Grid, StaffRole, Street
 from communities.services import agreement_sign
 from members.models import Member, Registration
+from members.privacy import privacy_accept_for
 from members.services import registration_approve, registration_return
+from members.two_factor import authenticator_enrol, authenticators, hex_key
 from reports.models import Evaluation, EvaluationObjection
 from reports.services import evaluations_save, objection_raise
 
@@ -86,6 +89,9 @@ DEMO_PASSWORD = data()["password"]
 ARTICLE_NAMES = frozenset(data()["article_names"])
 # (username, role, scope) for the README and `runlocal`; the password is DEMO_PASSWORD.
 DEMO_ACCOUNTS = tuple((a["username"], a["role"], a["scope"]) for a in data()["accounts"])
+# username → the fixed base32 secret of its authenticator, for the logins that need a second
+# factor (README's `totp` column).
+DEMO_TOTP = {a["username"]: a["totp"] for a in data()["accounts"] if a.get("totp")}
 
 # "story+3", "today-1", optionally with a time: "story+6 21:40".
 WHEN = re.compile(r"^(story|today)([+-]\d+)(?: (\d{1,2}):(\d\d))?$")
@@ -388,6 +394,11 @@ class _Loader:
                 self.login_of[member_key] = user
             if "kind" not in account:
                 continue
+            if account.get("totp"):
+                # A second factor with the README's fixed secret: anyone can try the role.
+                if not authenticators(user).filter(key=hex_key(account["totp"])).exists():
+                    authenticator_enrol(user=user, secret_base32=account["totp"])
+                    self.count(TOTPDevice)
             role, created = self.get_or_create(
                 StaffRole,
                 user=user,
@@ -398,6 +409,9 @@ class _Loader:
             )
             if created and account.get("grid"):
                 role.grids.set([self.grids[account["grid"]]])
+        # Every demo account has accepted the privacy notice in force: anyone may sign in as
+        # any of them and go straight to its pages.
+        privacy_accept_for(users=self.users.values())
         self.office_of = {
             self.agency[a["agency"]].pk: self.users[a["username"]]
             for a in self.data["accounts"]

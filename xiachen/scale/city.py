@@ -916,6 +916,7 @@ class City:
             "leave_decision",
             "leave_decided_by_id",
             "leave_decided_at",
+            "leave_decision_note",
             "source",
             "recorded_by_id",
             "recorded_at",
@@ -1024,6 +1025,7 @@ class City:
                 "sent_at",
                 "read_at",
                 "created_at",
+                "sms_parts",
             ],
         )
         # Notifications: most about people's activities, the rest about report-ins, roll calls,
@@ -1285,12 +1287,11 @@ class City:
             review, reviewed_by, reviewed_at = "unreviewed", N, N
             history_reason = N
             if before:
+                # A request for leave awaiting the organizer keeps the member signed up.
+                status_value = "signed_up"
                 if r < 0.07 and not waiting_list:
-                    status_value = "leave"
                     leave_reason = leave_reasons[int(r * 100) % len(leave_reasons)]
                     leave_decision = "pending"
-                else:
-                    status_value = "signed_up"
                 source, recorded_by, recorded_at = "sign_up", user, signed_at
             else:
                 if r < 0.86:
@@ -1300,16 +1301,14 @@ class City:
                 elif r < 0.93:
                     status_value = "absent"
                 else:
-                    status_value = "leave"
+                    # Leave asked for and decided before the roll call: approved is on leave,
+                    # refused is absent (the board shows "leave not approved").
                     leave_reason = leave_reasons[int(r * 1000) % len(leave_reasons)]
-                    if r < 0.986:
-                        leave_decision = "approved"
-                    elif r < 0.993:
-                        leave_decision = "rejected"
+                    if r < 0.99:
+                        status_value, leave_decision = "leave", "approved"
                     else:
-                        leave_decision = "pending"
-                    if leave_decision != "pending":
-                        decided_by, decided_at = manager, s_starts
+                        status_value, leave_decision = "absent", "rejected"
+                    decided_by, decided_at = manager, s_starts
                 s = rand()
                 if s < 0.8:
                     source, recorded_at, recorded_by = "roll_call", roll_call_at, manager
@@ -1336,7 +1335,7 @@ class City:
             text_line = (
                 f"{part_id}\t{activity_id}\t{person.id}\t{status_value}\t{hours_value}\t"
                 f"{checked_in}\t{checked_out}\t{leave_reason}\t{leave_decision}\t{decided_by}\t"
-                f"{decided_at}\t{source}\t{recorded_by}\t{recorded_at}\t{review}\t{reviewed_by}\t"
+                f"{decided_at}\t\t{source}\t{recorded_by}\t{recorded_at}\t{review}\t{reviewed_by}\t"
                 f"{reviewed_at}\t{backfill}\t{N}"
             )
             add_part(text_line + "\n")
@@ -1369,7 +1368,7 @@ class City:
             queued = _ts(starts - dt.timedelta(days=2) + dt.timedelta(minutes=10 * n))
             text_line = (
                 f"{part_id}\t{activity_id}\t{person.id}\twaitlisted\t{N}\t{N}\t{N}\t\t\t{N}\t"
-                f"{N}\tsign_up\t{user}\t{queued}\tunreviewed\t{N}\t{N}\t\t{queued}"
+                f"{N}\t\tsign_up\t{user}\t{queued}\tunreviewed\t{N}\t{N}\t\t{queued}"
             )
             add_part(text_line + "\n")
             add_history(
@@ -1607,6 +1606,8 @@ class City:
             address = self.user_emails.get(user_id, "")
         elif channel == "webhook" and state != "pending":
             address = robot[0]
+        elif channel == "sms":
+            address = mobile
         self.notes.add(
             self.new_id("notifications_notification"),
             kind,
@@ -1638,6 +1639,8 @@ class City:
             sent,
             read,
             _ts(created),
+            # A text message sent was billed one part (the seeded texts are short).
+            1 if channel == "sms" and state == "sent" else None,
         )
 
     def notify_member(
@@ -1653,8 +1656,11 @@ class City:
         if person.user_id:
             key = f"u{person.user_id}"
             r = rng.random()
-            if r < 0.62:
+            if r < 0.6:
                 channel = "inapp"
+            elif r < 0.62 and person.mobile:
+                # The few who chose text messages (notifications.sms).
+                channel = "sms"
             elif r < 0.85 and person.user_id in self.user_emails:
                 channel = "email"
             elif robot:

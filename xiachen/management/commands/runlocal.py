@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from activities.tasks import sweep_reminders
-from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from xiachen.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP
 
 # Addresses that listen on every interface: links and host names use the loopback instead.
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
@@ -166,9 +166,10 @@ class Command(BaseCommand):
             f"  {mode}",
             f"  Links in messages point to {site_url}/",
             f"  Celery workers + beat on the {broker} broker; Ctrl-C stops everything.",
-            f"  Demo accounts (password for all: {DEMO_PASSWORD}):",
+            f"  Demo accounts (password for all: {DEMO_PASSWORD}; TOTP: an authenticator's key):",
         ]
         for username, role, scope in DEMO_ACCOUNTS:
-            lines.append(f"    {username:<20} {role:<10} {scope}")
+            totp = f"  TOTP {DEMO_TOTP[username]}" if username in DEMO_TOTP else ""
+            lines.append(f"    {username:<20} {role:<10} {scope}{totp}")
         lines += ["=" * 72, ""]
         self.stdout.write("\n".join(lines))
