@@ -139,7 +139,8 @@ def need_detail(request, pk):
     forms = {}
     if request.method == "POST":
         action = request.POST.get("action")
-        if action in MANAGER_ACTIONS:
+        if action in MANAGER_ACTIONS or not (manager or member_of(request.user)):
+            # Only the community's managers, and members (who claim), act on a need.
             require_manager(request.user, need.community)
         if action not in ACTIONS:
             messages.error(request, _("Choose what to do with the need."))

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0020_leave_requests_stay_signed_up'),
+        ('activities', '0021_activity_period_nature_index'),
         ('communities', '0004_city_seed'),
         ('members', '0007_sessions_with_their_login_and_device'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
