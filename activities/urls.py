@@ -5,6 +5,7 @@ from .views import (
     checkin,
     doors,
     leave,
+    needs,
     notes,
     records,
     review,
@@ -57,4 +58,7 @@ urlpatterns = [
     path("concerns/", notes.concern_list, name="concern_list"),
     path("concerns/new/", notes.concern_create, name="concern_create"),
     path("concerns/<int:pk>/", notes.concern_detail, name="concern_detail"),
+    path("needs/", needs.need_list, name="need_list"),
+    path("needs/new/", needs.need_create, name="need_create"),
+    path("needs/<int:pk>/", needs.need_detail, name="need_detail"),
 ]

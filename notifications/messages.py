@@ -269,6 +269,57 @@ def _activation(link, context):
     )
 
 
+def _need_claimed(need, context):
+    return Message(
+        _("Need claimed: %(title)s") % {"title": need.title},
+        _("%(name)s claimed the resident need “%(title)s”.")
+        % {"name": context["name"], "title": need.title},
+        need.get_absolute_url(),
+    )
+
+
+def _need_done(need, context):
+    return Message(
+        _("Need done, to verify: %(title)s") % {"title": need.title},
+        _("%(name)s recorded the resident need “%(title)s” done; please verify it.")
+        % {"name": context["name"], "title": need.title},
+        need.get_absolute_url(),
+    )
+
+
+def _need_verified(need, context):
+    return Message(
+        _("Need verified: %(title)s") % {"title": need.title},
+        _(
+            "%(community)s verified your service on “%(title)s”: %(hours)s hours of voluntary service."  # noqa: E501
+        )
+        % {
+            "community": need.community.name,
+            "title": need.title,
+            "hours": floatformat(context["hours"], -1),
+        },
+        need.get_absolute_url(),
+    )
+
+
+def _need_sent_back(need, context):
+    return Message(
+        _("Need sent back: %(title)s") % {"title": need.title},
+        _("%(community)s sent “%(title)s” back to you: %(reason)s")
+        % {"community": need.community.name, "title": need.title, "reason": context["reason"]},
+        need.get_absolute_url(),
+    )
+
+
+def _need_withdrawn(need, context):
+    return Message(
+        _("Need withdrawn: %(title)s") % {"title": need.title},
+        _("%(community)s withdrew the resident need “%(title)s” you claimed: %(reason)s")
+        % {"community": need.community.name, "title": need.title, "reason": context["reason"]},
+        need.get_absolute_url(),
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -293,6 +344,11 @@ TEXTS = {
     Kind.MESSAGE: _message,
     Kind.ATTENDANCE_DISPUTED: _attendance_disputed,
     Kind.DISPUTE_ANSWERED: _dispute_answered,
+    Kind.NEED_CLAIMED: _need_claimed,
+    Kind.NEED_DONE: _need_done,
+    Kind.NEED_VERIFIED: _need_verified,
+    Kind.NEED_SENT_BACK: _need_sent_back,
+    Kind.NEED_WITHDRAWN: _need_withdrawn,
 }
 
 

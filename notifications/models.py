@@ -93,6 +93,11 @@ class Notification(models.Model):
         ATTENDANCE_DISPUTED = "attendance_disputed", _("Attendance record disputed")
         DISPUTE_ANSWERED = "dispute_answered", _("Dispute answered")
         SEAT_FREED = "seat_freed", _("Seat freed from the waitlist")
+        NEED_CLAIMED = "need_claimed", _("Resident need claimed")
+        NEED_DONE = "need_done", _("Resident need done")
+        NEED_VERIFIED = "need_verified", _("Resident need verified")
+        NEED_SENT_BACK = "need_sent_back", _("Resident need sent back")
+        NEED_WITHDRAWN = "need_withdrawn", _("Resident need withdrawn")
 
     class Channel(models.TextChoices):
         INAPP = "inapp", _("In-app inbox")

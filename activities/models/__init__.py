@@ -3,6 +3,7 @@
 from .activity import Activity, ActivityQuerySet, ActivityType, count_places
 from .doors import DoorToDoorUnit
 from .duty import DutyAssignment
+from .needs import Need, NeedClaim
 from .notes import Concern, WorkUpdate
 from .participation import Dispute, Participation
 
@@ -14,6 +15,8 @@ __all__ = [
     "Dispute",
     "DoorToDoorUnit",
     "DutyAssignment",
+    "Need",
+    "NeedClaim",
     "Participation",
     "WorkUpdate",
     "count_places",

@@ -18,7 +18,14 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from activities.models import Activity, Concern, DoorToDoorUnit, DutyAssignment, Participation
+from activities.models import (
+    Activity,
+    Concern,
+    DoorToDoorUnit,
+    DutyAssignment,
+    Need,
+    Participation,
+)
 from activities.services.checkin import check_in_token
 from members.models import Registration
 from notifications.models import Notification
@@ -59,6 +66,8 @@ MEMBER_PAGES = {
     "activities:concern_list",
     "activities:concern_detail",
     "activities:concern_create",
+    "activities:need_list",
+    "activities:need_detail",
     "activities:work_update_list",
     "activities:door_units",
     "activities:attendance_board",
@@ -161,6 +170,14 @@ def test_every_member_page_fits_a_phone_in_wechat_in_chinese(wechat, world):
         recipients=[world.sanxia_member.user],
         obj=seat,
         enqueue=False,
+    )
+    Need.objects.create(
+        community=world.shengli,
+        title="帮刘奶奶代买降压药",
+        place="紫林苑3栋",
+        deadline=timezone.now() + dt.timedelta(days=3),
+        hours=1,
+        published_by=world.sanxia_member.user,
     )
     # Reached from outside only: the code at the site, and the poster of the community where
     # the member lives (reported in there as a resident still to do); and the door-to-door

@@ -136,6 +136,8 @@ def pages_of(role, patrol, concern, member=None, newcomer=None):
         "/activities/new/",
         "/activities/concerns/new/",
         "/activities/updates/new/",
+        "/activities/needs/",
+        "/activities/needs/new/",
         "/members/",
         "/members/report-ins/",
         "/notifications/settings/",

@@ -120,6 +120,23 @@ def _concern(reader):
     return case
 
 
+def _need(kind, reader):
+    def case(world, people):
+        from activities.services.needs import need_publish
+
+        need = need_publish(
+            by=people["shengli_staff"],
+            community=world.shengli,
+            title="帮独居老人买菜",
+            deadline=timezone.now() + dt.timedelta(days=2),
+            hours=1,
+        )
+        context = {"name": "李建华", "hours": 1, "reason": "老人已由家属照顾"}
+        return need, context, reader, [need.title]
+
+    return case
+
+
 def _disputed(world, people):
     dispute = participation_dispute(
         by=people["sanxia_office"],
@@ -163,6 +180,11 @@ CASES = {
     Kind.CONCERN_RESOLVED: _concern("sanxia_member"),
     Kind.ATTENDANCE_DISPUTED: _disputed,
     Kind.DISPUTE_ANSWERED: _answered,
+    Kind.NEED_CLAIMED: _need(Kind.NEED_CLAIMED, "shengli_staff"),
+    Kind.NEED_DONE: _need(Kind.NEED_DONE, "shengli_staff"),
+    Kind.NEED_VERIFIED: _need(Kind.NEED_VERIFIED, "sanxia_member"),
+    Kind.NEED_SENT_BACK: _need(Kind.NEED_SENT_BACK, "sanxia_member"),
+    Kind.NEED_WITHDRAWN: _need(Kind.NEED_WITHDRAWN, "sanxia_member"),
 }
 # Not in CASES: a MESSAGE links wherever its writer says, and the ACTIVATION link is opened by
 # someone who cannot sign in yet (tested below).

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit, Participation
+from activities.models import Activity, Concern, DoorToDoorUnit, Need, Participation
 from activities.models.participation import Dispute
 from communities.models import Agreement, StaffRole
 from members.models import Member, PrivacyAcceptance, Registration
@@ -143,6 +143,13 @@ def build():
         staff = d.users["staff" if side is a else "other_staff"]
         side.concern = Concern.objects.create(
             community=community, reported_by=staff, title=f"{community.name}民情"
+        )
+        side.need = Need.objects.create(
+            community=community,
+            title=f"{community.name}微心愿",
+            deadline=now + dt.timedelta(days=3),
+            hours=1,
+            published_by=staff,
         )
         side.evaluation = Evaluation.objects.create(
             member=side.member,

@@ -37,6 +37,7 @@ from activities.models import (
     Dispute,
     DoorToDoorUnit,
     DutyAssignment,
+    Need,
     Participation,
     WorkUpdate,
 )
@@ -472,14 +473,27 @@ class TestTheLoadedDemo:
             status__in=Participation.SIGNED_UP_OR_WAITING
         ).exclude(leave_decision=Participation.LeaveDecision.PENDING)
         assert recorded.count() >= 90
+        needs = set(Need.objects.values_list("activity", flat=True))
         for row in recorded.select_related("activity"):
             first = row.history.earliest("history_date")
-            assert first.history_change_reason == "roll call"
+            # A resident need's service is recorded when the community verifies it.
+            reason = "need verified" if row.activity_id in needs else "roll call"
+            assert first.history_change_reason == reason
             assert first.history_user == row.recorded_by
             assert first.history_date == row.recorded_at > row.activity.ends_at
         signed_up = Participation.objects.filter(status__in=Participation.SIGNED_UP_OR_WAITING)
         assert set(signed_up.values_list("source", flat=True)) == {Participation.Source.SIGN_UP}
         assert not signed_up.filter(recorded_at__gte=START_OF_TODAY).exists()
+
+    def test_shengli_has_an_open_need_and_a_verified_one_counted_as_service(self, output):
+        needs = Need.objects.filter(community=shengli())
+        assert needs.filter(state=Need.State.OPEN, deadline__gt=START_OF_TODAY).count() == 1
+        verified = needs.get(state=Need.State.VERIFIED)
+        claim = verified.claims.get()
+        assert claim.member.user.username == "minzong_member"
+        record = claim.participation
+        assert record.status == Participation.Status.PRESENT and record.hours == claim.hours
+        assert record.activity.nature == Activity.Nature.VOLUNTEER
 
     def test_agreements_were_signed_at_the_signing_desk_on_their_day(self, output):
         for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT):

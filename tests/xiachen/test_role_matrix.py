@@ -179,6 +179,11 @@ MATRIX = [
     Row("activities:concern_create", ok=MANAGERS | MEMBER),
     # A street officer reads the concerns of their communities; their staff handle them.
     Row("activities:concern_detail", obj="concern", ok=PLACES, post_ok=MANAGERS),
+    # Resident needs (微心愿): published by the community's managers, claimed by its members;
+    # a street officer reads its communities' needs.
+    Row("activities:need_list", ok=EVERYONE),
+    Row("activities:need_create", ok=MANAGERS, city=False),
+    Row("activities:need_detail", obj="need", ok=PLACES | MEMBER, post_ok=MANAGERS | MEMBER),
     # The signed agreement: the places', the agency's and its members' (Agreement.visible_to).
     Row("communities:agreement_scan", obj="agreement", ok=EVERYONE),
     Row("communities:agreement_detail", obj="agreement", methods=("get",), ok=EVERYONE),

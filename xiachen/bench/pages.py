@@ -25,7 +25,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit, Participation
+from activities.models import Activity, Concern, DoorToDoorUnit, Need, Participation
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
@@ -247,6 +247,7 @@ OBJECTS = {
     "activities:door_unit_record": _first(DoorToDoorUnit),
     "activities:door_unit_remove": _first(DoorToDoorUnit),
     "activities:concern_detail": _first(Concern),
+    "activities:need_detail": _first(Need),
     "members:member_grid": _first(Member),
     "roster:member_edit": _on_roster,
     "roster:member_leave": _on_roster,

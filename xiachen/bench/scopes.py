@@ -283,6 +283,25 @@ def concerns(scope, r: Rules):
     r.user("SELECT id FROM activities_concern WHERE reported_by_id = {user}")
 
 
+def needs(scope, r: Rules):
+    s, c = scope.street_ids, scope.community_ids
+    r.rule(
+        "SELECT n.id FROM activities_need n JOIN communities_community c"
+        " ON c.id = n.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM activities_need WHERE community_id IN {ids}", c)
+    r.user(
+        "SELECT n.id FROM activities_need n JOIN members_registration r"
+        " ON r.community_id = n.community_id JOIN members_member m ON m.id = r.member_id"
+        " WHERE m.user_id = {user} AND r.status = 'active' AND m.status <> 'left'"
+    )
+    r.user(
+        "SELECT k.need_id FROM activities_needclaim k JOIN members_member m"
+        " ON m.id = k.member_id WHERE m.user_id = {user}"
+    )
+
+
 def door_units(scope, r: Rules):
     s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
     r.rule(
@@ -383,6 +402,7 @@ REFERENCES = {
     "activities.Participation": participations,
     "activities.WorkUpdate": work_updates,
     "activities.Concern": concerns,
+    "activities.Need": needs,
     "activities.DoorToDoorUnit": door_units,
     "activities.DutyAssignment": duty_assignments,
     "reports.ExportLog": export_logs,

@@ -49,12 +49,15 @@ from activities.models import (
     Concern,
     DoorToDoorUnit,
     DutyAssignment,
+    Need,
+    NeedClaim,
     Participation,
     WorkUpdate,
 )
 from activities.services.activity import activity_cancel, activity_create
 from activities.services.doors import door_unit_assign, door_unit_record, door_units_add
 from activities.services.leave import participation_leave_request
+from activities.services.needs import need_claim, need_done, need_publish, need_verify
 from activities.services.notes import (
     concern_create,
     concern_forward,
@@ -240,6 +243,7 @@ class _Loader:
         self.duty_roster()
         self.work_updates()
         self.concerns()
+        self.needs()
         self.evaluations()
         return self.created
 
@@ -821,6 +825,54 @@ class _Loader:
                 now=self.moment(spec["at"]),
             )
             self.count(WorkUpdate)
+
+    def needs(self):
+        """Resident needs (微心愿) through their services: published, and some claimed, done and
+        verified at the moments the file gives, without messages."""
+        for spec in self.data.get("needs", []):
+            community = self.communities[spec["community"]]
+            if Need.objects.filter(community=community, title=spec["title"]).exists():
+                continue
+            need = need_publish(
+                by=self.users[spec["by"]],
+                community=community,
+                title=spec["title"],
+                description=spec.get("description", ""),
+                place=spec.get("place", ""),
+                deadline=self.moment(spec["deadline"]),
+                hours=spec["hours"],
+                claimants=spec.get("claimants", 1),
+                now=self.moment(spec["at"]),
+            )
+            self.count(Need)
+            if "claimed" in spec:
+                claimed = spec["claimed"]
+                claimant = self.users[claimed["by"]]
+                claim = need_claim(
+                    need=need, user=claimant, now=self.moment(claimed["at"]), tell=False
+                )
+                self.count(NeedClaim)
+                if "done" in claimed:
+                    done = claimed["done"]
+                    need_done(
+                        need=need,
+                        user=claimant,
+                        note=done["note"],
+                        hours=done["hours"],
+                        now=self.moment(done["at"]),
+                        tell=False,
+                    )
+                if "verified" in claimed:
+                    verified = claimed["verified"]
+                    need_verify(
+                        need=need,
+                        by=self.users[verified["by"]],
+                        claim_id=claim.pk,
+                        now=self.moment(verified["at"]),
+                        tell=False,
+                    )
+                    self.count(Activity)
+                    self.count(Participation)
 
     def concerns(self):
         for spec in self.data["concerns"]:
