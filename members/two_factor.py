@@ -388,8 +388,8 @@ def account(request):
     )
 
 
-@require_POST
 @login_required
+@require_POST
 def recovery_codes_regenerate(request):
     user = request.user
     # The middleware holds back a login that has not passed its factor; this checks it here too.

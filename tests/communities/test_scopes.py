@@ -11,6 +11,7 @@ the outer query and each subquery in its WHERE clause.
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import EmptyResultSet
 from django.db.models.sql import Query
 
 from activities.models import Activity, Participation, WorkUpdate
@@ -213,7 +214,10 @@ def test_a_street_officer_sees_the_rows_of_their_streets_communities_by_their_id
     from xiachen.bench import scopes
 
     queryset = model._default_manager.visible_to(street_officer)
-    sql = str(queryset.order_by().query)  # (a default ordering may join for its names)
+    try:
+        sql = str(queryset.order_by().query)  # (a default ordering may join for its names)
+    except EmptyResultSet:
+        sql = ""  # a scope with no street branch (a certificate is its holder's and office's)
     if model._meta.label != "communities.Street":  # (a street is the street's own id there)
         assert 'JOIN "communities_community"' not in sql, sql
     assert queryset.count() == scopes.reference_count(model, street_officer)

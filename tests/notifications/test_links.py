@@ -3,7 +3,7 @@ through the sign-in and lands there (issue 10, point 1): a member taps the link 
 a group robot's message in WeChat's browser, where nobody is signed in yet."""
 
 import datetime as dt
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -13,10 +13,12 @@ from django.utils import formats, timezone
 
 from activities.models import Activity, Concern, DutyAssignment, Participation
 from activities.services.review import participation_dispute, participation_dispute_answer
+from communities.permissions import needs_second_factor
 from members.activation import activation_issue
 from members.models import Registration
 from notifications import messages
 from notifications.models import Notification
+from tests.second_factor import enrol, next_code
 
 Kind = Notification.Kind
 User = get_user_model()
@@ -213,7 +215,16 @@ def test_the_link_opened_signed_out_returns_to_its_page_after_sign_in(client, wo
 
     signed_in = client.post(login, {"username": reader, "password": f"pw-{reader}"})
     assert signed_in.status_code == 302, kind
-    assert signed_in.headers["Location"] == url
+    landed = signed_in.headers["Location"]
+    user = get_user_model().objects.get(username=reader)
+    if needs_second_factor(user):
+        # An office's code comes first, on a page that keeps where the link was going.
+        device = enrol(user)
+        query = urlsplit(client.get(url).headers["Location"]).query
+        assert parse_qs(query)["next"] == [url], kind
+        passed = client.post(f"/second-factor/?{query}", {"otp_token": next_code(device)})
+        landed = passed.headers["Location"]
+    assert landed == url, kind
 
     page = client.get(url)
     assert page.status_code == 200, kind

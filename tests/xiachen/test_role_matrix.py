@@ -100,6 +100,12 @@ MATRIX = [
     # One's own password, sessions and account.
     Row("password_change", ok=EVERYONE),
     Row("members:my_sessions", ok=EVERYONE),
+    # The second factor: its code page and enrolment (a session that has passed it, as every
+    # client here has, is sent on), and one's own factor with new recovery codes.
+    Row("two_factor:verify", ok=EVERYONE),
+    Row("two_factor:enrol", ok=EVERYONE),
+    Row("two_factor:account", ok=EVERYONE),
+    Row("two_factor:recovery_codes_regenerate", methods=("post",), ok=EVERYONE),
     Row("members:session_end", methods=("post",), ok=EVERYONE),
     Row("reports:my_account_delete", ok=MEMBER, city=False),
     Row("members:activate", obj=("forged-token",), anonymous=404, ok=EVERYONE,

@@ -388,6 +388,19 @@ def evaluation_objections(scope, r: Rules):
         )
 
 
+def certificates(scope, r: Rules):
+    # Service-hour certificates: the holder's own, and those of the office's agencies' members.
+    r.rule(
+        "SELECT c.id FROM reports_certificate c JOIN members_member m ON m.id = c.member_id"
+        " WHERE m.agency_id IN {ids}",
+        scope.agency_ids,
+    )
+    r.user(
+        "SELECT c.id FROM reports_certificate c JOIN members_member m ON m.id = c.member_id"
+        " WHERE m.user_id = {user}"
+    )
+
+
 REFERENCES = {
     "communities.Street": streets,
     "communities.Community": communities,
@@ -403,6 +416,7 @@ REFERENCES = {
     "activities.WorkUpdate": work_updates,
     "activities.Concern": concerns,
     "activities.Need": needs,
+    "reports.Certificate": certificates,
     "activities.DoorToDoorUnit": door_units,
     "activities.DutyAssignment": duty_assignments,
     "reports.ExportLog": export_logs,
