@@ -69,7 +69,15 @@ POST_ONLY_HOSTS = {
     "reports:objection_raise": "reports:evaluations_mine",
     "reports:my_data_json": "reports:my_record",
     "reports:my_data_csv": "reports:my_record",
+    "activities:leave_withdraw": "activities:leave_request",
+    "activities:leave_decide": "activities:leave_request_list",
+    "members:session_end": "members:my_sessions",
+    "two_factor:recovery_codes_regenerate": "two_factor:account",
+    # The browser's own reports: a JSON body, posted by no form of ours.
+    "csp_report": None,
 }
+# Posted by the browser itself with no token (xiachen.security.csp_report): exempt by design.
+CSRF_EXEMPT = {"csp_report"}
 # Names the views read from request.POST beside their forms' fields.
 LOOSE = ["next", "year", "month", "date", "community", "agency", "action", "confirm", "page"]
 PREFERENCE = ("staff", "office", "member", "grid", "street", "city")
@@ -148,6 +156,8 @@ def form_fields(d, row: Row, role: str, url: str) -> list[str]:
         forms = [page.content.decode(errors="replace")] if ok else []
     else:
         host = POST_ONLY_HOSTS[row.name]
+        if host is None:
+            return sorted(LOOSE)
         host_row = next(r for r in MATRIX if r.name == host)
         page = client.get(url_of(d, host_row, "A" if _has_object(host_row) else None))
         html = page.content.decode(errors="replace")
@@ -228,7 +238,9 @@ def test_hostile_values_never_fail_nor_half_write(row, d, db):
     post()
 
 
-@pytest.mark.parametrize("row", POSTED, ids=lambda r: r.name)
+@pytest.mark.parametrize(
+    "row", [r for r in POSTED if r.name not in CSRF_EXEMPT], ids=lambda r: r.name
+)
 def test_a_post_without_csrf_token_is_refused(row, d, db):
     role = actor(row) if row.name not in SKIPPED else "anonymous"
     url = url_of(d, row, "A" if _has_object(row) else None)
