@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test setup messages migrate demo lint format clean bench
+.PHONY: run test setup messages migrate demo lint format clean bench backup restore
 
 # Served as in production (DEBUG off, collected static files, the Chinese error pages) unless
 # DEBUG=true; runlocal collects the static files and points SITE_URL at $(PORT).
@@ -51,6 +51,16 @@ bench: $(STAMP) messages
 	DJANGO_SETTINGS_MODULE=xiachen.bench.settings DATABASE_URL=$(BENCH_DATABASE_URL) \
 	  $(PY) manage.py bench --scale $(SCALE) --demo-database-url $(BENCH_DEMO_DATABASE_URL) \
 	  --port $(BENCH_PORT)
+
+# Backups (README, "Backups"): one archive of the database and the uploaded files.
+# `make backup` writes var/backups/xiachen-<date>-<time>.tar.gz (BACKUP=path for another);
+# `make restore BACKUP=path` loads one into an empty database (REPLACE=true overwrites).
+backup: $(STAMP)
+	$(PY) manage.py backup $(if $(BACKUP),--output $(BACKUP))
+
+restore: $(STAMP)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=var/backups/xiachen-….tar.gz"; exit 2; }
+	$(PY) manage.py restore $(BACKUP) $(if $(filter true,$(REPLACE)),--replace)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
