@@ -14,6 +14,11 @@ MO_FILES := $(PO_FILES:.po=.mo)
 run: setup demo
 	$(PY) manage.py runlocal --port $(PORT)
 
+# One test process per core (pytest-xdist; each has its own test database), a file's tests in
+# the same process so that a module's fixtures are made once. PYTEST_ARGS="-n 0" for one
+# process, e.g. to debug with pdb.
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 test: $(STAMP) messages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
