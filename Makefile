@@ -7,12 +7,18 @@ STAMP := $(VENV)/.installed-stamp
 PO_FILES := $(wildcard locale/*/LC_MESSAGES/django.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test setup messages migrate demo lint format clean bench
+.PHONY: run test setup messages migrate demo lint format clean bench backup restore
 
 # Served as in production (DEBUG off, collected static files, the Chinese error pages) unless
 # DEBUG=true; runlocal collects the static files and points SITE_URL at $(PORT).
 run: setup demo
 	$(PY) manage.py runlocal --port $(PORT)
+
+# One test process by default. PYTEST_ARGS="-n 2 --dist loadfile" runs one per core
+# (pytest-xdist; each has its own test database, a file's tests stay in one process so that a
+# module's fixtures are made once); not yet the default: a few PostgreSQL plan tests depend on
+# what ran before them in the same database (see README "Tests and CI").
+PYTEST_ARGS ?=
 
 test: $(STAMP) messages
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -51,6 +57,16 @@ bench: $(STAMP) messages
 	DJANGO_SETTINGS_MODULE=xiachen.bench.settings DATABASE_URL=$(BENCH_DATABASE_URL) \
 	  $(PY) manage.py bench --scale $(SCALE) --demo-database-url $(BENCH_DEMO_DATABASE_URL) \
 	  --port $(BENCH_PORT)
+
+# Backups (README, "Backups"): one archive of the database and the uploaded files.
+# `make backup` writes var/backups/xiachen-<date>-<time>.tar.gz (BACKUP=path for another);
+# `make restore BACKUP=path` loads one into an empty database (REPLACE=true overwrites).
+backup: $(STAMP)
+	$(PY) manage.py backup $(if $(BACKUP),--output $(BACKUP))
+
+restore: $(STAMP)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=var/backups/xiachen-….tar.gz"; exit 2; }
+	$(PY) manage.py restore $(BACKUP) $(if $(filter true,$(REPLACE)),--replace)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """Persona fixtures: a small Yichang with two of everything, so every scope has an outside."""
 
 import datetime as dt
+import importlib
 import os
 from types import SimpleNamespace
 
@@ -9,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
-from django.db.models.signals import post_save
+from django.db.models.signals import post_migrate, post_save
+from django.dispatch import receiver
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -45,6 +47,21 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@receiver(post_migrate, dispatch_uid="tests.put_back_the_activity_types")
+def put_back_the_activity_types(sender, **kwargs):
+    """A transactional test (live server, Celery worker) ends by flushing the database, the
+    rows of the activity types' data migration with it; flush then sends post_migrate, and the
+    rows come back here. Without it, the tests that a process runs after a transactional one
+    find no types: with pytest-xdist a process takes file after file, transactional or not,
+    not all transactional tests last as a single process does."""
+    if sender.label == "activities":
+        from django.apps import apps
+
+        from activities.migrations import __name__ as migrations
+
+        importlib.import_module(f"{migrations}.0002_activity_types").create_types(apps, None)
 
 
 @pytest.fixture(autouse=True)

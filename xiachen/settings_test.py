@@ -18,9 +18,13 @@ WHITENOISE_USE_FINDERS = True
 
 # Tests publish to a broker folder of their own, never to the one `make run` consumes. The
 # environment variable carries it to the workers that tests start with these settings.
+# Under pytest-xdist each test process (gw0, gw1, …) has a folder of its own: the processes
+# inherit the environment of the one that started them.
 if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
+    _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     CELERY_DATA_DIR = os.environ.setdefault(
-        "XIACHEN_TEST_CELERY_DIR", tempfile.mkdtemp(prefix="xiachen-test-celery-")
+        "XIACHEN_TEST_CELERY_DIR" + (f"_{_worker.upper()}" if _worker else ""),
+        tempfile.mkdtemp(prefix="xiachen-test-celery-"),
     )
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 
