@@ -11,6 +11,7 @@ from communities.admin import (
     AutocompleteFilter,
     AutocompleteFilterMedia,
     CitySizeList,
+    ReadOnlyAdmin,
     ReadOnlyHistoryAdmin,
 )
 
@@ -74,19 +75,10 @@ class RegistrationAdmin(CitySizeList, AutocompleteFilterMedia, ReadOnlyHistoryAd
         return obj.member.agency
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
+class ReadOnlyLogAdmin(ReadOnlyAdmin):
     """A log to read: written by the pages alone (members.privacy), never by hand."""
 
     list_select_related = ["user"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(PersonalDataView)

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from communities.admin import ReadOnlyAdmin
+
 from .models import Certificate, Evaluation, EvaluationObjection, ExportLog
 
 
 @admin.register(ExportLog)
-class ExportLogAdmin(admin.ModelAdmin):
+class ExportLogAdmin(ReadOnlyAdmin):
     """Read-only for the city administrator: a log is written by exports alone."""
 
     list_display = ["made_at", "what", "format", "user", "agency", "rows", "full_mobiles"]
@@ -14,18 +16,9 @@ class ExportLogAdmin(admin.ModelAdmin):
     fields = list_display[:5] + ["filters", "rows", "full_mobiles"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Evaluation)
-class EvaluationAdmin(admin.ModelAdmin):
+class EvaluationAdmin(ReadOnlyAdmin):
     """Read-only: ratings are the communities' word, written by their pages
     (reports.services); the admin shows them with their history."""
 
@@ -37,18 +30,9 @@ class EvaluationAdmin(admin.ModelAdmin):
     fields = list_display[:4] + ["comment", "rated_by", "rated_at"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(EvaluationObjection)
-class EvaluationObjectionAdmin(admin.ModelAdmin):
+class EvaluationObjectionAdmin(ReadOnlyAdmin):
     """Read-only: objections are raised by members and answered by the community's staff."""
 
     list_display = ["evaluation", "raised_by", "raised_at", "answered_by", "answered_at"]
@@ -72,18 +56,9 @@ class EvaluationObjectionAdmin(admin.ModelAdmin):
     ]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Certificate)
-class CertificateAdmin(admin.ModelAdmin):
+class CertificateAdmin(ReadOnlyAdmin):
     """The register of service-hour certificates, read-only: it is the log of every issue,
     written by reports.certificates.issue alone."""
 
@@ -112,12 +87,3 @@ class CertificateAdmin(admin.ModelAdmin):
         "issued_by",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
