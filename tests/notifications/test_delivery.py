@@ -658,6 +658,7 @@ def test_a_worker_killed_mid_send_leaves_each_recipient_one_message(
         CELERY_TASK_TIME_LIMIT=str(visibility - 1),
         NOTIFICATION_TASK_TIME_LIMIT=str(visibility - 1),
         WEBHOOK_TIMEOUT="2",
+        SMS_TIMEOUT="2",
     )
     third.wait_for(f"Task notifications.deliver_email[{original}] succeeded")
     assert len(smtp_server.to("li@example.org")) == 1

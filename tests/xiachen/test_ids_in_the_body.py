@@ -57,7 +57,11 @@ CASES = {
     ),
     "staff put a member in another community's grid": (
         "staff",
-        lambda d: reverse("members:member_grid", args=[d.a.member.pk]),
+        # The pk is the report-in's: 李建华's, approved in 胜利一路社区.
+        lambda d: reverse(
+            "members:member_grid",
+            args=[Registration.objects.get(member=d.a.member, community=d.a.community).pk],
+        ),
         lambda d: {"grid": d.world.hanlinyuan.pk},
         lambda d: Registration.objects.filter(grid=d.world.hanlinyuan),
     ),

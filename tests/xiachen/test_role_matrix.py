@@ -195,7 +195,8 @@ MATRIX = [
     Row("communities:agreement_detail", obj="agreement", methods=("get",), ok=EVERYONE),
     # Report-ins (报到): reviewed by the community (can_review_registrations), made by members.
     Row("members:member_list", ok=MANAGERS),
-    Row("members:member_grid", obj="member", methods=("post",), ok=MANAGERS),
+    # The pk is the report-in's (the member list places a reported-in member in a grid).
+    Row("members:member_grid", obj="registration", methods=("post",), ok=MANAGERS),
     Row("members:registration_review", ok=MANAGERS),
     # A report-in's page with its history (Registration.visible_to): the community's places,
     # the member's office; side A's is another member's than the member role's own.

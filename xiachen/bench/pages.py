@@ -248,7 +248,7 @@ OBJECTS = {
     "activities:door_unit_remove": _first(DoorToDoorUnit),
     "activities:concern_detail": _first(Concern),
     "activities:need_detail": _first(Need),
-    "members:member_grid": _first(Member),
+    "members:member_grid": _first(Registration),  # the report-in placed in a grid
     "roster:member_edit": _on_roster,
     "roster:member_leave": _on_roster,
     "roster:member_rejoin": _on_roster,
