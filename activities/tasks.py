@@ -15,3 +15,12 @@ def sweep_reminders():
     queued = reminders.sweep(timezone.now())
     handed = enqueue_due()
     return {"queued": dict(queued), "handed_out": handed}
+
+
+@shared_task(name="activities.escalate_call_outs", **RETRY)
+def escalate_call_outs():
+    """Every minute (beat): escalate the open call-outs whose need has waited long enough."""
+    from .services.callouts import callout_escalate_due
+
+    escalated = callout_escalate_due(now=timezone.now())
+    return {"escalated": [call.pk for call in escalated]}

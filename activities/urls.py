@@ -2,6 +2,7 @@ from django.urls import path
 
 from .views import (
     activity,
+    callouts,
     checkin,
     doors,
     leave,
@@ -61,4 +62,11 @@ urlpatterns = [
     path("needs/", needs.need_list, name="need_list"),
     path("needs/new/", needs.need_create, name="need_create"),
     path("needs/<int:pk>/", needs.need_detail, name="need_detail"),
+    path("callouts/", callouts.callout_list, name="callout_list"),
+    path("callouts/new/", callouts.callout_create, name="callout_create"),
+    path("callouts/<int:pk>/", callouts.callout_detail, name="callout_detail"),
+    path("callouts/<int:pk>/cancel/", callouts.callout_cancel, name="callout_cancel"),
+    path("callouts/<int:pk>/send/", callouts.callout_send_more, name="callout_send_more"),
+    # A member's answer link, opened from the message without signing in (kept short for SMS).
+    path("callouts/a/<str:token>/", callouts.callout_answer, name="callout_answer"),
 ]

@@ -536,6 +536,8 @@ def menu(user, *, is_member: bool) -> dict:
     community_staff = scope.city or bool(scope.community_ids)
     return {
         "activities": can_list_activities(user),
+        # Call-outs (吹哨): the calls of one's places, or the calls to oneself.
+        "callouts": scope.is_staff_of_any_place or is_member,
         "report_ins": community_staff,
         "report_in": is_member,
         "my_record": is_member,

@@ -70,6 +70,8 @@ OPEN_URL_NAMES = frozenset(
         "password_reset_complete",
         # The browser's reports of a blocked resource, from any page (xiachen.security).
         "csp_report",
+        # A call-out's answer link (吹哨报到): signed for one member, answered without a sign-in.
+        "callout_answer",
     }
 )
 OPEN_NAMESPACES = frozenset({"two_factor"})

@@ -24,6 +24,9 @@ class Message:
     subject: str
     body: str
     url: str
+    # The link a shared channel (a group robot's post, read by everyone in the group) carries
+    # instead of `url`, when `url` is personal (a call-out's answer link); None: the same.
+    shared_url: str | None = None
 
 
 def when(moment: dt.datetime) -> str:
@@ -320,6 +323,76 @@ def _need_withdrawn(need, context):
     )
 
 
+def _call_facts(call) -> dict:
+    return {
+        "title": call.title,
+        "community": call.community.name,
+        "needed": call.needed,
+        "when": span(call),
+        "place": call.place,
+    }
+
+
+def _call_out(answer, context):
+    """To each member called: the call, and their personal answer link (one tap, no password).
+    A group robot's post carries the list of calls instead: everyone in the group reads it."""
+    call = answer.call
+    return Message(
+        _("Call-out: %(title)s") % {"title": call.title},
+        _(
+            "%(community)s urgently needs %(needed)s people: %(title)s, %(when)s, at %(place)s. "
+            "Answer with one tap: coming, or cannot come."
+        )
+        % _call_facts(call),
+        answer.get_absolute_url(),
+        shared_url=reverse("activities:callout_list"),
+    )
+
+
+def _call_out_escalated(call, context):
+    facts = {**_call_facts(call), "missing": context["missing"]}
+    if context.get("street"):
+        body = _(
+            "%(community)s is still %(missing)s people short for %(title)s (%(when)s, "
+            "%(place)s), after asking the agency offices."
+        )
+    else:
+        body = _(
+            "%(community)s is still %(missing)s people short for %(title)s (%(when)s, "
+            "%(place)s). Send more of your members from the call's page."
+        )
+    return Message(
+        _("Call-out needs more people: %(title)s") % {"title": call.title},
+        body % facts,
+        call.get_absolute_url(),
+    )
+
+
+def _call_out_closed(answer, context):
+    call = answer.call
+    facts = {**_call_facts(call), "reason": call.cancel_reason}
+    coming = answer.answer == answer.Answer.COMING
+    if call.state == call.State.CANCELLED:
+        body = _("The call-out %(title)s (%(when)s) is cancelled; nobody needs to come.")
+        if call.cancel_reason:
+            body = _(
+                "The call-out %(title)s (%(when)s) is cancelled: %(reason)s. Nobody needs to come."
+            )
+    elif coming:
+        body = _(
+            "Enough people are coming for %(title)s. Please come as you said: %(when)s, at "
+            "%(place)s."
+        )
+    else:
+        body = _("Enough people are coming for %(title)s; no more are needed. Thank you!")
+    return Message(
+        _("Call-out closed: %(title)s") % {"title": call.title},
+        body % facts,
+        answer.get_absolute_url(),
+        shared_url=reverse("activities:callout_list"),
+    )
+
+
 def _message(obj, context):
     """A message written by the caller: context has subject, body and, if any, url."""
     return Message(context["subject"], context["body"], context.get("url", ""))
@@ -349,6 +422,9 @@ TEXTS = {
     Kind.NEED_VERIFIED: _need_verified,
     Kind.NEED_SENT_BACK: _need_sent_back,
     Kind.NEED_WITHDRAWN: _need_withdrawn,
+    Kind.CALL_OUT: _call_out,
+    Kind.CALL_OUT_ESCALATED: _call_out_escalated,
+    Kind.CALL_OUT_CLOSED: _call_out_closed,
 }
 
 
@@ -366,4 +442,4 @@ def render(kind: str, obj, context: dict | None = None) -> Message:
     """The message of `kind` about `obj`, in the site's language whoever's request is active."""
     with translation.override(settings.LANGUAGE_CODE):
         message = TEXTS[kind](obj, context or {})
-    return Message(message.subject[:200], message.body, message.url)
+    return Message(message.subject[:200], message.body, message.url, message.shared_url)

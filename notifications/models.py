@@ -98,6 +98,13 @@ class Notification(models.Model):
         NEED_VERIFIED = "need_verified", _("Resident need verified")
         NEED_SENT_BACK = "need_sent_back", _("Resident need sent back")
         NEED_WITHDRAWN = "need_withdrawn", _("Resident need withdrawn")
+        CALL_OUT = "call_out", _("Call-out")
+        CALL_OUT_ESCALATED = "call_out_escalated", _("Call-out escalated")
+        CALL_OUT_CLOSED = "call_out_closed", _("Call-out closed")
+
+    # Urgent kinds (吹哨): sent at once whatever the quiet hours, on every channel the person has
+    # (reach.channels_for with urgent=True).
+    URGENT_KINDS = frozenset({"call_out", "call_out_escalated", "call_out_closed"})
 
     class Channel(models.TextChoices):
         INAPP = "inapp", _("In-app inbox")

@@ -19,9 +19,14 @@ Channel, Unreachable = Notification.Channel, Notification.Unreachable
 DEFAULT_INAPP, DEFAULT_EMAIL, DEFAULT_WEBHOOK, DEFAULT_SMS = True, True, False, False
 
 
-def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list, str]:
+def channels_for(
+    recipient: Recipient, preference, robot_url: str, *, urgent: bool = False
+) -> tuple[list, str]:
     """(channel, address) pairs for one recipient, by their choice and what is possible; and when
-    there are none, why (a Notification.Unreachable)."""
+    there are none, why (a Notification.Unreachable). An `urgent` message (a call-out) goes on
+    every channel the person has (urgent_channels)."""
+    if urgent:
+        return urgent_channels(recipient, preference, robot_url)
     user = recipient.user
     if user is None:
         # A member without a login can still be mentioned in the group chat.
@@ -52,6 +57,28 @@ def channels_for(recipient: Recipient, preference, robot_url: str) -> tuple[list
     if sms:
         return [], Unreachable.NO_MOBILE
     return [], Unreachable.NO_CHOICE
+
+
+def urgent_channels(recipient: Recipient, preference, robot_url: str) -> tuple[list, str]:
+    """A call-out's channels: every one the person has, whatever they chose for reminders — the
+    inbox of a login, their e-mail address, the group robot where they chose it (or have no
+    login); and a text message when they chose it or when nothing else carries their personal
+    link off the app (no e-mail address): "SMS used by call-outs first" (issue 12)."""
+    user = recipient.user
+    channels = []
+    if user is not None:
+        channels.append((Channel.INAPP, ""))
+        if user.email:
+            channels.append((Channel.EMAIL, user.email))
+    chose_robot = preference.webhook if preference else DEFAULT_WEBHOOK
+    if robot_url and (chose_robot or user is None):
+        channels.append((Channel.WEBHOOK, robot_url))
+    chose_sms = preference.sms if preference else DEFAULT_SMS
+    if recipient.mobile and (chose_sms or user is None or not user.email):
+        channels.append((Channel.SMS, recipient.mobile))
+    if channels:
+        return channels, ""
+    return [], Unreachable.NO_LOGIN
 
 
 def reachable(user: str, robot_url: str | None = None) -> Case:

@@ -26,6 +26,12 @@ app.conf.beat_schedule = {
         # A sweep missed while beat was down is not worth running late: the next one is.
         "options": {"expire_seconds": 55},
     },
+    "escalate call-outs": {
+        "task": "activities.escalate_call_outs",
+        "schedule": 60.0,
+        # A run missed while beat was down is made by the next one (the rule reads the clock).
+        "options": {"expire_seconds": 55},
+    },
     "expire agreements": {
         "task": "communities.expire_agreements",
         "schedule": crontab(minute="5", hour="0"),  # in CELERY_TIMEZONE, Asia/Shanghai

@@ -444,6 +444,9 @@ REMINDER_WEEKLY_WEEKDAY = env.int("REMINDER_WEEKLY_WEEKDAY", default=0)
 REMINDER_WEEKLY_HOUR = env.int("REMINDER_WEEKLY_HOUR", default=9)
 REMINDER_DUTY_ROSTER_HOUR = env.int("REMINDER_DUTY_ROSTER_HOUR", default=17)
 QUIET_HOURS = env.list("QUIET_HOURS", cast=int, default=[22, 7])  # start, end (local hours)
+# Minutes an unfilled call-out (吹哨) waits before it escalates to the agency offices, and as
+# long again before it escalates to the street.
+CALLOUT_ESCALATE_MINUTES = env.int("CALLOUT_ESCALATE_MINUTES", default=30)
 # Delivery attempts of one message before it is marked failed; the wait doubles each time.
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=4)
 NOTIFICATION_RETRY_BASE_SECONDS = env.int("NOTIFICATION_RETRY_BASE_SECONDS", default=60)

@@ -1,6 +1,7 @@
 """The activities app's models, one module per concern."""
 
 from .activity import Activity, ActivityQuerySet, ActivityType, count_places
+from .callouts import CallOut, CallOutAnswer
 from .doors import DoorToDoorUnit
 from .duty import DutyAssignment
 from .needs import Need, NeedClaim
@@ -11,6 +12,8 @@ __all__ = [
     "Activity",
     "ActivityQuerySet",
     "ActivityType",
+    "CallOut",
+    "CallOutAnswer",
     "Concern",
     "Dispute",
     "DoorToDoorUnit",

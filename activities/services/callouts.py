@@ -1,0 +1,493 @@
+"""Emergency call-outs (吹哨报到).
+
+Community staff (or a street officer, for several communities: one call each, sharing a batch
+key) raise a call: what, where, when, how many people, which grids or all. It goes at once to
+every member reported in there (of those grids: their report-in's grid), on every channel they
+have, quiet hours ignored (Notification.URGENT_KINDS); each gets a personal signed link
+(CallOutAnswer.get_absolute_url) and answers with one tap, no password:
+
+    pending ──▶ coming ◀──▶ cannot (with an optional reason)
+
+An answer may change while the call is open. Coming signs the member up (SIGNED_UP) to the
+call's activity, so roll call and figures follow; cannot after coming takes that sign-up back.
+Every answer locks the call's row first, so answers to one call take turns: the answer that
+fills the need (coming ≥ needed) closes the call as filled in its own transaction, once.
+
+An open call whose need is not met escalates (callout_escalate_due, beat every minute) after
+CALLOUT_ESCALATE_MINUTES to the offices of the agencies with an agreement in force in the
+community, who may send more of their members (callout_send_more); after as long again to the
+street's officers. A call closes when filled or cancelled by staff, and every member called is
+told (CALL_OUT_CLOSED): those coming to come, the others that no more are needed.
+"""
+
+import datetime as dt
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_create_with_history
+
+from communities.history import ChangeReason
+from communities.models import Agency, Agreement, Community, StaffRole
+from communities.permissions import can_manage, scope_of
+from members.models import Member, Registration
+from notifications.models import Notification
+from notifications.notify import Outgoing, notify, notify_all
+
+from ..models import Activity, ActivityType, CallOut, CallOutAnswer, Participation
+from ..models.callouts import MAX_NEEDED
+from .signup import _locked as _locked_activity
+
+Answer = CallOutAnswer.Answer
+
+
+class Reason:
+    """Why a version of a call or an answer was written (its history's reason)."""
+
+    RAISED = "call-out raised"
+    ANSWERED = "call-out answered"
+    SENT = "call-out sent by an office"
+    FILLED = "call-out filled"
+    CANCELLED = "call-out cancelled"
+    ESCALATED = "call-out escalated"
+
+
+# --- Who may do what ---------------------------------------------------------------------------
+
+
+def may_raise(user, community) -> bool:
+    """Community staff (and grid workers) raise calls for their community, street officers for
+    any of their street's communities."""
+    return can_manage(user, community) or community.street_id in scope_of(user).street_ids
+
+
+def raise_communities(user):
+    """The communities `user` may raise a call for."""
+    scope = scope_of(user)
+    if scope.city:
+        return Community.objects.all()
+    return Community.objects.filter(
+        Q(pk__in=scope.community_ids) | Q(street__in=scope.street_ids)
+    ).order_by("name", "pk")
+
+
+def sending_agencies(user, call: CallOut):
+    """The viewer's agencies whose office may send more members to `call`: those with an
+    agreement in force in its community, once the call has escalated to the offices."""
+    agency_ids = scope_of(user).agency_ids
+    if not agency_ids or call.escalation_level < CallOut.Level.OFFICES:
+        return Agency.objects.none()
+    in_force = Agreement.objects.in_force().filter(community=call.community_id)
+    return Agency.objects.filter(pk__in=agency_ids).filter(pk__in=in_force.values("agency"))
+
+
+# --- Raising -------------------------------------------------------------------------------------
+
+
+def _recipients(community, grids):
+    """The active members reported in to `community` (in `grids`, when any are chosen), each once
+    (a member with two report-ins there is one person), with what `notify` reads of their
+    login."""
+    reported_in = Registration.objects.reported_in().filter(community=community)
+    if grids:
+        reported_in = reported_in.filter(grid__in=grids)
+    return Member.objects.filter(
+        pk__in=reported_in.values("member"), status=Member.Status.ACTIVE
+    ).select_related("user__notification_preference")
+
+
+def _ask(call: CallOut, members, *, added_by, by=None, now) -> list[CallOutAnswer]:
+    """Answers (pending) for `members` on `call`, written in bulk with their history, and the
+    call's message to each, queued at once: the statements do not grow with the members."""
+    answers = [
+        CallOutAnswer(
+            call=call,
+            member=member,
+            added_by=added_by,
+            # The office that sent them: their own agency's.
+            agency_id=member.agency_id if added_by == CallOutAnswer.AddedBy.AGENCY else None,
+            created_at=now,
+        )
+        for member in members
+    ]
+    if not answers:
+        return []
+    answers = bulk_create_with_history(
+        answers,
+        CallOutAnswer,
+        default_user=by,
+        default_change_reason=(
+            Reason.SENT if added_by == CallOutAnswer.AddedBy.AGENCY else Reason.RAISED
+        ),
+        default_date=now,
+    )
+    by_member = {member.pk: member for member in members}
+    for answer in answers:
+        answer.call = call
+        answer.member = by_member[answer.member_id]
+    call.notified = notify_all(
+        Notification.Kind.CALL_OUT,
+        (
+            Outgoing(answer.member, answer, robot=call.community, deadline=call.ends_at)
+            for answer in answers
+        ),
+        due_at=now,
+    )
+    return answers
+
+
+def _save(obj, why: str, user, when, **fields) -> None:
+    """Saves `obj` with its history's reason (`why`), who and when."""
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    obj._change_reason = why
+    obj._history_user = user
+    obj._history_date = when
+    obj.save()
+
+
+@transaction.atomic
+def callout_raise(
+    *,
+    by,
+    community: Community,
+    title: str,
+    place: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    needed: int,
+    grids=(),
+    description: str = "",
+    activity_type: ActivityType | None = None,
+    batch: str = "",
+    now: dt.datetime | None = None,
+) -> CallOut:
+    """Raises a call in `community` and asks every member reported in there (in `grids`, when
+    any) at once. Its activity (voluntary service) is created with it; those coming are signed
+    up to it. Raises ValidationError, changing nothing, for a call that does not add up."""
+    now = now or timezone.now()
+    if not may_raise(by, community):
+        raise ValidationError(
+            _("Only the community's staff and its street's officers raise calls.")
+        )
+    title, place = (title or "").strip(), (place or "").strip()
+    grids = list(grids or ())
+    errors = {}
+    if not title:
+        errors["title"] = _("Say what the call is for.")
+    if not place:
+        errors["place"] = _("Say where people should come.")
+    if starts_at is None or ends_at is None or ends_at <= starts_at:
+        errors["ends_at"] = _("A call must end after it starts.")
+    elif ends_at <= now:
+        errors["ends_at"] = _("The call must end in the future.")
+    try:
+        needed = int(needed)
+    except (TypeError, ValueError):
+        needed = 0
+    if not 1 <= needed <= MAX_NEEDED:
+        errors["needed"] = _("A call needs between 1 and 500 people.")
+    if any(grid.community_id != community.pk for grid in grids):
+        errors["grids"] = _("Choose grids of this community.")
+    if errors:
+        raise ValidationError(errors)
+    if activity_type is None:
+        activity_type, _created = ActivityType.objects.get_or_create(
+            code=ActivityType.Code.OTHER, defaults={"name": str(ActivityType.Code.OTHER.label)}
+        )
+    activity = Activity.objects.create(
+        community=community,
+        grid=grids[0] if len(grids) == 1 else None,
+        type=activity_type,
+        title=title,
+        description=(description or "").strip(),
+        place=place,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        nature=Activity.Nature.VOLUNTEER,
+        status=Activity.Status.RECRUITING,
+        organizer=by,
+    )
+    call = CallOut(
+        community=community,
+        batch=batch,
+        raised_by=by,
+        title=title,
+        description=activity.description,
+        place=place,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        needed=needed,
+        activity=activity,
+        created_at=now,
+    )
+    _save(call, Reason.RAISED, by, now)
+    if grids:
+        call.grids.set(grids)
+    street = community.street_id in scope_of(by).street_ids and not can_manage(by, community)
+    added_by = CallOutAnswer.AddedBy.STREET if street else CallOutAnswer.AddedBy.COMMUNITY
+    call.answers_made = _ask(
+        call, list(_recipients(community, grids)), added_by=added_by, by=by, now=now
+    )
+    return call
+
+
+def callout_raise_many(*, by, communities, **fields) -> list[CallOut]:
+    """A street officer's call to several communities: one call each, raised together under
+    one batch key (the street sees them side by side), all or none."""
+    batch = uuid.uuid4().hex if len(communities) > 1 else ""
+    with transaction.atomic():
+        return [
+            callout_raise(by=by, community=community, batch=batch, **fields)
+            for community in communities
+        ]
+
+
+# --- Answering -----------------------------------------------------------------------------------
+
+
+def _locked_call(call_id) -> CallOut:
+    return (
+        CallOut.objects.select_for_update(of=("self",))
+        .select_related("community", "activity")
+        .get(pk=call_id)
+    )
+
+
+def counts(call: CallOut) -> dict:
+    """How the answers stand: coming, cannot, pending, all (one query)."""
+    return call.answers.aggregate(
+        coming=Count("pk", filter=Q(answer=Answer.COMING)),
+        cannot=Count("pk", filter=Q(answer=Answer.CANNOT)),
+        pending=Count("pk", filter=Q(answer=Answer.PENDING)),
+        called=Count("pk"),
+    )
+
+
+def _sign_up(call: CallOut, member: Member, now) -> None:
+    """The member coming is signed up to the call's activity (under its row lock): until the
+    call ends, even once it has started, which is what a call is for."""
+    activity = _locked_activity(call.activity)
+    p = Participation.objects.filter(activity=activity, member=member).first()
+    if p is None:
+        p = Participation(
+            activity=activity,
+            member=member,
+            status=Participation.Status.SIGNED_UP,
+            source=Participation.Source.SIGN_UP,
+            recorded_by=member.user,
+            recorded_at=now,
+        )
+    elif p.status == Participation.Status.WAITLISTED:
+        p.status, p.waitlisted_at, p.recorded_at = Participation.Status.SIGNED_UP, None, now
+    else:
+        return  # signed up, or recorded at a roll call already: that stands
+    p._change_reason = ChangeReason.SIGNED_UP
+    p._history_date = now
+    p.save()
+
+
+def _cancel_sign_up(call: CallOut, member: Member) -> None:
+    activity = _locked_activity(call.activity)
+    p = Participation.objects.filter(
+        activity=activity, member=member, status__in=Participation.SIGNED_UP_OR_WAITING
+    ).first()
+    if p is not None:
+        p._change_reason = ChangeReason.SIGN_UP_CANCELLED
+        p.delete()
+
+
+@transaction.atomic
+def callout_answer(
+    *, answer_id: int, coming: bool, reason: str = "", now: dt.datetime | None = None
+) -> CallOutAnswer:
+    """The member's answer: coming (signed up to the call's activity) or cannot (with a reason;
+    a sign-up from an earlier "coming" is taken back). Refused (ValidationError) once the call
+    is closed or over. The answer that fills the need closes the call and tells everyone."""
+    now = now or timezone.now()
+    answer = CallOutAnswer.objects.select_related("member__user").get(pk=answer_id)
+    call = _locked_call(answer.call_id)
+    closed = call.closed_reason(now)
+    if closed:
+        raise ValidationError(closed)
+    answer = (
+        CallOutAnswer.objects.select_for_update(of=("self",))
+        .select_related("member__user")
+        .get(pk=answer_id)
+    )
+    was_coming = answer.answer == Answer.COMING
+    if coming and not was_coming:
+        _sign_up(call, answer.member, now)
+    elif not coming and was_coming:
+        _cancel_sign_up(call, answer.member)
+    _save(
+        answer,
+        Reason.ANSWERED,
+        answer.member.user,
+        now,
+        answer=Answer.COMING if coming else Answer.CANNOT,
+        reason="" if coming else (reason or "").strip()[:200],
+        answered_at=now,
+    )
+    answer.call = call
+    if coming and counts(call)["coming"] >= call.needed:
+        _close(call, CallOut.State.FILLED, by=answer.member.user, now=now)
+    return answer
+
+
+# --- Closing -------------------------------------------------------------------------------------
+
+
+def _close(call: CallOut, state, *, by, now, reason: str = "") -> None:
+    """Closes the locked `call` and tells each member called (CALL_OUT_CLOSED)."""
+    _save(
+        call,
+        Reason.FILLED if state == CallOut.State.FILLED else Reason.CANCELLED,
+        by,
+        now,
+        state=state,
+        closed_at=now,
+        cancel_reason=reason[:200],
+    )
+    answers = list(
+        call.answers.select_related("member__user__notification_preference").order_by("pk")
+    )
+    for answer in answers:
+        answer.call = call
+    call.notified = notify_all(
+        Notification.Kind.CALL_OUT_CLOSED,
+        (Outgoing(a.member, a, robot=call.community) for a in answers),
+    )
+
+
+@transaction.atomic
+def callout_cancel(*, call: CallOut, by, reason: str = "", now=None) -> CallOut:
+    """Staff cancel an open call: its activity is cancelled too, and everyone called is told."""
+    now = now or timezone.now()
+    call = _locked_call(call.pk)
+    if not may_raise(by, call.community):
+        raise ValidationError(
+            _("Only the community's staff and its street's officers cancel calls.")
+        )
+    if call.state != CallOut.State.OPEN:
+        raise ValidationError(_("Only an open call can be cancelled."))
+    reason = (reason or "").strip()
+    activity = _locked_activity(call.activity)
+    activity.status, activity.cancel_reason = Activity.Status.CANCELLED, reason[:200]
+    activity.save(update_fields=["status", "cancel_reason", "updated_at"])
+    _close(call, CallOut.State.CANCELLED, by=by, now=now, reason=reason)
+    return call
+
+
+# --- Escalating ----------------------------------------------------------------------------------
+
+
+def _office_users(call: CallOut):
+    in_force = Agreement.objects.in_force(timezone.localdate()).filter(community=call.community_id)
+    roles = StaffRole.objects.filter(
+        kind=StaffRole.Kind.AGENCY_OFFICE, agency__in=in_force.values("agency")
+    )
+    return get_user_model().objects.filter(pk__in=roles.values("user"), is_active=True)
+
+
+def _street_users(call: CallOut):
+    roles = StaffRole.objects.filter(
+        kind=StaffRole.Kind.STREET_OFFICER, street=call.community.street_id
+    )
+    return get_user_model().objects.filter(pk__in=roles.values("user"), is_active=True)
+
+
+def _escalate(call: CallOut, now) -> int:
+    """One step up for the locked, due `call`; the new level."""
+    missing = max(0, call.needed - counts(call)["coming"])
+    if call.escalation_level == CallOut.Level.NONE:
+        level, recipients, slot = CallOut.Level.OFFICES, _office_users(call), "offices"
+        fields = {"escalation_level": level, "escalated_at": now}
+    else:
+        level, recipients, slot = CallOut.Level.STREET, _street_users(call), "street"
+        fields = {"escalation_level": level, "escalated_to_street_at": now}
+    _save(call, Reason.ESCALATED, None, now, **fields)
+    call.notified = notify(
+        kind=Notification.Kind.CALL_OUT_ESCALATED,
+        recipients=list(recipients),
+        obj=call,
+        context={"missing": missing, "street": level == CallOut.Level.STREET},
+        slot=slot,
+    )
+    return level
+
+
+@transaction.atomic
+def callout_escalate_due(*, now: dt.datetime | None = None) -> list[CallOut]:
+    """Escalates every open call whose need has waited long enough (CallOutQuerySet.
+    due_to_escalate), one step each. Safe to run twice at once: the calls are locked, and a run
+    skips those another holds, so each step happens once."""
+    now = now or timezone.now()
+    due = list(
+        CallOut.objects.due_to_escalate(now)
+        .select_for_update(of=("self",), skip_locked=True)
+        .select_related("community")
+        .order_by("pk")
+    )
+    for call in due:
+        _escalate(call, now)
+    return due
+
+
+# --- Offices sending more ------------------------------------------------------------------------
+
+
+def send_more_candidates(call: CallOut, agencies, query: str = ""):
+    """The members an office may still send: active members of its `agencies` not yet called,
+    found by name or mobile."""
+    members = Member.objects.filter(agency__in=agencies, status=Member.Status.ACTIVE).exclude(
+        pk__in=CallOutAnswer.objects.filter(call=call).values("member")
+    )
+    query = (query or "").strip()
+    if query:
+        members = members.filter(Q(name__contains=query) | Q(mobile__contains=query))
+    return members.order_by("name", "pk")
+
+
+@transaction.atomic
+def callout_send_more(*, call: CallOut, by, member_ids, now=None) -> list[CallOutAnswer]:
+    """An agency office sends more of its members to an escalated, open call: each gets the
+    call's message and link as the first ones did. Members already called are left out."""
+    now = now or timezone.now()
+    call = _locked_call(call.pk)
+    agencies = list(sending_agencies(by, call))
+    if not agencies:
+        raise ValidationError(_("Your agency is not asked to send members to this call."))
+    closed = call.closed_reason(now)
+    if closed:
+        raise ValidationError(closed)
+    ids = set()
+    for value in member_ids or ():
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    if not ids:
+        raise ValidationError(_("Choose the members to send."))
+    members = list(
+        send_more_candidates(call, agencies)
+        .filter(pk__in=ids)
+        .select_related("user__notification_preference")
+    )
+    if not members:
+        raise ValidationError(_("Choose members of your agency who have not been called yet."))
+    try:
+        with transaction.atomic():
+            return _ask(
+                call,
+                members,
+                added_by=CallOutAnswer.AddedBy.AGENCY,
+                by=by,
+                now=now,
+            )
+    except IntegrityError as exc:  # called meanwhile by another office's tap
+        raise ValidationError(_("Some of these members have just been called.")) from exc
