@@ -372,9 +372,7 @@ def notify_all(
     outgoing = list(outgoing)
     if not outgoing:
         return 0
-    queued = _write(
-        kind, outgoing, due_at=due_at or now, now=now, as_fetched=True, at_once=True
-    )[0]
+    queued = _write(kind, outgoing, due_at=due_at or now, now=now, as_fetched=True, at_once=True)[0]
     if enqueue and queued:
         transaction.on_commit(enqueue_due)
     return queued

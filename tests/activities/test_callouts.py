@@ -309,9 +309,7 @@ def test_an_office_sends_more_of_its_members_after_escalation(
     callout_escalate_due(now=raised + dt.timedelta(minutes=31))
     call.refresh_from_db()
     with pytest.raises(ValidationError):  # 园林局 has no agreement there
-        callout_send_more(
-            call=call, by=other_agency_office, member_ids=[world.yuanlin_member.pk]
-        )
+        callout_send_more(call=call, by=other_agency_office, member_ids=[world.yuanlin_member.pk])
     sent = callout_send_more(
         call=call,
         by=agency_office,
