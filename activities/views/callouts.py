@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from communities.permissions import any_of, can_call, oversees, scope_of
 from communities.throttle import Door, too_often
@@ -123,6 +123,7 @@ def _visible(request, pk):
 
 
 @login_required
+@require_safe
 def callout_detail(request, pk):
     """The live page: answers against the need, and who has not answered yet. Those who oversee
     the community see everyone; an agency office its own members; a member called their own

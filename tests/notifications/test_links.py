@@ -139,6 +139,32 @@ def _need(kind, reader):
     return case
 
 
+def _call_out(world, people):
+    from activities.models import CallOut
+    from activities.services.callouts import callout_raise
+
+    now = timezone.now()
+    call = callout_raise(
+        by=people["shengli_staff"],
+        community=world.shengli,
+        title="沿江防汛巡逻增援",
+        place="滨江公园段",
+        starts_at=now,
+        ends_at=now + dt.timedelta(hours=3),
+        needed=3,
+    )
+    return call, CallOut
+
+
+def _escalated(world, people):
+    call, model = _call_out(world, people)
+    model.objects.filter(pk=call.pk).update(
+        escalation_level=model.Level.OFFICES, escalated_at=timezone.now()
+    )
+    call.refresh_from_db()
+    return call, {"missing": 3}, "sanxia_office", [call.title, 'data-testid="callout-send-more"']
+
+
 def _disputed(world, people):
     dispute = participation_dispute(
         by=people["sanxia_office"],
@@ -187,13 +213,16 @@ CASES = {
     Kind.NEED_VERIFIED: _need(Kind.NEED_VERIFIED, "sanxia_member"),
     Kind.NEED_SENT_BACK: _need(Kind.NEED_SENT_BACK, "sanxia_member"),
     Kind.NEED_WITHDRAWN: _need(Kind.NEED_WITHDRAWN, "sanxia_member"),
+    Kind.CALL_OUT_ESCALATED: _escalated,
 }
 # Not in CASES: a MESSAGE links wherever its writer says, and the ACTIVATION link is opened by
-# someone who cannot sign in yet (tested below).
+# someone who cannot sign in yet; a CALL_OUT and its CALL_OUT_CLOSED link to the member's
+# signed answer page, answered without signing in (both tested below).
+SIGNED_OUT = {Kind.MESSAGE, Kind.ACTIVATION, Kind.CALL_OUT, Kind.CALL_OUT_CLOSED}
 
 
 def test_every_kind_of_message_is_covered():
-    assert set(CASES) | {Kind.MESSAGE, Kind.ACTIVATION} == set(Kind)
+    assert set(CASES) | SIGNED_OUT == set(Kind)
     assert set(messages.TEXTS) == set(Kind)
 
 
@@ -260,3 +289,21 @@ def test_the_activation_link_opens_signed_out(client, world, agency_office):
     response = client.get(urlsplit(url).path)
     assert response.status_code == 200
     assert world.sanxia_member_2.mobile in response.content.decode()
+
+
+@pytest.mark.parametrize("kind", [Kind.CALL_OUT, Kind.CALL_OUT_CLOSED])
+def test_a_call_outs_link_opens_its_answer_page_signed_out(client, world, community_staff, kind):
+    from activities.services.callouts import callout_cancel
+
+    call, _model = _call_out(world, {"shengli_staff": community_staff})
+    answer = call.answers.get(member=world.sanxia_member)
+    if kind == Kind.CALL_OUT_CLOSED:
+        callout_cancel(call=call, by=community_staff, reason="险情解除")
+    row = Notification.objects.get(kind=kind, channel=Notification.Channel.INAPP)
+    assert row.url == settings.SITE_URL + answer.get_absolute_url()
+
+    page = client.get(urlsplit(row.url).path)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert call.title in text and "李建华" in text
+    assert ('data-testid="answer-closed"' in text) == (kind == Kind.CALL_OUT_CLOSED)

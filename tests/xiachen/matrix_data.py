@@ -18,8 +18,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit, Need, Participation
+from activities.models import (
+    Activity,
+    CallOut,
+    Concern,
+    DoorToDoorUnit,
+    Need,
+    Participation,
+)
 from activities.models.participation import Dispute
+from activities.services.callouts import callout_raise
 from communities.models import Agreement, StaffRole
 from members.models import Member, PrivacyAcceptance, Registration
 from members.two_factor import pass_second_factor
@@ -150,6 +158,20 @@ def build():
             deadline=now + dt.timedelta(days=3),
             hours=1,
             published_by=staff,
+        )
+        # An open call-out of the side's community, escalated to the offices (both sides'
+        # agencies have an agreement in force there): its member is called.
+        side.callout = callout_raise(
+            by=staff,
+            community=community,
+            title=f"{community.name}吹哨",
+            place="江堤",
+            starts_at=now + dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(hours=5),
+            needed=5,
+        )
+        CallOut.objects.filter(pk=side.callout.pk).update(
+            escalation_level=CallOut.Level.OFFICES, escalated_at=now
         )
         side.evaluation = Evaluation.objects.create(
             member=side.member,

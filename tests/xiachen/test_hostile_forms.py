@@ -59,6 +59,7 @@ POST_ONLY_HOSTS = {
     "activities:sign_up": "activities:activity_detail",
     "activities:sign_up_cancel": "activities:activity_detail",
     "members:member_grid": "members:member_list",
+    "activities:callout_cancel": "activities:callout_detail",
     "members:registration_approve": "members:registration_review",
     "members:report_in_withdraw": "members:report_in",
     "roster:member_rejoin": "reports:roster_member",
@@ -123,6 +124,7 @@ TOKEN_DOORS = {
     "members:activate": "anonymous",
     "reports:calendar_feed": "anonymous",
     "activities:check_in": "member",
+    "activities:callout_answer": "anonymous",
 }
 
 
@@ -174,6 +176,8 @@ def real_url(d, row: Row) -> str:
         return reverse(row.name, args=[issued.token])
     if row.name == "activities:check_in":
         return reverse(row.name, args=[d.a.past.pk, check_in_token(d.a.past)])
+    if row.name == "activities:callout_answer":
+        return d.a.callout.answers.get(member=d.a.member).get_absolute_url()
     if row.name == "reports:calendar_feed":
         feed = CalendarFeed.objects.create(
             member=d.a.member, token="hostile-feed-token", created_at=timezone.now()

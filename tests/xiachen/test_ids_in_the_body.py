@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from activities.models import (
     Activity,
+    CallOut,
+    CallOutAnswer,
     Concern,
     DoorToDoorUnit,
     DutyAssignment,
@@ -125,6 +127,29 @@ CASES = {
         },
         lambda d: Evaluation.objects.filter(member=d.b.member, community=d.a.community),
     ),
+    "staff raise a call in another community and its grid": (
+        "staff",
+        lambda d: reverse("activities:callout_create"),
+        lambda d: {
+            "communities": [d.b.community.pk],
+            "grids": [d.world.hanlinyuan.pk],
+            "activity_type": d.world.patrol.pk,
+            "title": "越界吹哨",
+            "place": "江堤",
+            "starts_at": _when(0, 1),
+            "ends_at": _when(0, 3),
+            "needed": "3",
+        },
+        lambda d: CallOut.objects.filter(title="越界吹哨"),
+    ),
+    "an office sends another agency's member to a call": (
+        "office",
+        lambda d: reverse("activities:callout_send_more", args=[d.a.callout.pk]),
+        lambda d: {"member": [d.b.member.pk, d.b.member_2.pk]},
+        lambda d: CallOutAnswer.objects.filter(
+            call=d.a.callout, member__in=[d.b.member, d.b.member_2]
+        ),
+    ),
     "staff call another community's members in at their roll call": (
         "staff",
         lambda d: reverse("activities:roll_call", args=[d.a.past.pk]),
@@ -185,4 +210,33 @@ def test_the_same_forms_with_the_own_sides_ids_write(d, db):
         own.refresh_from_db()
         assert own.review == Participation.Review.CONFIRMED
         assert DutyAssignment.objects.filter(member=d.a.member).exists()
+        transaction.set_rollback(True)
+
+
+def test_the_call_out_forms_with_the_own_sides_ids_write(d, db):
+    """The control for the call-out cases: the same posts with side A's ids write."""
+    staff, office = d.clients["staff"], d.clients["office"]
+    with transaction.atomic():
+        staff.post(
+            reverse("activities:callout_create"),
+            {
+                "communities": [d.a.community.pk],
+                "grids": [d.world.zilinyuan.pk],
+                "activity_type": d.world.patrol.pk,
+                "title": "本社区吹哨",
+                "place": "江堤",
+                "starts_at": _when(0, 1),
+                "ends_at": _when(0, 3),
+                "needed": "3",
+                "csrfmiddlewaretoken": token_of(staff),
+            },
+        )
+        office.post(
+            reverse("activities:callout_send_more", args=[d.a.callout.pk]),
+            {"member": [d.world.sanxia_member_2.pk], "csrfmiddlewaretoken": token_of(office)},
+        )
+        assert CallOut.objects.filter(title="本社区吹哨").exists()
+        assert CallOutAnswer.objects.filter(
+            call=d.a.callout, member=d.world.sanxia_member_2
+        ).exists()
         transaction.set_rollback(True)

@@ -190,6 +190,19 @@ MATRIX = [
     Row("activities:need_list", ok=EVERYONE),
     Row("activities:need_create", ok=MANAGERS, city=False),
     Row("activities:need_detail", obj="need", ok=PLACES | MEMBER, post_ok=MANAGERS | MEMBER),
+    # Call-outs (吹哨): raised by the community's managers and its street; seen by them, by the
+    # offices of agencies with an agreement there once escalated (as both sides' are), and by
+    # the members called; an office sends more of its members; members answer by a signed link.
+    Row("activities:callout_list", ok=EVERYONE),
+    Row("activities:callout_create", ok=PLACES, city=False),
+    Row("activities:callout_detail", obj="callout", methods=("get",), ok=PLACES | OFFICE | MEMBER),
+    Row("activities:callout_cancel", obj="callout", methods=("post",), ok=PLACES | OFFICE | MEMBER,
+        post_ok=PLACES),
+    Row("activities:callout_send_more", obj="callout", ok=OFFICE, city=False,
+        denied=REFUSED),
+    # A forged answer link is a 404 for everyone, signed in or not (counted at the door).
+    Row("activities:callout_answer", obj=("forged-token",), anonymous=404, ok=EVERYONE,
+        special={(r, None): 404 for r in md.ROLES}),
     # The signed agreement: the places', the agency's and its members' (Agreement.visible_to).
     Row("communities:agreement_scan", obj="agreement", ok=EVERYONE),
     Row("communities:agreement_detail", obj="agreement", methods=("get",), ok=EVERYONE),

@@ -25,7 +25,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activities.models import Activity, Concern, DoorToDoorUnit, Need, Participation
+from activities.models import Activity, CallOut, Concern, DoorToDoorUnit, Need, Participation
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
@@ -116,6 +116,8 @@ NOT_ROLE_PAGES = {
     "reports:calendar_feed",
     # The check-in link an activity's QR code holds, opened by its signed token.
     "activities:check_in",
+    # A call-out's answer link, opened by its signed token from the member's message.
+    "activities:callout_answer",
     # Where browsers post the Content Security Policy's reports (POST only).
     "csp_report",
     # The second factor's steps, for a session that has not passed it yet (the walk's sessions
@@ -248,6 +250,9 @@ OBJECTS = {
     "activities:door_unit_remove": _first(DoorToDoorUnit),
     "activities:concern_detail": _first(Concern),
     "activities:need_detail": _first(Need),
+    "activities:callout_detail": _first(CallOut),
+    "activities:callout_cancel": _first(CallOut),
+    "activities:callout_send_more": _first(CallOut),
     "members:member_grid": _first(Registration),  # the report-in placed in a grid
     "roster:member_edit": _on_roster,
     "roster:member_leave": _on_roster,
