@@ -337,16 +337,21 @@ def _call_out(answer, context):
     """To each member called: the call, and their personal answer link (one tap, no password).
     A group robot's post carries the list of calls instead: everyone in the group reads it."""
     call = answer.call
-    return Message(
-        _("Call-out: %(title)s") % {"title": call.title},
-        _(
-            "%(community)s urgently needs %(needed)s people: %(title)s, %(when)s, at %(place)s. "
-            "Answer with one tap: coming, or cannot come."
+    # The same words for everyone called: written once per call (a call asks thousands at
+    # once, each message rendered for its own link).
+    text = call.__dict__.get("_call_out_text")
+    if text is None:
+        text = call._call_out_text = (
+            _("Call-out: %(title)s") % {"title": call.title},
+            _(
+                "%(community)s urgently needs %(needed)s people: %(title)s, %(when)s, at "
+                "%(place)s. Answer with one tap: coming, or cannot come."
+            )
+            % _call_facts(call),
+            reverse("activities:callout_list"),
         )
-        % _call_facts(call),
-        answer.get_absolute_url(),
-        shared_url=reverse("activities:callout_list"),
-    )
+    subject, body, shared = text
+    return Message(subject, body, answer.get_absolute_url(), shared_url=shared)
 
 
 def _call_out_escalated(call, context):

@@ -3,12 +3,13 @@ every member reported in there is asked at once and answers with one tap from th
 (activities.services.callouts)."""
 
 import datetime as dt
+import functools
 
 from django.conf import settings
 from django.core import signing
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -258,7 +259,7 @@ class CallOutAnswer(models.Model):
 
     def get_absolute_url(self):
         """The member's personal answer link (no sign-in needed)."""
-        return reverse("activities:callout_answer", args=[answer_token(self.pk)])
+        return answer_path(answer_token(self.pk))
 
 
 # The answer link names the answer, signed with a salt of its own. The signature is cut to 16
@@ -270,6 +271,18 @@ ANSWER_SALT = "activities.call-out-answer"
 class _ShortSigner(signing.Signer):
     def signature(self, value, key=None):
         return super().signature(value, key)[:16]
+
+
+@functools.cache
+def _answer_path_parts(prefix: str) -> tuple[str, str]:
+    # Reversed once per URL prefix: a call renders thousands of links at once.
+    head, tail = reverse("activities:callout_answer", args=["TOKEN"]).split("TOKEN")
+    return head, tail
+
+
+def answer_path(token: str) -> str:
+    head, tail = _answer_path_parts(get_script_prefix())
+    return f"{head}{token}{tail}"
 
 
 def answer_token(answer_id: int) -> str:
