@@ -12,14 +12,49 @@ from ..models.callouts import MAX_NEEDED
 from .activity import DATETIME_LOCAL, DateTimeLocalInput
 
 
+# A larger id would overflow the database's integer, not just miss.
+MAX_ID = 2**63 - 1
+
+
+def _id_or_none(value):
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+class IdsChoice(forms.ModelMultipleChoiceField):
+    """Rows chosen by id; an id no row can have is refused before the database is asked."""
+
+    def _check_values(self, value):
+        for pk in value:
+            if _id_or_none(pk) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": str(pk)[:20]},
+                )
+        return super()._check_values(value)
+
+
+class IdChoice(forms.ModelChoiceField):
+    def to_python(self, value):
+        if value not in self.empty_values and _id_or_none(value) is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return super().to_python(value)
+
+
 class CallOutForm(forms.Form):
-    communities = forms.ModelMultipleChoiceField(
+    communities = IdsChoice(
         label=_("Communities"),
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("A street officer may call in several communities at once: one call each."),
     )
-    activity_type = forms.ModelChoiceField(
+    activity_type = IdChoice(
         label=capfirst(_("type")), queryset=ActivityType.objects.filter(is_active=True)
     )
     title = forms.CharField(label=capfirst(_("what")), max_length=100)
@@ -36,7 +71,7 @@ class CallOutForm(forms.Form):
     needed = forms.IntegerField(
         label=capfirst(_("people needed")), min_value=1, max_value=MAX_NEEDED
     )
-    grids = forms.ModelMultipleChoiceField(
+    grids = IdsChoice(
         label=capfirst(_("grids")),
         queryset=None,
         required=False,

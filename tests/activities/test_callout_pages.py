@@ -251,3 +251,17 @@ def test_the_list_costs_the_same_at_5_and_50_calls(client, world, community_staf
         text = client.get(reverse("activities:callout_list")).content.decode()
     assert text.count('data-testid="callout-row"') == 50
     assert len(fifty) == len(five)
+
+
+@pytest.mark.parametrize("value", ["-99999999999999999999", "99999999999999999999", "x", "0"])
+def test_ids_no_row_can_have_are_refused_without_asking_the_database(
+    client, world, community_staff, value
+):
+    client.force_login(community_staff)
+    response = client.post(
+        reverse("activities:callout_create"),
+        {"communities": [value], "grids": [value], "activity_type": value, "needed": "1"},
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert {"communities", "grids", "activity_type"} <= set(form.errors)
