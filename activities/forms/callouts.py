@@ -11,7 +11,6 @@ from ..models import ActivityType
 from ..models.callouts import MAX_NEEDED
 from .activity import DATETIME_LOCAL, DateTimeLocalInput
 
-
 # A larger id would overflow the database's integer, not just miss.
 MAX_ID = 2**63 - 1
 
