@@ -2,6 +2,7 @@
 escalates, and on which channels the call goes."""
 
 import datetime as dt
+import io
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -343,3 +344,20 @@ def test_an_office_role_of_another_agency_is_not_told(world, community_staff, dj
     callout_escalate_due(now=raised + dt.timedelta(minutes=31))
     assert not Notification.objects.filter(recipient=user).exists()
     assert Member.objects.count() == 3
+
+
+def test_the_beat_task_and_the_command_escalate_what_is_due(world, community_staff):
+    from django.core.management import call_command
+
+    from activities.tasks import escalate_call_outs
+    from xiachen.celery import app
+
+    assert app.conf.beat_schedule["escalate call-outs"]["task"] == escalate_call_outs.name
+    first = raise_call(world, community_staff, now=timezone.now() - dt.timedelta(minutes=31))
+    assert escalate_call_outs() == {"escalated": [first.pk]}
+    second = raise_call(world, community_staff, now=timezone.now() - dt.timedelta(minutes=31))
+    out = io.StringIO()
+    call_command("escalate_call_outs", stdout=out)
+    assert "1" in out.getvalue()
+    second.refresh_from_db()
+    assert second.escalation_level == CallOut.Level.OFFICES
