@@ -100,9 +100,12 @@ def _recipients(community, grids):
     ).select_related("user__notification_preference")
 
 
-def _ask(call: CallOut, members, *, added_by, by=None, now) -> list[CallOutAnswer]:
+def _ask(
+    call: CallOut, members, *, added_by, by=None, now, tell: bool = True
+) -> list[CallOutAnswer]:
     """Answers (pending) for `members` on `call`, written in bulk with their history, and the
-    call's message to each, queued at once: the statements do not grow with the members."""
+    call's message to each, queued at once (unless not `tell`): the statements do not grow with
+    the members."""
     answers = [
         CallOutAnswer(
             call=call,
@@ -129,6 +132,9 @@ def _ask(call: CallOut, members, *, added_by, by=None, now) -> list[CallOutAnswe
     for answer in answers:
         answer.call = call
         answer.member = by_member[answer.member_id]
+    if not tell:
+        call.notified = None
+        return answers
     call.notified = notify_all(
         Notification.Kind.CALL_OUT,
         (
@@ -165,10 +171,12 @@ def callout_raise(
     activity_type: ActivityType | None = None,
     batch: str = "",
     now: dt.datetime | None = None,
+    tell: bool = True,
 ) -> CallOut:
     """Raises a call in `community` and asks every member reported in there (in `grids`, when
     any) at once. Its activity (voluntary service) is created with it; those coming are signed
-    up to it. Raises ValidationError, changing nothing, for a call that does not add up."""
+    up to it. Raises ValidationError, changing nothing, for a call that does not add up.
+    `tell=False` (the demo, writing a call of the past) queues no message."""
     now = now or timezone.now()
     if not may_raise(by, community):
         raise ValidationError(
@@ -231,7 +239,7 @@ def callout_raise(
     street = community.street_id in scope_of(by).street_ids and not can_manage(by, community)
     added_by = CallOutAnswer.AddedBy.STREET if street else CallOutAnswer.AddedBy.COMMUNITY
     call.answers_made = _ask(
-        call, list(_recipients(community, grids)), added_by=added_by, by=by, now=now
+        call, list(_recipients(community, grids)), added_by=added_by, by=by, now=now, tell=tell
     )
     return call
 
@@ -286,7 +294,9 @@ def _sign_up(call: CallOut, member: Member, now) -> None:
         p.status, p.waitlisted_at, p.recorded_at = Participation.Status.SIGNED_UP, None, now
     else:
         return  # signed up, or recorded at a roll call already: that stands
+    # The member answered through their link, signed in or not: the change is theirs.
     p._change_reason = ChangeReason.SIGNED_UP
+    p._history_user = member.user
     p._history_date = now
     p.save()
 
@@ -298,12 +308,18 @@ def _cancel_sign_up(call: CallOut, member: Member) -> None:
     ).first()
     if p is not None:
         p._change_reason = ChangeReason.SIGN_UP_CANCELLED
+        p._history_user = member.user
         p.delete()
 
 
 @transaction.atomic
 def callout_answer(
-    *, answer_id: int, coming: bool, reason: str = "", now: dt.datetime | None = None
+    *,
+    answer_id: int,
+    coming: bool,
+    reason: str = "",
+    now: dt.datetime | None = None,
+    tell: bool = True,
 ) -> CallOutAnswer:
     """The member's answer: coming (signed up to the call's activity) or cannot (with a reason;
     a sign-up from an earlier "coming" is taken back). Refused (ValidationError) once the call
@@ -335,15 +351,15 @@ def callout_answer(
     )
     answer.call = call
     if coming and counts(call)["coming"] >= call.needed:
-        _close(call, CallOut.State.FILLED, by=answer.member.user, now=now)
+        _close(call, CallOut.State.FILLED, by=answer.member.user, now=now, tell=tell)
     return answer
 
 
 # --- Closing -------------------------------------------------------------------------------------
 
 
-def _close(call: CallOut, state, *, by, now, reason: str = "") -> None:
-    """Closes the locked `call` and tells each member called (CALL_OUT_CLOSED)."""
+def _close(call: CallOut, state, *, by, now, reason: str = "", tell: bool = True) -> None:
+    """Closes the locked `call` and tells each member called (CALL_OUT_CLOSED) if `tell`."""
     _save(
         call,
         Reason.FILLED if state == CallOut.State.FILLED else Reason.CANCELLED,
@@ -353,6 +369,9 @@ def _close(call: CallOut, state, *, by, now, reason: str = "") -> None:
         closed_at=now,
         cancel_reason=reason[:200],
     )
+    if not tell:
+        call.notified = None
+        return
     answers = list(
         call.answers.select_related("member__user__notification_preference").order_by("pk")
     )
@@ -401,7 +420,7 @@ def _street_users(call: CallOut):
     return get_user_model().objects.filter(pk__in=roles.values("user"), is_active=True)
 
 
-def _escalate(call: CallOut, now) -> int:
+def _escalate(call: CallOut, now, tell: bool = True) -> int:
     """One step up for the locked, due `call`; the new level."""
     missing = max(0, call.needed - counts(call)["coming"])
     if call.escalation_level == CallOut.Level.NONE:
@@ -411,6 +430,9 @@ def _escalate(call: CallOut, now) -> int:
         level, recipients, slot = CallOut.Level.STREET, _street_users(call), "street"
         fields = {"escalation_level": level, "escalated_to_street_at": now}
     _save(call, Reason.ESCALATED, None, now, **fields)
+    if not tell:
+        call.notified = None
+        return level
     call.notified = notify(
         kind=Notification.Kind.CALL_OUT_ESCALATED,
         recipients=list(recipients),
@@ -422,7 +444,7 @@ def _escalate(call: CallOut, now) -> int:
 
 
 @transaction.atomic
-def callout_escalate_due(*, now: dt.datetime | None = None) -> list[CallOut]:
+def callout_escalate_due(*, now: dt.datetime | None = None, tell: bool = True) -> list[CallOut]:
     """Escalates every open call whose need has waited long enough (CallOutQuerySet.
     due_to_escalate), one step each. Safe to run twice at once: the calls are locked, and a run
     skips those another holds, so each step happens once."""
@@ -434,7 +456,7 @@ def callout_escalate_due(*, now: dt.datetime | None = None) -> list[CallOut]:
         .order_by("pk")
     )
     for call in due:
-        _escalate(call, now)
+        _escalate(call, now, tell)
     return due
 
 

@@ -33,6 +33,8 @@ from django.utils import timezone
 from activities import figures, reminders
 from activities.models import (
     Activity,
+    CallOut,
+    CallOutAnswer,
     Concern,
     Dispute,
     DoorToDoorUnit,
@@ -41,6 +43,7 @@ from activities.models import (
     Participation,
     WorkUpdate,
 )
+from activities.models.callouts import escalate_after
 from activities.services.checkin import check_in_closed_reason, participation_check_in
 from activities.services.doors import door_coverage
 from activities.services.signup import participation_cancel
@@ -476,8 +479,15 @@ class TestTheLoadedDemo:
         ).exclude(leave_decision=Participation.LeaveDecision.PENDING)
         assert recorded.count() >= 90
         needs = set(Need.objects.values_list("activity", flat=True))
+        calls = set(CallOut.objects.values_list("activity", flat=True))
         for row in recorded.select_related("activity"):
             first = row.history.earliest("history_date")
+            if row.activity_id in calls:
+                # Those who answered a call-out "coming" were signed up by their answer; the
+                # roll call after the end recorded them.
+                assert first.history_change_reason == "signed up"
+                assert first.history_user == row.member.user
+                first = row.history.filter(history_change_reason="roll call").get()
             # A resident need's service is recorded when the community verifies it.
             reason = "need verified" if row.activity_id in needs else "roll call"
             assert first.history_change_reason == reason
@@ -508,6 +518,37 @@ class TestTheLoadedDemo:
         page = client.get(reverse("reports:certificate_verify"), {"number": certificate.number})
         assert page.status_code == 200
         assert masked_name(certificate.holder_name) in page.content.decode()
+
+    def test_the_flood_call_out_needed_20_escalated_once_and_was_filled(self, output):
+        call = CallOut.objects.get()
+        assert call.community == shengli() and call.raised_by.username == "shengli_staff"
+        assert call.needed == 20 and call.state == CallOut.State.FILLED
+        # Escalated to the offices once, when the need had waited the set time; not to the
+        # street: the answer that met the need came first.
+        assert call.escalation_level == CallOut.Level.OFFICES
+        assert call.escalated_at == call.created_at + escalate_after()
+        assert call.escalated_to_street_at is None
+        answers = call.answers.all()
+        coming = answers.filter(answer=CallOutAnswer.Answer.COMING)
+        assert coming.count() == 20
+        assert coming.filter(answered_at__lt=call.escalated_at).count() == 14
+        assert call.closed_at == max(coming.values_list("answered_at", flat=True))
+        cannot = answers.filter(answer=CallOutAnswer.Answer.CANNOT)
+        assert cannot.count() == 2 and all(a.reason for a in cannot)
+        # Everyone reported in there was called; most had not answered when it was filled.
+        reported_in = Registration.objects.reported_in().filter(community=shengli())
+        assert set(answers.values_list("member", flat=True)) == set(
+            reported_in.filter(member__status=Member.Status.ACTIVE).values_list("member", flat=True)
+        )
+        assert answers.filter(answer=CallOutAnswer.Answer.PENDING).count() > 50
+        # Those coming were there: the roll call recorded all 20, and the offices confirmed.
+        present = call.activity.participations.filter(status=Participation.Status.PRESENT)
+        assert set(present.values_list("member", flat=True)) == set(
+            coming.values_list("member", flat=True)
+        )
+        assert call.activity.ends_at < START_OF_TODAY
+        assert present.filter(member__agency=sanxia(), review=Participation.Review.CONFIRMED)
+        assert not Notification.objects.filter(kind__startswith="call_out").exists()
 
     def test_agreements_were_signed_at_the_signing_desk_on_their_day(self, output):
         for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT):

@@ -46,6 +46,8 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from activities.models import (
     Activity,
     ActivityType,
+    CallOut,
+    CallOutAnswer,
     Concern,
     DoorToDoorUnit,
     DutyAssignment,
@@ -54,7 +56,9 @@ from activities.models import (
     Participation,
     WorkUpdate,
 )
+from activities.models.callouts import escalate_after
 from activities.services.activity import activity_cancel, activity_create
+from activities.services.callouts import callout_answer, callout_escalate_due, callout_raise
 from activities.services.doors import door_unit_assign, door_unit_record, door_units_add
 from activities.services.leave import participation_leave_request
 from activities.services.needs import need_claim, need_done, need_publish, need_verify
@@ -241,6 +245,7 @@ class _Loader:
         self.members()
         self.registrations()
         self.activities()
+        self.call_outs()
         self.duty_roster()
         self.work_updates()
         self.concerns()
@@ -770,6 +775,77 @@ class _Loader:
                 )
 
     # The duty roster: edited in the admin.
+
+    def call_outs(self):
+        """Call-outs of the story, as the pages run them: raised, answered from the members'
+        links in the order of the minutes given, escalated when the need had waited the set
+        time, filled by the answer that met it; then the roll call of those who came."""
+        types = {t.code: t for t in ActivityType.objects.all()}
+        for spec in self.data.get("call_outs", []):
+            community = self.communities[spec["community"]]
+            if CallOut.objects.filter(community=community, title=spec["title"]).exists():
+                continue
+            raised = self.moment(spec["raised"])
+            start, end = spec["time"].split("-")
+            call = callout_raise(
+                by=self.users[spec["by"]],
+                community=community,
+                title=spec["title"],
+                description=spec.get("description", ""),
+                place=spec["place"],
+                starts_at=self.at(raised.date(), start),
+                ends_at=self.at(raised.date(), end),
+                needed=spec["needed"],
+                activity_type=types[ActivityType.Code(spec["type"])],
+                now=raised,
+                tell=False,
+            )
+            self.count(CallOut)
+            self.count(Activity)
+            self.count(CallOutAnswer, len(call.answers_made))
+            answer_of = {answer.member_id: answer.pk for answer in call.answers_made}
+            answers = [
+                (minutes, member, True, "")
+                for ref, minutes in spec.get("coming", {}).items()
+                for member in self.members_of(ref)
+            ] + [
+                (minutes, member, False, reason)
+                for ref, (minutes, reason) in spec.get("cannot", {}).items()
+                for member in self.members_of(ref)
+            ]
+            escalates_at = raised + escalate_after()
+            escalated = False
+            for minutes, member, coming, reason in sorted(answers, key=lambda a: (a[0], a[1].pk)):
+                when = raised + dt.timedelta(minutes=minutes)
+                if not escalated and when >= escalates_at:
+                    callout_escalate_due(now=escalates_at, tell=False)
+                    escalated = True
+                if member.pk not in answer_of:
+                    raise ValueError(f"demo.yaml: {member.name} was not called by {call.title}")
+                callout_answer(
+                    answer_id=answer_of[member.pk],
+                    coming=coming,
+                    reason=reason,
+                    now=when,
+                    tell=False,
+                )
+            came = Participation.objects.filter(activity=call.activity)
+            self.count(Participation, came.count())
+            result = participation_roll_call(
+                activity=call.activity,
+                by=self.users[spec["by"]],
+                rows=[
+                    RollCallRow(member_id=row.member_id, status=Participation.Status.PRESENT)
+                    for row in came
+                ],
+                resident_volunteers=spec.get("resident_volunteers", 0),
+                now=call.activity.ends_at + dt.timedelta(minutes=30),
+            )
+            self.count(Participation, result.added)
+            if spec.get("confirmed"):
+                self.confirm(
+                    call.activity, reviewed_at=call.activity.ends_at + dt.timedelta(days=2)
+                )
 
     def duty_roster(self):
         """The agreement's roster: its quota of members a day, in turn through the agency's
