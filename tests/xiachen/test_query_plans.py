@@ -511,3 +511,40 @@ def test_the_attendance_reports_period_reads_its_activities_nature_from_an_index
     assert activity_scans and all(
         "Index Only Scan using activity_period_nature" in line for line in activity_scans
     ), plan
+
+
+def _outside_subplans(plan: str) -> list[str]:
+    """The plan's lines that are not in a SubPlan or InitPlan (the page's few rows' columns)."""
+    lines, skip_below = [], None
+    for line in plan.splitlines():
+        indent = len(line) - len(line.lstrip(" ->"))
+        if skip_below is not None and indent > skip_below:
+            continue
+        skip_below = None
+        if line.strip().startswith(("SubPlan", "InitPlan")):
+            skip_below = indent
+            continue
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("sort", ["-present", "duty_hours", "-rate", "last"])
+def test_the_attendance_report_by_a_figure_reads_the_periods_records_once(
+    world, agency_office, sort
+):
+    # Sorted by a figure, the page's members are chosen on every member's figure, grouped in
+    # one pass over their records; the members without records are among the groups. Two
+    # SELECTs united read the records twice: grouped, and again for the members without any.
+    query = {"period": "year", "year": timezone.localdate().year, "sort": sort}
+    with CaptureQueriesContext(connection) as queries:
+        attendance.report(agency_office, query)
+    # The page's rows, read last.
+    sql = queries.captured_queries[-1]["sql"]
+    assert "LIMIT" in sql
+    plan = plan_of(sql)
+    scans = [
+        line
+        for line in _outside_subplans(plan)
+        if " on activities_participation" in line and "Scan" in line
+    ]
+    assert len(scans) == 1, plan
