@@ -9,7 +9,7 @@ members.models.has_liaison_report_in): the page is four queries whatever the num
 or records — the members counted, the inactive counted, the totals, and the page's rows. The
 rows' query chooses the page's 20 members in the order asked (`listed_members`: by a column of
 the member, or by the figure sorted on, every member's grouped in one pass over their records of
-the period) and aggregates only theirs (`page_rows`); all in the database.
+the period) and groups only theirs (`member_rows`); all in the database.
 Only an agency office reads it (anyone else: 403); its rows are its own agencies' members,
 whatever the URL says.
 """
@@ -25,7 +25,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Count,
-    DecimalField,
     Exists,
     F,
     FilteredRelation,
@@ -33,10 +32,8 @@ from django.db.models import (
     Max,
     OuterRef,
     Q,
-    Subquery,
-    Value,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Cast, NullIf
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -240,9 +237,6 @@ def report_members(user, period: Period):
     )
 
 
-ZERO_HOURS = Value(Decimal("0.0"), output_field=DecimalField(max_digits=10, decimal_places=1))
-
-
 def _rate():
     return Cast("present", FloatField()) / NullIf(
         F("present") + F("absent"), 0, output_field=FloatField()
@@ -306,53 +300,6 @@ def member_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
     )
 
 
-def page_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
-    """A page's few `members` with the rows of `member_rows` (the same names and figures),
-    sorted by `sort`: one query, each figure a correlated aggregate of the member's records of
-    the period. Over a page of 20 that is 20 small aggregates each; a GROUP BY that carried the
-    report-in and inactive subqueries as grouping keys evaluated them for every record before
-    the grouping (0.4 ms each, 180 records on a page: 70 ms), here once per member."""
-    now = now or timezone.now()
-    records = (
-        Participation.objects.filter(
-            member=OuterRef("pk"),
-            activity__starts_at__gte=period.start,
-            activity__starts_at__lt=period.end,
-        )
-        .order_by()
-        .values("member")
-    )
-    columns = figures.attendance_columns(by_nature=True)
-    columns["total_hours"] = columns.pop("hours")
-    columns["last"] = Max("activity__starts_at", filter=Q(status=Status.PRESENT))
-    figures_ = {
-        name: Subquery(records.annotate(figure=aggregate).values("figure"))
-        for name, aggregate in columns.items()
-    }
-    zero = {name: Coalesce(figures_[name], 0) for name in ("present", "absent", "leaves")}
-    hours = {
-        name: Coalesce(figures_[name], ZERO_HOURS)
-        for name in ("duty_hours", "volunteer_hours", "total_hours")
-    }
-    return (
-        members.order_by()
-        .values(
-            who=F("pk"),
-            who_name=F("name"),
-            who_mobile=F("mobile"),
-            who_status=F("status"),
-            who_left_on=F("left_on"),
-        )
-        .annotate(**zero, **hours, last=figures_["last"])
-        .annotate(
-            rate=_rate(),
-            reported=has_liaison_report_in(),
-            inactive=figures.is_inactive(now),
-        )
-        .order_by(*ordering(sort))
-    )
-
-
 def _figure_columns() -> dict:
     """The figures of `member_rows` as aggregates over each member's records joined through
     `_period_activity` (the records of other periods count nowhere)."""
@@ -371,7 +318,7 @@ def listed_members(members, period: Period, sort: str):
     """`members` in the report's order by `sort`, each with the one column it sorts by: the
     member's own (name, report-in), or the figure aggregated over their records of the period
     in one pass (`member_rows`' GROUP BY, of that figure alone). The page's rows are then read
-    for the page's members only (`page_rows`)."""
+    for the page's members only (`member_rows` of those)."""
     column = COLUMN_OF[SORTS.get(sort.lstrip("-"), DEFAULT_SORT)]
     if column == "reported":
         members = members.annotate(reported=has_liaison_report_in())
@@ -391,17 +338,18 @@ def listed_members(members, period: Period, sort: str):
 
 def _paginator(members, period: Period, *, now, sort: str, count: int) -> Paginator:
     """The report's pages, each in one query: the page's 20 members chosen among `members` in
-    the order of `sort` (`listed_members`), and only theirs aggregated (`page_rows` of those 20,
+    the order of `sort` (`listed_members`), and only theirs grouped (`member_rows` of those 20,
     in a subquery of the same query). The city's largest agency's year was every member's
-    figures grouped and sorted for a page of 20: 1.1–1.5 s loaded sorted by name, 650 ms by a
-    figure (two SELECTs united, the second reading the period's records again for the members
-    without any); the figure to sort by alone, grouped in one pass, then the page's: the time
-    of the hand-written SQL of the figures or less. The order is total (it ends with the id), so
+    figures grouped and sorted for a page of 20: 1.1–1.5 s loaded sorted by name; by a figure
+    1.1–1.4 s, 1.5–1.8× the hand-written SQL (two SELECTs united, the second reading the
+    period's records again for the members without any). The figure to sort by alone, grouped
+    in one pass, then the page's 20: 0.85–1.25× (a page's figures as 20 correlated aggregates
+    of each column took 70 ms, grouped 20–30 ms). The order is total (it ends with the id), so
     a deep page is read from the end."""
     listed = listed_members(members, period, sort)
 
     def read(ids):
-        return page_rows(members.filter(pk__in=ids), period, now=now, sort=sort)
+        return member_rows(members.filter(pk__in=ids), period, now=now, sort=sort)
 
     return Paginator(listed, PAGE_SIZE, count=count, read=read)
 
