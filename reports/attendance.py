@@ -268,9 +268,10 @@ def _inactive(now):
 def member_rows(members, period: Period, *, now=None, sort: str = DEFAULT_SORT):
     """`members` each with their figures for the period, as dicts, sorted by `sort`: one query.
 
-    One pass (the export's rows; the page's figure to sort by is its GROUP BY of that figure
-    alone): each member LEFT JOINed to their records and those to their activity of the period
-    (`_period_activity`), grouped per member — a member without records is a group with zeros.
+    One pass (the export's rows, and a page's of its 20 members; a page's members are chosen by
+    the same GROUP BY of the sorted figure alone, `listed_members`): each member LEFT JOINed to
+    their records and those to their activity of the period (`_period_activity`), grouped per
+    member — a member without records is a group with zeros.
     It was two SELECTs united, the members' grouped records and the members without any, the
     second reading the period's records again for its anti-join.
 
@@ -341,11 +342,11 @@ def _paginator(members, period: Period, *, now, sort: str, count: int) -> Pagina
     the order of `sort` (`listed_members`), and only theirs grouped (`member_rows` of those 20,
     in a subquery of the same query). The city's largest agency's year was every member's
     figures grouped and sorted for a page of 20: 1.1–1.5 s loaded sorted by name; by a figure
-    1.1–1.4 s, 1.5–1.8× the hand-written SQL (two SELECTs united, the second reading the
-    period's records again for the members without any). The figure to sort by alone, grouped
-    in one pass, then the page's 20: 0.85–1.25× (a page's figures as 20 correlated aggregates
-    of each column took 70 ms, grouped 20–30 ms). The order is total (it ends with the id), so
-    a deep page is read from the end."""
+    1.3–2.9× the hand-written SQL (two SELECTs united, the second reading the period's records
+    again for the members without any). The figure to sort by alone, grouped in one pass, then
+    the page's 20: 0.7–1.25× (a page's figures as 20 correlated aggregates of each column took
+    70 ms, grouped 20–30 ms). The order is total (it ends with the id), so a deep page is read
+    from the end."""
     listed = listed_members(members, period, sort)
 
     def read(ids):
