@@ -303,3 +303,10 @@ def test_member_list_masks_mobiles(everything, staff_client):
     content = staff_client.get(url(Member, "changelist")).content.decode()
     assert "139****0001" in content
     assert "13900000001" not in content
+
+
+def test_admin_pages_name_the_sites_icon(everything, staff_client):
+    """Else the browser asks for /favicon.ico, which is not there: a 404 in the console of
+    every admin page."""
+    for page in (reverse("admin:index"), url(Member, "changelist"), reverse("admin:login")):
+        assert 'rel="icon"' in staff_client.get(page, follow=True).content.decode(), page
