@@ -27,6 +27,7 @@ from communities.models import Agreement, Community, Grid
 from communities.permissions import own, scope_of, union_of, via
 from members.models import Registration
 
+from .agency_activity import AgencyActivity
 from .participation import Participation
 
 
@@ -71,11 +72,10 @@ class ActivityQuerySet(models.QuerySet):
         return self.filter(
             union_of(
                 self.model.objects,
-                # Those its own members (an agency office's) take part in.
+                # Those its own members (an agency office's) take part in: their pairs, kept
+                # by the database (AgencyActivity), not their participations.
                 via(
-                    "pk__in",
-                    Participation.objects.values("activity"),
-                    member__agency__in=scope.agency_ids,
+                    "pk__in", AgencyActivity.objects.values("activity"), agency__in=scope.agency_ids
                 ),
                 # Those the viewer takes part in.
                 via("pk__in", Participation.objects.values("activity"), **own(scope)),

@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from activities.models import (
     Activity,
+    AgencyActivity,
     Concern,
     Dispute,
     DoorToDoorUnit,
@@ -122,6 +123,23 @@ class TestASmallCity:
             assert model.objects.count() > 50, model
         assert "activities_participation" in seeded["output"]
         assert "Seeded in" in seeded["output"]
+
+    def test_the_pairs_of_agencies_and_activities_are_the_participations_and_kept(self):
+        # Counted once after the COPY (the triggers off meanwhile), then kept by them again.
+        def pairs():
+            return set(AgencyActivity.objects.values_list("agency", "activity", "participations"))
+
+        def counted():
+            return set(
+                Participation.objects.values_list("member__agency", "activity")
+                .order_by()
+                .annotate(n=Count("pk"))
+            )
+
+        assert len(pairs()) > 1000 and pairs() == counted()
+        row = Participation.objects.order_by("pk").first()
+        Participation.objects.filter(pk=row.pk).delete()
+        assert pairs() == counted()
 
     def test_attendance_has_every_status_and_hours_on_present_rows(self):
         statuses = dict(
