@@ -166,6 +166,27 @@ def test_a_concerns_handlers_are_looked_up_by_id_not_by_scanning_every_login(
     assert "Index Cond: (id = " in plan, plan
 
 
+def test_a_communitys_open_concerns_are_counted_from_their_index_as_the_reference_does(
+    world, community_staff
+):
+    # The staff dashboard's figure (xiachen/bench/figures.py, "open concerns"): the scope's
+    # other branch (the viewer's own reports) is answered from the index too, so the count
+    # reads what its hand-written reference reads, not the rows (bitmap scans priced out too:
+    # a few test rows would make one cheapest).
+    Concern.objects.bulk_create(
+        Concern(community=world.shengli, title=f"路灯{n}", reported_by=community_staff)
+        for n in range(50)
+    )
+    queryset = Concern.objects.visible_to(community_staff).filter(community__in=[world.shengli])
+    with CaptureQueriesContext(connection) as queries:
+        queryset.open().count()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        plan = plan_of(queries.captured_queries[-1]["sql"])
+    assert "Index Only Scan using concern_open_by_age" in plan, plan
+
+
 def test_inactive_members_look_up_who_was_present_in_the_index_alone(world):
     # An agency office's dashboard counts its members present at none of the last 30 days'
     # activities: the present rows of those activities come from participation_present.
