@@ -72,8 +72,8 @@ class ActivityQuerySet(models.QuerySet):
         return self.filter(
             union_of(
                 self.model.objects,
-                # Those its own members (an agency office's) take part in: their pairs, kept
-                # by the database (AgencyActivity), not their participations.
+                # An agency office's: those its members take part in and those counting toward
+                # its agreements, one read of the pairs the database keeps (AgencyActivity).
                 via(
                     "pk__in", AgencyActivity.objects.values("activity"), agency__in=scope.agency_ids
                 ),
@@ -82,7 +82,6 @@ class ActivityQuerySet(models.QuerySet):
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
                 community__in=scope.place_community_ids,
-                agreement__agency__in=scope.agency_ids,
             )
         )
 

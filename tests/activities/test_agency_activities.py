@@ -18,20 +18,27 @@ Status = Participation.Status
 
 
 def pairs():
-    """The table as it is."""
+    """The table as it is: (agency, activity) → (participations, by agreement)."""
     return {
-        (row.agency_id, row.activity_id): row.participations for row in AgencyActivity.objects.all()
+        (row.agency_id, row.activity_id): (row.participations, row.by_agreement)
+        for row in AgencyActivity.objects.all()
     }
 
 
 def counted():
-    """The pairs as the participations have them (AgencyActivity's definition)."""
-    return {
-        (row["member__agency"], row["activity"]): row["n"]
+    """The pairs as the participations and the activities' agreements have them
+    (AgencyActivity's definition)."""
+    found = {
+        (row["member__agency"], row["activity"]): (row["n"], False)
         for row in Participation.objects.values("member__agency", "activity")
         .order_by()
         .annotate(n=Count("pk"))
     }
+    for agency, activity in Activity.objects.filter(agreement__isnull=False).values_list(
+        "agreement__agency", "pk"
+    ):
+        found[(agency, activity)] = (found.get((agency, activity), (0, False))[0], True)
+    return found
 
 
 def offices_rule(agency):
@@ -65,13 +72,13 @@ def activity(world, *, title="紫林苑楼道清理", days=1, community=None):
     )
 
 
-def test_the_worlds_pairs_are_its_participations(world):
+def test_the_worlds_pairs_are_its_participations_and_agreements(world):
     assert (
         pairs()
         == counted()
         == {
-            (world.sanxia.pk, world.shengli_activity.pk): 1,
-            (world.yuanlin.pk, world.shenzhen_activity.pk): 1,
+            (world.sanxia.pk, world.shengli_activity.pk): (1, True),
+            (world.yuanlin.pk, world.shenzhen_activity.pk): (1, False),
         }
     )
 
@@ -82,7 +89,7 @@ def test_a_sign_up_and_its_cancellation_add_and_remove_the_pair(world, agency_of
         Activity.objects.visible_to(agency_office).values_list("pk", flat=True)
     )
     participation_sign_up(activity=later, member=world.sanxia_member)
-    assert pairs()[(world.sanxia.pk, later.pk)] == 1
+    assert pairs()[(world.sanxia.pk, later.pk)][0] == 1
     assert later in Activity.objects.visible_to(agency_office)
     participation_cancel(activity=later, member=world.sanxia_member)
     assert (world.sanxia.pk, later.pk) not in pairs()
@@ -95,9 +102,9 @@ def test_a_pair_stays_while_another_member_of_the_agency_is_on_it(world, agency_
     second = new_member(world, "赵一鸣", "13900000011")
     for member in (world.sanxia_member, second):
         participation_sign_up(activity=shared, member=member)
-    assert pairs()[(world.sanxia.pk, shared.pk)] == 2
+    assert pairs()[(world.sanxia.pk, shared.pk)][0] == 2
     Participation.objects.get(activity=shared, member=second).delete()
-    assert pairs()[(world.sanxia.pk, shared.pk)] == 1
+    assert pairs()[(world.sanxia.pk, shared.pk)][0] == 1
     assert shared in Activity.objects.visible_to(agency_office)
     assert pairs() == counted()
 
@@ -124,8 +131,8 @@ def test_a_roll_call_with_walk_ins_adds_their_agencies_pairs(world, grid_worker)
         rows=[RollCallRow(member_id=m.pk, status=Status.PRESENT) for m in walk_ins],
         resident_volunteers=0,
     )
-    assert pairs()[(world.sanxia.pk, finished.pk)] == 1
-    assert pairs()[(world.yuanlin.pk, finished.pk)] == 2
+    assert pairs()[(world.sanxia.pk, finished.pk)][0] == 1
+    assert pairs()[(world.yuanlin.pk, finished.pk)][0] == 2
     assert pairs() == counted()
 
 
@@ -143,7 +150,7 @@ def test_bulk_writes_updates_and_deletes_keep_the_pairs(world):
         [Participation(activity=activities[0], member=members[0], source="sign_up")],
         ignore_conflicts=True,
     )
-    assert pairs()[(world.sanxia.pk, activities[0].pk)] == 3
+    assert pairs()[(world.sanxia.pk, activities[0].pk)] == (3, False)
     assert pairs() == counted()
     # Rows moved to another activity or member in bulk; a save that moves nothing.
     Participation.objects.filter(activity=activities[0], member=members[3]).update(
@@ -156,7 +163,7 @@ def test_bulk_writes_updates_and_deletes_keep_the_pairs(world):
     row.status = Status.PRESENT
     row.save()
     assert pairs() == counted()
-    assert pairs()[(world.yuanlin.pk, world.shengli_activity.pk)] == 1
+    assert pairs()[(world.yuanlin.pk, world.shengli_activity.pk)][0] == 1
     # A bulk delete, and an activity deleted with its participations.
     Participation.objects.filter(member__in=members[:3]).delete()
     assert pairs() == counted()
@@ -176,7 +183,7 @@ def test_a_member_moving_agency_takes_their_activities_along(
     Participation.objects.create(
         activity=world.shengli_activity, member=moving, source=Participation.Source.SIGN_UP
     )
-    assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)] == 2
+    assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)][0] == 2
     if how == "save":
         moving.agency = world.yuanlin
         moving.save()
@@ -184,13 +191,59 @@ def test_a_member_moving_agency_takes_their_activities_along(
         Member.objects.filter(pk=moving.pk).update(agency=world.yuanlin)
     assert pairs() == counted()
     assert (world.sanxia.pk, later.pk) not in pairs()
-    assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)] == 1
-    assert pairs()[(world.yuanlin.pk, later.pk)] == 1
+    assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)][0] == 1
+    assert pairs()[(world.yuanlin.pk, later.pk)][0] == 1
     for office, agency in ((agency_office, world.sanxia), (other_agency_office, world.yuanlin)):
         seen = set(Activity.objects.visible_to(office).values_list("pk", flat=True))
         assert seen == offices_rule(agency)
     assert later.pk not in offices_rule(world.sanxia)
     assert later.pk in offices_rule(world.yuanlin)
+
+
+def test_an_activity_counting_toward_an_agreement_is_the_agencys_until_it_no_longer_does(
+    world, agency_office, grid_worker
+):
+    planned = Activity.objects.create(
+        community=world.shengli,
+        type=world.cleanup,
+        title="协议值守",
+        starts_at=timezone.now() + dt.timedelta(days=2),
+        ends_at=timezone.now() + dt.timedelta(days=2, hours=2),
+        agreement=world.agreement,
+    )
+    assert pairs()[(world.sanxia.pk, planned.pk)] == (0, True)
+    assert planned in Activity.objects.visible_to(agency_office)
+    # A member of another agency on it, then the agreement cleared: 园林局's pair stays.
+    yuanlin_walk_in = new_member(world, "钱二", "13900000012", agency=world.yuanlin)
+    Participation.objects.create(activity=planned, member=yuanlin_walk_in, source="sign_up")
+    planned.agreement = None
+    planned.save()
+    assert (world.sanxia.pk, planned.pk) not in pairs()
+    assert pairs()[(world.yuanlin.pk, planned.pk)] == (1, False)
+    assert planned not in Activity.objects.visible_to(agency_office)
+    # Set again in bulk, and 三峡's member on it: one pair, both reasons.
+    Activity.objects.filter(pk=planned.pk).update(agreement=world.agreement)
+    Participation.objects.create(activity=planned, member=world.sanxia_member, source="sign_up")
+    assert pairs()[(world.sanxia.pk, planned.pk)] == (1, True)
+    assert pairs() == counted()
+    # Deleted with its participations: no pair of it is left.
+    planned.delete()
+    assert not AgencyActivity.objects.filter(activity_id=planned.pk).exists()
+    assert pairs() == counted()
+
+
+def test_an_agreement_moving_to_another_agency_takes_its_activities_along(
+    world, agency_office, other_agency_office
+):
+    world.agreement.agency = world.yuanlin
+    world.agreement.save()
+    # 三峡's member is still on the activity; the agreement now counts it for 园林局.
+    assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)] == (1, False)
+    assert pairs()[(world.yuanlin.pk, world.shengli_activity.pk)] == (0, True)
+    assert pairs() == counted()
+    for office, agency in ((agency_office, world.sanxia), (other_agency_office, world.yuanlin)):
+        seen = set(Activity.objects.visible_to(office).values_list("pk", flat=True))
+        assert seen == offices_rule(agency)
 
 
 def test_a_save_of_a_member_that_keeps_the_agency_changes_no_pair(world):
