@@ -1,6 +1,7 @@
 """The activities app's models, one module per concern."""
 
 from .activity import Activity, ActivityQuerySet, ActivityType, count_places
+from .agency_activity import AgencyActivity
 from .callouts import CallOut, CallOutAnswer
 from .doors import DoorToDoorUnit
 from .duty import DutyAssignment
@@ -12,6 +13,7 @@ __all__ = [
     "Activity",
     "ActivityQuerySet",
     "ActivityType",
+    "AgencyActivity",
     "CallOut",
     "CallOutAnswer",
     "Concern",

@@ -361,3 +361,18 @@ def test_the_beat_task_and_the_command_escalate_what_is_due(world, community_sta
     assert "1" in out.getvalue()
     second.refresh_from_db()
     assert second.escalation_level == CallOut.Level.OFFICES
+
+
+def test_every_answer_has_its_creation_in_the_history(world, community_staff, django_user_model):
+    reported_in(world, django_user_model, 3)
+    call = raise_call(world, community_staff)
+    history = CallOutAnswer.history.filter(call_id=call.pk)
+    assert history.count() == 4
+    first = history.get(member=world.sanxia_member)
+    assert (first.history_type, first.history_change_reason) == ("+", "call-out raised")
+    assert first.history_user == community_staff and first.answer == Answer.PENDING
+    callout_answer(answer_id=first.id, coming=True)
+    assert [h.history_type for h in history.filter(id=first.id).order_by("history_id")] == [
+        "+",
+        "~",
+    ]

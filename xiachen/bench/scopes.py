@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 from django.db import connection, transaction
+from django.utils import timezone
 
 from communities.permissions import scope_of
 
@@ -302,6 +303,29 @@ def needs(scope, r: Rules):
     )
 
 
+def call_outs(scope, r: Rules):
+    s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
+    r.rule(
+        "SELECT k.id FROM activities_callout k JOIN communities_community c"
+        " ON c.id = k.community_id WHERE c.street_id IN {ids}",
+        s,
+    )
+    r.rule("SELECT id FROM activities_callout WHERE community_id IN {ids}", c)
+    # Escalated to the offices, where the agency has an agreement in force today.
+    today = timezone.localdate().isoformat()
+    r.rule(
+        "SELECT k.id FROM activities_callout k JOIN communities_agreement g"
+        " ON g.community_id = k.community_id WHERE k.escalation_level >= 1"
+        f" AND g.status = 'active' AND g.starts_on <= '{today}' AND g.ends_on >= '{today}'"
+        " AND g.agency_id IN {ids}",
+        a,
+    )
+    r.user(
+        "SELECT w.call_id FROM activities_calloutanswer w JOIN members_member m"
+        " ON m.id = w.member_id WHERE m.user_id = {user}"
+    )
+
+
 def door_units(scope, r: Rules):
     s, c, a = scope.street_ids, scope.community_ids, scope.agency_ids
     r.rule(
@@ -416,6 +440,7 @@ REFERENCES = {
     "activities.WorkUpdate": work_updates,
     "activities.Concern": concerns,
     "activities.Need": needs,
+    "activities.CallOut": call_outs,
     "reports.Certificate": certificates,
     "activities.DoorToDoorUnit": door_units,
     "activities.DutyAssignment": duty_assignments,

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0022_resident_needs'),
+        ('activities', '0024_concern_open_count_from_index'),
         ('communities', '0004_city_seed'),
         ('members', '0008_privacy_notice_view_log_account_deletion'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
