@@ -58,11 +58,15 @@ class NotificationQuerySet(models.QuerySet):
             )
         )
 
-    def inbox(self, user):
+    def inbox(self, user, **more):
+        """The login's inbox messages (and `more` conditions, in the same filter): by the
+        login's id, read once, not through request.user's lazy proxies at every step of
+        building the query (the navbar's unread count is on every page)."""
         return self.filter(
-            recipient=user,
+            recipient=user.pk,
             channel=Notification.Channel.INAPP,
             state=Notification.State.SENT,
+            **more,
         )
 
     def due(self, now):
