@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from activities import figures
 from activities.models import Activity, Concern, DutyAssignment, Participation
+from activities.services.callouts import open_calls_of
 from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import scope_of
@@ -255,6 +256,8 @@ def member_section(user, member, now):
     )
     return {
         "member": member,
+        # Call-outs (吹哨) still waiting for the member or open to change their answer.
+        "calls": list(open_calls_of(member, now, LIST_LIMIT)),
         "registrations": list(registrations),
         "duties": duties,
         "upcoming": upcoming,

@@ -287,6 +287,19 @@ def callout_raise_many(*, by, communities, **fields) -> list[CallOut]:
         ]
 
 
+def open_calls_of(member: Member, now: dt.datetime | None = None, limit: int = 20):
+    """The calls still open to `member` (not filled, cancelled or over), the latest first, each
+    as the member's answer with its call: what their home page and the call list show."""
+    now = now or timezone.now()
+    return (
+        CallOutAnswer.objects.filter(
+            member=member, call__state=CallOut.State.OPEN, call__ends_at__gt=now
+        )
+        .select_related("call__community")
+        .order_by("-call__created_at", "-pk")[:limit]
+    )
+
+
 # --- Answering -----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -62,13 +61,7 @@ def callout_list(request):
     member = member_of(request.user)
     mine = []
     if member is not None:
-        mine = list(
-            CallOutAnswer.objects.filter(
-                member=member, call__state=CallOut.State.OPEN, call__ends_at__gt=timezone.now()
-            )
-            .select_related("call__community")
-            .order_by("-call__created_at")[:20]
-        )
+        mine = list(services.open_calls_of(member))
     if not scope.is_staff_of_any_place and member is None:
         raise PermissionDenied
     return render(

@@ -148,6 +148,29 @@ def test_the_list_shows_a_member_their_open_calls(client, world, member_user, ca
 # --- The answer page -------------------------------------------------------------------------
 
 
+def test_a_members_home_page_shows_their_open_calls_until_closed(
+    client, world, member_user, other_member_user, call
+):
+    client.force_login(member_user)
+    home = client.get(reverse("reports:dashboard")).content.decode()
+    assert 'data-testid="my-open-calls"' in home
+    assert call.title in home and link(call, world.sanxia_member) in home
+    assert "去响应" in home
+    callout_answer(
+        answer_id=CallOutAnswer.objects.get(call=call, member=world.sanxia_member).pk,
+        coming=True,
+    )
+    assert "修改响应" in client.get(reverse("reports:dashboard")).content.decode()
+    # A member not called sees nothing of it.
+    client.force_login(other_member_user)
+    assert call.title not in client.get(reverse("reports:dashboard")).content.decode()
+    # Closed, it leaves the home page.
+    callout_cancel(call=call, by=call.raised_by, reason="水位回落")
+    client.force_login(member_user)
+    home = client.get(reverse("reports:dashboard")).content.decode()
+    assert 'data-testid="my-open-calls"' not in home and link(call, world.sanxia_member) not in home
+
+
 def test_a_member_answers_from_the_link_without_signing_in(client, world, call):
     url = link(call, world.sanxia_member)
     page = client.get(url)
