@@ -349,3 +349,19 @@ def test_the_leave_pages_are_walked_where_they_open_and_the_posts_listed(
     assert {listed, listed + pages.DEEPEST} <= by_account["shengli_staff"]
     assert listed not in by_account["sanxia_member"]
     assert pages.OBJECTS["activities:leave_decide"](community_staff) is None  # none pending
+
+
+def test_the_call_out_bench_calls_the_largest_communities_and_leaves_nothing(
+    world, street_officer, city_admin
+):
+    from activities.models import CallOut
+    from notifications.models import Notification
+    from xiachen.bench import callouts
+
+    lines = callouts.bench(judge=True, size=1, officer="street_officer", admin="city_admin")
+
+    harness, timed = lines
+    assert harness.ok, harness.text()
+    assert "by street_officer to 1 communities" in harness.name
+    assert timed.judged and timed.ok and "queries" in timed.figure
+    assert not CallOut.objects.exists() and not Notification.objects.exists()

@@ -18,10 +18,20 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from xiachen.bench import attendance, exports, figures, load, pages, report, scopes, sweep
+from xiachen.bench import (
+    attendance,
+    callouts,
+    exports,
+    figures,
+    load,
+    pages,
+    report,
+    scopes,
+    sweep,
+)
 from xiachen.bench.measure import Line, Results
 
-SECTIONS = ("pages", "scopes", "figures", "report", "export", "sweep", "load")
+SECTIONS = ("pages", "scopes", "figures", "report", "export", "sweep", "callout", "load")
 
 
 def create_database() -> bool:
@@ -181,6 +191,12 @@ class Command(BaseCommand):
                 results.add(line)
             # The sweeps were rolled back: their rows are dead, and left so (where autovacuum
             # is off or late) they would change the plans of the next run's pages.
+            self.vacuum_dead_rows()
+        self.write(results, facts)
+        if "callout" in only:
+            self.say("A call-out to 3,000 members")
+            for line in callouts.bench(judge=judge):
+                results.add(line)
             self.vacuum_dead_rows()
         self.write(results, facts)
         if "load" in only:
