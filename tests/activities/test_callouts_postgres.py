@@ -14,29 +14,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activities.models import CallOut, CallOutAnswer, Participation
-from activities.services.callouts import callout_answer, callout_escalate_due, callout_raise
+from activities.services.callouts import callout_answer, callout_escalate_due
 from communities.models import Community
 from members.models import Member, Registration
 from notifications.models import Notification
+from tests.activities.test_callouts import raise_call
 from tests.activities.test_signup import reported_in
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 Kind = Notification.Kind
-
-
-def raise_call(world, by, *, needed, community=None, now=None):
-    now = now or timezone.now()
-    return callout_raise(
-        by=by,
-        community=community or world.shengli,
-        title="沿江防汛巡逻增援",
-        place="滨江公园段",
-        starts_at=now + dt.timedelta(minutes=15),
-        ends_at=now + dt.timedelta(hours=3),
-        needed=needed,
-        now=now,
-    )
 
 
 def at_once(jobs):
