@@ -47,6 +47,8 @@ pytestmark = [
     pytest.mark.django_db,
     # Off, so that messages are due at once whatever the hour.
     pytest.mark.usefixtures("no_quiet_hours"),
+    # Timed: under pytest-xdist, not beside another test on the two cores (tests/conftest.py).
+    pytest.mark.alone,
 ]
 
 MEMBERS_PER_ACTIVITY = 100

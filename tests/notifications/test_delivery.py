@@ -675,6 +675,7 @@ NO_WEEKLY_RULES = {"REMINDER_WEEKLY_WEEKDAY": "6", "REMINDER_WEEKLY_HOUR": "24"}
 
 
 @pytest.mark.celery_worker
+@pytest.mark.alone  # timed against the robot's 8 s (tests/conftest.py)
 def test_a_slow_robot_holds_up_neither_the_inbox_nor_email_nor_the_sweep(
     activity_types, settings, smtp_server, robot, workers
 ):
