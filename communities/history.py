@@ -44,6 +44,9 @@ class ChangeReason(models.TextChoices):
     ROTA_SET = "rota set by hand", _("Duty rota changed by hand")
     ROTA_CLEARED = "rota cleared", _("Duty rota cleared")
     ACCOUNT_DELETED = "account deleted", _("Account deleted by the member")
+    # Written on the participation a verified resident need gives its claimant (the need's own
+    # history reads its reasons with activities.services.needs.reason_label).
+    NEED_VERIFIED = "need verified", _("Resident need verified")
 
 
 def change_reason_label(code: str | None) -> str:

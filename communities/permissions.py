@@ -208,8 +208,9 @@ def union_of(rows, *branches, **lookups) -> Q:
     participation's activity and community): never ORed with another, the join starts from
     the branch's own index. The one row a page asks for (`pk = %s`) is looked up in each
     branch, not the whole set built. UNION rather than UNION ALL: PostgreSQL knows its rows are
-    distinct and counts a big set (an agency office's 61,576 activities) with one hash, where
-    it guessed 200 rows for a UNION ALL and looked each up by the primary key.
+    distinct and counts a big set (an agency office's 61,576 activities, when they were a
+    union) with one hash, where it guessed 200 rows for a UNION ALL and looked each up by the
+    primary key.
 
     A single branch is left as it is: there is nothing to OR it with."""
     arms = [branch for branch in branches if branch is not None]
@@ -219,10 +220,10 @@ def union_of(rows, *branches, **lookups) -> Q:
     first, *others = [_ids_of(rows, arm) for arm in arms]
     # Sorted by id, PostgreSQL can merge the united ids with the table's primary key instead
     # of hashing all of its rows to look them up: an agency office's 61,576 of 150,000
-    # activities took a hash of the 150,000, merged a fifth to a third less database time
-    # (tests/xiachen/test_query_plans.py). A few ids (a member's, one page's row) are still
-    # looked up by the key. Wrapped in Subquery: an `__in` QuerySet would have its ordering
-    # dropped.
+    # activities (a union until activities.AgencyActivity held both its branches) took a hash
+    # of the 150,000, merged a fifth to a third less database time. A few ids (a member's, one
+    # page's row) are still looked up by the key. Wrapped in Subquery: an `__in` QuerySet would
+    # have its ordering dropped (tests/communities/test_scopes.py).
     return Q(pk__in=Subquery(first.union(*others).order_by(first.query.values_select[0])))
 
 

@@ -32,6 +32,8 @@ class MemberAdmin(CitySizeList, AutocompleteFilterMedia, admin.ModelAdmin):
     list_display = ["name", "agency", "masked_mobile", "is_party_member", "position", "status"]
     list_filter = [("agency", AutocompleteFilter), "status", "is_party_member"]
     list_select_related = ["agency"]
+    # A member's page is the agency office's roster page (403 to a city administrator).
+    view_on_site = False
     # Newest first, along the primary key: the model's order (agency name, then name) sorts
     # 60,000 members joined to their agencies on every page.
     ordering = ["-pk"]

@@ -15,6 +15,8 @@ class ExportLogAdmin(ReadOnlyAdmin):
     ordering = ["-pk"]  # newest first, along the primary key
     fields = list_display[:5] + ["filters", "rows", "full_mobiles"]
     readonly_fields = fields
+    # Its page is the agency offices' export log (403 to a city administrator).
+    view_on_site = False
 
 
 @admin.register(Evaluation)
@@ -29,6 +31,8 @@ class EvaluationAdmin(ReadOnlyAdmin):
     ordering = ["-pk"]
     fields = list_display[:4] + ["comment", "rated_by", "rated_at"]
     readonly_fields = fields
+    # Its page is the rating community's (403 to a city administrator).
+    view_on_site = False
 
 
 @admin.register(EvaluationObjection)
@@ -43,6 +47,8 @@ class EvaluationObjectionAdmin(ReadOnlyAdmin):
         "answered_by",
     ]
     ordering = ["-pk"]
+    # Its page is the answering community's (403 to a city administrator).
+    view_on_site = False
     fields = [
         "evaluation",
         "reason",
@@ -67,6 +73,8 @@ class CertificateAdmin(ReadOnlyAdmin):
     list_select_related = ["member", "issued_by"]
     search_fields = ["number", "holder_name", "issuer_name"]
     ordering = ["-pk"]
+    # Its PDF is served to the holder and their office only (404 to a city administrator).
+    view_on_site = False
     fields = [
         "number",
         "member",

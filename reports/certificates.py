@@ -74,7 +74,7 @@ def period_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.dateti
     return local_midnight(first), local_midnight(last + dt.timedelta(days=1))
 
 
-def issue(*, member: Member, first: dt.date, last: dt.date, issuer, contact: str, by):
+def issue(*, member: Member, first: dt.date, last: dt.date, issuer, contact: str, by, now=None):
     """Writes the certificate of `member`'s service from `first` to `last` (activities counted
     on the day they start, as in 我的记录) and returns it; `issuer` is an Agency or a
     Community, the person responsible the issuing login's name."""
@@ -82,7 +82,7 @@ def issue(*, member: Member, first: dt.date, last: dt.date, issuer, contact: str
     figures = period_ledgers(Participation.objects.filter(member=member), start, end)
     responsible = by.get_full_name() or getattr(member_of(by), "name", "") or by.get_username()
     is_community = issuer._meta.model_name == "community"
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         return Certificate.objects.create(
             number=next_number(timezone.localtime(now).year),

@@ -6,13 +6,15 @@ user and agency for the page's rows only, so an empty log costs the queries of a
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from communities.pagination import Paginator
 from communities.permissions import can_see_export_log
 from members.filters import RosterFilterSet
 
-from .attendance import ReportForm
+from .attendance import COLUMNS, ReportForm
 from .models import ExportJob, ExportLog
 from .review import ReviewFilterForm
 
@@ -24,6 +26,17 @@ FILTERS = {
     ExportLog.What.ROSTER: RosterFilterSet,
     ExportLog.What.RECORDS: ReviewFilterForm,
     ExportLog.What.ATTENDANCE: ReportForm,
+}
+# The duty rota's export is narrowed by what its page shows, not by a form (reports.rota).
+ROTA_FILTERS = {
+    "agreement": (_("Co-construction agreement"), {}),
+    "month": (_("Month"), {}),
+}
+# The attendance report's order, by the column it sorts on and its direction (↑ A to Z).
+SORTED_BY = {
+    f"{sign}{key}": f"{label} {arrow}"
+    for key, label in [("name", pgettext_lazy("report", "Name")), *COLUMNS]
+    for sign, arrow in (("", "↑"), ("-", "↓"))
 }
 
 
@@ -48,6 +61,10 @@ def filters_shown(entry) -> list[tuple[str, str]]:
     """(label, value) of the line's filters, a choice by its label; a name the filters no
     longer have (renamed since) as it was logged."""
     filters = _labelled(FILTERS[entry.what]) if entry.what in FILTERS else {}
+    if entry.what == ExportLog.What.ROTA:
+        filters = ROTA_FILTERS
+    elif entry.what == ExportLog.What.ATTENDANCE and "sort" in filters:
+        filters["sort"] = (filters["sort"][0], SORTED_BY)
     shown = []
     # In the order the filters are offered, then any the filters no longer have.
     order = {name: index for index, name in enumerate(filters)}

@@ -1,6 +1,7 @@
 """The activities app's models, one module per concern."""
 
 from .activity import Activity, ActivityQuerySet, ActivityType, count_places
+from .agency_activity import AgencyActivity
 from .doors import DoorToDoorUnit
 from .duty import DutyAssignment
 from .needs import Need, NeedClaim
@@ -11,6 +12,7 @@ __all__ = [
     "Activity",
     "ActivityQuerySet",
     "ActivityType",
+    "AgencyActivity",
     "Concern",
     "Dispute",
     "DoorToDoorUnit",

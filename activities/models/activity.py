@@ -27,6 +27,7 @@ from communities.models import Agreement, Community, Grid
 from communities.permissions import own, scope_of, union_of, via
 from members.models import Registration
 
+from .agency_activity import AgencyActivity
 from .participation import Participation
 
 
@@ -71,18 +72,16 @@ class ActivityQuerySet(models.QuerySet):
         return self.filter(
             union_of(
                 self.model.objects,
-                # Those its own members (an agency office's) take part in.
+                # An agency office's: those its members take part in and those counting toward
+                # its agreements, one read of the pairs the database keeps (AgencyActivity).
                 via(
-                    "pk__in",
-                    Participation.objects.values("activity"),
-                    member__agency__in=scope.agency_ids,
+                    "pk__in", AgencyActivity.objects.values("activity"), agency__in=scope.agency_ids
                 ),
                 # Those the viewer takes part in.
                 via("pk__in", Participation.objects.values("activity"), **own(scope)),
                 # Those of a community the viewer reported in to.
                 via("community__in", Registration.objects.values("community"), **own(scope)),
                 community__in=scope.place_community_ids,
-                agreement__agency__in=scope.agency_ids,
             )
         )
 

@@ -170,8 +170,16 @@ class Concern(models.Model):
             ),
         ]
         indexes = [
-            # "open concerns of this community, oldest first": the community's concern list.
-            models.Index(fields=["community", "state", "created_at"], name="concern_open_by_age"),
+            # "open concerns of this community, oldest first": the community's concern list;
+            # and "how many are open" (the staff dashboard's figure), from the index alone. The
+            # reporter rides along for the scope's other branch (`reported_by = viewer`), which
+            # PostgreSQL tests on each row even where the community decides: without it the
+            # count read the rows, as its hand-written reference does not (8 buffers against 5).
+            models.Index(
+                fields=["community", "state", "created_at"],
+                include=["reported_by"],
+                name="concern_open_by_age",
+            ),
         ]
 
     def __str__(self):

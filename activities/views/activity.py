@@ -30,6 +30,7 @@ from ..forms.activity import ActivityCancelForm, ActivityForm
 from ..models import Activity, Participation, count_places
 from ..services import activity as services
 from ..services.activity import activity_editable_error
+from ..services.notes import may_post
 from .common import can_manage, require_manager, workspace
 from .leave import activity_leave_requests
 from .signup import sign_up_panel
@@ -472,6 +473,8 @@ def activity_detail(request, pk):
             "participations": participations,
             "sees": sees,
             "can_manage": can_manage(request.user, activity.community),
+            # A street officer reads the activity but posts nothing there: no link to a 403.
+            "can_post": may_post(request.user, activity.community, activity),
             "editable": activity_editable_error(activity) is None,
             "list_query": _list_query(request.user, activity.community),
             "sign_up": sign_up_panel(request.user, activity),

@@ -1,10 +1,13 @@
 """The activity page that reminders link to."""
 
+import html
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from activities.models import Participation
+from activities.models import Activity, Participation
 from members.models import Member
 
 
@@ -67,3 +70,29 @@ def test_the_page_costs_the_same_queries_for_5_and_50_people(client, world, comm
     at_5 = queries()
     add_people(45)
     assert queries() == at_5
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "street_officer", "agency_office", "member_user"]
+)
+def test_every_link_of_the_activitys_work_opens_for_whoever_is_shown_it(
+    client, request, world, persona
+):
+    """The row of links under the title (board, door-to-door, post an update, raise a concern)
+    offers only what opens for the viewer: a street officer reads an activity but posts
+    nothing there; a member not on an activity has no line of its board to see."""
+    client.force_login(request.getfixturevalue(persona))
+    nobody_on_it = Activity.objects.get(pk=world.shengli_activity.pk)
+    nobody_on_it.pk = nobody_on_it.id = None
+    nobody_on_it.title = "紫林苑楼道清理"
+    nobody_on_it.save()
+    shown = 0
+    for activity in (world.shengli_activity, nobody_on_it):
+        page = client.get(url(activity))
+        assert page.status_code == 200
+        work = re.search(r'data-testid="activity-work".*?</nav>', page.content.decode(), re.S)
+        for href in re.findall(r'href="([^"]+)"', work.group(0)):
+            shown += 1
+            status = client.get(html.unescape(href)).status_code
+            assert status == 200, f"{persona} is shown {href} on {activity.title}: {status}"
+    assert shown  # the board at least, of the activity where one of theirs served

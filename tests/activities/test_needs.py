@@ -211,6 +211,13 @@ def test_pages_claim_done_verify_with_history(client, world, community_staff, me
     assert text.count('data-testid="timeline-entry"') >= 4
     assert 'data-state="verified"' in text
 
+    # The member's attendance record it gave says why it was written, in words.
+    claim.refresh_from_db()
+    client.force_login(member_user)
+    record = client.get(reverse("activities:participation_detail", args=[claim.participation.pk]))
+    text = record.content.decode()
+    assert "微心愿已核实" in text and "need verified" not in text
+
 
 @pytest.mark.parametrize(
     "post",

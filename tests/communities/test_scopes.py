@@ -123,6 +123,8 @@ def test_a_scope_of_several_branches_is_a_union_and_of_one_a_plain_filter(
     for scoped in (Activity, WorkUpdate):
         sql = str(scoped.objects.visible_to(member_user).query).upper()
         assert " UNION " in sql and " OR " not in sql, sql
+        # Its ids sorted, to be merged with the primary key (permissions.union_of).
+        assert "ORDER BY 1 ASC)" in sql, sql
     street = str(Participation.objects.visible_to(street_officer).query)
     assert "SELECT" not in street.split(" WHERE ", 1)[1], street
     staff = str(Member.objects.visible_to(community_staff).query)

@@ -5,13 +5,19 @@ in a context of its own and opens every page the bench finds for it (xiachen.ben
 every URL of the project the persona may open, with objects it sees); the city administrator
 also every page of the admin (index, lists, add and change forms, a history, the signing desk);
 a visitor who is not signed in the pages open to anyone. Any `securitypolicyviolation` event,
-or a console message of a refusal, fails the test with the page and what was refused."""
+or a console message of a refusal, fails the test with the page and what was refused.
+
+The same walk reads each page as its user does: no English left on a page of the Chinese site
+(a msgid without its translation) and no value meant for the code (None, True, an enum's key,
+an ISO timestamp); and every link a page offers opens for that user (no 403 or 404 behind a
+link shown to them)."""
 
 import re
 import time
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
@@ -33,6 +39,9 @@ pytestmark = [
 # Downloads (a workbook, a scan): files, not pages with a policy to break.
 DOWNLOADS = pages.EXPORTS | {"reports:export_download", "communities:agreement_scan"}
 
+# Links not followed: signing out, the language switch, the admin (walked apart), files.
+LINK_SKIP = re.compile(r"^/(logout|i18n|admin)/|\.(csv|xlsx|svg|ics|json|pdf)(\?|$)|/export")
+
 # Runs in every page before its own scripts, outside the page's policy (Playwright injects it):
 # hands each violation to the test as it happens.
 LISTEN = """
@@ -46,6 +55,42 @@ document.addEventListener("securitypolicyviolation", (event) => {
   });
 });
 """
+
+
+# What a page of the workspace may show in Latin letters: names of formats and devices, the
+# numbers of agreements and certificates, e-mail addresses; and the logins of the persona
+# fixtures (Walk.logins). Anything else in ASCII letters is English left untranslated, or a value
+# meant for the code (an enum's key such as signed_up).
+LATIN_ALLOWED = re.compile(
+    r"^(csv|xlsx|json|svg|Excel|PDF|JPEG|PNG|A4|IP|iPhone|iOS|Android|Linux|Windows|Mac|macOS|Chrome"
+    r"|Safari|WeChat|Xiachen"
+    r"|[A-Z]{2,3}-[\w-]*|[\w.+-]*@[\w.-]+|[\w.-]+\.(org|com|cn))$"
+)
+# Read in the page: its visible text's Latin words outside <code>, <kbd>, inputs and addresses
+# (links' hrefs are not text); and the values meant for code rather than for people.
+READ_TEXT = r"""() => {
+  const skip = 'code, kbd, samp, pre, script, style, input, textarea, select, [translate=no]';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const words = new Set();
+  const raw = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(skip) || !el.checkVisibility()) continue;
+    // Addresses shown to copy (a poster's link, a check-in code's) are not words.
+    const text = node.textContent.replace(/https?:\/\/\S+|\/[\w\-\/.?=&%]+\//g, ' ');
+    for (const m of text.matchAll(/[A-Za-z][A-Za-z0-9_@.+'-]*[A-Za-z0-9]/g)) {
+      words.add(m[0]);
+    }
+    const codeValues = /\b(None|True|False|null|undefined|NaN)\b|\d{4}-\d\d-\d\dT\d\d:\d\d/g;
+    for (const m of text.matchAll(codeValues)) raw.add(m[0]);
+  }
+  return { words: [...words], raw: [...raw] };
+}"""
+# Same-origin links a page offers, as paths with their queries (not downloads' content).
+LINKS = """() => [...document.querySelectorAll('main a[href], nav a[href]')]
+  .map((a) => new URL(a.href))
+  .filter((u) => u.origin === location.origin)
+  .map((u) => u.pathname + u.search)"""
 
 
 class Walk:
@@ -63,6 +108,9 @@ class Walk:
         self.page = self.context.new_page()
         self.page.on("console", self.console)
         self.visited = 0
+        self.unreadable = []
+        self.links = {}
+        self.logins = set(get_user_model().objects.values_list("username", flat=True))
 
     def violation(self, event):
         self.refused.append(f"{self.url}: {event}")
@@ -87,6 +135,27 @@ class Walk:
         # Events of the page's last tasks arrive before this round trip returns.
         self.page.evaluate("new Promise((done) => setTimeout(done, 0))")
         self.visited += 1
+        if url.startswith("/admin/") or response.status != 200:
+            return  # Django's admin is not ours to translate, nor its values to name
+        read = self.page.evaluate(READ_TEXT)
+        english = sorted(
+            w for w in read["words"] if not LATIN_ALLOWED.match(w) and w not in self.logins
+        )
+        if english or read["raw"]:
+            self.unreadable.append(f"{url}: {english} {sorted(read['raw'])}")
+        for link in self.page.evaluate(LINKS):
+            self.links.setdefault(link, url)
+
+    def dead_links(self, visited):
+        """The links shown to this user that refuse them (a 403 or a 404)."""
+        dead = []
+        for link, on_page in self.links.items():
+            if link in visited or LINK_SKIP.search(link):
+                continue
+            status = self.context.request.get(link, max_redirects=0).status
+            if status in (403, 404):
+                dead.append(f"{on_page} links to {link}: {status}")
+        return dead
 
     def close(self):
         self.context.close()
@@ -180,7 +249,7 @@ def test_no_page_of_any_role_breaks_the_content_security_policy(
         reverse("members:activate", args=["not-a-token"]),
         reverse("activities:check_in", args=[1, "not-a-token"]),
     ]
-    refused, visited = [], 0
+    refused, unreadable, dead, visited = [], [], [], 0
     for username, urls in walks.items():
         walk = Walk(browser, live_server.url)
         try:
@@ -188,13 +257,16 @@ def test_no_page_of_any_role_breaks_the_content_security_policy(
                 log_in(walk.page, username)
             for url in urls:
                 walk.visit(url)
+            dead += [f"{username}: {line}" for line in walk.dead_links(set(urls))]
         finally:
             walk.close()
         refused += walk.refused
+        unreadable += [f"{username}: {line}" for line in walk.unreadable]
         visited += walk.visited
     seconds = time.monotonic() - started
     print(f"{visited} pages of {len(walks)} roles in {seconds:.1f} s")
     assert refused == []
+    assert unreadable + dead == [], "\n".join(unreadable + dead)
     assert visited > 150  # the walk saw the project's pages, not a handful
 
 

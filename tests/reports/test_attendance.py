@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from activities import figures
 from activities.models import Activity, Participation
-from members.models import Member
+from members.models import Member, Registration
 from reports import attendance
 from reports.models import ExportLog
 
@@ -345,24 +345,189 @@ def test_pages_by_a_members_column_are_the_full_lists_pages(world, crafted, agen
     assert shown == every
 
 
-def test_a_page_by_name_aggregates_its_members_only(world, crafted, agency_office):
+@pytest.mark.parametrize("sort", ["name", "-present", "rate", "-last", "-reported"])
+def test_a_page_aggregates_its_members_only(world, crafted, agency_office, sort):
     """The page's rows query chooses the page's members (LIMIT in the members' subquery) before
-    it groups records: at city size, every member's year was grouped for a page of 20."""
+    it reads their figures, by whatever it is sorted: at city size, every member's year was
+    grouped for a page of 20 sorted by name, and, sorted by a figure, read twice (the members
+    with records grouped, united with those without)."""
     _members(world, 30)
     period = attendance.ReportForm({"period": "year", "year": YEAR}).chosen_period()
     members = attendance.report_members(agency_office, period)
     paginator = attendance._paginator(
-        members, period, now=timezone.now(), sort="name", count=members.count()
+        members, period, now=timezone.now(), sort=sort, count=members.count()
     )
     rows = paginator.page(1).object_list
     sql = str(rows.query)
-    # The members of the page, chosen first; the grouped records are theirs.
+    # The members of the page, chosen first; the figures read are theirs.
     assert f"LIMIT {attendance.PAGE_SIZE})" in sql
+    assert "UNION" not in sql.upper()
     assert len(list(rows)) == attendance.PAGE_SIZE
-    by_figure = attendance._paginator(
-        members, period, now=timezone.now(), sort="-present", count=members.count()
+
+
+def _records_of(members, period):
+    """Each member's DESIGN.md figures over the period, worked out here from their records."""
+    rows = {
+        member.pk: {
+            "present": 0,
+            "duty_hours": Decimal(0),
+            "volunteer_hours": Decimal(0),
+            "absent": 0,
+            "leaves": 0,
+            "last": None,
+        }
+        for member in members
+    }
+    records = Participation.objects.filter(
+        member__in=members,
+        activity__starts_at__gte=period.start,
+        activity__starts_at__lt=period.end,
+    ).select_related("activity")
+    for record in records:
+        row = rows[record.member_id]
+        if record.status == Status.PRESENT:
+            row["present"] += 1
+            nature = "duty_hours" if record.activity.nature == Nature.DUTY else "volunteer_hours"
+            row[nature] += record.hours or 0
+            starts = record.activity.starts_at
+            row["last"] = starts if row["last"] is None else max(row["last"], starts)
+        elif record.status == Status.ABSENT:
+            row["absent"] += 1
+        elif record.status == Status.LEAVE:
+            row["leaves"] += 1
+    for row in rows.values():
+        counted = row["present"] + row["absent"]
+        row["rate"] = row["present"] / counted if counted else None
+    return rows
+
+
+@pytest.fixture
+def many(world, crafted):
+    """45 more members of the office's agency, three to a name, with every kind of year: no
+    records, present (duty or voluntary service, various hours), absent, on leave, records of
+    the year before only, signed up only."""
+    Member.objects.bulk_create(
+        Member(agency=world.sanxia, name=f"成员{i % 15:02}", mobile=f"1370000{i:04}")
+        for i in range(45)
     )
-    assert f"LIMIT {attendance.PAGE_SIZE})" not in str(by_figure.page(1).object_list.query)
+    extra = list(Member.objects.filter(name__startswith="成员").order_by("pk"))
+    activities = [
+        Activity.objects.create(
+            community=world.shengli,
+            type=world.patrol,
+            title=f"活动{n}",
+            starts_at=_at(day),
+            ends_at=_at(day, 11),
+            nature=Nature.DUTY if n % 2 else Nature.VOLUNTEER,
+        )
+        for n, day in enumerate(
+            [dt.date(YEAR, 5, 1), dt.date(YEAR, 6, 1), dt.date(YEAR, 7, 1), dt.date(YEAR - 1, 7, 1)]
+        )
+    ]
+    records = []
+    for i, member in enumerate(extra):
+        kind = i % 6
+        if kind == 0:
+            continue
+        activity = activities[3] if kind == 3 else activities[i % 3]
+        status = {
+            1: Status.PRESENT,
+            2: Status.ABSENT,
+            3: Status.PRESENT,
+            4: Status.PRESENT,
+            5: Status.SIGNED_UP,
+        }[kind]
+        hours = Decimal(i % 4 + 1) if status == Status.PRESENT else None
+        records.append((activity, member, status, hours))
+        if kind == 4:
+            records.append((activities[(i + 1) % 3], member, Status.LEAVE, None))
+        if kind == 2 and i % 4 == 0:
+            records.append((activities[(i + 1) % 3], member, Status.PRESENT, Decimal(1)))
+    Participation.objects.bulk_create(
+        Participation(
+            activity=activity,
+            member=member,
+            status=status,
+            hours=hours,
+            leave_reason="出差" if status == Status.LEAVE else "",
+            source=Participation.Source.ROLL_CALL,
+        )
+        for activity, member, status, hours in records
+    )
+    # One of them reported in, for the report-in sort.
+    Registration.objects.create(
+        member=extra[7],
+        community=world.shengli,
+        status=Registration.Status.ACTIVE,
+        applied_on=timezone.localdate(),
+    )
+    return extra
+
+
+@pytest.mark.parametrize("sort", list(attendance.SORTS))
+def test_every_sort_pages_through_every_member_in_order(world, many, agency_office, sort):
+    """Page after page (the first read from the start, the others from the end), sorted either
+    way by each column: every member once, those without records of the period included with
+    zeros, in the column's order — a figure with none ("—") last either way — ties by name, then
+    by id; each row's figures DESIGN.md's."""
+    now = timezone.now()
+    query = {"period": "year", "year": YEAR}
+    period = attendance.ReportForm(query).chosen_period()
+    members = attendance.report_members(agency_office, period)
+    by_name = list(members.order_by("name", "pk"))
+    figures_of = _records_of(by_name, period)
+    reported = set(
+        Registration.objects.filter(
+            kind=Registration.Kind.LIAISON, status=Registration.Status.ACTIVE
+        ).values_list("member", flat=True)
+    )
+    for member in by_name:
+        figures_of[member.pk]["reported"] = member.pk in reported
+    assert len(by_name) > 2 * attendance.PAGE_SIZE
+    for descending in (False, True):
+        if sort == "name":
+            # The names as the database orders them (its collation), each name's members by id.
+            rank = {}
+            for member in by_name:
+                rank.setdefault(member.name, len(rank))
+            want = sorted(by_name, key=lambda m: rank[m.name], reverse=descending)
+        else:
+            value = {m.pk: figures_of[m.pk][sort] for m in by_name}
+            known = [m for m in by_name if value[m.pk] is not None]
+            # A stable sort keeps the members of one value by name, then id, either way.
+            want = sorted(known, key=lambda m: value[m.pk], reverse=descending)
+            want += [m for m in by_name if value[m.pk] is None]
+        shown = []
+        for number in range(1, len(by_name) // attendance.PAGE_SIZE + 2):
+            page = attendance.report(
+                agency_office,
+                {**query, "sort": f"{'-' if descending else ''}{sort}"},
+                now=now,
+                page_number=number,
+            )["page"]
+            shown += page.object_list
+        assert [row["pk"] for row in shown] == [m.pk for m in want], (sort, descending)
+        for row in shown:
+            expect = figures_of[row["pk"]]
+            assert (
+                row["present"],
+                row["duty_hours"],
+                row["volunteer_hours"],
+                row["absent"],
+                row["leaves"],
+                row["last_day"],
+                row["attendance"].attendance_rate,
+                bool(row["reported"]),
+            ) == (
+                expect["present"],
+                expect["duty_hours"],
+                expect["volunteer_hours"],
+                expect["absent"],
+                expect["leaves"],
+                timezone.localdate(expect["last"]) if expect["last"] else None,
+                figures.rate(expect["present"], expect["present"] + expect["absent"]),
+                expect["reported"],
+            ), row["name"]
 
 
 def test_the_xlsx_export_holds_the_report(world, crafted, agency_office):

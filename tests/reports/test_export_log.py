@@ -105,6 +105,16 @@ def test_filters_show_by_their_labels_in_chinese(office, world):
     assert "姓名或手机号 海燕 · 状态 在册 · 中共党员 党员" in page
 
 
+def test_the_rota_and_the_reports_order_show_in_words(office, world):
+    rota = reverse("reports:rota_export", args=[world.agreement.pk])
+    office.get(rota, {"month": "2026-11"})
+    office.get(reverse("reports:attendance_export"), {"format": "csv", "sort": "-rate"})
+    page = office.get(LOG).content.decode()
+    assert f"共驻共建协议 {world.agreement.number} · 月份 2026-11" in page
+    assert "排序 出勤率 ↓" in page
+    assert "agreement" not in page and "-rate" not in page
+
+
 def test_another_offices_log_is_invisible(office, agency_office, other_agency_office, world):
     _log(other_agency_office, world.yuanlin, 3)
     assert not ExportLog.objects.visible_to(agency_office).exists()

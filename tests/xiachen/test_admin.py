@@ -2,12 +2,13 @@
 
 import datetime as dt
 import itertools
+import re
 
 import pytest
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -121,8 +122,14 @@ def test_every_add_page_opens(everything, staff_client, superuser):
         assert response.status_code == expected, model._meta.label
 
 
-def test_every_change_page_opens(everything, staff_client):
+def test_every_change_page_opens(everything, staff_client, city_admin):
     seen = set()
+    # The demo's administrator: a superuser who is also the city's administrator.
+    city_admin.is_staff = city_admin.is_superuser = True
+    city_admin.save(update_fields=["is_staff", "is_superuser"])
+    site = Client()
+    site.force_login(city_admin)
+    closed = []
     for model, _model_admin in registered():
         obj = model._default_manager.order_by("pk").first()
         if obj is None:
@@ -130,12 +137,19 @@ def test_every_change_page_opens(everything, staff_client):
         response = staff_client.get(url(model, "change", obj.pk))
         assert response.status_code == 200, model._meta.label
         seen.add(model._meta.app_label + "." + model.__name__)
+        # Its "view on site" opens for the administrator (a member's roster page would not).
+        on_site = re.search(r'<a href="([^"]+)" class="viewsitelink"', response.content.decode())
+        if on_site:
+            opened = site.get(on_site.group(1), follow=True)
+            if opened.status_code != 200:
+                closed.append(f"{model._meta.label}: {opened.redirect_chain} {opened.status_code}")
     ours = {
         model._meta.app_label + "." + model.__name__
         for model, _ in registered()
         if model._meta.app_label in OUR_APPS
     }
     assert ours <= seen, "every model of ours has a row to open"
+    assert closed == []
 
 
 def test_history_pages_open(everything, staff_client):
@@ -289,3 +303,10 @@ def test_member_list_masks_mobiles(everything, staff_client):
     content = staff_client.get(url(Member, "changelist")).content.decode()
     assert "139****0001" in content
     assert "13900000001" not in content
+
+
+def test_admin_pages_name_the_sites_icon(everything, staff_client):
+    """Else the browser asks for /favicon.ico, which is not there: a 404 in the console of
+    every admin page."""
+    for page in (reverse("admin:index"), url(Member, "changelist"), reverse("admin:login")):
+        assert 'rel="icon"' in staff_client.get(page, follow=True).content.decode(), page

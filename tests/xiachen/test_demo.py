@@ -48,6 +48,8 @@ from communities.models import Agency, Agreement, Community, Grid, StaffRole, St
 from communities.permissions import needs_second_factor, scope_of
 from members.models import Member, Registration, mobile_validator
 from notifications.models import Notification
+from reports.certificates import masked_name
+from reports.models import Certificate
 from tests.second_factor import code_of_secret
 from xiachen import demo
 from xiachen.demo import loader
@@ -494,6 +496,18 @@ class TestTheLoadedDemo:
         record = claim.participation
         assert record.status == Participation.Status.PRESENT and record.hours == claim.hours
         assert record.activity.nature == Activity.Nature.VOLUNTEER
+
+    def test_sanxia_office_issued_its_member_a_certificate_that_verifies(self, output, client):
+        certificate = Certificate.objects.get()
+        assert certificate.member.user.username == "sanxia_member"
+        assert certificate.issued_by.username == "sanxia_office"
+        assert certificate.holder_agency == "三峡旅游新区管委会"
+        assert certificate.duty_hours + certificate.voluntary_hours > 0
+        assert certificate.issued_at < START_OF_TODAY
+        assert certificate.number.startswith(f"XC-{certificate.issued_at.year}-")
+        page = client.get(reverse("reports:certificate_verify"), {"number": certificate.number})
+        assert page.status_code == 200
+        assert masked_name(certificate.holder_name) in page.content.decode()
 
     def test_agreements_were_signed_at_the_signing_desk_on_their_day(self, output):
         for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT):

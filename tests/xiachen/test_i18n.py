@@ -47,3 +47,17 @@ def test_database_rules_explain_themselves_in_chinese(world):
     with translation.override("zh-hans"), pytest.raises(ValidationError) as caught:
         agreement.full_clean()
     assert "协议的结束日期必须晚于开始日期。" in caught.value.messages
+
+
+def test_a_nul_byte_in_a_field_is_named_in_plain_chinese():
+    """Django's own catalogue says "不允许是用空字符串" (empty strings not allowed) for a NUL
+    byte typed or pasted into a field; ours names it."""
+    from django import forms
+
+    class Form(forms.Form):
+        title = forms.CharField()
+
+    with translation.override("zh-hans"):
+        form = Form({"title": "巡查\x00"})
+        assert not form.is_valid()
+        assert form.errors["title"] == ["不能包含空字符（NUL）。"]

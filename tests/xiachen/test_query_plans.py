@@ -114,8 +114,8 @@ def test_a_members_scope_reads_their_report_ins_from_the_index_alone(
         cursor.execute("VACUUM ANALYZE activities_participation")
     sql, params = Activity.objects.visible_to(member_user).query.sql_with_params()
     with transaction.atomic():
-        # Bitmaps off: the member's participations come by an index either way, but a bitmap
-        # heap scan (as cheap for a few rows in a table that earlier tests bloated) names none.
+        # A participation's few rows come by their index: a plain scan of it or a bitmap, as
+        # the table's size left by earlier tests prices them; the plain one is asked.
         plan = plan_of(sql, params, bitmaps=False)
     assert "Index Only Scan using registration_member_community" in plan, plan
     participation_scans = [
@@ -158,6 +158,25 @@ def test_a_concerns_handlers_are_looked_up_by_id_not_by_scanning_every_login(
     )
     plan = plan_of(sql)
     assert "Index Cond: (id = " in plan, plan
+
+
+def test_a_communitys_open_concerns_are_counted_from_their_index_as_the_reference_does(
+    world, community_staff
+):
+    # The staff dashboard's figure (xiachen/bench/figures.py, "open concerns"): the scope's
+    # other branch (the viewer's own reports) is answered from the index too, so the count
+    # reads what its hand-written reference reads, not the rows (bitmap scans priced out too:
+    # a few test rows would make one cheapest).
+    Concern.objects.bulk_create(
+        Concern(community=world.shengli, title=f"路灯{n}", reported_by=community_staff)
+        for n in range(50)
+    )
+    queryset = Concern.objects.visible_to(community_staff).filter(community__in=[world.shengli])
+    with CaptureQueriesContext(connection) as queries:
+        queryset.open().count()
+    with transaction.atomic():
+        plan = plan_of(queries.captured_queries[-1]["sql"], bitmaps=False)
+    assert "Index Only Scan using concern_open_by_age" in plan, plan
 
 
 def test_inactive_members_look_up_who_was_present_in_the_index_alone(world):
@@ -207,6 +226,21 @@ def test_an_agency_offices_one_activity_is_looked_up_in_each_branch(world, agenc
     assert f"(activity_id = {activity.pk})" in plan, plan
 
 
+def test_an_agency_offices_activities_are_read_from_its_pairs_not_its_members_records(
+    world, agency_office
+):
+    # At city size 三峡's 8,038 members have 154,000 participations in 61,918 activities: the
+    # scope reads the agency's 61,792 pairs (AgencyActivity) from their unique index, where it
+    # read every participation of every member (130 ms → docs/benchmarks.md). Sequential
+    # scans priced out (SET LOCAL, this test's transaction): no statistics needed.
+    sql, params = Activity.objects.visible_to(agency_office).query.sql_with_params()
+    with transaction.atomic():
+        plan = plan_of(sql, params)
+    assert "activities_agencyactivity_one_per_pair" in plan, plan
+    assert "activities_participation" not in plan, plan
+    assert "members_member" not in plan, plan
+
+
 def an_agency_offices_city(world, activities=20000, members=500, each=20):
     """City proportions for an agency office (三峡): `activities` activities, `members` of its
     members taking part in `each` of them, about 40% of the activities in all (city size:
@@ -239,29 +273,35 @@ def an_agency_offices_city(world, activities=20000, members=500, each=20):
             " generate_series(1, %s) AS k",
             [activities, each],
         )
-        for table in ("activities_activity", "members_member", "activities_participation"):
+        for table in (
+            "activities_activity",
+            "members_member",
+            "activities_participation",
+            "activities_agencyactivity",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
-def test_an_agency_offices_activities_are_merged_with_the_primary_key(
+def test_an_agency_offices_activities_are_one_read_of_its_pairs_not_a_union_to_sort(
     activity_types, world, agency_office
 ):
     # The office's activities are those its members take part in and those of its agreements:
-    # at city size 61,576 of 150,000. United, their ids sorted, PostgreSQL merges them with
-    # the activities' primary key, read in order from the index alone; unsorted, it hashed all
-    # 150,000 activities to look the 61,576 up (≈ 2× the time, docs/benchmarks.md).
+    # at city size 61,918 of 150,000. United from the participations and the agreements, they
+    # were hashed to remove the duplicates, sorted and merged with the primary key (130 ms);
+    # the pairs the database keeps hold both rules, read in one index's order, joined as they
+    # come (city size 40–60 ms on a loaded host, the reference 90 ms quiet).
     an_agency_offices_city(world)
     queryset = Activity.objects.visible_to(agency_office)
     with CaptureQueriesContext(connection) as queries:
         count = queryset.count()
     assert count > 5000
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + queries.captured_queries[-1]["sql"])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    # The outer join (the activity to the united ids): merged, not hashed.
-    outer = next(line for line in plan.splitlines() if "activities_activity.id" in line)
-    assert "Merge Cond" in outer, plan
-    assert "Index Only Scan using activities_activity_pkey" in plan, plan
+    # Here the agency's pairs are most of the table: sequential scans priced out, as the
+    # city's 61,918 of 993,000 are not.
+    with transaction.atomic():
+        plan = plan_of(queries.captured_queries[-1]["sql"])
+    assert "Index Only Scan using activities_agencyactivity_one_per_pair" in plan, plan
+    for step in ("Sort", "HashAggregate", "Unique", "Append", "activities_participation"):
+        assert step not in plan, plan
 
 
 def test_community_staffs_members_are_looked_up_by_the_ids_of_their_report_ins(
@@ -521,3 +561,37 @@ def test_the_attendance_reports_period_reads_its_activities_nature_from_an_index
     assert activity_scans and all(
         "Index Only Scan using activity_period_nature" in line for line in activity_scans
     ), plan
+
+
+def _outside_subplans(plan: str) -> list[str]:
+    """The plan's lines that are not in a SubPlan or InitPlan (the page's few rows' columns)."""
+    lines, skip_below = [], None
+    for line in plan.splitlines():
+        indent = len(line) - len(line.lstrip(" ->"))
+        if skip_below is not None and indent > skip_below:
+            continue
+        skip_below = None
+        if line.strip().startswith(("SubPlan", "InitPlan")):
+            skip_below = indent
+            continue
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("sort", ["-present", "duty_hours", "-rate", "last"])
+def test_the_attendance_report_by_a_figure_groups_every_member_in_one_pass(
+    world, agency_office, sort
+):
+    # Sorted by a figure, the page's members are chosen on every member's figure, grouped in
+    # one pass over their records: the members without records are among the groups. Two
+    # SELECTs united (an Append) read the records twice: grouped, and again in an anti-join for
+    # the members without any.
+    query = {"period": "year", "year": timezone.localdate().year, "sort": sort}
+    with CaptureQueriesContext(connection) as queries:
+        attendance.report(agency_office, query)
+    # The page's rows, read last.
+    sql = queries.captured_queries[-1]["sql"]
+    assert "LIMIT" in sql
+    plan = "\n".join(_outside_subplans(plan_of(sql)))
+    assert "Anti Join" not in plan and "Append" not in plan, plan
+    assert re.search(r"Aggregate.*\n(.*\n)*.* on activities_participation", plan), plan

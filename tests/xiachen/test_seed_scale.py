@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from activities.models import (
     Activity,
+    AgencyActivity,
     Concern,
     Dispute,
     DoorToDoorUnit,
@@ -122,6 +123,41 @@ class TestASmallCity:
             assert model.objects.count() > 50, model
         assert "activities_participation" in seeded["output"]
         assert "Seeded in" in seeded["output"]
+
+    def test_the_pairs_of_agencies_and_activities_are_counted_and_then_kept(self):
+        # Counted once after the COPY (the triggers off meanwhile), then kept by them again.
+        def pairs():
+            return {
+                (agency, activity): (participations, by_agreement)
+                for agency, activity, participations, by_agreement in (
+                    AgencyActivity.objects.values_list(
+                        "agency", "activity", "participations", "by_agreement"
+                    )
+                )
+            }
+
+        def counted():
+            found = {
+                (agency, activity): (n, False)
+                for agency, activity, n in Participation.objects.values_list(
+                    "member__agency", "activity"
+                )
+                .order_by()
+                .annotate(n=Count("pk"))
+            }
+            for agency, activity in Activity.objects.filter(agreement__isnull=False).values_list(
+                "agreement__agency", "pk"
+            ):
+                found[(agency, activity)] = (found.get((agency, activity), (0, False))[0], True)
+            return found
+
+        assert len(pairs()) > 1000 and pairs() == counted()
+        assert any(by_agreement for _, by_agreement in pairs().values())
+        row = Participation.objects.order_by("pk").first()
+        Participation.objects.filter(pk=row.pk).delete()
+        marked = Activity.objects.filter(agreement__isnull=False).order_by("pk").first()
+        Activity.objects.filter(pk=marked.pk).update(agreement=None)
+        assert pairs() == counted()
 
     def test_attendance_has_every_status_and_hours_on_present_rows(self):
         statuses = dict(

@@ -72,7 +72,8 @@ from members.models import Member, Registration
 from members.privacy import privacy_accept_for
 from members.services import registration_approve, registration_return
 from members.two_factor import authenticator_enrol, authenticators, hex_key
-from reports.models import Evaluation, EvaluationObjection
+from reports.certificates import issue as certificate_issue
+from reports.models import Certificate, Evaluation, EvaluationObjection
 from reports.services import evaluations_save, objection_raise
 
 DATA_FILE = Path(__file__).with_name("demo.yaml")
@@ -245,6 +246,7 @@ class _Loader:
         self.concerns()
         self.needs()
         self.evaluations()
+        self.certificates()
         return self.created
 
     # Places, agencies and accounts: written in the admin, no service of their own.
@@ -873,6 +875,25 @@ class _Loader:
                     )
                     self.count(Activity)
                     self.count(Participation)
+
+    def certificates(self):
+        """Certificates of service hours, issued through the register as an office would."""
+        for spec in self.data.get("certificates", []):
+            (member,) = self.members_of([spec["member"]])
+            # A later run (another today) keeps the certificate the first one issued.
+            if Certificate.objects.filter(member=member, issued_by=self.users[spec["by"]]).exists():
+                continue
+            first, last = self.day(spec["first"]), self.day(spec["last"])
+            certificate_issue(
+                member=member,
+                first=first,
+                last=last,
+                issuer=member.agency,
+                contact=spec["contact"],
+                by=self.users[spec["by"]],
+                now=self.moment(spec["at"]),
+            )
+            self.count(Certificate)
 
     def concerns(self):
         for spec in self.data["concerns"]:
