@@ -1,8 +1,11 @@
 """Persona fixtures: a small Yichang with two of everything, so every scope has an outside."""
 
 import datetime as dt
+import fcntl
 import importlib
 import os
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -47,6 +50,35 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under pytest-xdist (`-n 2`) the test processes share the machine's cores. A test marked
+    `alone` holds what it does to a time (10,000 reminders within a minute, a slow robot that
+    holds nothing up): it waits until the other processes have finished the test each is in,
+    and they start no other until it is done, so that it is timed as in one process.
+
+    Two lock files of the run, which its processes share (PYTEST_XDIST_TESTRUNUID): each test
+    holds the room, shared, or exclusively if `alone`; the turnstile, held by an `alone` test
+    while it waits for the room, keeps the others from going in before it."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:  # one process: every test runs alone
+        return (yield)
+    folder = Path(tempfile.gettempdir()) / f"xiachen-tests-{run}"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "turnstile", "a") as turnstile, open(folder / "room", "a") as room:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if item.get_closest_marker("alone"):
+            fcntl.flock(room, fcntl.LOCK_EX)
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        else:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            fcntl.flock(room, fcntl.LOCK_SH)
+        try:
+            return (yield)
+        finally:
+            fcntl.flock(room, fcntl.LOCK_UN)
 
 
 @receiver(post_migrate, dispatch_uid="tests.put_back_the_activity_types")

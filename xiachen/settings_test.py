@@ -28,6 +28,21 @@ if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     )
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 
+# On Redis, the keys of this test process (its queues, and the messages workers hold
+# unacknowledged) carry a prefix of its own: a worker that a test starts with a short
+# visibility timeout hands back every unacknowledged message older than that in its Redis
+# database, so without it the test processes of one run (pytest-xdist) or of two runs sharing
+# the database would deliver each other's running tasks again. The workers that tests start
+# take it from the environment (tests/notifications/test_delivery.py).
+if CELERY_BROKER_URL.startswith("redis://"):  # noqa: F405
+    TEST_REDIS_KEY_PREFIX = os.environ.setdefault(
+        "XIACHEN_TEST_REDIS_KEY_PREFIX", f"xiachen-test-{os.getpid()}:"
+    )
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "global_keyprefix": TEST_REDIS_KEY_PREFIX,
+    }
+
 # No quiet hours, so that no test depends on the hour the suite runs at; the tests of quiet
 # hours set them explicitly.
 QUIET_HOURS = [0, 0]

@@ -232,6 +232,7 @@ def check(run: Run, since: dt.datetime):
     assert not Notification.objects.exclude(state=Notification.State.SENT).exists()
 
 
+@pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_10000_reminders_are_queued_and_sent_within_a_minute():
     runs = {}
     for size in (2_000, 10_000):
@@ -300,6 +301,7 @@ def sweep_once(now: dt.datetime) -> tuple[int, float, int]:
     return queued, time.perf_counter() - started, len(queries)
 
 
+@pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_a_sweep_queues_10000_reminders_in_a_few_queries_per_thousand():
     runs = {}
     for size in (2_000, 10_000):
@@ -408,6 +410,7 @@ def build_city(members: int = 40_000, agencies: int = 1_000) -> None:
     analyze()
 
 
+@pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_a_sweep_with_nothing_left_to_do_takes_under_a_second_at_city_size():
     build_city()
     first = sweep_once(CITY_MONDAY)

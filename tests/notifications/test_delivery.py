@@ -383,6 +383,7 @@ def test_ten_sweeps_at_once_queue_each_reminder_exactly_once(activity_types):
 # that no other test's or person's messages reach it and it reaches none of theirs; the tasks
 # it publishes (the sweep's deliveries) go to this test's queues too.
 WORKER = """
+import os
 import sys
 import uuid
 from xiachen.celery import app
@@ -394,7 +395,12 @@ app.conf.task_routes = {
 }
 app.conf.worker_enable_remote_control = False
 # The file-system broker looks for messages every second; a test has no second to lose per task.
-app.conf.broker_transport_options = {**app.conf.broker_transport_options, "polling_interval": 0.1}
+options = {**app.conf.broker_transport_options, "polling_interval": 0.1}
+# On Redis, the keys of the test process that started it (xiachen/settings_test.py).
+prefix_of_keys = os.environ.get("XIACHEN_TEST_REDIS_KEY_PREFIX")
+if prefix_of_keys and app.conf.broker_url.startswith("redis://"):
+    options["global_keyprefix"] = prefix_of_keys
+app.conf.broker_transport_options = options
 app.worker_main(["worker", "--pool=" + pool, "--concurrency=1", "--loglevel=INFO",
                  "--without-gossip", "--without-mingle", "--without-heartbeat",
                  "-Q", ",".join(prefix + "-" + queue for queue in queues),
@@ -559,11 +565,12 @@ def workers(transactional_db):
             bound = Queue(queue, Exchange(queue), routing_key=queue)(broker.default_channel)
             bound.declare()
             bound.delete()  # the queue and its bindings
-    # A message a killed worker left unacknowledged (kombu's Redis keys).
-    for tag, payload in client.hgetall("unacked").items():
+    # A message a killed worker left unacknowledged (kombu's Redis keys, this process's).
+    keys = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    for tag, payload in client.hgetall(f"{keys}unacked").items():
         if json.loads(payload)[2].startswith(prefix):
-            client.hdel("unacked", tag)
-            client.zrem("unacked_index", tag)
+            client.hdel(f"{keys}unacked", tag)
+            client.zrem(f"{keys}unacked_index", tag)
     client.close()
 
 
@@ -675,6 +682,7 @@ NO_WEEKLY_RULES = {"REMINDER_WEEKLY_WEEKDAY": "6", "REMINDER_WEEKLY_HOUR": "24"}
 
 
 @pytest.mark.celery_worker
+@pytest.mark.alone  # timed against the robot's 8 s (tests/conftest.py)
 def test_a_slow_robot_holds_up_neither_the_inbox_nor_email_nor_the_sweep(
     activity_types, settings, smtp_server, robot, workers
 ):
