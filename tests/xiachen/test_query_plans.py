@@ -530,7 +530,9 @@ def test_the_citys_dispute_list_reads_its_page_in_index_order(client, city_admin
         cursor.execute("ANALYZE activities_participation")
     client.force_login(city_admin)
     sql = served_query(client, reverse("activities:dispute_list"), "activities_participation")
-    plan = plan_of(sql)
+    # Bitmaps priced out: a bitmap of the same partial index (or of another, whatever earlier
+    # tests left in the statistics) reads no order, and the page's order is what is asked.
+    plan = plan_of(sql, bitmaps=False)
     # The page's ids: the first 20 read from the index in its order, nothing sorted; only the
     # page's 20 rows are sorted again once read.
     assert re.search(

@@ -90,8 +90,10 @@ def demo_only() -> bool:
         and not Agency.objects.exclude(name__in=agencies).exists()
         and not Agreement.objects.exclude(number__regex=agreements).exists()
         and not Member.objects.exclude(mobile__regex=mobiles).exists()
-        # The demo's activities, and those its verified resident needs were recorded on.
-        and Activity.objects.filter(need__isnull=True).count() <= len(demo["activities"])
+        # The demo's activities, and those its verified resident needs were recorded on and
+        # its call-outs made.
+        and Activity.objects.filter(need__isnull=True, call_out__isnull=True).count()
+        <= len(demo["activities"])
     )
 
 
