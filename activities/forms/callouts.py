@@ -81,8 +81,11 @@ class CallOutForm(forms.Form):
     def __init__(self, *args, communities, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["communities"].queryset = communities
-        self.fields["grids"].queryset = Grid.objects.filter(community__in=communities).order_by(
-            "community", "name"
+        # Each grid is labelled with its community's name: read with it, not one by one.
+        self.fields["grids"].queryset = (
+            Grid.objects.filter(community__in=communities)
+            .select_related("community")
+            .order_by("community", "name")
         )
         self.fields["activity_type"].initial = ActivityType.objects.filter(
             code=ActivityType.Code.FLOOD_PATROL

@@ -288,3 +288,27 @@ def test_ids_no_row_can_have_are_refused_without_asking_the_database(
     assert response.status_code == 200
     form = response.context["form"]
     assert {"communities", "grids", "activity_type"} <= set(form.errors)
+
+
+def test_a_street_officers_form_costs_the_same_queries_however_many_communities(
+    client, world, street_officer
+):
+    from communities.models import Community, Grid
+
+    client.force_login(street_officer)
+    url = reverse("activities:callout_create")
+    # Two communities to choose from (with one, it comes chosen), then five.
+    Grid.objects.create(
+        community=Community.objects.create(street=world.wanshouqiao, name="新建社区"), name="网格"
+    )
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for number in range(3):
+        community = Community.objects.create(street=world.wanshouqiao, name=f"另建社区{number}")
+        for grid in range(2):
+            Grid.objects.create(community=community, name=f"第{grid}网格")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+    assert "另建社区2 · 第1网格" in page.content.decode()
+    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]

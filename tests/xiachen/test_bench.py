@@ -1,6 +1,7 @@
 """The pieces of `make bench` that need no city: the hand-written SQL of each scope and figure
 agrees with the code on the persona world, and the page comparison flags what it must."""
 
+import datetime as dt
 import os
 import time
 
@@ -10,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from reports.certificates import issue
 from xiachen.bench import figures as bench_figures
 from xiachen.bench import load, pages, scopes, sweep
 from xiachen.bench.measure import Line, Results
@@ -39,6 +41,16 @@ def test_each_scopes_sql_reference_counts_the_rows_visible_to_returns(world, req
     # `world` asked for up front: the test then runs with the database tests, before any
     # transactional test flushes the activity types the data migration made.
     user = request.getfixturevalue(persona)
+    # A certificate, which the world has none of: the city sees it only in the admin.
+    today = timezone.localdate()
+    issue(
+        member=world.sanxia_member,
+        first=today - dt.timedelta(days=30),
+        last=today,
+        issuer=world.sanxia,
+        contact="",
+        by=user,
+    )
     for model in scopes.scoped_models():
         expected = model._default_manager.visible_to(user).count()
         assert scopes.reference_count(model, user) == expected, model._meta.label
