@@ -64,6 +64,13 @@ def may_raise(user, community) -> bool:
     return can_manage(user, community) or community.street_id in scope_of(user).street_ids
 
 
+def raises_calls(user) -> bool:
+    """Whether `user` raises calls at all: staff of a community or officers of a street, who
+    are where the members are. The city administrator reads every call but raises none."""
+    scope = scope_of(user)
+    return bool(scope.community_ids or scope.street_ids)
+
+
 def raise_communities(user):
     """The communities `user` may raise a call for."""
     scope = scope_of(user)

@@ -71,9 +71,8 @@ def callout_list(request):
             "calls": calls,
             "mine": mine,
             "staff": scope.is_staff_of_any_place,
-            "can_raise": services.raise_communities(request.user).exists()
-            if (scope.city or scope.community_ids or scope.street_ids)
-            else False,
+            # The raise form's own rule: a community's staff or a street's officers.
+            "can_raise": services.raises_calls(request.user),
         },
     )
 
@@ -82,9 +81,9 @@ def callout_list(request):
 def callout_create(request):
     """Raising a call: community staff for their community, a street officer for one or several
     of their street's communities (one call each)."""
-    communities = services.raise_communities(request.user)
-    if not (scope_of(request.user).community_ids or scope_of(request.user).street_ids):
+    if not services.raises_calls(request.user):
         raise PermissionDenied
+    communities = services.raise_communities(request.user)
     initial = {}
     if communities.count() == 1:
         initial["communities"] = list(communities)

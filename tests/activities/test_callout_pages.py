@@ -312,3 +312,13 @@ def test_a_street_officers_form_costs_the_same_queries_however_many_communities(
         page = client.get(url)
     assert "另建社区2 · 第1网格" in page.content.decode()
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_the_city_administrator_reads_calls_but_is_offered_no_raise_button(
+    client, city_admin, call
+):
+    client.force_login(city_admin)
+    listing = client.get(reverse("activities:callout_list")).content.decode()
+    assert call.title in listing
+    assert 'data-testid="callout-new"' not in listing
+    assert client.get(reverse("activities:callout_create")).status_code == 403

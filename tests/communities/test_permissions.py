@@ -291,9 +291,13 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
                 "street_overview",
                 "city_overview",
                 "rota",
+                "callouts",
             },
         ),
-        ("street_officer", {"activities", "outbox", "charts", "street_overview", "rota"}),
+        (
+            "street_officer",
+            {"activities", "outbox", "charts", "street_overview", "rota", "callouts"},
+        ),
         (
             "community_staff",
             {
@@ -305,6 +309,7 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
                 "charts",
                 "rota",
                 "evaluations",
+                "callouts",
             },
         ),
         (
@@ -317,9 +322,13 @@ def test_people_rows_of_a_board_or_door_list(request, world, persona, expected):
                 "charts",
                 "rota",
                 "agency_evaluations",
+                "callouts",
             },
         ),
-        ("member_user", {"notes", "join", "report_in", "my_record", "my_evaluations"}),
+        (
+            "member_user",
+            {"notes", "join", "report_in", "my_record", "my_evaluations", "callouts"},
+        ),
     ],
 )
 def test_the_menu_offers_each_role_its_entries(request, world, persona, entries):

@@ -9,6 +9,8 @@ from tests.second_factor import enrol, next_code
 
 
 def assert_no_horizontal_scroll(page):
+    # A page still arriving has no document to measure yet: wait for it to be whole.
+    page.wait_for_function("document.documentElement && document.readyState === 'complete'")
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )

@@ -46,7 +46,11 @@ def test_the_office_fills_a_month_by_rotation_and_changes_a_day_by_hand(
         page.locator(".navbar-toggler").click()
     page.get_by_role("navigation", name="主导航").get_by_role("link", name="排班").click()
     page.get_by_role("link", name="三峡旅游新区管委会 — 胜利一路社区").click()
-    page.get_by_role("link", name="下个月").click()
+    next_month = page.get_by_role("link", name="下个月")
+    href = next_month.get_attribute("href")
+    # The next month's page, once it is there: measured mid-navigation, the document is gone.
+    with page.expect_navigation(url=lambda url: url.endswith(href), wait_until="load"):
+        next_month.click()
     assert_no_horizontal_scroll(page)
 
     page.get_by_test_id("rota-fill").click()
