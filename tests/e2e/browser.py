@@ -9,8 +9,9 @@ from tests.second_factor import enrol, next_code
 
 
 def assert_no_horizontal_scroll(page):
-    # A page still arriving has no document to measure yet: wait for it to be whole.
-    page.wait_for_function("document.documentElement && document.readyState === 'complete'")
+    # A page still arriving has no document to measure yet: wait for it to be whole (not with
+    # wait_for_function, whose string the pages' CSP refuses to evaluate).
+    page.wait_for_load_state("load")
     overflow = page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
