@@ -1,6 +1,8 @@
 """What the browser tests do on every page: sign in as a demo-like persona, and check that a
 phone screen needs no sideways scrolling."""
 
+import re
+
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
@@ -42,3 +44,26 @@ def log_in(page, username):
     page.get_by_role("button", name="登录").click()
     type_code(page, device)
     expect(page.locator("#dashboard")).to_be_visible()
+
+
+def open_menu(page):
+    """Unfolds the main menu when a phone folds it behind the toggler, and waits for the end of
+    Bootstrap's opening transition: a link clicked while the menu still grows can land on
+    nothing, and the page stays where it was."""
+    menu = page.locator("#main-nav")
+    if page.locator(".navbar-toggler").is_visible():
+        if "show" not in (menu.get_attribute("class") or "").split():
+            page.locator(".navbar-toggler").click()
+        expect(menu).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    expect(menu).to_be_visible()
+    return menu
+
+
+def follow_menu(page, name=None, test_id=None):
+    """Opens the main menu's entry (by its name or its test id) on any screen, and waits for the
+    page it leads to."""
+    menu = open_menu(page)
+    link = menu.get_by_test_id(test_id) if test_id else menu.get_by_role("link", name=name)
+    href = link.get_attribute("href")
+    link.click()
+    page.wait_for_url(re.compile(re.escape(href) + r"(\?|#|$)"))

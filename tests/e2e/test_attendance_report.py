@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from activities.models import Activity, Participation
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,9 +51,7 @@ def test_the_office_follows_a_figure_and_downloads_the_report(
     page, screen, world, agency_office, month_records
 ):
     log_in(page, "sanxia_office")
-    if screen == "phone":
-        page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="出勤报表").click()
+    follow_menu(page, "出勤报表")
     expect(page).to_have_url(re.compile(r"/attendance/$"))
     expect(page.get_by_role("heading", name="出勤报表")).to_be_visible()
     table = page.get_by_test_id("report-table")

@@ -17,7 +17,7 @@ from notifications import delivery
 from notifications.models import Notification
 from tests.activities.test_signup import reported_in
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,8 +44,7 @@ def test_raise_answer_watch_and_escalate_on_a_phone(
     now = timezone.now()
 
     log_in(page, "shengli_staff")
-    page.locator(".navbar-toggler").click()
-    page.get_by_test_id("nav-callouts").click()
+    follow_menu(page, test_id="nav-callouts")
     expect(page).to_have_url(re.compile(r"/activities/callouts/$"))
     page.get_by_test_id("callout-new").click()
     form = page.get_by_test_id("callout-form")

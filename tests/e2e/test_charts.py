@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from activities.models import Activity, Participation
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,9 +60,7 @@ def test_the_office_reads_last_years_charts(page, screen, world, last_year, agen
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.route("**/charts/**", _with_csp)
     log_in(page, "sanxia_office")
-    if screen == "phone":
-        page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="统计图表").click()
+    follow_menu(page, "统计图表")
     expect(page.get_by_role("heading", name="统计图表", level=1)).to_be_visible()
 
     page.get_by_label("年度").select_option(str(last_year))

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from members.models import Member, Registration
 from reports.models import Evaluation, EvaluationObjection
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,8 +26,7 @@ def screen():
 
 
 def open_menu_link(page, name):
-    page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name=name).click()
+    follow_menu(page, name)
 
 
 def choose(page, member, rating):

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from activities.models import Need, NeedClaim, Participation
 from activities.services.needs import need_publish
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,8 +33,7 @@ def test_claim_done_verify_on_a_phone(page, screen, world, community_staff):
     )
 
     log_in(page, "sanxia_member")
-    page.locator(".navbar-toggler").click()
-    page.get_by_test_id("nav-needs").click()
+    follow_menu(page, test_id="nav-needs")
     expect(page).to_have_url(re.compile(r"/activities/needs/$"))
     page.get_by_role("link", name="帮刘奶奶代买降压药").click()
     assert_no_horizontal_scroll(page)

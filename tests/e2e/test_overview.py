@@ -16,7 +16,7 @@ from activities.models import Activity, Participation
 from communities.models import Community
 from reports.summaries import overview_refresh
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,9 +48,7 @@ def figures(world):
 
 
 def open_menu_link(page, name, screen):
-    if screen == "phone":
-        page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name=name).click()
+    follow_menu(page, name)
 
 
 def test_a_street_officer_reads_sorts_and_follows_the_street_overview(

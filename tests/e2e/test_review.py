@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from activities.models import Activity, Participation
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,8 +29,7 @@ Review = Participation.Review
 
 
 def open_menu_link(page, name):
-    page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name=name).click()
+    follow_menu(page, name)
 
 
 def record_in_list(page, record):

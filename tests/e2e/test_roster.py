@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from members.models import Member
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,9 +37,7 @@ def test_the_office_imports_keeps_and_exports_its_roster(
     page, screen, tmp_path, world, agency_office
 ):
     log_in(page, "sanxia_office")
-    if screen == "phone":
-        page.locator(".navbar-toggler").click()
-    page.get_by_role("link", name="党员名册").click()
+    follow_menu(page, "党员名册")
     expect(page).to_have_url(re.compile(r"/roster/$"))
     expect(page.get_by_test_id("member-row")).to_have_count(2)
     expect(page.get_by_test_id("roster")).not_to_contain_text("陈思远")  # another agency's

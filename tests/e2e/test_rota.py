@@ -13,7 +13,7 @@ from activities.models import DutyAssignment
 from activities.services.rota import month_days
 from members.models import Member, Registration
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,9 +42,7 @@ def test_the_office_fills_a_month_by_rotation_and_changes_a_day_by_hand(
     page, screen, world, agency_office, pool
 ):
     log_in(page, agency_office.username)
-    if screen == "phone":
-        page.locator(".navbar-toggler").click()
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="排班").click()
+    follow_menu(page, "排班")
     page.get_by_role("link", name="三峡旅游新区管委会 — 胜利一路社区").click()
     next_month = page.get_by_role("link", name="下个月")
     href = next_month.get_attribute("href")

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, log_in, open_menu
 from .conftest import SCREENS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -19,8 +19,7 @@ def test_a_member_signs_out_their_other_device(page, screen, browser, live_serve
         log_in(other, "sanxia_member")
         log_in(page, "sanxia_member")
 
-        if screen == "phone":
-            page.locator(".navbar-toggler").click()
+        open_menu(page)
         page.get_by_test_id("current-user").click()
         page.get_by_role("link", name="我的登录设备").click()
         expect(page.get_by_role("heading", name="我的登录设备")).to_be_visible()

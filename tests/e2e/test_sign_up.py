@@ -15,7 +15,7 @@ from activities.services.signup import participation_cancel, participation_sign_
 from members.models import Member, Registration
 from notifications.models import Notification
 
-from .browser import assert_no_horizontal_scroll, log_in
+from .browser import assert_no_horizontal_scroll, follow_menu, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -70,8 +70,7 @@ def test_a_member_signs_up_cancels_and_waits_for_a_seat_on_a_phone(page, screen,
 
     log_in(page, "sanxia_member")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
-    page.locator(".navbar-toggler").click()
-    page.get_by_test_id("nav-join").click()
+    follow_menu(page, test_id="nav-join")
     expect(page).to_have_url(re.compile(r"/activities/join/$"))
     expect(page.get_by_role("heading", name="活动报名")).to_be_visible()
 
