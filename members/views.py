@@ -257,6 +257,24 @@ def _members_shown(ids):
     )
 
 
+def _rows_prepared(rows, desk):
+    """What each row of the member list would otherwise work out again in its template: its
+    form's address (one reversed path for all), the grid select's label and options, and
+    whether the row is in the viewer's own grids."""
+    head, tail = reverse("members:member_grid", args=[1]).rsplit("1", 1)
+    grids = [(str(grid.pk), grid.pk, grid.name) for grid in desk.grids]
+    for registration in rows:
+        # The id as text: a number is localized each time a template writes it.
+        registration.key = key = str(registration.pk)
+        registration.grid_url = f"{head}{key}{tail}"
+        registration.grid_label = _("Grid for %(name)s") % {"name": registration.member.name}
+        registration.grid_options = [
+            (value, name, pk == registration.grid_id) for value, pk, name in grids
+        ]
+        registration.mine = registration.grid_id in desk.own_grid_ids
+    return rows
+
+
 @login_required
 @personal_data_page(PersonalDataView.Page.MEMBER_LIST)
 def member_list(request):
@@ -277,6 +295,7 @@ def member_list(request):
     )
     rows = filters.qs.order_by(*MEMBER_ORDER)
     page = Paginator(rows, PAGE_SIZE, read=_members_shown).get_page(request.GET.get("page"))
+    page.object_list = _rows_prepared(list(page.object_list), desk)
     in_use = filters.in_use
     return render(
         request,
@@ -285,6 +304,7 @@ def member_list(request):
             "desk": desk,
             "form": filters.form,
             "page": page,
+            "next": request.get_full_path(),
             "showing_own_grids": in_use.get("grid") == GridFilter.MINE,
             "filtered": bool(in_use),
             "more_filters": "agency" in in_use
