@@ -164,6 +164,10 @@ class Member(models.Model):
             # "a community's members by name, a page" (the evaluation list, reported_in_to):
             # walked in order, the status read from the index to leave out those who left.
             models.Index(fields=["name", "id"], include=["status"], name="member_name"),
+            # "the agency and name of each member reported in to a community": the member list's
+            # agencies and its order join a community's report-ins (3,800 in a busy one) to their
+            # members, read here from the index alone instead of hashing all 60,000 rows.
+            models.Index(fields=["id"], include=["agency", "name"], name="member_agency_by_id"),
         ]
 
     def __str__(self):

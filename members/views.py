@@ -58,10 +58,13 @@ def _desk(request) -> Desk:
     if not can_review_registrations(request.user):
         raise PermissionDenied
     scope = scope_of(request.user)
-    allowed = Community.objects.visible_to(request.user)
-    if not scope.city:
-        # Visible is not enough: an agency's liaison communities are visible to its office.
-        allowed = allowed.filter(pk__in=scope.community_ids)
+    if scope.city:
+        allowed = Community.objects.visible_to(request.user)
+    else:
+        # The viewer's own communities, which are theirs to see (a branch of visible_to): the
+        # whole of visible_to is not wanted — an agency's liaison communities are visible to its
+        # office — and building its five branches cost more than the query.
+        allowed = Community.objects.filter(pk__in=scope.community_ids)
     allowed = allowed.select_related("street").order_by("name")
     several = scope.city or len(scope.community_ids) > 1
     communities = list(allowed) if several else []
@@ -77,7 +80,8 @@ def _desk(request) -> Desk:
         community = communities[0]
     else:
         raise Http404  # a city without communities yet
-    grids = list(Grid.objects.visible_to(request.user).filter(community=community).order_by("name"))
+    # The community is one the viewer may see (above): so are its grids.
+    grids = list(Grid.objects.filter(community=community).order_by("name"))
     own_grid_ids = frozenset(grid.pk for grid in grids if grid.pk in scope.grid_ids)
     return Desk(
         community=community,
@@ -284,7 +288,12 @@ def member_list(request):
     active = (
         Registration.objects.visible_to(request.user).reported_in().filter(community=desk.community)
     )
-    agencies = list(Agency.objects.filter(pk__in=active.values("member__agency")).order_by("name"))
+    # The filter's choices: ids and names, not 140 whole agencies.
+    agencies = list(
+        Agency.objects.filter(pk__in=active.values("member__agency"))
+        .order_by("name")
+        .values_list("pk", "name", "short_name", named=True)
+    )
     filters = MemberFilterSet(
         request.GET,
         active,
