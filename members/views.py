@@ -62,8 +62,8 @@ def _desk(request) -> Desk:
         allowed = Community.objects.visible_to(request.user)
     else:
         # The viewer's own communities, which are theirs to see (a branch of visible_to): the
-        # whole of visible_to is not wanted — an agency's liaison communities are visible to its
-        # office — and building its five branches cost more than the query.
+        # rest of visible_to is not wanted here — an agency's liaison communities are visible to
+        # its office — so its other branches are not built and planned for nothing.
         allowed = Community.objects.filter(pk__in=scope.community_ids)
     allowed = allowed.select_related("street").order_by("name")
     several = scope.city or len(scope.community_ids) > 1

@@ -119,8 +119,8 @@ RATING_BUTTONS = [
 
 
 def _member_url_maker():
-    """A function giving a member's evaluation page, from one reversed path: reversing it again
-    for each of a page's rows cost more than the rest of the row."""
+    """A function giving a member's evaluation page from one reversed path: the URL resolver is
+    asked once a page, not once a row."""
     head, tail = reverse("reports:evaluation_member", args=[1]).rsplit("1", 1)
     return lambda pk: f"{head}{pk}{tail}"
 
