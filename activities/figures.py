@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from communities.dates import local_midnight
 from communities.models import Agreement
@@ -59,6 +60,16 @@ def format_number(value) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return NO_FIGURE
     return floatformat(number, -1)
+
+
+def format_hours(value) -> str:
+    """Hours with their unit as people write them: "2 小时", "1.5 小时" (never "2.0 h")."""
+    number = format_number(value)
+    if number == NO_FIGURE:
+        return number
+    return ngettext("%(hours)s hour", "%(hours)s hours", 1 if number == "1" else 2) % {
+        "hours": number
+    }
 
 
 def format_rate(value) -> str:

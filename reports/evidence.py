@@ -66,6 +66,19 @@ class Evidence:
 NO_EVIDENCE = Evidence()
 
 
+def evidence_shown(evidence: Evidence) -> dict[str, str]:
+    """The figures of `evidence` as a list row shows them (the `figure`, `percent` and `hours`
+    filters' text), keyed as the row's data-figure names."""
+    return {
+        "participations": figures.format_number(evidence.attendance.participations),
+        "rate": figures.format_rate(evidence.attendance.attendance_rate),
+        "duty_hours": figures.format_hours(evidence.duty_hours),
+        "volunteer_hours": figures.format_hours(evidence.volunteer_hours),
+        "concerns": figures.format_number(evidence.concerns),
+        "coverage": figures.format_rate(evidence.coverage),
+    }
+
+
 def _activities(period: Period, community):
     activities = Activity.objects.filter(starts_at__gte=period.start, starts_at__lt=period.end)
     if community is not None:
