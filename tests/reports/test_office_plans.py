@@ -67,3 +67,19 @@ def test_the_charts_read_the_summary_from_its_index_alone(client, request, world
         for sql in groupings:
             plan = plan_of(sql, bitmaps=False)
             assert any(f"Index Only Scan using {index}" in plan for index in indexes), plan
+
+
+def test_the_street_overview_sums_each_communitys_months_from_the_index(
+    client, world, street_officer
+):
+    client.force_login(street_officer)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/overview/street/").status_code == 200
+    sql = next(
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "communities_community"' in q["sql"] and '"reports_communitymonth" U0' in q["sql"]
+    )
+    with transaction.atomic():
+        plan = plan_of(sql, bitmaps=False)
+    assert plan.count("Index Only Scan using communitymonth_community") == 3, plan
