@@ -600,7 +600,7 @@ def summary_agency(request):
             "years": _years(),
             "period": period,
             "members": members.filter(status=Member.Status.ACTIVE).count(),
-            "evidence": agency_totals(members, period),
+            "evidence": agency_totals(agency, period),
             "communities": communities,
             "rating_labels": Rating.labels,
             "totals": totals,
