@@ -1,4 +1,4 @@
-"""`short_datetime` writes a moment as `|date:"SHORT_DATETIME_FORMAT"` does, each minute once."""
+"""`minute_date` writes a moment as the `date` filter does, each minute once."""
 
 import datetime as dt
 import zoneinfo
@@ -19,10 +19,11 @@ MOMENTS = [
 ]
 
 
-def _both(value):
-    ours = Template("{% load xiachen %}{{ v|short_datetime }}").render(Context({"v": value}))
-    django = Template('{{ v|date:"SHORT_DATETIME_FORMAT" }}').render(Context({"v": value}))
-    return ours, django
+def _both(value, fmt=None):
+    arg = f':"{fmt}"' if fmt else ""
+    ours = Template(f"{{% load xiachen %}}{{{{ v|minute_date{arg} }}}}")
+    django = Template(f'{{{{ v|date:"{fmt or "SHORT_DATETIME_FORMAT"}" }}}}')
+    return ours.render(Context({"v": value})), django.render(Context({"v": value}))
 
 
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
@@ -30,8 +31,9 @@ def _both(value):
 def test_it_writes_what_the_date_filter_writes(language, zone):
     with translation.override(language), timezone.override(zone):
         for value in MOMENTS:
-            ours, django = _both(value)
-            assert ours == django, (value, ours, django)
+            for fmt in (None, "n月j日 D H:i", "H:i", "DATE_FORMAT", "P"):
+                ours, django = _both(value, fmt)
+                assert ours == django, (value, fmt, ours, django)
 
 
 def test_the_same_minute_is_written_once_and_other_zones_and_languages_apart():
@@ -53,7 +55,7 @@ def test_a_format_with_seconds_is_written_by_the_date_filter_itself(monkeypatch)
     # by the minute.
     import xiachen.templatetags.xiachen as tags
 
-    monkeypatch.setattr(tags, "get_format", lambda name: "Y-m-d H:i:s")
+    monkeypatch.setattr(tags, "get_format", lambda arg: "Y-m-d H:i:s")
     monkeypatch.setattr(tags, "date_filter", lambda value, arg: f"date filter {value.second}")
     _minute_text.cache_clear()
     moment = dt.datetime(2026, 12, 7, 1, 2, 3, tzinfo=dt.UTC)
