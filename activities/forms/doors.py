@@ -125,6 +125,22 @@ class AssigneeSearchForm(forms.Form):
     )
 
 
+class _AssigneeField(forms.ModelChoiceField):
+    """A member among `queryset`, which may be given as a function making it: it is made when
+    first asked for (a POST checking the pick), not for every page that shows the form unbound
+    (2 ms of building the scope's querysets on a GET that never runs them)."""
+
+    make = None
+
+    def _get_queryset(self):
+        if self.make is not None:
+            make, self.make = self.make, None
+            self._set_queryset(make())
+        return self._queryset
+
+    queryset = property(_get_queryset, forms.ModelChoiceField._set_queryset)
+
+
 class DoorUnitAssignForm(forms.Form):
     """The ticked units, and the member they go to (empty: nobody, take them back). The member
     is picked from a search, never from a list of everyone reported in: the page shows the
@@ -134,7 +150,7 @@ class DoorUnitAssignForm(forms.Form):
         queryset=None,
         error_messages={"required": _("Tick the buildings or stairwells to assign.")},
     )
-    member = forms.ModelChoiceField(
+    member = _AssigneeField(
         queryset=None,
         required=False,
         label=_("Assign to"),
@@ -147,9 +163,13 @@ class DoorUnitAssignForm(forms.Form):
     )
 
     def __init__(self, *args, units, members, **kwargs):
+        """`members`: whom the units may go to, a QuerySet or a function making it."""
         super().__init__(*args, **kwargs)
         self.fields["units"].queryset = units
-        self.fields["member"].queryset = members
+        if callable(members):
+            self.fields["member"].make = members
+        else:
+            self.fields["member"].queryset = members
 
     def clean(self):
         cleaned = super().clean()

@@ -269,6 +269,10 @@ class Activity(models.Model):
             models.Index(
                 fields=["starts_at", "id"], include=["nature"], name="activity_period_nature"
             ),
+            # "not of a cancelled activity" (pending_leave_requests): the city's 3,000 cancelled
+            # activities read at once into a hashed NOT IN, where looking up each request's
+            # activity cost 2,818 probes of the table (11,000 buffers, 20 ms).
+            models.Index(fields=["id"], condition=Q(status="cancelled"), name="activity_cancelled"),
         ]
 
     def __str__(self):

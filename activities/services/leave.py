@@ -43,15 +43,22 @@ class LeaveDecided:
     filled: SignUpResult | None = None
 
 
+LEAVE_REQUEST_ORDER = ("activity__starts_at", "activity_id", "pk")
+
+
 def pending_leave_requests(user):
     """The pending requests of the activities `user` organizes (their communities'; the city:
     all), of activities still taking place, soonest first."""
+    # Not of a cancelled activity, asked as NOT IN the cancelled ones (read at once from
+    # activity_cancelled): the city's requests on cancelled activities outnumber the others
+    # three to one, and checking each request's activity was most of the list's 50 ms.
+    cancelled = Activity.objects.filter(status=Activity.Status.CANCELLED).values("pk")
     return (
         records_managed_by(user)
         .leave_requests()
-        .exclude(activity__status=Activity.Status.CANCELLED)
+        .exclude(activity__in=cancelled)
         .select_related("activity__community", "member__agency")
-        .order_by("activity__starts_at", "activity_id", "pk")
+        .order_by(*LEAVE_REQUEST_ORDER)
     )
 
 

@@ -17,6 +17,7 @@ from communities.permissions import can_decide_leave, can_manage
 from ..forms.leave import LeaveDecisionForm, LeaveRequestForm
 from ..models import Participation
 from ..services.leave import (
+    LEAVE_REQUEST_ORDER,
     leave_closed_reason,
     participation_leave_decide,
     participation_leave_request,
@@ -101,6 +102,17 @@ def leave_withdraw(request, pk):
     return redirect_next(request, back, back)
 
 
+def _requests_shown(ids):
+    """A page's requests with their activity, community, member and agency: the list is sorted
+    and counted joined to the activities alone (the city's 688 requests were joined to four
+    tables to show 20)."""
+    return (
+        Participation.objects.filter(pk__in=ids)
+        .select_related("activity__community", "member__agency")
+        .order_by(*LEAVE_REQUEST_ORDER)
+    )
+
+
 @login_required
 @require_safe
 def leave_request_list(request):
@@ -108,7 +120,7 @@ def leave_request_list(request):
     if not can_decide_leave(request.user):
         raise PermissionDenied
     requests = pending_leave_requests(request.user)
-    page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(requests, PAGE_SIZE, read=_requests_shown).get_page(request.GET.get("page"))
     return render(
         request,
         "activities/leave_request_list.html",

@@ -773,6 +773,20 @@ def test_the_page_costs_the_same_queries_for_5_and_50_units(
     assert small == large, (small, large)
 
 
+def test_the_list_is_counted_from_the_per_member_totals(client, world, doors_activity):
+    # The per-member totals count the viewer's units already: the page is not counted again,
+    # and the assign form's people are not built for a GET.
+    add_units(doors_activity, 4, member=world.sanxia_member)
+    add_units(doors_activity, 3, building="5")
+    client.force_login(make_staff(world))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    assert response.context["page"].paginator.count == 7
+    on_units = [q["sql"] for q in captured if 'FROM "activities_doortodoorunit"' in q["sql"]]
+    assert not [sql for sql in on_units if 'COUNT(*) AS "__count"' in sql], on_units
+    assert response.context["assign_form"].fields["member"].make is not None
+
+
 def test_units_of_members_who_left_keep_their_records(world, doors_activity, community_staff):
     (unit,) = add_units(doors_activity, 1, member=world.sanxia_member)
     door_unit_record(unit=unit, households_reached=6, by=community_staff)

@@ -1,10 +1,12 @@
 """The project's contract: settings from the environment, the compose file, clean migrations."""
 
 import ast
+import datetime as dt
 import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -186,6 +188,63 @@ def test_a_select_with_an_option_template_of_its_own_renders_it():
     html, rendered = _rendered_templates(lambda: Option(choices=[(1, "一")]).render("f", 1))
     assert "django/forms/widgets/select.html" in rendered
     assert html.startswith('<select name="f">') and "<option" not in html
+
+
+def _inputs():
+    """Inputs of every shape the forms use, with their value: text to escape, a number (0 is a
+    value, None is none), a decimal, a date, a box ticked and not, attributes true, false and
+    quoted, and lazy or safe values."""
+    from django import forms
+    from django.utils.safestring import mark_safe
+    from django.utils.translation import gettext_lazy
+
+    return [
+        (forms.TextInput(), 'a"<b>&', {"id": "id_q", "class": "form-control", "required": True}),
+        (forms.TextInput(), None, {"disabled": False, "placeholder": gettext_lazy("Search")}),
+        (forms.NumberInput(attrs={"inputmode": "numeric", "min": 0}), 0, None),
+        (forms.NumberInput(), Decimal("2.50"), {"step": "0.5"}),
+        (forms.HiddenInput(), mark_safe("<i>"), None),
+        (forms.EmailInput(), "王@例子.cn", {"maxlength": 254}),
+        (forms.PasswordInput(render_value=True), "secret", None),
+        (forms.DateInput(), dt.date(2026, 12, 7), {"type": "date"}),
+        (forms.CheckboxInput(), True, {"class": "form-check-input"}),
+        (forms.CheckboxInput(), False, None),
+        (forms.SearchInput(), "紫林苑", None),
+    ]
+
+
+def test_an_input_is_written_in_python_as_djangos_templates_write_it():
+    # xiachen/renderers.py: an input without input.html and attrs.html (a roll call's row has
+    # five inputs: half of the page's CPU time went to their templates).
+    from django.forms.renderers import DjangoTemplates
+
+    for widget, value, attrs in _inputs():
+        html, rendered = _rendered_templates(lambda: widget.render("f", value, attrs))  # noqa: B023
+        assert html == widget.render("f", value, attrs, renderer=DjangoTemplates()), html
+        assert not [name for name in rendered if name.startswith("django/forms/widgets/")]
+
+
+def test_a_choices_radio_and_check_box_are_written_as_djangos_templates_write_them():
+    # `{{ choice.tag }}` (the roll call's marks) and a choice in its label.
+    from django import forms
+    from django.forms.renderers import DjangoTemplates
+
+    class Marks(forms.Form):
+        status = forms.ChoiceField(
+            choices=[("present", "已参加"), ("absent", '缺席 "<>"')], widget=forms.RadioSelect
+        )
+        days = forms.MultipleChoiceField(
+            choices=[(1, "一"), (2, "二")], widget=forms.CheckboxSelectMultiple
+        )
+
+    for data in ({"status": "absent", "days": ["2"]}, None):
+        ours, django = Marks(data), Marks(data, renderer=DjangoTemplates())
+        for name in ("status", "days"):
+            for mine, theirs in zip(ours[name], django[name], strict=True):
+                assert mine.tag() == theirs.tag()
+                assert mine.tag(wrap_label=True) == theirs.tag(wrap_label=True)
+                assert str(mine) == str(theirs)
+        assert str(ours["status"]) == str(django["status"])
 
 
 @pytest.mark.django_db

@@ -4,12 +4,19 @@ A template tag instead of a context processor, so that only pages that show the 
 it, and a page rendered without a request (500.html) needs nothing at all.
 """
 
+import datetime as dt
+from functools import lru_cache
+
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django import forms, template
 from django.conf import settings
+from django.template.defaultfilters import date as date_filter
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.dateformat import format as date_format
+from django.utils.formats import get_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from activities import figures
@@ -201,3 +208,29 @@ def query_pairs(query, leave_out=""):
     return [
         (name, value) for name, values in query.lists() if name not in left_out for value in values
     ]
+
+
+# Format characters finer than the minute (seconds, microseconds, the epoch, ISO 8601, RFC 5322):
+# a format with none of them writes every moment of a minute alike.
+FINER_THAN_A_MINUTE = frozenset("suUcr")
+
+
+@lru_cache(maxsize=4096)
+def _minute_text(minute: dt.datetime, wall: dt.datetime, zone: str, language: str, fmt: str):
+    """`minute` written in `fmt`; the key names its wall time, zone and language, since two
+    aware datetimes of the same instant are equal whatever their zone."""
+    return date_format(minute, fmt)
+
+
+@register.filter(expects_localtime=True)
+def minute_date(value, arg="SHORT_DATETIME_FORMAT"):
+    """`value|date:arg` (SHORT_DATETIME_FORMAT by default), each minute written once per format,
+    language and zone, and remembered: a list's rows come in batches (a reminder for everyone
+    signed up is queued at once: the outbox's 50 rows wrote 150 times what was 6 different
+    minutes, about 60 µs each), and a page shown again shows the same moments."""
+    fmt = get_format(arg)
+    if not isinstance(value, dt.datetime) or FINER_THAN_A_MINUTE & set(fmt):
+        return date_filter(value, arg)
+    minute = value.replace(second=0, microsecond=0)
+    zone = f"{value.tzname()}{value.utcoffset()}"
+    return _minute_text(minute, minute.replace(tzinfo=None), zone, get_language(), fmt)
