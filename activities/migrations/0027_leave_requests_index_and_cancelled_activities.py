@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0025_call_outs'),
+        ('activities', '0026_agency_activity_attendance'),
     ]
 
     operations = [
