@@ -403,7 +403,15 @@ def uninstall(apps, schema_editor):
     """Back to 0023's triggers (on SQLite once the figures' columns are gone)."""
     previous = _previous()
     if schema_editor.connection.vendor == "postgresql":
-        _run(schema_editor, POSTGRESQL_DROP + previous.POSTGRESQL_DROP + previous.POSTGRESQL)
+        # 0023's moved-participation trigger and its three-argument count went at install
+        # (POSTGRESQL's first two statements): not there to drop again.
+        dropped = set(POSTGRESQL[:2])
+        _run(
+            schema_editor,
+            POSTGRESQL_DROP
+            + [statement for statement in previous.POSTGRESQL_DROP if statement not in dropped]
+            + previous.POSTGRESQL,
+        )
     else:
         _run(schema_editor, SQLITE_DROP)
 
