@@ -107,3 +107,24 @@ def test_the_checks_see_a_table_read_where_the_index_lacks_a_column(world):
     sql = captured_sql(queryset.count)
     plan = plan_of(sql, bitmaps=False)
     assert "Index Only Scan" not in plan, plan
+
+
+def test_the_agencies_of_a_communitys_members_are_read_from_an_index_alone(
+    vacuumed, client, world, community_staff
+):
+    # "Members reported in, by agency": each report-in's member's agency, from the index alone
+    # (not by hashing all 60,000 members' rows at city size: 13 → 9.5 ms).
+    vacuumed("members_member", "members_registration")
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    sql = next(
+        query["sql"]
+        for query in queries.captured_queries
+        if 'COUNT(DISTINCT "members_registration"."member_id")' in query["sql"]
+    )
+    with transaction.atomic():
+        plan = plan_of(sql, bitmaps=False)
+    # The members who left are read from their own index (member_left); the rest by their id.
+    scans = [line for line in scans_of(plan, "members_member") if "member_left" not in line]
+    assert scans and all("Index Only Scan using member_id_agency" in line for line in scans), plan
