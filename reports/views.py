@@ -55,6 +55,14 @@ def _count_of(rows):
     )
 
 
+def _urls_of(name):
+    """`reverse(name, args=[pk])` for each row of a list at the price of one reverse: the
+    dashboards link their 40-odd rows (each reverse 40–60 µs at city size)."""
+    marker = "2147483647"
+    head, _marker, tail = reverse(name, args=[int(marker)]).partition(marker)
+    return lambda pk: f"{head}{pk}{tail}"
+
+
 def _admin_url(name):
     """The admin page's URL, or None while that model is not registered in the admin."""
     try:
@@ -162,6 +170,15 @@ def community_section(user, scope, now):
         .order_by("ends_at", "pk")[:ROLL_CALL_LIMIT]
     )
     pending_roll_call = roll_calls[0].waiting if roll_calls else 0
+    activity_url = _urls_of("activities:activity_detail")
+    roll_call_url = _urls_of("activities:roll_call")
+    agreement_url = _urls_of("communities:agreement_detail")
+    for activity in week_activities:
+        activity.url = activity_url(activity.pk)
+    for activity in roll_calls:
+        activity.url, activity.roll_call_url = activity_url(activity.pk), roll_call_url(activity.pk)
+    for agreement in in_force:
+        agreement.url = agreement_url(agreement.pk)
     by_agency, more_agencies = _limited(
         Registration.objects.visible_to(user)
         .reported_in()
