@@ -27,12 +27,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from communities.dates import local_midnight
 from communities.models import Agreement
 from members.models import Member, Registration, has_liaison_report_in
 
-from .models import Activity, Participation
+from .models import Activity, AgencyActivity, Participation
 
 ZERO_HOURS = Decimal("0.0")
 
@@ -59,6 +60,16 @@ def format_number(value) -> str:
     except (InvalidOperation, TypeError, ValueError):
         return NO_FIGURE
     return floatformat(number, -1)
+
+
+def format_hours(value) -> str:
+    """Hours with their unit as people write them: "2 小时", "1.5 小时" (never "2.0 h")."""
+    number = format_number(value)
+    if number == NO_FIGURE:
+        return number
+    return ngettext("%(hours)s hour", "%(hours)s hours", 1 if number == "1" else 2) % {
+        "hours": number
+    }
 
 
 def format_rate(value) -> str:
@@ -170,6 +181,35 @@ def attendance_by(participations, field: str) -> dict:
 
 
 NO_ATTENDANCE = Attendance(present=0, absent=0, leaves=0, hours=ZERO_HOURS)
+
+
+def agency_attendance_by_nature(agency_ids, start: dt.datetime, end: dt.datetime) -> dict:
+    """`attendance_by(participations, "activity__nature")` of the participations of the members
+    of `agency_ids` in the activities starting in [start, end), from the figures the database
+    keeps per agency and activity (AgencyActivity: the same definitions, counted by its
+    triggers as each record is written), in one query: an agency's 154,000 records are not
+    counted again on every request."""
+    rows = (
+        AgencyActivity.objects.filter(
+            agency__in=agency_ids, starts_at__gte=start, starts_at__lt=end
+        )
+        .order_by()
+        .values("nature")
+        .annotate(
+            present=Sum("present"), absent=Sum("absent"), leaves=Sum("leaves"), hours=Sum("hours")
+        )
+    )
+    return {row["nature"]: _attendance_of(row) for row in rows}
+
+
+def agency_records_count(agency_ids) -> int:
+    """How many records (present, absent or on leave) the members of `agency_ids` have: the
+    count of `Participation.objects.to_review()` of those members, from the figures the database
+    keeps per agency and activity."""
+    totals = AgencyActivity.objects.filter(agency__in=agency_ids).aggregate(
+        present=Sum("present"), absent=Sum("absent"), leaves=Sum("leaves")
+    )
+    return sum(value or 0 for value in totals.values())
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,21 @@ class MemberQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Member.Status.ACTIVE)
 
+    def reported_in_to(self, community):
+        """The members reported in to `community`: RegistrationQuerySet.reported_in() seen from
+        the member — an approved report-in there, the member not one who left. Written on the
+        member's own row and probed per member (Exists) so that a list of them by name walks
+        the name index (member_name) and stops at its page: the evaluation list's first page
+        hashed all 60,000 members to sort a community's 3,800 (16 ms), where the walk meets 20
+        of them among the first 400 names (2 ms)."""
+        return self.exclude(status=Member.Status.LEFT).filter(
+            Exists(
+                Registration.objects.filter(
+                    member=OuterRef("pk"), community=community, status=Registration.Status.ACTIVE
+                )
+            )
+        )
+
     def matching(self, query: str):
         """Members whose name contains `query`, or whose mobile ends with it when it is all
         digits (the last 4 digits are what people remember and say aloud): the roll call's
@@ -146,11 +161,15 @@ class Member(models.Model):
             # "members who left": RegistrationQuerySet.reported_in()'s NOT IN, read from the
             # index alone and hashed once per query.
             models.Index(fields=["id"], condition=Q(status="left"), name="member_left"),
-            # "the agency of each member reported in to the community": the staff dashboard's
-            # members reported in by agency looks up a busy community's 3,800 report-ins'
-            # members in the index alone, not by hashing all 60,000 members' rows (13 → 9.5 ms
-            # at city size).
-            models.Index(fields=["id"], include=["agency"], name="member_id_agency"),
+            # "a community's members by name, a page" (the evaluation list, reported_in_to):
+            # walked in order, the status read from the index to leave out those who left.
+            models.Index(fields=["name", "id"], include=["status"], name="member_name"),
+            # "the agency and name of each member reported in to a community": the member list's
+            # agencies and its order, and the staff dashboard's members reported in by agency,
+            # join a community's report-ins (3,800 in a busy one) to their members, read here
+            # from the index alone instead of hashing all 60,000 rows (the dashboard's count
+            # 13 → 9.5 ms at city size).
+            models.Index(fields=["id"], include=["agency", "name"], name="member_agency_by_id"),
         ]
 
     def __str__(self):
@@ -322,8 +341,12 @@ class Registration(models.Model):
             ),
         ]
         indexes = [
-            # "pending / active report-ins of this community": the review list and counts.
-            models.Index(fields=["community", "status"], name="registration_community_status"),
+            # "pending / active report-ins of this community": the review list and counts; with
+            # the member, the community's reported-in members are read from the index alone (the
+            # member list's count and agencies, the evaluation list's count).
+            models.Index(
+                fields=["community", "status", "member"], name="registration_community_member"
+            ),
             # "the communities this member reported in to": the scopes' report-in subqueries
             # (Activity, WorkUpdate, Community, Street), read from the index alone.
             models.Index(fields=["member", "community"], name="registration_member_community"),

@@ -58,10 +58,13 @@ def _desk(request) -> Desk:
     if not can_review_registrations(request.user):
         raise PermissionDenied
     scope = scope_of(request.user)
-    allowed = Community.objects.visible_to(request.user)
-    if not scope.city:
-        # Visible is not enough: an agency's liaison communities are visible to its office.
-        allowed = allowed.filter(pk__in=scope.community_ids)
+    if scope.city:
+        allowed = Community.objects.visible_to(request.user)
+    else:
+        # The viewer's own communities, which are theirs to see (a branch of visible_to): the
+        # rest of visible_to is not wanted here — an agency's liaison communities are visible to
+        # its office — so its other branches are not built and planned for nothing.
+        allowed = Community.objects.filter(pk__in=scope.community_ids)
     allowed = allowed.select_related("street").order_by("name")
     several = scope.city or len(scope.community_ids) > 1
     communities = list(allowed) if several else []
@@ -77,7 +80,8 @@ def _desk(request) -> Desk:
         community = communities[0]
     else:
         raise Http404  # a city without communities yet
-    grids = list(Grid.objects.visible_to(request.user).filter(community=community).order_by("name"))
+    # The community is one the viewer may see (above): so are its grids.
+    grids = list(Grid.objects.filter(community=community).order_by("name"))
     own_grid_ids = frozenset(grid.pk for grid in grids if grid.pk in scope.grid_ids)
     return Desk(
         community=community,
@@ -257,6 +261,24 @@ def _members_shown(ids):
     )
 
 
+def _rows_prepared(rows, desk):
+    """What each row of the member list would otherwise work out again in its template: its
+    form's address (one reversed path for all), the grid select's label and options, and
+    whether the row is in the viewer's own grids."""
+    head, tail = reverse("members:member_grid", args=[1]).rsplit("1", 1)
+    grids = [(str(grid.pk), grid.pk, grid.name) for grid in desk.grids]
+    for registration in rows:
+        # The id as text: a number is localized each time a template writes it.
+        registration.key = key = str(registration.pk)
+        registration.grid_url = f"{head}{key}{tail}"
+        registration.grid_label = _("Grid for %(name)s") % {"name": registration.member.name}
+        registration.grid_options = [
+            (value, name, pk == registration.grid_id) for value, pk, name in grids
+        ]
+        registration.mine = registration.grid_id in desk.own_grid_ids
+    return rows
+
+
 @login_required
 @personal_data_page(PersonalDataView.Page.MEMBER_LIST)
 def member_list(request):
@@ -266,7 +288,12 @@ def member_list(request):
     active = (
         Registration.objects.visible_to(request.user).reported_in().filter(community=desk.community)
     )
-    agencies = list(Agency.objects.filter(pk__in=active.values("member__agency")).order_by("name"))
+    # The filter's choices: ids and names, not 140 whole agencies.
+    agencies = list(
+        Agency.objects.filter(pk__in=active.values("member__agency"))
+        .order_by("name")
+        .values_list("pk", "name", "short_name", named=True)
+    )
     filters = MemberFilterSet(
         request.GET,
         active,
@@ -277,6 +304,7 @@ def member_list(request):
     )
     rows = filters.qs.order_by(*MEMBER_ORDER)
     page = Paginator(rows, PAGE_SIZE, read=_members_shown).get_page(request.GET.get("page"))
+    page.object_list = _rows_prepared(list(page.object_list), desk)
     in_use = filters.in_use
     return render(
         request,
@@ -285,6 +313,7 @@ def member_list(request):
             "desk": desk,
             "form": filters.form,
             "page": page,
+            "next": request.get_full_path(),
             "showing_own_grids": in_use.get("grid") == GridFilter.MINE,
             "filtered": bool(in_use),
             "more_filters": "agency" in in_use

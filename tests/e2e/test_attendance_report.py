@@ -65,6 +65,9 @@ def test_the_office_follows_a_figure_and_downloads_the_report(
     expect(other.locator('[data-figure="rate"]')).to_have_text("0%")
     expect(page.get_by_test_id("report-totals").locator('[data-figure="absent"]')).to_have_text("1")
     assert_no_horizontal_scroll(page)
+    # Wider than a phone, the table scrolls in its box, and the phone says so.
+    hint = page.get_by_test_id("scroll-hint")
+    expect(hint).to_be_visible() if screen == "phone" else expect(hint).to_be_hidden()
     page.screenshot(path=f"/tmp/attendance-report-{screen}.png", full_page=True)
 
     # Sorted by absences, largest first: 王海燕 first.

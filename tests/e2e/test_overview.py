@@ -61,13 +61,19 @@ def test_a_street_officer_reads_sorts_and_follows_the_street_overview(
     table = page.get_by_test_id("overview-table")
     expect(table.locator("tbody tr")).to_have_count(2)
     assert_no_horizontal_scroll(page)
+    hint = page.get_by_test_id("scroll-hint").first
     if screen == "phone":
-        # The table is wider than a phone: it scrolls inside its own box.
+        # The table is wider than a phone: it scrolls inside its own box, and says so.
+        expect(hint).to_be_visible()
+        expect(hint).to_contain_text("左右滑动表格可查看所有列")
         box = page.get_by_test_id("overview-box")
         assert box.evaluate("b => b.scrollWidth > b.clientWidth")
         box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
         assert box.evaluate("b => b.scrollLeft > 0")
         assert_no_horizontal_scroll(page)
+
+    else:
+        expect(hint).to_be_hidden()  # a desktop shows every column
 
     table.get_by_role("link", name="参与次数").click()
     first = page.get_by_test_id("overview-table").locator("tbody tr").first

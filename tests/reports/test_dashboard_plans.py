@@ -131,4 +131,6 @@ def test_the_agencies_of_a_communitys_members_are_read_from_an_index_alone(
         plan = plan_of(sql, bitmaps=False)
     # The members who left are read from their own index (member_left); the rest by their id.
     scans = [line for line in scans_of(plan, "members_member") if "member_left" not in line]
-    assert scans and all("Index Only Scan using member_id_agency" in line for line in scans), plan
+    assert scans and all("Index Only Scan using member_agency_by_id" in line for line in scans), (
+        plan
+    )

@@ -22,6 +22,7 @@ from reports.services import (
     excellent_allowed,
     objection_answer,
     objection_raise,
+    rateable_count,
     rateable_members,
 )
 
@@ -376,3 +377,23 @@ def test_settings_read_a_share_as_a_fraction_or_a_decimal(value, share):
     from xiachen.settings import _excellent_share
 
     assert _excellent_share(value) == share
+
+
+def test_the_count_of_members_rated_counts_each_once(world):
+    # Counted on the report-ins (reports.services.rateable_count): a member reported in twice
+    # (liaison and residence) counts once; one who left, never.
+    members = reported_in(world, 3)
+    twice, left = members[0], members[1]
+    Registration.objects.create(
+        member=twice,
+        community=world.shengli,
+        kind=Registration.Kind.RESIDENCE,
+        status=Registration.Status.ACTIVE,
+        applied_on=timezone.localdate(),
+    )
+    Member.objects.filter(pk=left.pk).update(
+        status=Member.Status.LEFT, left_on=timezone.localdate()
+    )
+    rated = rateable_members(world.shengli)
+    assert twice in rated and left not in rated
+    assert rateable_count(world.shengli) == rated.count() == 3  # 李建华, twice and the third

@@ -5,11 +5,17 @@ community's ids in the URL or the POST change nothing."""
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activities.models import Activity, Dispute, Participation
-from activities.services.review import participation_confirm, participation_dispute
+from activities.services.review import (
+    participation_confirm,
+    participation_dispute,
+    reviewable_by,
+)
 
 Review = Participation.Review
 Status = Participation.Status
@@ -153,6 +159,31 @@ def test_the_list_costs_the_same_queries_with_5_or_50_records(
     with django_assert_num_queries(10):
         response = client.get("/review/?page=2")
     assert response.status_code == 200
+
+
+def test_the_whole_list_is_counted_from_the_figures_kept_per_agency_and_activity(
+    client, world, agency_office, yuanlin_record
+):
+    _many(world, 7)
+    Participation.objects.create(
+        activity=world.shenzhen_activity,
+        member=world.sanxia_member_2,
+        source=Participation.Source.SIGN_UP,
+    )  # signed up: not a record to review yet
+    client.force_login(agency_office)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/review/")
+
+    assert response.context["page"].paginator.count == reviewable_by(agency_office).count() == 8
+    assert 'data-testid="review-count"' in response.content.decode()
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert not [sql for sql in counts if '"activities_participation"' in sql]
+    # Narrowed, the list counts its own rows.
+    response = client.get("/review/?review=disputed")
+    assert response.context["page"].paginator.count == 3
+    response = client.get(f"/review/?member={world.sanxia_member.pk}")
+    assert response.context["page"].paginator.count == 1
 
 
 def test_bulk_confirm_ignores_another_agencys_ids(client, world, agency_office, yuanlin_record):

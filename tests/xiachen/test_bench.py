@@ -338,6 +338,47 @@ def test_the_load_mix_is_the_accounts_timed_pages_without_the_downloads():
     assert pages.workload(rows) == {"sanxia_office": ["/roster/"], "admin": ["/activities/"]}
 
 
+def test_the_workspace_mix_is_the_pages_issue_8_names():
+    rows = [
+        {**row("shengli_staff", "/", 5), "name": "reports:dashboard"},
+        {**row("shengli_staff", "/activities/", 5), "name": "activities:activity_list"},
+        {**row("sanxia_office", "/attendance/", 5), "name": "reports:attendance"},
+        {**row("sanxia_member", "/certificates/1.pdf", 5), "name": "reports:certificate_pdf"},
+        {
+            **row("admin", "/admin/members/member/", 5),
+            "admin": True,
+            "name": "admin:members_member_changelist",
+        },
+        {
+            **row("admin", "/admin/auth/group/", 5),
+            "admin": True,
+            "name": "admin:auth_group_changelist",
+        },
+    ]
+    assert pages.workload(rows, names=pages.WORKSPACE) == {
+        "shengli_staff": ["/", "/activities/"],
+        "admin": ["/admin/members/member/"],
+    }
+    # Every page of every role: the report and the certificate join them.
+    assert pages.workload(rows)["sanxia_office"] == ["/attendance/"]
+    assert pages.workload(rows)["sanxia_member"] == ["/certificates/1.pdf"]
+
+
+def test_a_plan_keeps_the_pages_names_for_the_next_load_run(tmp_path):
+    plan = tmp_path / "locust-pages.json"
+    plan.write_text(
+        '{"accounts": {"admin": {"session": "k", "urls": ["/", "/admin/members/member/"]}},'
+        ' "names": {"/": "reports:dashboard",'
+        ' "/admin/members/member/": "admin:members_member_changelist"}}'
+    )
+    rows = load.rows_of_plan(plan)
+    assert [(row["name"], row["admin"]) for row in rows] == [
+        ("reports:dashboard", False),
+        ("admin:members_member_changelist", True),
+    ]
+    assert pages.workload(rows, names=pages.WORKSPACE) == {"admin": ["/", "/admin/members/member/"]}
+
+
 def test_the_leave_pages_are_walked_where_they_open_and_the_posts_listed(
     world, community_staff, member_user
 ):

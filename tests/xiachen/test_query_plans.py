@@ -233,9 +233,12 @@ def test_an_agency_offices_activities_are_read_from_its_pairs_not_its_members_re
     # scope reads the agency's 61,792 pairs (AgencyActivity) from their unique index, where it
     # read every participation of every member (130 ms → docs/benchmarks.md). Sequential
     # scans priced out (SET LOCAL, this test's transaction): no statistics needed.
+    # Bitmaps priced out too: on a test's few rows a bitmap of the pairs' other index on the
+    # agency (agencyactivity_period) costs the same; at city size the pairs are read from this
+    # one alone, the activity ids in order.
     sql, params = Activity.objects.visible_to(agency_office).query.sql_with_params()
     with transaction.atomic():
-        plan = plan_of(sql, params)
+        plan = plan_of(sql, params, bitmaps=False)
     assert "activities_agencyactivity_one_per_pair" in plan, plan
     assert "activities_participation" not in plan, plan
     assert "members_member" not in plan, plan
@@ -329,10 +332,7 @@ def test_community_staffs_members_are_looked_up_by_the_ids_of_their_report_ins(
     # filtering each one's members by the ids, is what a few rows make cheapest.
     # (Bitmaps off: a bitmap of the primary key is the same lookup, named otherwise.)
     plan = plan_of(sql, params, nested_loops=False, bitmaps=False)
-    # By the primary key, or by member_id_agency (the same id, with the agency beside it).
-    assert re.search(
-        r"Index Scan using (members_member_pkey|member_id_agency) on members_member", plan
-    ), plan
+    assert "Index Scan using members_member_pkey on members_member" in plan, plan
     assert "(id = ANY ($0))" in plan, plan
     assert "Semi Join" not in plan, plan
 

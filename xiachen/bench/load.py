@@ -47,12 +47,25 @@ def rows_of_plan(path: Path) -> list[dict]:
     """The pages of an earlier run's plan (the locust-pages.json `bench` writes) as rows of the
     demo walk, for `bench --only load --load-pages`: the load run again without a walk."""
     plan = json.loads(Path(path).read_text())
-    # Every page of a plan was a timed one: as rows, each is its own name and none is the admin's.
-    return [
-        {"username": username, "name": url, "url": url, "admin": False, "label": "", "status": 200}
-        for username, account in plan["accounts"].items()
-        for url in account["urls"]
-    ]
+    # Every page of a plan was a timed one. Its URL names are in the plan (an older plan's are
+    # not: each page is then its own name, and none is the admin's).
+    names = plan.get("names", {})
+    rows = []
+    for username, account in plan["accounts"].items():
+        for url in account["urls"]:
+            name = names.get(url, url)
+            admin = name.startswith("admin:")
+            rows.append(
+                {
+                    "username": username,
+                    "name": name,
+                    "url": url,
+                    "admin": admin,
+                    "label": "",
+                    "status": 200,
+                }
+            )
+    return rows
 
 
 def start_gunicorn(port: int, log: Path) -> subprocess.Popen:
@@ -205,19 +218,40 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def bench(pages_by_account, *, port, workdir: Path, seconds: int, warmup: int, judge: bool):
-    """The lines of the load target. `pages_by_account`: {username: [url, ...]}."""
+def bench(
+    pages_by_account,
+    *,
+    port,
+    workdir: Path,
+    seconds: int,
+    warmup: int,
+    judge: bool,
+    mix: str = "",
+    judge_rate: bool = True,
+    names: dict | None = None,
+    suffix: str = "",
+):
+    """The lines of the load target. `pages_by_account`: {username: [url, ...]}; `mix` names the
+    pages in the lines; `judge_rate`: whether requests/s is a target of this mix (else shown);
+    `names`: {url: URL name}, kept in the plan for `--load-pages`; `suffix` tells this mix's
+    plan and result files from another's."""
     workdir.mkdir(parents=True, exist_ok=True)
     keys = sessions(pages_by_account)
-    result = workdir / "locust-result.json"
+    result = workdir / f"locust-result{suffix}.json"
     result.unlink(missing_ok=True)
-    plan = workdir / "locust-pages.json"
+    plan = workdir / f"locust-pages{suffix}.json"
     plan.write_text(
         json.dumps(
             {
                 "accounts": {
                     username: {"session": keys[username], "urls": urls}
                     for username, urls in pages_by_account.items()
+                },
+                "names": {
+                    url: names[url]
+                    for urls in pages_by_account.values()
+                    for url in urls
+                    if names and url in names
                 },
                 "warmup": warmup,
                 "result": str(result),
@@ -267,7 +301,7 @@ def bench(pages_by_account, *, port, workdir: Path, seconds: int, warmup: int, j
     if not result.exists():
         return [Line("load", "locust", "no result", "a run", False, note=f"see {workdir}")]
     summary = json.loads(result.read_text())
-    name = f"{USERS} users, {seconds} s after {warmup} s warm-up"
+    name = f"{USERS} users, {mix + ', ' if mix else ''}{seconds} s after {warmup} s warm-up"
     p95 = summary["p95_ms"]
     cores = os.cpu_count() or 1
     rate_note = "; ".join(
@@ -283,9 +317,9 @@ def bench(pages_by_account, *, port, workdir: Path, seconds: int, warmup: int, j
             "load",
             f"{name}: requests/s",
             f"{summary['per_second']:.1f} ({summary['requests']} requests)",
-            f"≥ {RATE_TARGET:g}",
+            f"≥ {RATE_TARGET:g}" if judge_rate else "shown (the target is the workspace mix's)",
             summary["per_second"] >= RATE_TARGET,
-            judged=judge,
+            judged=judge and judge_rate,
             note=rate_note,
         ),
         Line(

@@ -11,7 +11,6 @@ from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from activities import figures
 from activities.models import Activity
@@ -130,12 +129,7 @@ def figure(value):
 @register.filter
 def hours(value):
     """Hours with their unit as people write them: "2 小时", "1.5 小时" (never "2.0 h")."""
-    number = figures.format_number(value)
-    if number == NO_FIGURE:
-        return number
-    return ngettext("%(hours)s hour", "%(hours)s hours", 1 if number == "1" else 2) % {
-        "hours": number
-    }
+    return figures.format_hours(value)
 
 
 # The addresses of the pages without arguments that the navbar links (nav_url): the same for
