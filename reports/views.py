@@ -9,7 +9,16 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Func,
+    IntegerField,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -32,6 +41,26 @@ def _limited(queryset, limit):
     """The first `limit` rows and whether there are more, in one query."""
     rows = list(queryset[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+def _count_of(rows):
+    """How many rows `rows` holds, as a column of another query: an uncorrelated subquery
+    (COUNT without GROUP BY, so 0 for none), counted once whatever the rows of that query.
+    COUNT(*) as `.count()` counts: an index that answers the rows' filter answers it alone."""
+    return Subquery(
+        rows.order_by()
+        .annotate(count=Func(template="COUNT(*)", output_field=IntegerField()))
+        .values("count"),
+        output_field=IntegerField(),
+    )
+
+
+def _urls_of(name):
+    """`reverse(name, args=[pk])` for each row of a list at the price of one reverse: the
+    dashboards link their 40-odd rows (each reverse 40–60 µs at city size)."""
+    marker = "2147483647"
+    head, _marker, tail = reverse(name, args=[int(marker)]).partition(marker)
+    return lambda pk: f"{head}{pk}{tail}"
 
 
 def _admin_url(name):
@@ -107,17 +136,49 @@ def community_section(user, scope, now):
     for agreement in in_force:
         agreement.fulfilment_month = figures.annotated_duty_fulfilment(agreement, "month")
         agreement.fulfilment_total = figures.annotated_duty_fulfilment(agreement, "total")
+    year_start, year_end = _year_bounds(today)
+    # The section's counts, each its own scoped QuerySet as before, ride on the communities'
+    # query as uncorrelated subqueries PostgreSQL counts once: four queries fewer, whose
+    # building and round trips cost a staff dashboard 4–5 ms at city size.
+    counts = {
+        "pending_registrations": Registration.objects.visible_to(user).filter(
+            community__in=community_ids, status=Registration.Status.PENDING
+        ),
+        # Leave requests awaiting the organizers' decision (activities.views.leave).
+        "pending_leave": pending_leave_requests(user),
+        "open_concerns": Concern.objects.visible_to(user)
+        .filter(community__in=community_ids)
+        .open(),
+        # Counted as figures.with_month_figures counts a month: those that take place.
+        "activities_this_year": community_activities.taking_place().filter(
+            starts_at__gte=year_start, starts_at__lt=year_end
+        ),
+    }
     communities = list(
         figures.with_month_figures(
             Community.objects.visible_to(user).filter(pk__in=community_ids).order_by("name"),
             today,
-        )
+        ).annotate(**{name: _count_of(rows) for name, rows in counts.items()})
     )
-    pending_roll_call = community_activities.pending_roll_call(now)
-    roll_calls, more_roll_calls = _limited(
-        pending_roll_call.select_related("community").order_by("ends_at", "pk"), ROLL_CALL_LIMIT
+    # The oldest few waiting for roll call and how many wait in all, in one query: counted
+    # apart, the community's 1,400 finished activities were probed for a signed-up row twice
+    # (2 ms each at city size).
+    roll_calls = list(
+        community_activities.pending_roll_call(now)
+        .select_related("community")
+        .annotate(waiting=Window(Count("pk")))
+        .order_by("ends_at", "pk")[:ROLL_CALL_LIMIT]
     )
-    year_start, year_end = _year_bounds(today)
+    pending_roll_call = roll_calls[0].waiting if roll_calls else 0
+    activity_url = _urls_of("activities:activity_detail")
+    roll_call_url = _urls_of("activities:roll_call")
+    agreement_url = _urls_of("communities:agreement_detail")
+    for activity in week_activities:
+        activity.url = activity_url(activity.pk)
+    for activity in roll_calls:
+        activity.url, activity.roll_call_url = activity_url(activity.pk), roll_call_url(activity.pk)
+    for agreement in in_force:
+        agreement.url = agreement_url(agreement.pk)
     by_agency, more_agencies = _limited(
         Registration.objects.visible_to(user)
         .reported_in()
@@ -137,26 +198,15 @@ def community_section(user, scope, now):
         "week_last": timezone.localdate(week_end - dt.timedelta(days=1)),
         "activities": week_activities,
         "more_activities": more_activities,
-        "pending_roll_call": pending_roll_call.count(),
+        "pending_roll_call": pending_roll_call,
         "roll_calls": roll_calls,
-        "more_roll_calls": more_roll_calls,
-        "pending_registrations": Registration.objects.visible_to(user)
-        .filter(community__in=community_ids, status=Registration.Status.PENDING)
-        .count(),
-        # Leave requests awaiting the organizers' decision (activities.views.leave).
-        "pending_leave": pending_leave_requests(user).count(),
-        "open_concerns": Concern.objects.visible_to(user)
-        .filter(community__in=community_ids)
-        .open()
-        .count(),
+        "more_roll_calls": pending_roll_call > len(roll_calls),
+        # The same on every row; no row, nothing to count.
+        **{name: getattr(communities[0], name) if communities else 0 for name in counts},
         "reported_in": sum(community.reported_in for community in communities),
         "by_agency": by_agency,
         "more_agencies": more_agencies,
         "activities_this_month": sum(c.activities_this_month for c in communities),
-        # Counted as figures.with_month_figures counts a month: those that take place.
-        "activities_this_year": community_activities.taking_place()
-        .filter(starts_at__gte=year_start, starts_at__lt=year_end)
-        .count(),
         "agreements": in_force,
         "more_agreements": more_agreements,
     }
@@ -205,22 +255,28 @@ def agency_section(user, scope, now):
         .order_by("-starts_on", "number"),
         LIST_LIMIT,
     )
-    # Records unreviewed for REVIEW_OVERDUE_DAYS: the office's review list links them.
-    review_overdue = (
-        Participation.objects.review_overdue(now).filter(member__in=members.values("pk")).count()
+    counts = {
+        # Records unreviewed for REVIEW_OVERDUE_DAYS: the office's review list links them.
+        "review_overdue": Participation.objects.review_overdue(now).filter(
+            member__in=members.values("pk")
+        ),
+        "inactive_count": inactive,
+    }
+    # The counts ride on the agencies' names as uncorrelated subqueries, counted once: two
+    # queries fewer.
+    agencies = list(
+        Agency.objects.visible_to(user)
+        .filter(pk__in=scope.agency_ids)
+        .order_by("name")
+        .values("name", **{name: _count_of(rows) for name, rows in counts.items()})
     )
     return {
-        "review_overdue": review_overdue,
+        # The same on every row; no row, nothing to count.
+        **{name: agencies[0][name] if agencies else 0 for name in counts},
         "review_overdue_days": settings.REVIEW_OVERDUE_DAYS,
-        "names": list(
-            Agency.objects.visible_to(user)
-            .filter(pk__in=scope.agency_ids)
-            .order_by("name")
-            .values_list("name", flat=True)
-        ),
+        "names": [agency["name"] for agency in agencies],
         "report_in": figures.report_in(members),
         "this_month": this_month,
-        "inactive_count": inactive.count(),
         "inactive": list(
             inactive.select_related("agency").order_by("name", "pk")[:INACTIVE_LIST_LIMIT]
         ),

@@ -135,6 +135,37 @@ def test_activities_waiting_for_roll_call_are_listed_with_links(client, communit
     assert "已点名的清扫" not in rows
 
 
+def test_all_activities_waiting_for_roll_call_are_counted_and_the_oldest_listed(
+    english, community_staff, world
+):
+    # The figure and the list come from one query: the figure counts them all, the list shows
+    # the oldest few and says that more wait.
+    now = timezone.now()
+    waiting = []
+    for n in range(7):
+        activity = Activity.objects.create(
+            community=world.shengli,
+            type=world.cleanup,
+            title=f"待点名{n}",
+            starts_at=now - dt.timedelta(days=n + 1, hours=2),
+            ends_at=now - dt.timedelta(days=n + 1),
+        )
+        Participation.objects.create(
+            activity=activity,
+            member=world.sanxia_member_2,
+            status=Participation.Status.SIGNED_UP,
+            source=Participation.Source.SIGN_UP,
+        )
+        waiting.append(activity)
+    english.force_login(community_staff)
+    html = page(english.get("/"))
+    assert figure_shown(html, "pending_roll_call") == "7"
+    rows = section(html, "pending-roll-calls")
+    listed = [a for a in waiting if f'href="/activities/{a.pk}/"' in rows]
+    assert listed == waiting[-5:]  # the five that ended first
+    assert "More activities are waiting" in rows
+
+
 def test_each_activity_of_the_week_opens_its_page(client, community_staff, world):
     monday, _ = figures.week_bounds()
     activity = Activity.objects.create(
@@ -291,7 +322,20 @@ def test_the_dashboard_runs_the_same_queries_for_5_and_for_50_rows(
     large, html = count_queries()
     assert 'data-agreement="GJ-DASH-104"' in html or "…" in html
     assert small == large
-    assert large <= 16, large
+    assert large <= 11, large
+
+
+def test_an_offices_dashboard_counts_its_figures_in_a_fixed_few_queries(
+    client, world, agency_office
+):
+    # The overdue reviews and the inactive members are counted in the query that reads the
+    # office's agency names (tests/xiachen/test_pages.py: the same at 5 rows and at 50).
+    client.force_login(agency_office)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 200
+    assert 'data-figure="inactive_count"' in page(response)
+    assert len(queries) <= 10, [query["sql"][:60] for query in queries.captured_queries]
 
 
 def test_an_office_month_of_attendance_names_its_members_once(client, agency_office):
