@@ -43,7 +43,11 @@ def test_choosing_an_agency_in_the_filter_box_filters_the_participations(
     box = page.locator('select[data-filter-param="member__agency__id__exact"]')
     box.locator("xpath=following-sibling::span[1]").click()  # select2 opens a search field
     page.locator(".select2-container--open .select2-search__field").fill("园林")
-    page.locator(".select2-results__option", has_text="市园林和林业局").click()
+    # The box first lists every agency, then (a quarter second on) the ones that match: a click
+    # while the list is being replaced can land on no option. Wait for the matching list alone.
+    options = page.locator(".select2-container--open .select2-results__option")
+    expect(options).to_have_text(["市园林和林业局"])
+    options.first.click()
     expect(page).to_have_url(re.compile(rf"member__agency__id__exact={world.yuanlin.pk}"))
     expect(rows).to_have_count(1)
     expect(page.locator("#result_list")).to_contain_text("陈思远")
