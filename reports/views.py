@@ -101,10 +101,8 @@ def city_section(user):
 
 def street_section(user, scope):
     communities = figures.with_month_figures(
-        Community.objects.visible_to(user)
-        .filter(street__in=scope.street_ids)
-        .select_related("street")
-    )
+        Community.objects.visible_to(user).filter(street__in=scope.street_ids)
+    ).values("name", "reported_in", "activities_this_month", street_name=F("street__name"))
     return {"communities": list(communities)}
 
 
