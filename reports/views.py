@@ -27,6 +27,7 @@ from django.utils import timezone
 from activities import figures
 from activities.models import Activity, Concern, DutyAssignment, Participation
 from activities.models.activity import live_status_sql
+from activities.models.callouts import CallOutAnswer, answer_path, answer_token
 from activities.services.callouts import open_calls_of
 from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
@@ -395,6 +396,7 @@ def member_section(user, member, now):
     status_label = dict(Activity.Status.choices)
     for participation in upcoming:
         participation["status_label"] = status_label[participation["live_status"]]
+    answer_label = dict(CallOutAnswer.Answer.choices)
     kind_label = dict(Registration.Kind.choices)
     registration_status_label = dict(Registration.Status.choices)
     registrations = [
@@ -417,7 +419,21 @@ def member_section(user, member, now):
     return {
         "member": member,
         # Call-outs (吹哨) still waiting for the member or open to change their answer.
-        "calls": list(open_calls_of(member, now, LIST_LIMIT)),
+        "calls": [
+            {
+                **call,
+                "answer_label": answer_label[call["answer"]],
+                "url": answer_path(answer_token(call["pk"])),
+            }
+            for call in open_calls_of(member, now, LIST_LIMIT).values(
+                "pk",
+                "answer",
+                title=F("call__title"),
+                starts_at=F("call__starts_at"),
+                place=F("call__place"),
+                community_name=F("call__community__name"),
+            )
+        ],
         "registrations": registrations,
         "duties": duties,
         "upcoming": upcoming,
