@@ -204,7 +204,7 @@ class AgencyQuerySet(models.QuerySet):
                         far_side(Community, "registrations").values("member"),
                         community__in=scope.place_community_ids,
                     ),
-                    user=scope.user_id,
+                    **own(scope, member=""),
                 ),
                 pk__in=scope.agency_ids,
             )

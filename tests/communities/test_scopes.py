@@ -15,7 +15,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db.models.sql import Query
 
 from activities.models import Activity, Participation, WorkUpdate
-from communities.models import Agreement, Community
+from communities.models import Agency, Agreement, Community
 from members.models import Member, Registration
 from notifications.models import Notification
 
@@ -260,6 +260,13 @@ def test_staff_who_are_no_member_look_up_no_member_for_communities_or_agreements
         assert "members_member" not in sql, (model, sql)
 
 
+def test_an_agency_office_looks_up_no_member_for_its_agencies(world, agency_office):
+    # As above: the office's login is no member, and its agencies are its roles'.
+    sql = str(Agency.objects.visible_to(agency_office).query)
+    assert "members_member" not in sql, sql
+    assert set(Agency.objects.visible_to(agency_office)) == {world.sanxia}
+
+
 def test_staff_who_are_also_members_see_their_agencys_agreements_and_communities(
     world, other_community_staff
 ):
@@ -274,6 +281,7 @@ def test_staff_who_are_also_members_see_their_agencys_agreements_and_communities
         applied_on=world.agreement.starts_on,
     )
     assert set(Agreement.objects.visible_to(other_community_staff)) == {world.agreement}
+    assert world.sanxia in Agency.objects.visible_to(other_community_staff)
     assert set(Community.objects.visible_to(other_community_staff)) == {
         world.shengli,
         world.shenzhen,
@@ -285,3 +293,4 @@ def test_a_member_without_a_role_sees_their_agencys_agreements_and_communities(w
     user = world.sanxia_member.user
     assert set(Agreement.objects.visible_to(user)) == {world.agreement}
     assert set(Community.objects.visible_to(user)) == {world.shengli}
+    assert world.sanxia in Agency.objects.visible_to(user)
