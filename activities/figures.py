@@ -6,6 +6,7 @@ query, whatever the number of rows behind it. Rates are `Decimal` fractions, or 
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -408,7 +409,14 @@ def with_duty_fulfilment(
 
 
 def annotated_duty_fulfilment(agreement, name: str = "duty") -> DutyFulfilment:
-    """The figure `with_duty_fulfilment(..., name=name)` annotated on `agreement`."""
+    """The figure `with_duty_fulfilment(..., name=name)` annotated on `agreement`, a model
+    instance or a values() row."""
+    if isinstance(agreement, Mapping):
+        return DutyFulfilment(
+            days_met=agreement[f"{name}_days_met"],
+            first=agreement[f"{name}_first"],
+            last=agreement[f"{name}_last"],
+        )
     return DutyFulfilment(
         days_met=getattr(agreement, f"{name}_days_met"),
         first=getattr(agreement, f"{name}_first"),

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import (
     Case,
     Count,
+    F,
     Func,
     IntegerField,
     Subquery,
@@ -25,6 +26,8 @@ from django.utils import timezone
 
 from activities import figures
 from activities.models import Activity, Concern, DutyAssignment, Participation
+from activities.models.activity import live_status_sql
+from activities.models.callouts import CallOutAnswer, answer_path, answer_token
 from activities.services.callouts import open_calls_of
 from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
@@ -35,6 +38,8 @@ from members.models import Member, Registration, member_of
 LIST_LIMIT = 20
 INACTIVE_LIST_LIMIT = 10
 ROLL_CALL_LIMIT = 5
+# The columns figures.with_duty_fulfilment annotates for each period it is named by.
+FULFILMENT_PARTS = ("first", "last", "days_met")
 
 
 def _limited(queryset, limit):
@@ -63,6 +68,17 @@ def _urls_of(name):
     return lambda pk: f"{head}{pk}{tail}"
 
 
+class _Row(dict):
+    """A values() row that also reads as attributes, for the template tags that take a model
+    instance (place_count reads an activity's current_status and place counts)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def _admin_url(name):
     """The admin page's URL, or None while that model is not registered in the admin."""
     try:
@@ -86,10 +102,8 @@ def city_section(user):
 
 def street_section(user, scope):
     communities = figures.with_month_figures(
-        Community.objects.visible_to(user)
-        .filter(street__in=scope.street_ids)
-        .select_related("street")
-    )
+        Community.objects.visible_to(user).filter(street__in=scope.street_ids)
+    ).values("name", "reported_in", "activities_this_month", street_name=F("street__name"))
     return {"communities": list(communities)}
 
 
@@ -103,11 +117,14 @@ def community_section(user, scope, now):
     community_ids = scope.community_ids
     today = timezone.localdate(now)
     week_start, week_end = figures.week_bounds(today)
+    several = len(community_ids) > 1
     community_activities = Activity.objects.visible_to(user).filter(community__in=community_ids)
+    # The lists' rows are values() of the columns shown, not model instances with their related
+    # rows: a staff dashboard read 150-odd columns of 30 rows into 100 objects to show 60 cells.
     activities = (
         community_activities.filter(starts_at__gte=week_start, starts_at__lt=week_end)
-        .select_related("community", "grid", "type")
         .with_place_counts()
+        .with_live_status(now)
         .annotate(
             # A grid worker's own grids come first and are marked.
             in_my_grids=Case(
@@ -117,33 +134,54 @@ def community_section(user, scope, now):
             ),
         )
         .order_by("-in_my_grids", "starts_at", "pk")
+        .values(
+            "pk",
+            "title",
+            "starts_at",
+            "ends_at",
+            "nature",
+            "place",
+            "capacity",
+            "signed_up",
+            "present",
+            "live_status",
+            "in_my_grids",
+            type_name=F("type__name"),
+            grid_name=F("grid__name"),
+            **({"community_name": F("community__name")} if several else {}),
+        )
     )
     week_activities, more_activities = _limited(activities, LIST_LIMIT)
+    week_activities = [_Row(activity) for activity in week_activities]
     # Duty fulfilment of each agreement this month and since it started, in the same query.
     in_force = figures.with_duty_fulfilment(
         Agreement.objects.visible_to(user)
         .in_force(today)
         .filter(community__in=community_ids)
-        .select_related("agency", "community")
         .order_by("community__name", "agency__name"),
         name="month",
         start=today.replace(day=1),
         today=today,
     )
     in_force, more_agreements = _limited(
-        figures.with_duty_fulfilment(in_force, name="total", today=today), LIST_LIMIT
+        figures.with_duty_fulfilment(in_force, name="total", today=today).values(
+            "pk",
+            "number",
+            "daily_quota",
+            "ends_on",
+            *(f"{name}_{part}" for name in ("month", "total") for part in FULFILMENT_PARTS),
+            agency_name=F("agency__name"),
+            **({"community_name": F("community__name")} if several else {}),
+        ),
+        LIST_LIMIT,
     )
-    for agreement in in_force:
-        agreement.fulfilment_month = figures.annotated_duty_fulfilment(agreement, "month")
-        agreement.fulfilment_total = figures.annotated_duty_fulfilment(agreement, "total")
     year_start, year_end = _year_bounds(today)
+    registrations = Registration.objects.visible_to(user).filter(community__in=community_ids)
     # The section's counts, each its own scoped QuerySet as before, ride on the communities'
     # query as uncorrelated subqueries PostgreSQL counts once: four queries fewer, whose
     # building and round trips cost a staff dashboard 4–5 ms at city size.
     counts = {
-        "pending_registrations": Registration.objects.visible_to(user).filter(
-            community__in=community_ids, status=Registration.Status.PENDING
-        ),
+        "pending_registrations": registrations.filter(status=Registration.Status.PENDING),
         # Leave requests awaiting the organizers' decision (activities.views.leave).
         "pending_leave": pending_leave_requests(user),
         "open_concerns": Concern.objects.visible_to(user)
@@ -158,42 +196,60 @@ def community_section(user, scope, now):
         figures.with_month_figures(
             Community.objects.visible_to(user).filter(pk__in=community_ids).order_by("name"),
             today,
-        ).annotate(**{name: _count_of(rows) for name, rows in counts.items()})
+        )
+        .annotate(**{name: _count_of(rows) for name, rows in counts.items()})
+        .values("name", "reported_in", "activities_this_month", *counts)
     )
     # The oldest few waiting for roll call and how many wait in all, in one query: counted
     # apart, the community's 1,400 finished activities were probed for a signed-up row twice
     # (2 ms each at city size).
     roll_calls = list(
         community_activities.pending_roll_call(now)
-        .select_related("community")
         .annotate(waiting=Window(Count("pk")))
-        .order_by("ends_at", "pk")[:ROLL_CALL_LIMIT]
+        .order_by("ends_at", "pk")
+        .values(
+            "pk",
+            "title",
+            "ends_at",
+            "waiting",
+            **({"community_name": F("community__name")} if several else {}),
+        )[:ROLL_CALL_LIMIT]
     )
-    pending_roll_call = roll_calls[0].waiting if roll_calls else 0
+    pending_roll_call = roll_calls[0]["waiting"] if roll_calls else 0
     activity_url = _urls_of("activities:activity_detail")
     roll_call_url = _urls_of("activities:roll_call")
     agreement_url = _urls_of("communities:agreement_detail")
+    status_label = {status: label for status, label in Activity.Status.choices}
+    nature_label = {nature: label for nature, label in Activity.Nature.choices}
     for activity in week_activities:
-        activity.url = activity_url(activity.pk)
+        activity["url"] = activity_url(activity["pk"])
+        activity["status_label"] = status_label[activity["live_status"]]
+        activity["nature_label"] = nature_label[activity["nature"]]
+        activity["current_status"] = activity["live_status"]
     for activity in roll_calls:
-        activity.url, activity.roll_call_url = activity_url(activity.pk), roll_call_url(activity.pk)
+        activity["url"], activity["roll_call_url"] = (
+            activity_url(activity["pk"]),
+            roll_call_url(activity["pk"]),
+        )
     for agreement in in_force:
-        agreement.url = agreement_url(agreement.pk)
+        agreement["url"] = agreement_url(agreement["pk"])
+        agreement["fulfilment_month"] = figures.annotated_duty_fulfilment(agreement, "month")
+        agreement["fulfilment_total"] = figures.annotated_duty_fulfilment(agreement, "total")
+    member_list_url = reverse("members:member_list")
     by_agency, more_agencies = _limited(
-        Registration.objects.visible_to(user)
-        .reported_in()
-        .filter(community__in=community_ids)
+        registrations.reported_in()
         .order_by()
-        .values("member__agency", "member__agency__name", "member__agency__short_name")
+        .values("member__agency", "member__agency__name")
         .annotate(members=Count("member", distinct=True))
         .order_by("-members", "member__agency__name"),
         LIST_LIMIT,
     )
+    for row in by_agency:
+        row["url"] = f"{member_list_url}?agency={row['member__agency']}&grid="
     return {
-        "names": [community.name for community in communities],
-        "several_communities": len(community_ids) > 1,
-        # The review desk opens on the first of them; it can switch to the others.
-        "review_community": communities[0] if communities else None,
+        "names": [community["name"] for community in communities],
+        "several_communities": several,
+        "member_list_url": member_list_url,
         "week_first": timezone.localdate(week_start),
         "week_last": timezone.localdate(week_end - dt.timedelta(days=1)),
         "activities": week_activities,
@@ -202,11 +258,11 @@ def community_section(user, scope, now):
         "roll_calls": roll_calls,
         "more_roll_calls": pending_roll_call > len(roll_calls),
         # The same on every row; no row, nothing to count.
-        **{name: getattr(communities[0], name) if communities else 0 for name in counts},
-        "reported_in": sum(community.reported_in for community in communities),
+        **{name: communities[0][name] if communities else 0 for name in counts},
+        "reported_in": sum(community["reported_in"] for community in communities),
         "by_agency": by_agency,
         "more_agencies": more_agencies,
-        "activities_this_month": sum(c.activities_this_month for c in communities),
+        "activities_this_month": sum(c["activities_this_month"] for c in communities),
         "agreements": in_force,
         "more_agreements": more_agreements,
     }
@@ -216,19 +272,29 @@ def on_duty_section(user, scope, now):
     """Who is on duty in the viewer's communities today and tomorrow (排班), in one query."""
     today = timezone.localdate(now)
     days = [today, today + dt.timedelta(days=1)]
+    several = len(scope.community_ids) > 1
     rows = (
         DutyAssignment.objects.visible_to(user)
         .on_duty(*days)
         .filter(agreement__community__in=scope.community_ids)
-        .select_related("member", "agreement__agency", "agreement__community")
         .order_by("date", "agreement__community__name", "agreement__agency__name", "member__name")
+        .values_list(
+            "date",
+            "member__name",
+            "agreement__agency__short_name",
+            "agreement__agency__name",
+            "agreement__community__name",
+        )
     )
     by_day = {day: [] for day in days}
-    for row in rows:
-        by_day[row.date].append(row)
+    for date, member, short_name, agency, community in rows:
+        # The agency as the rota names it: its short name, or its name.
+        by_day[date].append(
+            {"member": member, "agency": short_name or agency, "community": community}
+        )
     return {
         "days": [{"date": day, "is_today": day == today, "rows": by_day[day]} for day in days],
-        "several_communities": len(scope.community_ids) > 1,
+        "several_communities": several,
     }
 
 
@@ -248,13 +314,29 @@ def agency_section(user, scope, now):
         )
     )
     inactive = figures.inactive_members(members, now)
+    several = len(scope.agency_ids) > 1
+    # values() of the columns shown, each row's link written once per list (_urls_of).
     agreements, more_agreements = _limited(
         Agreement.objects.visible_to(user)
         .filter(agency__in=scope.agency_ids)
-        .select_related("agency", "community")
-        .order_by("-starts_on", "number"),
+        .with_effective_status(timezone.localdate(now))
+        .order_by("-starts_on", "number")
+        .values(
+            "pk",
+            "number",
+            "starts_on",
+            "ends_on",
+            "daily_quota",
+            "effective_status",
+            community_name=F("community__name"),
+            **({"agency_name": F("agency__name")} if several else {}),
+        ),
         LIST_LIMIT,
     )
+    agreement_url = _urls_of("communities:agreement_detail")
+    for agreement in agreements:
+        agreement["url"] = agreement_url(agreement["pk"])
+        agreement["status_label"] = Agreement.EffectiveStatus(agreement["effective_status"]).label
     counts = {
         # Records unreviewed for REVIEW_OVERDUE_DAYS: the office's review list links them.
         "review_overdue": Participation.objects.review_overdue(now).filter(
@@ -264,6 +346,7 @@ def agency_section(user, scope, now):
     }
     # The counts ride on the agencies' names as uncorrelated subqueries, counted once: two
     # queries fewer.
+    member_url = _urls_of("reports:roster_member")
     agencies = list(
         Agency.objects.visible_to(user)
         .filter(pk__in=scope.agency_ids)
@@ -277,13 +360,16 @@ def agency_section(user, scope, now):
         "names": [agency["name"] for agency in agencies],
         "report_in": figures.report_in(members),
         "this_month": this_month,
-        "inactive": list(
-            inactive.select_related("agency").order_by("name", "pk")[:INACTIVE_LIST_LIMIT]
-        ),
+        "inactive": [
+            {"url": member_url(member["pk"]), **member}
+            for member in inactive.order_by("name", "pk").values(
+                "pk", "name", **({"agency_name": F("agency__name")} if several else {})
+            )[:INACTIVE_LIST_LIMIT]
+        ],
         "inactive_days": settings.INACTIVE_AFTER_DAYS,
         "agreements": agreements,
         "more_agreements": more_agreements,
-        "several_agencies": len(scope.agency_ids) > 1,
+        "several_agencies": several,
     }
 
 
@@ -291,30 +377,64 @@ def member_section(user, member, now):
     registrations = (
         Registration.objects.visible_to(user)
         .filter(member=member)
-        .select_related("community", "grid")
         .order_by("-applied_on", "pk")
+        .values("kind", "status", community_name=F("community__name"), grid_name=F("grid__name"))
     )
     upcoming, more_upcoming = _limited(
         Participation.objects.visible_to(user)
         .filter(member=member, status=Participation.Status.SIGNED_UP, activity__ends_at__gt=now)
-        .select_related("activity", "activity__community", "activity__type")
-        .order_by("activity__starts_at", "pk"),
+        .order_by("activity__starts_at", "pk")
+        .values(
+            title=F("activity__title"),
+            starts_at=F("activity__starts_at"),
+            place=F("activity__place"),
+            community_name=F("activity__community__name"),
+            live_status=live_status_sql(now, "activity__"),
+        ),
         LIST_LIMIT,
     )
+    status_label = dict(Activity.Status.choices)
+    for participation in upcoming:
+        participation["status_label"] = status_label[participation["live_status"]]
+    answer_label = dict(CallOutAnswer.Answer.choices)
+    kind_label = dict(Registration.Kind.choices)
+    registration_status_label = dict(Registration.Status.choices)
+    registrations = [
+        {
+            **registration,
+            "kind_label": kind_label[registration["kind"]],
+            "status_label": registration_status_label[registration["status"]],
+        }
+        for registration in registrations
+    ]
     # The days of duty to come (排班) the duty-roster reminder points to: under an agreement in
     # force on the day, as the reminder finds them.
     today = timezone.localdate(now)
     duties = list(
         DutyAssignment.objects.visible_to(user)
         .filter(member=member, date__gte=today, agreement__ends_on__gte=today)
-        .select_related("agreement__community")
-        .order_by("date", "pk")[:LIST_LIMIT]
+        .order_by("date", "pk")
+        .values("date", community_name=F("agreement__community__name"))[:LIST_LIMIT]
     )
     return {
         "member": member,
         # Call-outs (吹哨) still waiting for the member or open to change their answer.
-        "calls": list(open_calls_of(member, now, LIST_LIMIT)),
-        "registrations": list(registrations),
+        "calls": [
+            {
+                **call,
+                "answer_label": answer_label[call["answer"]],
+                "url": answer_path(answer_token(call["pk"])),
+            }
+            for call in open_calls_of(member, now, LIST_LIMIT).values(
+                "pk",
+                "answer",
+                title=F("call__title"),
+                starts_at=F("call__starts_at"),
+                place=F("call__place"),
+                community_name=F("call__community__name"),
+            )
+        ],
+        "registrations": registrations,
         "duties": duties,
         "upcoming": upcoming,
         "more_upcoming": more_upcoming,

@@ -156,13 +156,17 @@ def _participation_count(statuses):
     )
 
 
-def live_status_sql(now):
+def live_status_sql(now, path=""):
     """The live status at `now` as an SQL expression: the rule of `Activity.live_status_at`,
-    read from the same table (Activity.NOT_TAKING_PLACE and Activity.CLOCK)."""
+    read from the same table (Activity.NOT_TAKING_PLACE and Activity.CLOCK), or from the
+    activity at `path` ("activity__" from a participation)."""
     return Case(
-        When(status__in=Activity.NOT_TAKING_PLACE, then=F("status")),
-        *(When(**{f"{moment}__lte": now}, then=Value(status)) for moment, status in Activity.CLOCK),
-        default=F("status"),
+        When(**{f"{path}status__in": Activity.NOT_TAKING_PLACE}, then=F(f"{path}status")),
+        *(
+            When(**{f"{path}{moment}__lte": now}, then=Value(status))
+            for moment, status in Activity.CLOCK
+        ),
+        default=F(f"{path}status"),
         output_field=CharField(),
     )
 

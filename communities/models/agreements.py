@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from ..permissions import any_of, scope_of, via
+from ..permissions import any_of, own, scope_of, via
 from ..validators import validate_scan
 from .places import Agency, Community, far_side
 
@@ -22,7 +22,11 @@ class AgreementQuerySet(models.QuerySet):
         return self.filter(
             any_of(
                 # Those of the agency of the member the viewer is.
-                via("agency__in", far_side(Agency, "members").values("agency"), user=scope.user_id),
+                via(
+                    "agency__in",
+                    far_side(Agency, "members").values("agency"),
+                    **own(scope, member=""),
+                ),
                 community__in=scope.place_community_ids,
                 agency__in=scope.agency_ids,
             )

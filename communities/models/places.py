@@ -4,7 +4,7 @@ agencies that dispatch members to them (each may have a group robot)."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ..permissions import any_of, scope_of, via
+from ..permissions import any_of, own, scope_of, via
 
 
 def far_side(model, relation):
@@ -84,13 +84,17 @@ class CommunityQuerySet(models.QuerySet):
             any_of(
                 # Those the viewer's agency (or the agency of the member they are) has
                 # agreements with.
+                # The viewer's own member record as `own` names it: staff who are not members
+                # have none, and the branch drops out rather than join their login to every
+                # member (a community dashboard's query, 0.8 ms of Python for two subqueries
+                # that find nothing).
                 via(
                     "pk__in",
                     far_side(Community, "agreements").values("community"),
                     via(
                         "agency__in",
                         far_side(Agency, "members").values("agency"),
-                        user=scope.user_id,
+                        **own(scope, member=""),
                     ),
                     agency__in=scope.agency_ids,
                 ),
@@ -99,7 +103,7 @@ class CommunityQuerySet(models.QuerySet):
                     "pk__in",
                     far_side(Community, "registrations").values("community"),
                     member__agency__in=scope.agency_ids,
-                    member__user=scope.user_id,
+                    **own(scope),
                 ),
                 street__in=scope.street_ids,
                 pk__in=scope.community_ids,
@@ -200,7 +204,7 @@ class AgencyQuerySet(models.QuerySet):
                         far_side(Community, "registrations").values("member"),
                         community__in=scope.place_community_ids,
                     ),
-                    user=scope.user_id,
+                    **own(scope, member=""),
                 ),
                 pk__in=scope.agency_ids,
             )

@@ -504,9 +504,9 @@ def test_the_dashboard_shows_who_is_on_duty_today_and_tomorrow(
     client.force_login(community_staff)
     response = client.get(reverse("reports:dashboard"))
     days = response.context["on_duty"]["days"]
-    assert [[row.member for row in day["rows"]] for day in days] == [
-        [world.sanxia_member],
-        [second],
+    assert [[row["member"] for row in day["rows"]] for day in days] == [
+        [world.sanxia_member.name],
+        [second.name],
     ]
     html = response.content.decode()
     assert world.sanxia_member_2.name not in html.split('id="on-duty"')[1]

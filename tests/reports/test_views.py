@@ -8,11 +8,12 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from activities import figures
-from activities.models import Activity, Concern, Participation
-from communities.models import Agency, Agreement
+from activities.models import Activity, Concern, DutyAssignment, Participation
+from communities.models import Agency, Agreement, StaffRole
 from members.models import Member, Registration
 from tests.conftest import make_user
 from xiachen.templatetags.xiachen import percent
@@ -351,3 +352,108 @@ def test_an_office_month_of_attendance_names_its_members_once(client, agency_off
         if 'FROM "activities_participation"' in query["sql"] and '"present"' in query["sql"]
     ]
     assert month.count('"members_member"') == 1, month
+
+
+# Columns no dashboard shows: a list read as model instances with their related rows fetched
+# them for every row (a staff dashboard read 150-odd columns of 30 rows to show 60 cells).
+UNSHOWN_COLUMNS = [
+    '"activities_activity"."description"',
+    '"activities_activity"."cancel_reason"',
+    '"communities_agreement"."commitments"',
+    '"communities_community"."robot_webhook_url"',
+    '"communities_agency"."address"',
+    '"members_registration"."return_reason"',
+]
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "agency_office", "street_officer", "member_user"]
+)
+def test_the_dashboard_reads_only_the_columns_it_shows(client, request, world, persona):
+    DutyAssignment.objects.create(
+        agreement=world.agreement, date=timezone.localdate(), member=world.sanxia_member
+    )
+    Participation.objects.create(
+        activity=Activity.objects.create(
+            community=world.shengli,
+            type=world.cleanup,
+            title="楼道清理",
+            starts_at=timezone.now() + dt.timedelta(days=1),
+            ends_at=timezone.now() + dt.timedelta(days=1, hours=2),
+            status=Activity.Status.RECRUITING,
+        ),
+        member=world.sanxia_member,
+    )
+    client.force_login(request.getfixturevalue(persona))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 200
+    read = [
+        (column, query["sql"][:80])
+        for query in queries.captured_queries
+        for column in UNSHOWN_COLUMNS
+        if column in query["sql"]
+    ]
+    assert not read, read
+
+
+def test_staff_of_several_communities_see_each_rows_community(client, community_staff, world):
+    # Rows are read as values() with the community's name only when there are several to tell
+    # apart: every list of the section names it then.
+    StaffRole.objects.create(
+        user=community_staff, kind=StaffRole.Kind.COMMUNITY_STAFF, community=world.shenzhen
+    )
+    today = timezone.localdate()
+    monday, _ = figures.week_bounds()
+    Activity.objects.create(
+        community=world.shenzhen,
+        type=world.cleanup,
+        title="翰林苑楼道清理",
+        starts_at=monday + dt.timedelta(days=2, hours=9),
+        ends_at=monday + dt.timedelta(days=2, hours=11),
+    )
+    ended = Activity.objects.create(
+        community=world.shenzhen,
+        type=world.cleanup,
+        title="翰林苑昨天的清扫",
+        starts_at=timezone.now() - dt.timedelta(days=1, hours=2),
+        ends_at=timezone.now() - dt.timedelta(days=1),
+    )
+    Participation.objects.create(
+        activity=ended, member=world.yuanlin_member, source=Participation.Source.SIGN_UP
+    )
+    agreement = Agreement.objects.create(
+        agency=world.yuanlin,
+        community=world.shenzhen,
+        number="GJ-TEST-SZ",
+        starts_on=today - dt.timedelta(days=10),
+        ends_on=today + dt.timedelta(days=100),
+        status=Agreement.Status.ACTIVE,
+        signed_on=today - dt.timedelta(days=10),
+    )
+    DutyAssignment.objects.create(agreement=agreement, date=today, member=world.yuanlin_member)
+    client.force_login(community_staff)
+    html = page(client.get("/"))
+    title = html[html.index('id="community-work-title"') :]
+    title = title[: title.index("</h2>")]
+    assert "胜利一路社区" in title and "深圳路社区" in title and "、" in title
+    assert "深圳路社区" in section(html, "week-activities")
+    assert "深圳路社区" in section(html, "pending-roll-calls")
+    assert f'href="/activities/{ended.pk}/roll-call/"' in section(html, "pending-roll-calls")
+    agreements = section(html, "agreements-in-force")
+    assert "GJ-TEST-SZ · 深圳路社区" in agreements and "市园林和林业局" in agreements
+    on_duty = html[html.index('data-testid="on-duty-today"') :]
+    on_duty = on_duty[: on_duty.index("</ul>")]
+    assert world.yuanlin_member.name in on_duty and "园林局 · 深圳路社区" in on_duty
+
+
+def test_an_office_of_several_agencies_sees_each_rows_agency(client, agency_office, world):
+    StaffRole.objects.create(
+        user=agency_office, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin
+    )
+    client.force_login(agency_office)
+    html = page(client.get("/"))
+    inactive = section(html, "inactive-members")
+    assert f'href="{reverse("reports:roster_member", args=[world.yuanlin_member.pk])}"' in inactive
+    assert "市园林和林业局" in inactive and "三峡旅游新区管委会" in inactive
+    assert f"{world.agreement.number} · 三峡旅游新区管委会" in section(html, "agency-agreements")
