@@ -1,9 +1,15 @@
 from django.conf import settings
+from django.contrib.auth.middleware import (
+    AuthenticationMiddleware as DjangoAuthenticationMiddleware,
+)
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import check_for_language
+
+from members.sessions import user_of_session
 
 from . import logs
 
@@ -46,3 +52,18 @@ class RequestIdMiddleware:
 @receiver(request_finished)
 def forget_request_id(**kwargs):
     logs.request_id.set(None)
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, request.user being the login read with the session in one statement
+    (members.sessions.user_of_session), with Django's checks."""
+
+    def process_request(self, request):
+        super().process_request(request)
+
+        def user():
+            if not hasattr(request, "_cached_user"):  # as django.contrib.auth.middleware's
+                request._cached_user = user_of_session(request)
+            return request._cached_user
+
+        request.user = SimpleLazyObject(user)

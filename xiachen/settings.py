@@ -74,9 +74,10 @@ MIDDLEWARE = [
     "xiachen.middleware.ChineseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # The session's verified second factor (django-otp).
-    "django_otp.middleware.OTPMiddleware",
+    # Django's, the login read with the session in one statement (members/sessions.py).
+    "xiachen.middleware.AuthenticationMiddleware",
+    # The session's verified second factor (django-otp's OTPMiddleware, its query written once).
+    "members.two_factor.DeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Signs out idle and too old sessions (members/sessions.py); after auth and messages.
     "members.sessions.SessionPolicyMiddleware",

@@ -182,10 +182,10 @@ def test_the_list_costs_the_same_queries_at_5_and_50_members(
         Member(agency=world.sanxia, name=f"成员{i:03}", mobile=f"137{i:08}") for i in range(extra)
     )
     office.get(LIST)  # the session and its user, read once
-    # session, user, the second factor's device, roles with their grids and member record, the
-    # agencies, count, page (joined for its rows), the navbar's unread count, the view counted
-    # in the privacy log
-    with django_assert_num_queries(9):
+    # the session with its user, the second factor's device, roles with their grids and member
+    # record, the agencies, count, page (joined for its rows), the navbar's unread count, the
+    # view counted in the privacy log
+    with django_assert_num_queries(8):
         assert office.get(LIST).status_code == 200
 
 
@@ -337,8 +337,8 @@ def test_the_members_page_costs_the_same_queries_however_long_its_history(
         member.position = f"职务{i}"
         member_save(member=member, by=agency_office)
     office.get(page_of(member))
-    # session, user, the second factor's device, roles with their grids and member record, the
-    # member, this year's figures, report-ins, history, the activation link, the navbar's
-    # unread count, the view counted in the privacy log
-    with django_assert_num_queries(11):
+    # the session with its user, the second factor's device, roles with their grids and member
+    # record, the member, this year's figures, report-ins, history, the activation link, the
+    # navbar's unread count, the view counted in the privacy log
+    with django_assert_num_queries(10):
         assert office.get(page_of(member)).status_code == 200

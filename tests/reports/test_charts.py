@@ -523,10 +523,10 @@ def test_the_page_costs_the_same_queries_with_5_or_50_records(
     _records(world, n)
     client = Client()
     client.force_login(request.getfixturevalue(persona))
-    # Session, user, the second factor's device (not for community staff), roles (a street
-    # officer's: and the street's communities), the bell, the member record, the summary's time
-    # (never refreshed here), the figures counted live.
-    queries = 6 + (persona == "street_officer") + (persona != "community_staff")
+    # The session with its login (one statement), the second factor's device (not for community
+    # staff), roles (a street officer's: and the street's communities), the bell, the member
+    # record, the summary's time (never refreshed here), the figures counted live.
+    queries = 5 + (persona == "street_officer") + (persona != "community_staff")
     with django_assert_num_queries(queries):
         response = client.get(URL, {"year": _year()})
     shown = response.context["charts"][0].total.total

@@ -237,10 +237,10 @@ def test_the_page_from_the_summary_costs_the_same_queries_with_5_or_50_records(
     summary.refresh()
     client = Client()
     client.force_login(request.getfixturevalue(persona))
-    # Session, user, the second factor's device (not for community staff), roles (a street
-    # officer's: and the street's communities), the bell, the member record, the summary's time,
-    # the figures by month, by type and by community.
-    queries = 8 + (persona == "street_officer") + (persona != "community_staff")
+    # The session with its login (one statement), the second factor's device (not for community
+    # staff), roles (a street officer's: and the street's communities), the bell, the member
+    # record, the summary's time, the figures by month, by type and by community.
+    queries = 7 + (persona == "street_officer") + (persona != "community_staff")
     with django_assert_num_queries(queries):
         response = client.get(URL, {"year": _year()})
     shown = response.context["charts"][0].total.total

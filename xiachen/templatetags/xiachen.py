@@ -5,11 +5,12 @@ it, and a page rendered without a request (500.html) needs nothing at all.
 """
 
 import datetime as dt
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django import forms, template
 from django.conf import settings
+from django.db import connections, router
 from django.template.defaultfilters import date as date_filter
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.dateformat import format as date_format
@@ -164,9 +165,36 @@ def unread_notifications(user):
         return 0
     cached = getattr(user, "_xiachen_unread", None)
     if cached is None:
-        cached = Notification.objects.inbox(user, read_at__isnull=True).count()
-        user._xiachen_unread = cached
+        cached = user._xiachen_unread = unread_count(user)
     return cached
+
+
+@cache
+def _unread_sql(alias: str) -> str:
+    meta = Notification._meta
+    quote = connections[alias].ops.quote_name
+
+    def column(name):
+        return quote(meta.get_field(name).column)
+
+    return (
+        f"SELECT COUNT(*) FROM {quote(meta.db_table)} WHERE {column('channel')} = %s"
+        f" AND {column('read_at')} IS NULL AND {column('recipient')} = %s"
+        f" AND {column('state')} = %s"
+    )
+
+
+def unread_count(user) -> int:
+    """`Notification.objects.inbox(user, read_at__isnull=True).count()` (the same statement,
+    tests/xiachen/test_base_layout.py compares them), its SQL written once per process: built
+    by the ORM on every page it cost half a millisecond of CPU."""
+    alias = router.db_for_read(Notification)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            _unread_sql(alias),
+            [Notification.Channel.INAPP.value, user.pk, Notification.State.SENT.value],
+        )
+        return cursor.fetchone()[0]
 
 
 @register.simple_tag
