@@ -3,7 +3,10 @@ viewer's, and whether they are a grid worker, read in one query."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from activities.views.common import workspace
 from communities.models import StaffRole
@@ -75,3 +78,23 @@ def test_a_role_taken_away_since_the_scope_was_read_is_a_403(world, community_st
     StaffRole.objects.filter(user=community_staff).delete()
     with pytest.raises(PermissionDenied):
         workspace(_request(community_staff))
+
+
+# The queries of each workspace page for community staff at a handful of rows (the tests beside
+# each page hold that 50 rows cost the same). The workspace is one of them.
+WORKSPACE_PAGE_QUERIES = {
+    "activities:activity_list": 10,
+    "activities:activity_week": 6,
+    "activities:concern_list": 8,
+    "activities:work_update_list": 7,
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORKSPACE_PAGE_QUERIES))
+def test_each_workspace_page_costs_its_pinned_queries(client, world, community_staff, name):
+    client.force_login(community_staff)
+    url = reverse(name)
+    assert client.get(url).status_code == 200  # the session's first request settles it
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    assert len(captured) == WORKSPACE_PAGE_QUERIES[name], [q["sql"][:120] for q in captured]
