@@ -452,16 +452,17 @@ def activity_detail(request, pk):
     get the buttons to change, cancel or copy it."""
     activity = get_object_or_404(
         Activity.objects.visible_to(request.user)
-        .select_related("community", "grid", "type", "organizer", "agreement__agency")
+        .select_related("community", "grid", "type", "agreement__agency")
         .with_place_counts(),  # the real counts, whoever looks: not only the rows they see
         pk=pk,
     )
-    # The waitlist (候补) last, in its order.
+    # The waitlist (候补) last, in its order; sorted here, not by the database (order_by()).
     participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(people_rows(request.user, activity.community), activity=activity)
         .with_waitlist_position()
-        .select_related("member__agency"),
+        .select_related("member__agency")
+        .order_by(),
         key=lambda p: (p.waitlist_position or 0, member_order(p.member)),
     )
     sees = whose_rows(request.user, activity.community)

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 
-from communities.models import Community, Grid, StaffRole
+from communities.models import Community, StaffRole
 from communities.permissions import RoleKind, can_manage, has_workspace, scope_of
 
 
@@ -35,13 +36,21 @@ def workspace(request) -> Workspace:
             raise Http404
     else:
         community_id = min(scope.community_ids)
-    community = Community.objects.select_related("street").get(pk=community_id)
-    roles = StaffRole.objects.filter(user=request.user, community=community)
-    kinds = set(roles.values_list("kind", flat=True))
+    # One query: the viewer's roles there, each with the community (and its street) joined, a
+    # row per grid of the role (one with none for a role without grids).
+    roles = list(
+        StaffRole.objects.filter(user=request.user, community_id=community_id)
+        .select_related("community__street")
+        .annotate(grid_pk=F("grids__pk"), grid_community_id=F("grids__community_id"))
+        .order_by()
+    )
+    if not roles:  # the role was taken away since the scope was read
+        raise PermissionDenied
+    community = roles[0].community
+    kinds = {role.kind for role in roles}
+    # A grid worker's grids in this community (a grid of another is not theirs here).
     grid_ids = frozenset(
-        Grid.objects.filter(grid_workers__in=roles, community=community).values_list(
-            "pk", flat=True
-        )
+        role.grid_pk for role in roles if role.grid_pk and role.grid_community_id == community.pk
     )
     return Workspace(
         community=community,

@@ -69,7 +69,8 @@ def _roll_call_rows(request, activity, walk_in_ids, data=None):
     participations = sorted(
         Participation.objects.visible_to(request.user)
         .filter(activity=activity)
-        .select_related("member__agency"),
+        .select_related("member__agency")
+        .order_by(),  # sorted here (member_order), not by the database
         key=lambda p: member_order(p.member),
     )
     # The waitlist held no seat: its people are added like walk-ins when they come.
@@ -406,7 +407,8 @@ def attendance_board(request, pk):
         people_rows(request.user, activity.community), activity=activity
     )
     participations = sorted(
-        visible.select_related("member__agency", "leave_decided_by"),
+        # Sorted here (member_order), not by the database.
+        visible.select_related("member__agency", "leave_decided_by").order_by(),
         key=lambda p: member_order(p.member),
     )
     own_only = sees_only_own_rows(request.user)

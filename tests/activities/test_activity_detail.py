@@ -72,6 +72,23 @@ def test_the_page_costs_the_same_queries_for_5_and_50_people(client, world, comm
     assert queries() == at_5
 
 
+def test_the_page_reads_no_organizer_and_leaves_sorting_its_people_to_python(
+    client, world, community_staff
+):
+    # The page never shows the organizer (their login's row was read for nothing), and its
+    # people are sorted by pinyin in Python (member_order): an ORDER BY joined and sorted twice.
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url(world.shengli_activity)).status_code == 200
+    activity_reads = [
+        q["sql"] for q in captured if q["sql"].startswith('SELECT "activities_activity"."id"')
+    ]
+    assert activity_reads and not any('"auth_user"' in sql for sql in activity_reads)
+    people = [q["sql"] for q in captured if "waitlist_position" in q["sql"]]
+    assert len(people) == 1
+    assert "ORDER BY" not in people[0].rsplit(")", 1)[-1]
+
+
 @pytest.mark.parametrize(
     "persona", ["community_staff", "grid_worker", "street_officer", "agency_office", "member_user"]
 )

@@ -45,6 +45,20 @@ def new_member(agency, n, **extra):
     return Member.objects.create(agency=agency, name=f"成员{n}", mobile=f"1370000{n:04d}", **extra)
 
 
+def test_a_number_is_written_in_the_language_of_the_page_each_time():
+    # Numbers are remembered once written (figures._number_text): per language, since the
+    # decimal separator is the language's.
+    from django.utils import translation
+
+    for _ in range(2):
+        with translation.override("de"):
+            assert figures.format_number(Decimal("1.50")) == "1,5"
+        with translation.override("zh-hans"):
+            assert figures.format_number(Decimal("1.50")) == "1.5"
+            assert figures.format_number(2) == "2"
+            assert figures.format_number("x") == figures.NO_FIGURE
+
+
 @pytest.fixture
 def agency(db):
     return Agency.objects.create(name="市民宗委")

@@ -31,3 +31,19 @@ def test_names_read_alike_keep_a_fixed_order_and_latin_names_sort_among_them():
         "李纳",
     ]
     assert pinyin_key("") == ((), "")
+
+
+def test_a_name_is_read_once_however_often_its_list_is_sorted(monkeypatch):
+    # A roll call sorts the same people on every request: pypinyin reads each name once.
+    import members.names
+
+    read = []
+    real = members.names.lazy_pinyin
+    monkeypatch.setattr(
+        members.names, "lazy_pinyin", lambda text, **kw: read.append(text) or real(text, **kw)
+    )
+    pinyin_key.cache_clear()
+    names = ["诸葛亮", "司马懿", "曾国藩"]
+    for _ in range(3):
+        sorted(names, key=pinyin_key)
+    assert sorted(read) == sorted(["诸葛亮", "司马懿", "国藩"])

@@ -208,24 +208,41 @@ def workspace_nav(user):
     return permissions.menu(user, is_member=member_of(user) is not None)
 
 
-@register.inclusion_tag("activities/fragments/place_count.html")
+@register.simple_tag
 def place_count(activity, lead=""):
     """What an activity's places hold, by its phase — the one place that decides it for the
     list, the week, the activity page and the dashboards. Before and while it runs: those
     taking a place of the capacity (已报名 8/12); once it has ended: those who attended
     (已参加 7), and those still waiting for the roll call; cancelled: nothing. The counts are
-    the activity's own, whoever looks (Activity.objects.with_place_counts())."""
+    the activity's own, whoever looks (Activity.objects.with_place_counts()).
+
+    Written here rather than by an inclusion template: lists show it on every row, and
+    rendering a template for each cost about 60 µs a row (a list's page of 20: 1.3 ms)."""
     status = activity.current_status
     if status == Activity.Status.CANCELLED:
-        return {"phase": None}
-    return {
-        "phase": "after" if status == Activity.Status.FINISHED else "before",
-        "lead": lead,
-        "signed_up": activity.signed_up,
-        "present": activity.present,
-        "pending": activity.signed_up - activity.present,
-        "capacity": activity.capacity,
-    }
+        return ""
+    if status == Activity.Status.FINISHED:
+        pending = activity.signed_up - activity.present
+        return format_html(
+            '{}<span class="xc-place-count" data-testid="place-count" data-phase="after">{} '
+            '<span data-figure="present">{}</span>{}</span>',
+            lead,
+            _("Present"),
+            activity.present,
+            format_html(
+                ' · {} <span data-figure="pending">{}</span>', _("Pending roll call"), pending
+            )
+            if pending
+            else "",
+        )
+    return format_html(
+        '{}<span class="xc-place-count" data-testid="place-count" data-phase="before">{} '
+        '<span data-figure="signed_up">{}</span>{}</span>',
+        lead,
+        _("Signed up"),
+        activity.signed_up,
+        f"/{activity.capacity}" if activity.capacity else "",
+    )
 
 
 @register.filter
