@@ -232,16 +232,20 @@ def check(run: Run, since: dt.datetime):
     assert not Notification.objects.exclude(state=Notification.State.SENT).exists()
 
 
+def scenario(size: int, tag: str, backend: str, *, traced: bool) -> Run:
+    """`size` messages made due, sent, checked, then retired."""
+    activities = build(size, tag)
+    since = timezone.now()
+    run = send_reminders(size, backend, traced=traced)
+    check(run, since)
+    retire(activities)
+    return run
+
+
 @pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_10000_reminders_are_queued_and_sent_within_a_minute():
-    runs = {}
-    for size in (2_000, 10_000):
-        scenario = build(size, f"t{size}")
-        since = timezone.now()
-        runs[size] = send_reminders(size, LOCMEM, traced=False)
-        check(runs[size], since)
-        retire(scenario)
+    runs = {size: scenario(size, f"t{size}", LOCMEM, traced=False) for size in (2_000, 10_000)}
 
     assert runs[10_000].seconds < 60
     # Linear in what it asks the database: five times the messages, five times the queries
@@ -260,13 +264,7 @@ def test_memory_does_not_grow_with_the_number_of_messages():
     warm_up = build(200, "m-warm-up")
     send_reminders(200, RENDERING, traced=False)
     retire(warm_up)
-    runs = {}
-    for size in (2_000, 10_000):
-        scenario = build(size, f"m{size}")
-        since = timezone.now()
-        runs[size] = send_reminders(size, RENDERING, traced=True)
-        check(runs[size], since)
-        retire(scenario)
+    runs = {size: scenario(size, f"m{size}", RENDERING, traced=True) for size in (2_000, 10_000)}
 
     # Five times the messages take about the same memory: the messages are read, queued and
     # sent a chunk at a time, so the peak stops growing with the chunk (4.8 MiB for 1,000, 9.7
