@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -31,7 +34,7 @@ from communities.permissions import (
 
 from .filters import MemberFilterSet
 from .forms import GridChoiceForm, RegistrationReturnForm
-from .models import PersonalDataView, Registration
+from .models import Member, PersonalDataView, Registration
 from .privacy import personal_data_page
 from .services import registration_approve, registration_assign_grid, registration_return
 
@@ -266,15 +269,25 @@ def _rows_prepared(rows, desk):
     form's address (one reversed path for all), the grid select's label and options, and
     whether the row is in the viewer's own grids."""
     head, tail = reverse("members:member_grid", args=[1]).rsplit("1", 1)
-    grids = [(str(grid.pk), grid.pk, grid.name) for grid in desk.grids]
+    # Each grid's <option>, written once for the page, chosen and not: a template loop over
+    # the community's grids in every row was a tenth of the page's CPU time.
+    grids = [
+        (
+            grid.pk,
+            format_html('<option value="{}">{}</option>', grid.pk, grid.name),
+            format_html('<option value="{}" selected>{}</option>', grid.pk, grid.name),
+        )
+        for grid in desk.grids
+    ]
     for registration in rows:
         # The id as text: a number is localized each time a template writes it.
         registration.key = key = str(registration.pk)
         registration.grid_url = f"{head}{key}{tail}"
         registration.grid_label = _("Grid for %(name)s") % {"name": registration.member.name}
-        registration.grid_options = [
-            (value, name, pk == registration.grid_id) for value, pk, name in grids
-        ]
+        chosen = registration.grid_id
+        registration.grid_options = mark_safe(
+            "".join(selected if pk == chosen else option for pk, option, selected in grids)
+        )
         registration.mine = registration.grid_id in desk.own_grid_ids
     return rows
 
@@ -288,9 +301,12 @@ def member_list(request):
     active = (
         Registration.objects.visible_to(request.user).reported_in().filter(community=desk.community)
     )
-    # The filter's choices: ids and names, not 140 whole agencies.
+    # The filter's choices: ids and names, not 140 whole agencies. Each report-in's agency is
+    # looked up by its member's id (a correlated subquery, read from member_agency_by_id): as a
+    # join, PostgreSQL hashed all 60,000 members for a community's 3,800 report-ins.
+    agency_of_member = Member.objects.filter(pk=OuterRef("member")).order_by().values("agency")
     agencies = list(
-        Agency.objects.filter(pk__in=active.values("member__agency"))
+        Agency.objects.filter(pk__in=active.values(agency=Subquery(agency_of_member)))
         .order_by("name")
         .values_list("pk", "name", "short_name", named=True)
     )
