@@ -177,7 +177,26 @@ def registration_review(request):
         .order_by("applied_on", "pk")
     )
     page = Paginator(pending, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _pending_prepared(list(page.object_list), desk)
     return render(request, "members/registration_review.html", {"desk": desk, "page": page})
+
+
+def _pending_prepared(rows, desk):
+    """What each report-in to review would otherwise work out again in its template, through
+    two includes and three reversed paths a row: its addresses, and its grid select's label
+    and options (as the member list's rows)."""
+    detail_url = _row_path("members:registration_detail")
+    approve_url = _row_path("members:registration_approve")
+    return_url = _row_path("members:registration_return")
+    grids = _grid_options(desk)
+    for registration in rows:
+        registration.key = key = str(registration.pk)
+        registration.detail_url = detail_url(key)
+        registration.approve_url = approve_url(key)
+        registration.return_url = return_url(key)
+        registration.grid_label = _("Grid for %(name)s") % {"name": registration.member.name}
+        registration.grid_options = _options(grids, registration.grid_id)
+    return rows
 
 
 @login_required
@@ -264,14 +283,17 @@ def _members_shown(ids):
     )
 
 
-def _rows_prepared(rows, desk):
-    """What each row of the member list would otherwise work out again in its template: its
-    form's address (one reversed path for all), the grid select's label and options, and
-    whether the row is in the viewer's own grids."""
-    head, tail = reverse("members:member_grid", args=[1]).rsplit("1", 1)
-    # Each grid's <option>, written once for the page, chosen and not: a template loop over
-    # the community's grids in every row was a tenth of the page's CPU time.
-    grids = [
+def _row_path(name):
+    """The path `name` reverses to for a row, as a function of the row's id as text: one
+    reverse for all the rows of a page."""
+    head, tail = reverse(name, args=[1]).rsplit("1", 1)
+    return lambda key: f"{head}{key}{tail}"
+
+
+def _grid_options(desk):
+    """Each of the community's grids as its <option>, not chosen and chosen, written once for
+    the page: a template loop over the grids in every row was a tenth of a list's CPU time."""
+    return [
         (
             grid.pk,
             format_html('<option value="{}">{}</option>', grid.pk, grid.name),
@@ -279,15 +301,26 @@ def _rows_prepared(rows, desk):
         )
         for grid in desk.grids
     ]
+
+
+def _options(grids, chosen):
+    return mark_safe(
+        "".join(selected if pk == chosen else option for pk, option, selected in grids)
+    )
+
+
+def _rows_prepared(rows, desk):
+    """What each row of the member list would otherwise work out again in its template: its
+    form's address (one reversed path for all), the grid select's label and options, and
+    whether the row is in the viewer's own grids."""
+    grid_url = _row_path("members:member_grid")
+    grids = _grid_options(desk)
     for registration in rows:
         # The id as text: a number is localized each time a template writes it.
         registration.key = key = str(registration.pk)
-        registration.grid_url = f"{head}{key}{tail}"
+        registration.grid_url = grid_url(key)
         registration.grid_label = _("Grid for %(name)s") % {"name": registration.member.name}
-        chosen = registration.grid_id
-        registration.grid_options = mark_safe(
-            "".join(selected if pk == chosen else option for pk, option, selected in grids)
-        )
+        registration.grid_options = _options(grids, registration.grid_id)
         registration.mine = registration.grid_id in desk.own_grid_ids
     return rows
 
