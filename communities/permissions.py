@@ -234,6 +234,19 @@ class _InArray(Lookup):
         return template % (lhs, rhs), (*lhs_params, *rhs_params)
 
 
+def in_array(column: str, rows, *branches, **where) -> Q | None:
+    """The row's `column` among the ids `rows` finds (as `via`), read first into an array:
+    `column = ANY(ARRAY(SELECT ...))` on PostgreSQL, `IN (SELECT ...)` elsewhere. Unlike a
+    subquery, ORed with another such branch it stays an index condition: PostgreSQL ORs the
+    two indexes' bitmaps (a BitmapOr), where ORed `IN (SELECT ...)` tested every row of the
+    table against a hashed SubPlan each. For branches of a few thousand ids."""
+    q = via("pk__in", rows, *branches, **where)
+    if q is None:
+        return None
+    _lookup, subquery = q.children[0]
+    return Q(_InArray(F(column), subquery.order_by()))
+
+
 def via_ids(rows, *branches, **where) -> Q | None:
     """As `via("pk__in", rows, ...)`, for rows found through another table alone (a member
     through their report-ins): the ids are read first and each looked up by the primary key.
@@ -241,11 +254,7 @@ def via_ids(rows, *branches, **where) -> Q | None:
     60,000 members were a hash probed by every member (15–25 ms), read first 3–8 ms. The price:
     a query for a few rows (`.filter(pk=...)`) reads all the ids too, where the subquery looked
     up only those rows' — so only for branches of a few thousand ids."""
-    q = via("pk__in", rows, *branches, **where)
-    if q is None:
-        return None
-    _lookup, subquery = q.children[0]
-    return Q(_InArray(F("pk"), subquery.order_by()))
+    return in_array("pk", rows, *branches, **where)
 
 
 def union_of(rows, *branches, **lookups) -> Q:

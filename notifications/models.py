@@ -43,6 +43,18 @@ class NotificationPreference(models.Model):
         return str(self.user)
 
 
+def _visible_branches(scope) -> list[Q]:
+    """The branches of a scope that is not the city's, those that can match: the messages
+    that concern the viewer's communities, their agency's members, and their own."""
+    lookups = {
+        "community__in": scope.place_community_ids,
+        "agency__in": scope.agency_ids,
+        "recipient": scope.user_id,
+    }
+    # An empty value is left out (as any_of does): `recipient=None` would match "IS NULL".
+    return [Q(**{lookup: value}) for lookup, value in lookups.items() if value]
+
+
 class NotificationQuerySet(models.QuerySet):
     def visible_to(self, user):
         """A person's own messages; staff also see the messages that concern their community
@@ -50,13 +62,38 @@ class NotificationQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
-        return self.filter(
-            any_of(
-                recipient=scope.user_id,
-                community__in=scope.place_community_ids,
-                agency__in=scope.agency_ids,
-            )
-        )
+        return self.filter(any_of(*_visible_branches(scope)))
+
+    def counts_by_state(self, user) -> dict:
+        """{state: number} of these messages that `user` sees (`visible_to`), in one query.
+
+        Each branch of the scope counts the rows that no branch before it has: ORed, the
+        branches were a bitmap of their indexes and every row was then read from the table
+        for its state (an agency office's 17,000 of the city's 200,000, 20-30 ms); apart, the
+        place's and the agency's rows are counted from their (column, state) index alone, and
+        the viewer's own few through theirs."""
+        scope = scope_of(user)
+        rows = self.order_by()
+        if scope.city:
+            parts = [rows]
+        else:
+            parts, counted = [], []
+            for branch in _visible_branches(scope):
+                part = rows.filter(branch)
+                parts.append(part.exclude(any_of(*counted)) if counted else part)
+                counted.append(branch)
+        if not parts:
+            return {}
+        grouped = [
+            part.values("state").annotate(n=models.Count("*")).values_list("state", "n")
+            for part in parts
+        ]
+        if len(grouped) == 1:
+            return dict(grouped[0])
+        counts = {}
+        for state, number in grouped[0].union(*grouped[1:], all=True):
+            counts[state] = counts.get(state, 0) + number
+        return counts
 
     def inbox(self, user, **more):
         """The login's inbox messages (and `more` conditions, in the same filter): by the
@@ -190,6 +227,8 @@ class Notification(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        # Indexed with the state (notification_community_state, Meta.indexes).
+        db_index=False,
         verbose_name=_("community"),
         help_text=_("The community the message concerns; its staff see it in their outbox."),
     )
@@ -199,6 +238,8 @@ class Notification(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        # Indexed with the state (notification_agency_state, Meta.indexes).
+        db_index=False,
         verbose_name=_("agency"),
         help_text=_("The agency of the person it is for; its party office sees it."),
     )
@@ -275,6 +316,12 @@ class Notification(models.Model):
             # "newest first" (-created_at, -pk, Meta.ordering): the outbox and the admin
             # changelist, read in index order.
             models.Index(fields=["created_at", "id"], name="notification_newest"),
+            # "the outbox's counts per state" of a community's, a street's (its communities')
+            # and an agency office's messages (counts_by_state), from the index alone; and
+            # every other lookup by the community or the agency, as the foreign keys' own
+            # indexes served.
+            models.Index(fields=["community", "state"], name="notification_community_state"),
+            models.Index(fields=["agency", "state"], name="notification_agency_state"),
         ]
 
     def __str__(self):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Agreement, Community, Grid
-from communities.permissions import own, scope_of, union_of, via
+from communities.permissions import any_of, in_array, own, scope_of, union_of, via
 from members.models import Registration
 
 from .agency_activity import AgencyActivity
@@ -68,8 +68,20 @@ class ActivityQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
-        # A union of its branches: a member's few activities are looked up through the
-        # indexes of each, not found by testing all 150,000 against every branch.
+        if not scope.agency_ids and not scope.place_community_ids:
+            # The viewer's own alone (a member): those they take part in and those of the
+            # communities they reported in to, each branch's few ids read first and the two
+            # ORed on the table's indexes (a BitmapOr). As a union, each of a member's 2,309
+            # activities at city size was looked up again by its primary key: 3.4× the
+            # reference's SQL (xiachen/bench/scopes.py), ORed 1×.
+            return self.filter(
+                any_of(
+                    in_array("pk", Participation.objects.values("activity"), **own(scope)),
+                    in_array("community", Registration.objects.values("community"), **own(scope)),
+                )
+            )
+        # A union of its branches: an office's or a place's activities are looked up through
+        # the indexes of each, not found by testing all 150,000 against every branch.
         return self.filter(
             union_of(
                 self.model.objects,

@@ -41,12 +41,19 @@ def test_the_lists_agencies_read_the_members_from_an_index_alone(
         for query in queries.captured_queries
         if query["sql"].startswith('SELECT "communities_agency"."id" AS "pk"')
     )
+    # Planned as at city size, sets joined by hashing (nested loops priced out): each
+    # report-in's member is still looked up by its id, in a subquery of its own — joined,
+    # PostgreSQL hashed all 60,000 members for a community's 3,800 report-ins (SQL 8 -> 6 ms).
     with transaction.atomic():
-        plan = plan_of(sql)
+        plan = plan_of(sql, nested_loops=False)
     assert "registration_community_member" in plan, plan
+    lines = plan.splitlines()
     member_scans = [
-        line
-        for line in plan.splitlines()
+        number
+        for number, line in enumerate(lines)
         if " on members_member" in line and "member_left" not in line
     ]
-    assert member_scans and all("using member_agency_by_id" in line for line in member_scans), plan
+    assert member_scans, plan
+    for number in member_scans:
+        assert "using member_agency_by_id" in lines[number], plan
+        assert "Index Cond: (id = " in lines[number + 1], plan

@@ -987,3 +987,64 @@ def test_each_outbox_row_says_its_state_channel_kind_tries_and_reason_in_the_lan
         assert word in html, word
     [not_sent] = re.findall(r'data-testid="unreachable-reason">(.*?)</div>', html, re.S)
     assert reason in not_sent
+
+
+@pytest.mark.parametrize(
+    "viewer",
+    ["city_admin", "street_officer", "community_staff", "agency_office", "office_and_staff"],
+)
+def test_the_outbox_counts_per_state_are_those_of_the_rows_the_viewer_sees(
+    world, request, django_user_model, viewer
+):
+    """Each branch of the scope counts the rows no branch before it has
+    (Notification.objects.counts_by_state): a message that concerns the viewer's community,
+    their agency's member and the viewer at once is counted once, one that concerns none of
+    them not at all."""
+    from communities.models import StaffRole
+    from tests.conftest import role
+
+    if viewer == "office_and_staff":
+        user = role(django_user_model, "both", StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia)
+        StaffRole.objects.create(
+            user=user, kind=StaffRole.Kind.COMMUNITY_STAFF, community=world.shengli
+        )
+    else:
+        user = request.getfixturevalue(viewer)
+    states = list(State)
+    number = 0
+    for community in (world.shengli, world.shenzhen, None):
+        for agency in (world.sanxia, world.yuanlin, None):
+            for recipient in (user, None):
+                for _ in range(number % 3 + 1):
+                    state = states[number % len(states)]
+                    unreachable = state == State.UNREACHABLE
+                    Notification.objects.create(
+                        kind=Kind.MESSAGE,
+                        channel=Channel.NONE if unreachable else Channel.INAPP,
+                        unreachable_reason=Notification.Unreachable.NO_LOGIN if unreachable else "",
+                        state=state,
+                        recipient=recipient,
+                        recipient_name="王海燕",
+                        community=community,
+                        agency=agency,
+                        recipient_key=f"r{number}",
+                        content_type=ContentType.objects.get_for_model(world.shengli_activity),
+                        object_id=world.shengli_activity.pk,
+                        subject="提醒",
+                        body="正文",
+                    )
+                    number += 1
+    visible = Notification.objects.visible_to(user)
+    expected = {
+        state: visible.filter(state=state).count()
+        for state in states
+        if visible.filter(state=state).exists()
+    }
+    assert Notification.objects.counts_by_state(user) == expected
+    assert sum(expected.values()) == visible.count() > 0
+    # Narrowed by the other filters as the list is.
+    narrowed = Notification.objects.filter(community=world.shenzhen)
+    assert (
+        sum(narrowed.counts_by_state(user).values())
+        == visible.filter(community=world.shenzhen).count()
+    )
