@@ -54,12 +54,3 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     _in_memory = "/dev/shm" if os.path.isdir("/dev/shm") else None
     _folder = tempfile.mkdtemp(prefix="xiachen-test-db-", dir=_in_memory)
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(_folder, "test.sqlite3")}  # noqa: F405
-
-
-# On PostgreSQL the tables are emptied after a transactional test with DELETE rather than
-# TRUNCATE (xiachen/testdb/base.py: 0.2 s against 2.4–5 s a test). Commits stay synchronous:
-# with synchronous_commit off, a VACUUM right after a commit could leave pages not all-visible
-# (hint bits wait for the commit's log to reach the disk), and the plan tests that vacuum
-# before reading an index-only plan saw another plan.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
-    DATABASES["default"]["ENGINE"] = "xiachen.testdb"  # noqa: F405

@@ -312,3 +312,15 @@ def test_a_members_activities_are_their_own_branches_ids_ored_not_a_union(world,
     )
     assert expected
     assert set(Activity.objects.visible_to(member_user).values_list("pk", flat=True)) == expected
+
+
+@pytest.mark.postgres
+def test_a_communitys_agencies_look_their_members_up_by_id(world, community_staff, street_officer):
+    """The agencies of the members who reported in to a community: the members' ids are read
+    first and each looked up (permissions.via_ids) — as a subquery PostgreSQL hashed all
+    60,000 members of the city (15.6 ms against 2.5 ms). A street's many stay a subquery."""
+    staff_sql = str(Agency.objects.visible_to(community_staff).query).upper()
+    assert "= ANY(ARRAY(SELECT" in staff_sql, staff_sql
+    street_sql = str(Agency.objects.visible_to(street_officer).query).upper()
+    assert "ANY(ARRAY" not in street_sql, street_sql
+    assert set(Agency.objects.visible_to(community_staff)) == {world.sanxia}
