@@ -14,10 +14,9 @@ MO_FILES := $(PO_FILES:.po=.mo)
 run: setup demo
 	$(PY) manage.py runlocal --port $(PORT)
 
-# One test process by default. PYTEST_ARGS="-n 2 --dist loadfile --no-loadscope-reorder" runs
-# one per core, as CI does (pytest-xdist; each has its own test database, a file's tests stay in
-# one process so that a module's fixtures are made once, the files with long tests first;
-# README "Tests and CI").
+# One test process by default. PYTEST_ARGS="-n 2 --dist loadfile" runs one per core, as CI
+# does (pytest-xdist; each has its own test database, a file's tests stay in one process so
+# that a module's fixtures are made once; README "Tests and CI").
 PYTEST_ARGS ?=
 
 test: $(STAMP) messages

@@ -42,23 +42,14 @@ def pytest_collection_modifyitems(config, items):
     on_redis = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
     if "redis" in REQUIRED_SERVICES and not on_redis:
         raise pytest.UsageError("XIACHEN_REQUIRE has redis but CELERY_BROKER_URL is not Redis")
-    if not on_postgres:
-        kept, dropped = [], []
-        for item in items:
-            (dropped if item.get_closest_marker("postgres") else kept).append(item)
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-            items[:] = kept
-    long_first(items)
-
-
-def long_first(items):
-    """The files holding a test marked `long` (a minute or more) come first, the rest in their
-    order. pytest-xdist (`--dist loadfile --no-loadscope-reorder`, as CI runs) hands the files
-    out in this order: started last, as the default order by number of tests put them (a long
-    test's file has few), they left one process working alone for minutes at the end of a run."""
-    long_files = {item.path for item in items if item.get_closest_marker("long")}
-    items.sort(key=lambda item: item.path not in long_files)
+    if on_postgres:
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("postgres") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,7 +19,6 @@ def _migrate(targets):
     return executor
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.django_db(transaction=True)
 def test_waiting_requests_become_sign_ups_and_decided_leave_stays():
     leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()

@@ -242,7 +242,6 @@ def scenario(size: int, tag: str, backend: str, *, traced: bool) -> Run:
     return run
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_10000_reminders_are_queued_and_sent_within_a_minute():
     runs = {size: scenario(size, f"t{size}", LOCMEM, traced=False) for size in (2_000, 10_000)}
@@ -257,7 +256,6 @@ def test_10000_reminders_are_queued_and_sent_within_a_minute():
     # finding for the bench's sweep lines, not a pass/fail of this suite.
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 def test_memory_does_not_grow_with_the_number_of_messages():
     # A first, small run untraced: what a process loads once (the URL conf, the templates, the
     # translations: 60–65 MiB, kept) is not what the messages take, and would swamp the figures.
@@ -409,7 +407,6 @@ def build_city(members: int = 40_000, agencies: int = 1_000) -> None:
     analyze()
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.alone  # timed: never beside another test under pytest-xdist
 def test_a_sweep_with_nothing_left_to_do_takes_under_a_second_at_city_size():
     build_city()

@@ -230,7 +230,6 @@ def personas(
     ]
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 def test_no_page_of_any_role_breaks_the_content_security_policy(
     browser, live_server, personas, city_admin
 ):

@@ -26,7 +26,6 @@ def _leaves():
     return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.django_db(transaction=True)
 def test_moving_the_outbox_keeps_every_message_and_who_it_was_for():
     leaves = _leaves()

@@ -83,7 +83,6 @@ def manage_restore(archive, database, media_root, *extra):
     )
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 def test_a_backup_restores_into_a_fresh_database_with_the_same_records_and_files(
     activity_types, world, media, fresh_database, tmp_path
 ):

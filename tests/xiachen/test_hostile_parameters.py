@@ -75,7 +75,6 @@ def personas(
     ]
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 def test_no_page_of_any_role_fails_on_hostile_parameters(personas):
     planned, unknown = pages.plan(personas)
     assert unknown == []

@@ -132,7 +132,6 @@ def stylesheets(page):
     return re.findall(r'<link rel="stylesheet" href="([^"]+\.css)"', page)
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.celery_worker
 def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(tmp_path):
     with runlocal(tmp_path, make_run_env(tmp_path)) as run:
@@ -204,7 +203,6 @@ def test_make_run_serves_as_production_runs_worker_and_beat_and_stops_on_ctrl_c(
         urllib.request.urlopen(f"{run.url}/login/", timeout=2)
 
 
-@pytest.mark.long  # a minute or more: its file starts first (tests/conftest.py)
 @pytest.mark.celery_worker
 def test_debug_true_make_run_is_the_developers_mode(tmp_path):
     with runlocal(tmp_path, make_run_env(tmp_path, DEBUG="true"), demo=False) as run:
