@@ -4,7 +4,8 @@ member of its roster, issues one for a period; it is numbered from the register
 (the two ledgers of 我的记录, reports.me.period_ledgers), and written as a PDF in reportlab's
 built-in CID font STSong-Light, so Chinese renders with no font file. "谁记录谁证明": the PDF
 names the issuer and the person responsible, and a public page (no sign-in, rate-limited) tells
-anyone whether a number is genuine, showing the holder's masked name and the figures alone.
+anyone whether a number is genuine, showing the number and the holder's masked name only (issue
+12): numbers run in order, so anything more would be read off the register by a guesser.
 
 A member reaches their own certificates only, an office those of its roster's members: any
 other id is a 404.
@@ -345,8 +346,8 @@ class VerifyForm(forms.Form):
 @never_cache
 @require_GET
 def certificate_verify(request):
-    """Anyone types a number and reads whether it is in the register: the number, the holder's
-    masked name, the period, the hours and the issuer — nothing else."""
+    """Anyone types a number and reads whether it is in the register: the number and the
+    holder's masked name — nothing else (the holder shows the certificate itself)."""
     if request.GET.get("number") is None:
         form = VerifyForm()
         return render(request, "reports/certificate_verify.html", {"form": form})
