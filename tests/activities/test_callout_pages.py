@@ -19,6 +19,7 @@ from activities.services.callouts import (
     callout_escalate_due,
     callout_raise,
 )
+from tests.activities.test_signup import reported_in
 
 Answer = CallOutAnswer.Answer
 
@@ -110,6 +111,44 @@ def test_the_live_page_shows_the_count_against_the_need(client, world, community
     assert 'data-testid="count-coming">1<' in text and 'data-testid="count-needed">2<' in text
     assert 'http-equiv="refresh"' in text  # refreshes itself while open
     assert "李建华" in text
+
+
+def _section(html, test_id):
+    """The inner HTML of the list marked `test_id` on the live page."""
+    return html.split(f'data-testid="{test_id}"', 1)[1].split("</ul>", 1)[0]
+
+
+def test_the_live_page_lists_who_is_coming_who_cannot_and_who_has_not_answered(
+    client, world, community_staff, django_user_model
+):
+    cannot, silent = reported_in(world, django_user_model, 2)
+    now = timezone.now()
+    call = callout_raise(
+        by=community_staff,
+        community=world.shengli,
+        title="沿江防汛巡逻增援",
+        place="滨江公园段",
+        starts_at=now + dt.timedelta(minutes=20),
+        ends_at=now + dt.timedelta(hours=3),
+        needed=3,
+    )
+    callout_answer(answer_id=call.answers.get(member=world.sanxia_member).pk, coming=True)
+    callout_answer(answer_id=call.answers.get(member=cannot).pk, coming=False, reason="在外地出差")
+    client.force_login(community_staff)
+    html = client.get(call.get_absolute_url()).content.decode()
+    counted = {
+        key: html.split(f'data-testid="count-{key}">', 1)[1].split("<", 1)[0]
+        for key in ("needed", "coming", "cannot", "pending")
+    }
+    assert counted == {"needed": "3", "coming": "1", "cannot": "1", "pending": "1"}
+    coming_list, cannot_list = _section(html, "answers-coming"), _section(html, "answers-cannot")
+    pending_list = _section(html, "answers-pending")
+    assert "李建华" in coming_list and cannot.name not in coming_list
+    assert cannot.name in cannot_list and "在外地出差" in cannot_list
+    # Who has not answered, by name, so that staff can phone them.
+    assert silent.name in pending_list
+    assert "李建华" not in pending_list and cannot.name not in pending_list
+    assert 'data-testid="callout-short"' in html
 
 
 def test_another_communitys_call_is_a_404(client, call, other_community_staff, other_member_user):
