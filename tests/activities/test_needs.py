@@ -101,6 +101,15 @@ def test_never_more_claimants_than_wanted_and_give_back_frees_the_place(
     assert need.claims.active().count() == 2
 
 
+def test_a_need_past_its_deadline_is_claimed_no_more(world, community_staff, member_user):
+    need = publish(world, community_staff)
+    with pytest.raises(ValidationError, match="已过截止时间|deadline"):
+        services.need_claim(need=need, user=member_user, now=need.deadline)
+    assert not NeedClaim.objects.exists()
+    services.need_claim(need=need, user=member_user, now=need.deadline - dt.timedelta(minutes=1))
+    assert need.claims.active().count() == 1
+
+
 def test_only_members_reported_in_there_claim(world, community_staff, other_member_user):
     need = publish(world, community_staff)
     with pytest.raises(ValidationError):
