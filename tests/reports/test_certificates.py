@@ -154,6 +154,11 @@ def test_the_pdf_holds_the_name_the_hours_the_number_and_the_verification_addres
     assert "0717-1234567" in text
     assert settings.SITE_URL + reverse("reports:certificate_verify") in text.replace("\n", "")
     assert "13900000001" not in text  # the holder's mobile is not printed
+    issued_on = timezone.localtime(certificate.issued_at).date()
+    date = f"{issued_on.year}年{issued_on.month}月{issued_on.day}日"
+    assert f"出具日期：{date}" in text.replace("\n", "")
+    # No ID number: Xiachen keeps none (its privacy notice says so).
+    assert "身份证" not in text
 
 
 # --- Issuing from the pages ------------------------------------------------------------------
