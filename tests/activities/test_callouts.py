@@ -262,10 +262,10 @@ def test_only_its_staff_cancel_a_call(world, community_staff, other_community_st
 # --- Escalation ------------------------------------------------------------------------------
 
 
-@override_settings(CALLOUT_ESCALATE_MINUTES=30)
 def test_an_unfilled_call_escalates_to_the_offices_then_the_street(
     world, community_staff, agency_office, other_agency_office, street_officer
 ):
+    # With the default CALLOUT_ESCALATE_MINUTES: "after a set time (default 30 minutes)".
     raised = timezone.now()
     call = raise_call(world, community_staff, now=raised)
     assert callout_escalate_due(now=raised + dt.timedelta(minutes=29)) == []
