@@ -374,6 +374,8 @@ def _call_out_escalated(call, context):
 
 
 def _call_out_closed(answer, context):
+    if answer._meta.model_name == "callout":
+        return _call_out_closed_to_sender(answer)
     call = answer.call
     facts = {**_call_facts(call), "reason": call.cancel_reason}
     coming = answer.answer == answer.Answer.COMING
@@ -395,6 +397,28 @@ def _call_out_closed(answer, context):
         body % facts,
         answer.get_absolute_url(),
         shared_url=reverse("activities:callout_list"),
+    )
+
+
+def _call_out_closed_to_sender(call):
+    """To the agency offices and street officers an escalation asked for more people: the call
+    they were sending members to is closed, so they stop."""
+    facts = {**_call_facts(call), "reason": call.cancel_reason}
+    if call.state == call.State.CANCELLED:
+        body = _("The call-out %(title)s (%(when)s) is cancelled; nobody needs to come.")
+        if call.cancel_reason:
+            body = _(
+                "The call-out %(title)s (%(when)s) is cancelled: %(reason)s. Nobody needs to come."
+            )
+    else:
+        body = _(
+            "Enough people are coming for %(title)s (%(when)s, %(community)s): "
+            "send no more members. Thank you!"
+        )
+    return Message(
+        _("Call-out closed: %(title)s") % {"title": call.title},
+        body % facts,
+        call.get_absolute_url(),
     )
 
 

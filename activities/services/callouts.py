@@ -17,7 +17,8 @@ An open call whose need is not met escalates (callout_escalate_due, beat every m
 CALLOUT_ESCALATE_MINUTES to the offices of the agencies with an agreement in force in the
 community, who may send more of their members (callout_send_more); after as long again to the
 street's officers. A call closes when filled or cancelled by staff, and every member called is
-told (CALL_OUT_CLOSED): those coming to come, the others that no more are needed.
+told (CALL_OUT_CLOSED): those coming to come, the others that no more are needed; so are the
+offices (and the street) an escalation asked for more, so that they send no more.
 """
 
 import datetime as dt
@@ -433,6 +434,17 @@ def _close(call: CallOut, state, *, by, now, reason: str = "", tell: bool = True
         Notification.Kind.CALL_OUT_CLOSED,
         (Outgoing(a.member, a, robot=call.community) for a in answers),
     )
+    # The offices (and the street) an escalation asked to send more people are told too.
+    senders = []
+    if call.escalation_level >= CallOut.Level.OFFICES:
+        senders += list(_office_users(call))
+    if call.escalation_level >= CallOut.Level.STREET:
+        senders += list(_street_users(call))
+    senders = list({user.pk: user for user in senders}.values())  # an office and an officer
+    if senders:
+        call.notified += notify(
+            kind=Notification.Kind.CALL_OUT_CLOSED, recipients=senders, obj=call
+        ).queued
 
 
 @transaction.atomic

@@ -300,6 +300,41 @@ def test_a_filled_or_ended_call_does_not_escalate(world, community_staff):
     assert callout_escalate_due(now=other.ends_at + dt.timedelta(minutes=1)) == []
 
 
+def test_closing_an_escalated_call_tells_the_offices_and_the_street_it_asked(
+    world, community_staff, agency_office, other_agency_office, street_officer
+):
+    raised = timezone.now()
+    filled = raise_call(world, community_staff, needed=1, now=raised)
+    cancelled = raise_call(world, community_staff, now=raised)
+    callout_escalate_due(now=raised + dt.timedelta(minutes=30))  # both: to the offices
+    callout_escalate_due(now=raised + dt.timedelta(minutes=60))  # both: to the street
+    filled_answer = answer_of(filled, world.sanxia_member)
+    callout_answer(answer_id=filled_answer.pk, coming=True, now=raised + dt.timedelta(minutes=61))
+    callout_cancel(call=cancelled, by=community_staff, reason="险情解除")
+
+    # The members' messages are about their answers; the offices' and street's about the call.
+    told = Notification.objects.filter(
+        kind=Kind.CALL_OUT_CLOSED, channel=Channel.INAPP, content_type__model="callout"
+    )
+    for call in (filled, cancelled):
+        rows = told.filter(object_id=call.pk)
+        # 三峡's office (an agreement in force there) and the street; not 园林局's office.
+        assert set(rows.values_list("recipient__username", flat=True)) == {
+            "sanxia_office",
+            "street_officer",
+        }
+        assert all(row.url.endswith(call.get_absolute_url()) for row in rows)
+    [filled_row] = told.filter(object_id=filled.pk, recipient=agency_office)
+    assert "无需再增派" in filled_row.body
+    assert "险情解除" in told.get(object_id=cancelled.pk, recipient=agency_office).body
+
+
+def test_closing_a_call_never_escalated_tells_no_office(world, community_staff, agency_office):
+    call = raise_call(world, community_staff, needed=1)
+    callout_answer(answer_id=answer_of(call, world.sanxia_member).pk, coming=True)
+    assert not Notification.objects.filter(recipient=agency_office).exists()
+
+
 def test_an_office_sends_more_of_its_members_after_escalation(
     world, community_staff, agency_office, other_agency_office, django_user_model
 ):
