@@ -404,6 +404,31 @@ def test_the_leave_pages_are_walked_where_they_open_and_the_posts_listed(
     assert pages.OBJECTS["activities:leave_decide"](community_staff) is None  # none pending
 
 
+def test_the_walk_opens_a_called_members_answer_page_by_its_signed_link(
+    world, community_staff, member_user
+):
+    from activities.services.callouts import callout_raise
+
+    now = timezone.now()
+    call = callout_raise(
+        by=community_staff,
+        community=world.shengli,
+        title="沿江防汛巡逻增援",
+        place="滨江公园段",
+        starts_at=now + dt.timedelta(minutes=20),
+        ends_at=now + dt.timedelta(hours=3),
+        needed=2,
+    )
+    answer = call.answers.get(member=world.sanxia_member)
+    planned, unknown = pages.plan([community_staff.username, member_user.username])
+    assert unknown == []
+    walked = [p for p in planned if p.name == "activities:callout_answer"]
+    # The page 3,000 members open at once from their messages: the member's own, by its token.
+    assert [(p.username, p.url) for p in walked] == [("sanxia_member", answer.get_absolute_url())]
+    [row] = pages.walk(walked)
+    assert row["status"] == 200 and row["same_object"] and row["queries"]
+
+
 def test_the_call_out_bench_calls_the_largest_communities_and_leaves_nothing(
     world, street_officer, city_admin
 ):

@@ -25,7 +25,16 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from activities.models import Activity, CallOut, Concern, DoorToDoorUnit, Need, Participation
+from activities.models import (
+    Activity,
+    CallOut,
+    CallOutAnswer,
+    Concern,
+    DoorToDoorUnit,
+    Need,
+    Participation,
+)
+from activities.models.callouts import answer_token
 from activities.services.review import records_managed_by, reviewable_by
 from activities.views.rota import rota_agreements_of
 from communities.models import Agreement, Community
@@ -116,8 +125,6 @@ NOT_ROLE_PAGES = {
     "reports:calendar_feed",
     # The check-in link an activity's QR code holds, opened by its signed token.
     "activities:check_in",
-    # A call-out's answer link, opened by its signed token from the member's message.
-    "activities:callout_answer",
     # Where browsers post the Content Security Policy's reports (POST only).
     "csp_report",
     # The second factor's steps, for a session that has not passed it yet (the walk's sessions
@@ -200,6 +207,15 @@ def _leave_request(user):
     return records_managed_by(user).leave_requests().order_by("pk").first()
 
 
+def _own_call_answer(user):
+    """The account's own answer to its latest call-out (a member called): the page its message's
+    signed link opens, signed in or not (walked signed in, as the account)."""
+    member = member_of(user)
+    if member is None:
+        return None
+    return CallOutAnswer.objects.filter(member=member).order_by("-call__created_at", "-pk").first()
+
+
 def _first(model):
     return lambda user: model.objects.visible_to(user).order_by("pk").first()
 
@@ -228,6 +244,9 @@ def _rateable(user):
     return rateable_members(community).order_by("name", "pk").first()
 
 
+# Pages whose argument is a signed token of their object rather than its id.
+TOKENS = {"activities:callout_answer": lambda answer: answer_token(answer.pk)}
+
 # Which demo object each page with an id shows, chosen among those the account sees. A page
 # added to the URL conf without its line here fails the bench until it has one.
 OBJECTS = {
@@ -253,6 +272,7 @@ OBJECTS = {
     "activities:callout_detail": _first(CallOut),
     "activities:callout_cancel": _first(CallOut),
     "activities:callout_send_more": _first(CallOut),
+    "activities:callout_answer": _own_call_answer,
     "members:member_grid": _first(Registration),  # the report-in placed in a grid
     "roster:member_edit": _on_roster,
     "roster:member_leave": _on_roster,
@@ -396,7 +416,8 @@ def plan(usernames=None) -> tuple[list[Page], list[str]]:
                 obj = OBJECTS[name](user)
                 if obj is None:
                     continue
-                url, label = reverse(name, args=[obj.pk]), _object_label(obj)
+                arg = TOKENS[name](obj) if name in TOKENS else obj.pk
+                url, label = reverse(name, args=[arg]), _object_label(obj)
             else:
                 url = reverse(name)
             candidates.append(Page(username, name, url, label=label))
