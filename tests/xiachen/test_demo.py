@@ -507,6 +507,20 @@ class TestTheLoadedDemo:
         assert record.status == Participation.Status.PRESENT and record.hours == claim.hours
         assert record.activity.nature == Activity.Nature.VOLUNTEER
 
+    def test_both_communities_have_open_needs_their_residents_members_may_claim(self, output):
+        from activities.services.needs import may_claim
+
+        open_needs = Need.objects.filter(state=Need.State.OPEN, deadline__gt=START_OF_TODAY)
+        assert set(open_needs.values_list("community__name", flat=True)) == {
+            "胜利一路社区",
+            "深圳路社区",
+        }
+        shenzhen_need = open_needs.get(community__name="深圳路社区")
+        assert not shenzhen_need.claims.exists()
+        # 市园林和林业局's member lives in 深圳路社区 (双报到): one to claim there.
+        yuanlin = User.objects.get(username="yuanlin_member")
+        assert may_claim(yuanlin, shenzhen_need)
+
     def test_sanxia_office_issued_its_member_a_certificate_that_verifies(self, output, client):
         certificate = Certificate.objects.get()
         assert certificate.member.user.username == "sanxia_member"
