@@ -356,7 +356,12 @@ def _call_out(answer, context):
 
 def _call_out_escalated(call, context):
     facts = {**_call_facts(call), "missing": context["missing"]}
-    if context.get("street"):
+    if context.get("no_offices"):
+        body = _(
+            "%(community)s is still %(missing)s people short for %(title)s (%(when)s, "
+            "%(place)s), and has no agency office to ask."
+        )
+    elif context.get("street"):
         body = _(
             "%(community)s is still %(missing)s people short for %(title)s (%(when)s, "
             "%(place)s), after asking the agency offices."

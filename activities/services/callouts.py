@@ -485,10 +485,13 @@ def _street_users(call: CallOut):
 
 
 def _escalate(call: CallOut, now, tell: bool = True) -> int:
-    """One step up for the locked, due `call`; the new level."""
+    """One step up for the locked, due `call`; the new level. A community with no agency office
+    to ask (no agreement in force there, or no office login) goes to the street at once rather
+    than losing another CALLOUT_ESCALATE_MINUTES on a step that reaches nobody."""
     missing = max(0, call.needed - counts(call)["coming"])
-    if call.escalation_level == CallOut.Level.NONE:
-        level, recipients, slot = CallOut.Level.OFFICES, _office_users(call), "offices"
+    offices = list(_office_users(call)) if call.escalation_level == CallOut.Level.NONE else []
+    if offices:
+        level, recipients, slot = CallOut.Level.OFFICES, offices, "offices"
         fields = {"escalation_level": level, "escalated_at": now}
     else:
         level, recipients, slot = CallOut.Level.STREET, _street_users(call), "street"
@@ -501,7 +504,11 @@ def _escalate(call: CallOut, now, tell: bool = True) -> int:
         kind=Notification.Kind.CALL_OUT_ESCALATED,
         recipients=list(recipients),
         obj=call,
-        context={"missing": missing, "street": level == CallOut.Level.STREET},
+        context={
+            "missing": missing,
+            "street": level == CallOut.Level.STREET,
+            "no_offices": level == CallOut.Level.STREET and not call.escalated_at,
+        },
         slot=slot,
     )
     return level

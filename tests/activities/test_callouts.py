@@ -291,6 +291,28 @@ def test_an_unfilled_call_escalates_to_the_offices_then_the_street(
     assert callout_escalate_due(now=second + dt.timedelta(hours=1)) == []
 
 
+def test_a_community_with_no_office_to_ask_goes_to_the_street_at_once(
+    world, community_staff, street_officer, agency_office, django_user_model
+):
+    # 建设社区 has no agreement in force: no agency office can send anyone there.
+    jianshe = Community.objects.create(street=world.wanshouqiao, name="建设社区")
+    StaffRole.objects.create(
+        user=make_user(django_user_model, "jianshe_staff"),
+        kind=StaffRole.Kind.COMMUNITY_STAFF,
+        community=jianshe,
+    )
+    raised = timezone.now()
+    call = raise_call(world, street_officer, community=jianshe, now=raised)
+    first = raised + dt.timedelta(minutes=30)
+    assert [c.pk for c in callout_escalate_due(now=first)] == [call.pk]
+    call.refresh_from_db()
+    assert call.escalation_level == CallOut.Level.STREET
+    assert (call.escalated_at, call.escalated_to_street_at) == (None, first)
+    told = Notification.objects.get(kind=Kind.CALL_OUT_ESCALATED, channel=Channel.INAPP)
+    assert told.recipient == street_officer and "无共建单位" in told.body
+    assert callout_escalate_due(now=first + dt.timedelta(hours=1)) == []
+
+
 def test_a_filled_or_ended_call_does_not_escalate(world, community_staff):
     raised = timezone.now()
     call = raise_call(world, community_staff, needed=1, now=raised)
@@ -381,7 +403,7 @@ def test_an_office_role_of_another_agency_is_not_told(world, community_staff, dj
     assert Member.objects.count() == 3
 
 
-def test_the_beat_task_and_the_command_escalate_what_is_due(world, community_staff):
+def test_the_beat_task_and_the_command_escalate_what_is_due(world, community_staff, agency_office):
     from django.core.management import call_command
 
     from activities.tasks import escalate_call_outs
