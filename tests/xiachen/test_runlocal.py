@@ -25,6 +25,10 @@ from django.conf import settings
 
 from xiachen.management.commands.runlocal import child_environment, worker_queues
 
+# `make run` makes its own SQLite database and file-system broker whatever the suite runs on:
+# CI runs these in one of its two legs (pyproject.toml, `any_database`).
+pytestmark = pytest.mark.any_database
+
 # What a person typing `make run` has not set; the test's own environment must not leak in.
 UNSET = (
     "DEBUG",
