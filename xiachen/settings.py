@@ -166,9 +166,17 @@ else:
         # size the planner over-estimates the activity list and spends about a second
         # compiling what then runs in milliseconds. Our queries are short and index-driven, so
         # JIT is off on the app's connections; DATABASE_JIT=true gives it back.
+        options = DATABASES["default"].setdefault("OPTIONS", {})
         if not env.bool("DATABASE_JIT", default=False):
-            options = DATABASES["default"].setdefault("OPTIONS", {})
             options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+        # A page's queries are short: PostgreSQL's parallel workers (a process started for
+        # each query that uses one) cost more CPU than they save, and on a busy server they
+        # take it from the other requests. The office dashboard's overdue-review count took
+        # two workers for 19 ms. DATABASE_PARALLEL_WORKERS sets max_parallel_workers_per_gather.
+        parallel = env.int("DATABASE_PARALLEL_WORKERS", default=0)
+        options["options"] = (
+            f"{options.get('options', '')} -c max_parallel_workers_per_gather={parallel}"
+        ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -92,24 +92,31 @@ def test_laptop_defaults_are_sqlite_with_wal_immediate_and_the_embedded_broker()
     ]
 
 
-def test_postgres_connections_turn_jit_off_unless_the_setting_gives_it_back():
+def test_postgres_connections_turn_jit_and_parallel_workers_off_unless_settings_give_them():
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(repr(s.DATABASES['default'].get('OPTIONS', {}).get('options')))"
     )
     url = "postgres://postgres@127.0.0.1:5432/xiachen"
     default = run_python(code, DATABASE_URL=url)
-    given_back = run_python(code, DATABASE_URL=url, DATABASE_JIT="true")
-    assert default.stdout.strip() == "'-c jit=off'", default.stderr
-    assert given_back.stdout.strip() == "None", given_back.stderr
+    given_back = run_python(
+        code, DATABASE_URL=url, DATABASE_JIT="true", DATABASE_PARALLEL_WORKERS="2"
+    )
+    assert default.stdout.strip() == "'-c jit=off -c max_parallel_workers_per_gather=0'", (
+        default.stderr
+    )
+    assert given_back.stdout.strip() == "'-c max_parallel_workers_per_gather=2'", given_back.stderr
 
 
 @pytest.mark.postgres
-def test_the_apps_postgres_connection_runs_without_jit(db):
-    # PostgreSQL's JIT spent about a second compiling the activity list at city size.
+def test_the_apps_postgres_connection_runs_without_jit_nor_parallel_workers(db):
+    # PostgreSQL's JIT spent about a second compiling the activity list at city size; two
+    # parallel workers made the office dashboard's overdue-review count 26 ms against 17.
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)
 
 
 def test_quiet_hours_default_to_22_to_7_outside_the_tests(monkeypatch):
