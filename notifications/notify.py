@@ -148,7 +148,9 @@ class Outgoing:
     """One message to queue: to whom (a User, a Recipient, or anything with `as_recipient()`),
     about what, in which slot, through whose group robot (a community or an agency). `context`
     holds the facts its text needs; `deadline` is the moment it is useless after, so that quiet
-    hours never hold it past that."""
+    hours never hold it past that. `community` is the community the message concerns, whose
+    staff see it in their outbox, when it is not the one whose robot posts it (a call-out
+    mentioned by the member's agency's robot is still its community's)."""
 
     recipient: Any
     obj: Any
@@ -156,6 +158,7 @@ class Outgoing:
     robot: Any = None
     context: dict | None = None
     deadline: dt.datetime | None = None
+    community: Community | None = None
 
 
 def _rows(kind, person: Recipient, out: Outgoing, message: Message, preference, *, due_at, now):
@@ -183,7 +186,7 @@ def _rows(kind, person: Recipient, out: Outgoing, message: Message, preference, 
                 "recipient_key": person.key,
                 "recipient_name": person.name[:100],
                 "recipient_mobile": person.mobile,
-                "community_id": getattr(robot.community, "pk", None),
+                "community_id": getattr(out.community or robot.community, "pk", None),
                 "agency_id": agency_id,
                 "content_type_id": ContentType.objects.get_for_model(out.obj).pk,
                 "object_id": out.obj.pk,

@@ -26,7 +26,7 @@ def channels_for(
     there are none, why (a Notification.Unreachable). An `urgent` message (a call-out) goes on
     every channel the person has (urgent_channels)."""
     if urgent:
-        return urgent_channels(recipient, preference, robot_url)
+        return urgent_channels(recipient, robot_url)
     user = recipient.user
     if user is None:
         # A member without a login can still be mentioned in the group chat.
@@ -59,22 +59,21 @@ def channels_for(
     return [], Unreachable.NO_CHOICE
 
 
-def urgent_channels(recipient: Recipient, preference, robot_url: str) -> tuple[list, str]:
-    """A call-out's channels: every one the person has, whatever they chose for reminders — the
-    inbox of a login, their e-mail address, the group robot where they chose it (or have no
-    login); and a text message when they chose it or when nothing else carries their personal
-    link off the app (no e-mail address): "SMS used by call-outs first" (issue 12)."""
+def urgent_channels(recipient: Recipient, robot_url: str) -> tuple[list, str]:
+    """A call-out's channels: every one the person has, whatever they chose for reminders
+    (issue 12: "on every channel they have") — the inbox of a login, e-mail when there is an
+    address, a text message when there is a mobile, and the group robot when one posts the
+    message (`robot_url`: the caller picks which, see activities.services.callouts). Only a
+    person with none of these (no login, no mobile, no robot) is unreachable."""
     user = recipient.user
     channels = []
     if user is not None:
         channels.append((Channel.INAPP, ""))
         if user.email:
             channels.append((Channel.EMAIL, user.email))
-    chose_robot = preference.webhook if preference else DEFAULT_WEBHOOK
-    if robot_url and (chose_robot or user is None):
+    if robot_url:
         channels.append((Channel.WEBHOOK, robot_url))
-    chose_sms = preference.sms if preference else DEFAULT_SMS
-    if recipient.mobile and (chose_sms or user is None or not user.email):
+    if recipient.mobile:
         channels.append((Channel.SMS, recipient.mobile))
     if channels:
         return channels, ""

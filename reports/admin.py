@@ -95,3 +95,7 @@ class CertificateAdmin(ReadOnlyAdmin):
         "issued_by",
     ]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The activities it lists (hundreds each) are the PDF's, not the register's page.
+        return super().get_queryset(request).defer("lines")

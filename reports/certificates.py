@@ -1,7 +1,9 @@
 """Service-hour certificates (志愿服务证明, issue 12 point 4): a member, or the agency office for a
 member of its roster, issues one for a period; it is numbered from the register
 (`Certificate`, the log of every issue), its figures frozen at issue by DESIGN.md's definitions
-(the two ledgers of 我的记录, reports.me.period_ledgers), and written as a PDF in reportlab's
+(the two ledgers of 我的记录, reports.me.period_ledgers): each activity served is a line of the
+certificate, kept in the register with it, and the figures are their sums. It is written as a
+PDF (reportlab's platypus: the list runs over as many pages as it takes) in reportlab's
 built-in CID font STSong-Light, so Chinese renders with no font file. "谁记录谁证明": the PDF
 names the issuer and the person responsible, and a public page (no sign-in, rate-limited) tells
 anyone whether a number is genuine, showing the number and the holder's masked name only (issue
@@ -13,6 +15,8 @@ other id is a 404.
 
 import datetime as dt
 import io
+from decimal import Decimal
+from xml.sax.saxutils import escape
 
 from django import forms
 from django.conf import settings
@@ -30,7 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from activities.figures import format_number
-from activities.models import Participation
+from activities.models import Activity, Participation
 from communities.dates import local_midnight
 from communities.filters import DateInput
 from communities.permissions import can_keep_roster
@@ -38,7 +42,7 @@ from communities.throttle import Door, too_often
 from communities.validators import FIRST_YEAR, LAST_YEAR
 from members.models import Member, Registration, member_of
 
-from .me import period_ledgers
+from .me import in_period
 from .models import Certificate, CertificateCounter
 
 NUMBER_PREFIX = "XC"
@@ -75,12 +79,50 @@ def period_bounds(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.dateti
     return local_midnight(first), local_midnight(last + dt.timedelta(days=1))
 
 
+def service_lines(member: Member, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """The activities `member` served in [start, end), one line each in the order they
+    started: the ledger's present rows (figures.attendance_columns: hours of present) of the
+    period's activities (me.in_period), in one query whatever their number. A row recorded
+    present without hours counts 0 hours, as the ledger's sum does."""
+    rows = (
+        in_period(Participation.objects.filter(member=member), start, end)
+        .filter(status=Participation.Status.PRESENT)
+        .order_by("activity__starts_at", "activity_id", "pk")
+        .values_list(
+            "activity__starts_at",
+            "activity__title",
+            "activity__community__name",
+            "activity__nature",
+            "hours",
+        )
+    )
+    return [
+        {
+            "day": timezone.localtime(starts_at).date().isoformat(),
+            "title": title,
+            "community": community,
+            "nature": nature,
+            "hours": str((hours or Decimal(0)).quantize(Decimal("0.1"))),
+        }
+        for starts_at, title, community, nature, hours in rows
+    ]
+
+
+def _hours_of(lines: list[dict], nature: str | None = None) -> Decimal:
+    return sum(
+        (Decimal(line["hours"]) for line in lines if nature in (None, line["nature"])),
+        Decimal("0.0"),
+    )
+
+
 def issue(*, member: Member, first: dt.date, last: dt.date, issuer, contact: str, by, now=None):
     """Writes the certificate of `member`'s service from `first` to `last` (activities counted
     on the day they start, as in 我的记录) and returns it; `issuer` is an Agency or a
-    Community, the person responsible the issuing login's name."""
+    Community, the person responsible the issuing login's name. Its figures are the sums of
+    its lines (the activities served, kept with it), so that the total is their sum and a
+    later correction of the ledger changes neither."""
     start, end = period_bounds(first, last)
-    figures = period_ledgers(Participation.objects.filter(member=member), start, end)
+    lines = service_lines(member, start, end)
     responsible = by.get_full_name() or getattr(member_of(by), "name", "") or by.get_username()
     is_community = issuer._meta.model_name == "community"
     now = now or timezone.now()
@@ -92,9 +134,10 @@ def issue(*, member: Member, first: dt.date, last: dt.date, issuer, contact: str
             holder_agency=member.agency.name,
             first_day=first,
             last_day=last,
-            duty_hours=figures["duty"].hours,
-            voluntary_hours=figures["volunteer"].hours,
-            activities=figures["total"].present,
+            duty_hours=_hours_of(lines, Activity.Nature.DUTY),
+            voluntary_hours=_hours_of(lines, Activity.Nature.VOLUNTEER),
+            activities=len(lines),
+            lines=lines,
             issuer_kind=Certificate.IssuerKind.COMMUNITY
             if is_community
             else Certificate.IssuerKind.AGENCY,
@@ -130,38 +173,113 @@ def _date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _wrapped(text: str, width: float, size: float) -> list[str]:
-    """`text` cut into lines of at most `width` points (Chinese has no spaces to break at)."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
+VERIFY_NOTE = "本证明依据下沉社区（Xiachen）记录出具，谁记录谁证明。真伪可凭证明编号查验："
+NATURE_LABELS = {Activity.Nature.DUTY: "下沉任务", Activity.Nature.VOLUNTEER: "志愿服务"}
+# The list's columns (millimetres): date, activity, community, ledger, hours; 160 mm in all.
+LINE_COLUMNS = (24, 62, 40, 18, 16)
 
-    lines, line = [], ""
-    for char in text:
-        if stringWidth(line + char, FONT, size) > width and line:
-            lines.append(line)
-            line = char
-        else:
-            line += char
-    return [*lines, line] if line else lines
+
+def _styles(font: str) -> dict:
+    from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+
+    def style(name, size, leading, **more):
+        # CJK: Chinese has no spaces, so a line may break between any two characters.
+        return ParagraphStyle(
+            name, fontName=font, fontSize=size, leading=leading, wordWrap="CJK", **more
+        )
+
+    return {
+        "title": style("title", 24, 30, alignment=TA_CENTER, spaceAfter=14 * 2),
+        "body": style("body", 14, 24, firstLineIndent=28, spaceAfter=12),
+        "field": style("field", 12, 20),
+        "heading": style("heading", 12, 20, spaceBefore=14, spaceAfter=6),
+        "cell": style("cell", 9.5, 12),
+        "hours": style("hours", 9.5, 12, alignment=TA_RIGHT),
+    }
+
+
+def _lines_table(certificate: Certificate, styles: dict):
+    """The activities served as a table over as many pages as it takes, its header row
+    repeated at the top of each, and the total (their sum, the certificate's hours) last."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    cell, right = styles["cell"], styles["hours"]
+    header = ["日期", "服务活动", "社区", "类别", "小时"]
+    rows = [[Paragraph(text, right if n == 4 else cell) for n, text in enumerate(header)]]
+    for line in certificate.lines:
+        day = dt.date.fromisoformat(line["day"])
+        rows.append(
+            [
+                f"{day.year}-{day.month:02d}-{day.day:02d}",
+                Paragraph(escape(line["title"]), cell),
+                Paragraph(escape(line["community"]), cell),
+                NATURE_LABELS.get(line["nature"], line["nature"]),
+                format_number(Decimal(line["hours"])),
+            ]
+        )
+    total = _hours_of(certificate.lines)
+    rows.append(["合计", f"{len(certificate.lines)}次", "", "", format_number(total)])
+    last = len(rows) - 1
+    table = Table(rows, colWidths=[width * mm for width in LINE_COLUMNS], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), styles["cell"].fontName, 9.5),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (4, 0), (4, -1), "RIGHT"),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")),
+                ("SPAN", (1, last), (3, last)),
+                ("BACKGROUND", (0, last), (-1, last), colors.HexColor("#f6f6f6")),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    return table
 
 
 def certificate_pdf(certificate: Certificate) -> bytes:
-    """The certificate on one A4 page, in Chinese whatever the reader's language (a document
-    handed to Chinese offices)."""
+    """The certificate, in Chinese whatever the reader's language (a document handed to
+    Chinese offices): the statement, the figures and the issuer on the first page, then the
+    activities served (as kept in the register at issue) over as many pages as they take. Each
+    page carries the number, its page number and where to verify it."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
     font = _font()
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=1)
-    pdf.setTitle(f"志愿服务证明 {certificate.number}")
-    pdf.setAuthor(certificate.issuer_name)
+    styles = _styles(font)
     width, height = A4
-    left, right = 25 * mm, width - 25 * mm
-    pdf.setFont(font, 11)
-    pdf.drawRightString(right, height - 25 * mm, f"证明编号：{certificate.number}")
-    pdf.setFont(font, 24)
-    pdf.drawCentredString(width / 2, height - 50 * mm, "志愿服务证明")
+    note = VERIFY_NOTE + verify_url()
+    note_style = styles["cell"].clone("note", fontSize=9, leading=12)
+
+    def furniture(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(font, 11)
+        canvas.drawRightString(width - 25 * mm, height - 18 * mm, f"证明编号：{certificate.number}")
+        canvas.setFont(font, 9)
+        canvas.drawCentredString(width / 2, 12 * mm, f"第{doc.page}页")
+        paragraph = Paragraph(escape(note), note_style)
+        paragraph.wrap(width - 50 * mm, 20 * mm)
+        paragraph.drawOn(canvas, 25 * mm, 17 * mm)
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=25 * mm,
+        rightMargin=25 * mm,
+        topMargin=28 * mm,
+        bottomMargin=32 * mm,
+        title=f"志愿服务证明 {certificate.number}",
+        author=certificate.issuer_name,
+        pageCompression=1,
+    )
     total = certificate.total_hours
     body = (
         f"兹证明{certificate.holder_name}（{certificate.holder_agency}）"
@@ -171,13 +289,7 @@ def certificate_pdf(certificate: Certificate) -> bytes:
         f"{format_number(certificate.duty_hours)}小时、志愿服务"
         f"{format_number(certificate.voluntary_hours)}小时。"
     )
-    y = height - 75 * mm
-    pdf.setFont(font, 14)
-    for line in _wrapped("　　" + body, right - left, 14):
-        pdf.drawString(left, y, line)
-        y -= 24
-    y -= 12
-    rows = [
+    fields = [
         ("姓名", certificate.holder_name),
         ("所在单位", certificate.holder_agency),
         ("服务期间", f"{_date(certificate.first_day)}至{_date(certificate.last_day)}"),
@@ -185,34 +297,26 @@ def certificate_pdf(certificate: Certificate) -> bytes:
         ("志愿服务时长", f"{format_number(certificate.voluntary_hours)}小时"),
         ("服务活动次数", f"{certificate.activities}次"),
     ]
-    pdf.setFont(font, 12)
-    for label, value in rows:
-        pdf.drawString(left, y, f"{label}：")
-        for line in _wrapped(value, right - left - 32 * mm, 12):
-            pdf.drawString(left + 32 * mm, y, line)
-            y -= 20
-    y -= 20
-    issuer_rows = [
-        f"证明单位：{certificate.issuer_name}",
-        f"负责人：{certificate.responsible}",
+    issuer = [
+        ("证明单位", certificate.issuer_name),
+        ("负责人", certificate.responsible),
+        *([("联系方式", certificate.contact)] if certificate.contact else []),
+        ("出具日期", _date(timezone.localtime(certificate.issued_at).date())),
     ]
-    if certificate.contact:
-        issuer_rows.append(f"联系方式：{certificate.contact}")
-    issuer_rows.append(f"出具日期：{_date(timezone.localtime(certificate.issued_at).date())}")
-    for line in issuer_rows:
-        for part in _wrapped(line, right - left, 12):
-            pdf.drawString(left, y, part)
-            y -= 20
-    pdf.setFont(font, 10)
-    note = (
-        f"本证明依据下沉社区（Xiachen）记录出具，谁记录谁证明。真伪可凭证明编号查验：{verify_url()}"
-    )
-    y = 30 * mm
-    for line in _wrapped(note, right - left, 10):
-        pdf.drawString(left, y, line)
-        y -= 15
-    pdf.showPage()
-    pdf.save()
+    story = [
+        Spacer(1, 10 * mm),
+        Paragraph("志愿服务证明", styles["title"]),
+        Paragraph(escape(body), styles["body"]),
+        *(Paragraph(escape(f"{label}：{value}"), styles["field"]) for label, value in fields),
+        Spacer(1, 8 * mm),
+        *(Paragraph(escape(f"{label}：{value}"), styles["field"]) for label, value in issuer),
+    ]
+    if certificate.lines is not None:  # issued before the register kept them: no list
+        story += [
+            Paragraph(f"附：服务活动明细（共{len(certificate.lines)}次）", styles["heading"]),
+            _lines_table(certificate, styles),
+        ]
+    doc.build(story, onFirstPage=furniture, onLaterPages=furniture)
     return buffer.getvalue()
 
 
@@ -294,7 +398,9 @@ def _certificate_page(request, member: Member, *, template_context: dict):
         )
         return _pdf_response(certificate)
     issued = list(
-        Certificate.objects.filter(member=member).order_by("-issued_at", "-pk")[:LIST_LIMIT]
+        Certificate.objects.filter(member=member)
+        .defer("lines")  # hundreds of activities each: the list shows none of them
+        .order_by("-issued_at", "-pk")[:LIST_LIMIT]
     )
     response = render(
         request,
@@ -357,7 +463,11 @@ def certificate_verify(request):
     form = VerifyForm(request.GET)
     context = {"form": form, "asked": False}
     if form.is_valid():
-        certificate = Certificate.objects.filter(number=form.cleaned_data["number"]).first()
+        certificate = (
+            Certificate.objects.filter(number=form.cleaned_data["number"])
+            .only("number", "holder_name")
+            .first()
+        )
         context.update(
             asked=True,
             number=form.cleaned_data["number"],

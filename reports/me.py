@@ -90,10 +90,17 @@ def ledgers(participations, year: int) -> dict:
     return period_ledgers(participations, *_year_bounds(year))
 
 
+def in_period(participations, start: dt.datetime, end: dt.datetime):
+    """The rows of `participations` whose activity starts in [start, end), drafts left out
+    (plans, not service): what the ledgers of a period count, and the lines a certificate
+    lists (reports.certificates.service_lines)."""
+    rows = participations.filter(activity__starts_at__gte=start, activity__starts_at__lt=end)
+    return rows.exclude(activity__status=Activity.Status.DRAFT)
+
+
 def period_ledgers(participations, start: dt.datetime, end: dt.datetime) -> dict:
     """`ledgers` of the activities starting in [start, end) (a certificate's period)."""
-    rows = participations.filter(activity__starts_at__gte=start, activity__starts_at__lt=end)
-    rows = rows.exclude(activity__status=Activity.Status.DRAFT)
+    rows = in_period(participations, start, end)
     by_nature = figures.attendance_by(rows, "activity__nature")
     duty = by_nature.get(Activity.Nature.DUTY, figures.NO_ATTENDANCE)
     volunteer = by_nature.get(Activity.Nature.VOLUNTEER, figures.NO_ATTENDANCE)

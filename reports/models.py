@@ -663,6 +663,11 @@ class Certificate(models.Model):
         _("voluntary service hours"), max_digits=9, decimal_places=1
     )
     activities = models.PositiveIntegerField(_("activities"))
+    # The activities served, as printed: one line each ({"day", "title", "community", "nature",
+    # "hours"}), in the order served, read at issue from the ledger the hours above come from
+    # and summing to them, so that a download later, after corrections, shows what was issued.
+    # Null for a certificate issued before the register kept its lines (it printed none).
+    lines = models.JSONField(_("activities served"), null=True, blank=True, editable=False)
     issuer_kind = models.CharField(_("issued by (kind)"), max_length=10, choices=IssuerKind.choices)
     agency = models.ForeignKey(
         Agency,

@@ -104,7 +104,28 @@ def _recipients(community, grids):
         reported_in = reported_in.filter(grid__in=grids)
     return Member.objects.filter(
         pk__in=reported_in.values("member"), status=Member.Status.ACTIVE
-    ).select_related("user__notification_preference")
+    ).select_related("user__notification_preference", "agency")
+
+
+def _robot_for(call: CallOut, member: Member):
+    """Whose group robot @-mentions `member` with `call`: their agency's, when it has one (the
+    group chat of their own workplace, which their office reads too), otherwise the call's
+    community's. One robot a member: a second post of the same call in another group would
+    only repeat it, and each post mentions everyone of its group at once."""
+    agency = member.agency
+    return agency if agency.robot_webhook_url else call.community
+
+
+def _outgoing(call: CallOut, answer: CallOutAnswer, **more) -> Outgoing:
+    """The message about `answer` to its member, on every channel they have (an urgent kind):
+    the outbox keeps it under the call's community whichever robot posts it."""
+    return Outgoing(
+        answer.member,
+        answer,
+        robot=_robot_for(call, answer.member),
+        community=call.community,
+        **more,
+    )
 
 
 def _ask(
@@ -142,10 +163,7 @@ def _ask(
         return answers
     call.notified = notify_all(
         Notification.Kind.CALL_OUT,
-        (
-            Outgoing(answer.member, answer, robot=call.community, deadline=call.ends_at)
-            for answer in answers
-        ),
+        (_outgoing(call, answer, deadline=call.ends_at) for answer in answers),
         due_at=now,
     )
     return answers
@@ -426,13 +444,15 @@ def _close(call: CallOut, state, *, by, now, reason: str = "", tell: bool = True
         call.notified = None
         return
     answers = list(
-        call.answers.select_related("member__user__notification_preference").order_by("pk")
+        call.answers.select_related(
+            "member__user__notification_preference", "member__agency"
+        ).order_by("pk")
     )
     for answer in answers:
         answer.call = call
     call.notified = notify_all(
         Notification.Kind.CALL_OUT_CLOSED,
-        (Outgoing(a.member, a, robot=call.community) for a in answers),
+        (_outgoing(call, a) for a in answers),
     )
     # The offices (and the street) an escalation asked to send more people are told too.
     senders = []
@@ -569,7 +589,7 @@ def callout_send_more(*, call: CallOut, by, member_ids, now=None) -> list[CallOu
     members = list(
         send_more_candidates(call, agencies)
         .filter(pk__in=ids)
-        .select_related("user__notification_preference")
+        .select_related("user__notification_preference", "agency")
     )
     if not members:
         raise ValidationError(_("Choose members of your agency who have not been called yet."))

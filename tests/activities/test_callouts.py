@@ -7,6 +7,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import CallOut, CallOutAnswer, Participation
@@ -128,8 +129,13 @@ def test_the_call_goes_on_every_channel_at_once_even_in_the_quiet_hours(
     with override_settings(QUIET_HOURS=[hour, (hour + 3) % 24]):  # now is in the quiet hours
         call = raise_call(world, community_staff, now=now)
     rows = Notification.objects.filter(kind=Kind.CALL_OUT, recipient=member_user)
-    # The member chose nothing for reminders: a call reaches them anyway, at once.
-    assert set(rows.values_list("channel", flat=True)) == {Channel.INAPP, Channel.EMAIL}
+    # The member chose nothing for reminders: a call reaches them anyway, at once, on every
+    # channel they have (a login, an e-mail address, a mobile; no robot here).
+    assert set(rows.values_list("channel", flat=True)) == {
+        Channel.INAPP,
+        Channel.EMAIL,
+        Channel.SMS,
+    }
     assert all(row.due_at == now for row in rows)
     answer = answer_of(call, world.sanxia_member)
     assert all(row.url.endswith(answer.get_absolute_url()) for row in rows)
@@ -149,11 +155,49 @@ def test_members_with_only_a_mobile_get_the_call_by_sms(world, community_staff):
     assert text.subject.startswith("吹哨") and "/activities/callouts/a/" in text.url
 
 
-def test_a_member_with_email_gets_sms_only_when_chosen(world, community_staff, member_user):
+def test_a_member_with_email_and_a_mobile_gets_the_call_by_sms_too_unchosen(
+    world, community_staff, member_user
+):
+    # Issue 12: "on every channel they have". For reminders 李建华 chose e-mail only (and a
+    # member with an address used to get no text message at all).
     member_user.email = "li@example.cn"
     member_user.save()
-    raise_call(world, community_staff)
-    assert not Notification.objects.filter(kind=Kind.CALL_OUT, channel=Channel.SMS).exists()
+    NotificationPreference.objects.create(user=member_user, inapp=False, email=True, sms=False)
+    call = raise_call(world, community_staff)
+    rows = Notification.objects.filter(kind=Kind.CALL_OUT, recipient=member_user)
+    assert set(rows.values_list("channel", "address")) == {
+        (Channel.INAPP, ""),
+        (Channel.EMAIL, "li@example.cn"),
+        (Channel.SMS, "13900000001"),
+    }
+    # Closing the call tells them on the same channels.
+    callout_cancel(call=call, by=community_staff, reason="水位回落")
+    closed = Notification.objects.filter(kind=Kind.CALL_OUT_CLOSED, recipient=member_user)
+    assert set(closed.values_list("channel", flat=True)) == {
+        Channel.INAPP,
+        Channel.EMAIL,
+        Channel.SMS,
+    }
+
+
+def test_a_reminder_still_follows_the_members_choice(world, community_staff, member_user):
+    from notifications.notify import notify
+
+    member_user.email = "li@example.cn"
+    member_user.save()
+    NotificationPreference.objects.create(user=member_user, inapp=False, email=True, sms=False)
+    world.sanxia.robot_webhook_url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=a"
+    world.sanxia.save()
+    notify(
+        kind=Kind.UPCOMING,
+        recipients=[member_user],
+        obj=world.shengli_activity,
+        context={"activity": world.shengli_activity},
+        robot=world.sanxia,
+        enqueue=False,
+    )
+    rows = Notification.objects.filter(kind=Kind.UPCOMING, recipient=member_user)
+    assert set(rows.values_list("channel", flat=True)) == {Channel.EMAIL}
 
 
 def test_the_group_robot_post_never_carries_a_personal_link(world, community_staff):
@@ -163,9 +207,37 @@ def test_the_group_robot_post_never_carries_a_personal_link(world, community_sta
         status=Registration.Status.ACTIVE
     )
     raise_call(world, community_staff)
-    post = Notification.objects.get(kind=Kind.CALL_OUT, channel=Channel.WEBHOOK)
-    assert post.recipient_name == "王海燕"
-    assert post.url.endswith("/activities/callouts/") and "/a/" not in post.url
+    posts = Notification.objects.filter(kind=Kind.CALL_OUT, channel=Channel.WEBHOOK)
+    # Every member is mentioned, whether they chose the robot or not (李建华 did not).
+    assert set(posts.values_list("recipient_name", flat=True)) == {"李建华", "王海燕"}
+    for post in posts:
+        assert post.robot_owner == Notification.RobotOwner.COMMUNITY
+        assert post.url.endswith("/activities/callouts/") and "/a/" not in post.url
+
+
+def test_a_members_agency_robot_mentions_them_and_the_community_still_sees_it(
+    client, world, community_staff
+):
+    world.shengli.robot_webhook_url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=c"
+    world.shengli.save()
+    world.sanxia.robot_webhook_url = "https://oapi.dingtalk.com/robot/send?access_token=a"
+    world.sanxia.save()
+    call = raise_call(world, community_staff)
+    rows = Notification.objects.filter(kind=Kind.CALL_OUT, recipient_name="李建华")
+    # One robot a member: their agency's, not also the community's.
+    post = rows.get(channel=Channel.WEBHOOK)
+    assert (post.robot_owner, post.agency) == (Notification.RobotOwner.AGENCY, world.sanxia)
+    # Every row of the call stays the community's: its staff see them, and the text
+    # message's cost once sent.
+    assert set(rows.values_list("community", flat=True)) == {world.shengli.pk}
+    sms = rows.get(channel=Channel.SMS)
+    Notification.objects.filter(pk=sms.pk).update(
+        state=Notification.State.SENT, sms_parts=2, sent_at=timezone.now()
+    )
+    client.force_login(community_staff)
+    html = client.get(reverse("notifications:outbox")).content.decode()
+    assert 'data-testid="sms-cost"' in html and "0.090" in html
+    assert call.title in html
 
 
 # --- The signed link -------------------------------------------------------------------------

@@ -43,6 +43,9 @@ def test_a_certificate_is_issued_downloaded_and_verified(
     assert "志愿服务证明" in text and "李建华" in text and certificate.number in text
     assert f"下沉任务{certificate.duty_hours.normalize():f}小时" in text
     assert certificate.duty_hours == 2  # the world's duty patrol, present for 2 hours
+    # …listed below, with the total its sum.
+    assert "附：服务活动明细（共1次）" in text and "沿江防汛巡逻胜利一路社区下沉任务2" in text
+    assert "合计1次2" in text.replace(" ", "")
 
     page.goto("/me/certificate/")
     expect(page.get_by_test_id("certificate-row")).to_have_count(1)

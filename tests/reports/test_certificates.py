@@ -161,6 +161,164 @@ def test_the_pdf_holds_the_name_the_hours_the_number_and_the_verification_addres
     assert "身份证" not in text
 
 
+# --- The activities served, listed -----------------------------------------------------------
+
+
+def flat(content: bytes) -> str:
+    return pdf_text(content).replace("\n", "").replace(" ", "")
+
+
+def test_the_pdf_lists_each_activity_served_and_the_total_is_their_sum(
+    world, member_user, year_of_service
+):
+    certificate = issued(world, member_user)
+    day = [dt.date(YEAR, 1, n).isoformat() for n in range(1, 10)]
+    # Present rows only, of the period, not drafts, not another member's: the ledger's.
+    assert certificate.lines == [
+        {"day": day[1], "title": "沿江防汛巡逻", "community": "胜利一路社区", "nature": "duty",
+         "hours": "2.0"},
+        {"day": day[2], "title": "清扫一", "community": "胜利一路社区", "nature": "volunteer",
+         "hours": "3.0"},
+        {"day": day[3], "title": "清扫二", "community": "胜利一路社区", "nature": "volunteer",
+         "hours": "1.5"},
+    ]  # fmt: skip
+    lines_total = sum(Decimal(line["hours"]) for line in certificate.lines)
+    assert lines_total == certificate.total_hours == Decimal("6.5")
+    assert certificate.activities == len(certificate.lines)
+    text = flat(certificate_pdf(certificate))
+    assert "附：服务活动明细（共3次）" in text
+    assert "日期服务活动社区类别小时" in text
+    assert f"{day[1]}沿江防汛巡逻胜利一路社区下沉任务2" in text
+    assert f"{day[2]}清扫一胜利一路社区志愿服务3" in text
+    assert f"{day[3]}清扫二胜利一路社区志愿服务1.5" in text
+    assert "合计3次6.5" in text
+    for absent in ("巡逻二", "宣讲", "草稿", "别人的"):
+        assert absent not in text, absent
+
+
+def _many_activities(world, n, *, prefix="活动"):
+    start = local_midnight(JAN_1) + dt.timedelta(hours=9)
+    activities = Activity.objects.bulk_create(
+        [
+            Activity(
+                community=world.shengli,
+                type=world.cleanup,
+                title=f"{prefix}{i:03d}",
+                starts_at=start + dt.timedelta(hours=i),
+                ends_at=start + dt.timedelta(hours=i, minutes=30),
+                nature=Activity.Nature.VOLUNTEER if i % 2 else Activity.Nature.DUTY,
+                status=Activity.Status.FINISHED,
+            )
+            for i in range(1, n + 1)
+        ]
+    )
+    Participation.objects.bulk_create(
+        [
+            Participation(
+                activity=activity,
+                member=world.sanxia_member,
+                status=Participation.Status.PRESENT,
+                hours=Decimal("0.5") * (1 + i % 4),
+                source=Participation.Source.ROLL_CALL,
+            )
+            for i, activity in enumerate(activities)
+        ]
+    )
+
+
+def test_hundreds_of_activities_run_over_pages_with_the_header_on_each(world, member_user):
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    issued(world, member_user)  # the first of the year writes its counter
+    _many_activities(world, 3)
+    with CaptureQueriesContext(connection) as few:
+        issued(world, member_user)
+    _many_activities(world, 297, prefix="另一活动")
+    with CaptureQueriesContext(connection) as many:
+        certificate = issued(world, member_user)
+    # One query reads the lines however many there are.
+    assert len(many) == len(few), (len(few), len(many))
+    # 300 of these, and the world's patrol of today (in the year unless run on Jan 1 early).
+    n = len(certificate.lines)
+    assert certificate.activities == n and n >= 300
+
+    started = time.process_time()
+    content = certificate_pdf(certificate)
+    took = time.process_time() - started
+    assert took < 10, f"{took:.1f} s of CPU"
+    pages = [page.extract_text().replace("\n", "").replace(" ", "") for page in
+             PdfReader(io.BytesIO(content)).pages]  # fmt: skip
+    assert len(pages) >= 5
+    for page in pages:  # each page: the number, and (past the first) the header row repeated
+        assert certificate.number in page
+        assert "日期服务活动社区类别小时" in page
+    text = "".join(pages)
+    for line in certificate.lines:
+        assert line["title"] in text, line
+    total = sum(Decimal(line["hours"]) for line in certificate.lines)
+    assert total == certificate.total_hours
+    assert f"合计{n}次{total.normalize():f}" in text
+    print(f"\n{n} activities: {len(pages)} pages, {took:.2f} s of CPU, {len(many)} queries")
+
+
+def test_a_certificate_downloaded_after_a_correction_shows_the_lines_issued(
+    client, world, member_user, year_of_service
+):
+    client.force_login(member_user)
+    post_form(client, reverse("reports:my_certificate"), issuer=f"agency-{world.sanxia.pk}")
+    certificate = Certificate.objects.get()
+    # The ledger is corrected afterwards: 清扫一 was 3 hours, now 8; a late record is added.
+    Participation.objects.filter(member=world.sanxia_member, activity__title="清扫一").update(
+        hours=Decimal("8")
+    )
+    take_part(
+        world,
+        activity(world, "后来补录", days=0, nature=Activity.Nature.VOLUNTEER,
+                 at=local_midnight(JAN_1) + dt.timedelta(days=8, hours=9)),
+        "present",
+        Decimal("4"),
+    )  # fmt: skip
+    again = flat(client.get(reverse("reports:certificate_pdf", args=[certificate.pk])).content)
+    assert "清扫一胜利一路社区志愿服务3" in again and "后来补录" not in again
+    assert "合计3次6.5" in again
+    # A new certificate reads the ledger as it is now.
+    post_form(client, reverse("reports:my_certificate"), issuer=f"agency-{world.sanxia.pk}")
+    new = Certificate.objects.order_by("-pk").first()
+    assert new.pk != certificate.pk and new.total_hours == Decimal("15.5")
+    text = flat(certificate_pdf(new))
+    assert "清扫一胜利一路社区志愿服务8" in text and "后来补录" in text and "合计4次15.5" in text
+
+
+def test_the_download_costs_the_same_queries_however_many_lines(client, world, member_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(member_user)
+    small = issued(world, member_user)
+    _many_activities(world, 200)
+    big = issued(world, member_user)
+    counts = []
+    for certificate in (small, big):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("reports:certificate_pdf", args=[certificate.pk]))
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_a_certificate_issued_before_the_lines_were_kept_prints_its_figures_without_a_list(
+    world, member_user, year_of_service
+):
+    certificate = issued(world, member_user)
+    Certificate.objects.filter(pk=certificate.pk).update(lines=None)
+    certificate.refresh_from_db()
+    text = flat(certificate_pdf(certificate))
+    assert "参加服务活动3次" in text and "附：服务活动明细" not in text
+
+
 # --- Issuing from the pages ------------------------------------------------------------------
 
 
