@@ -304,6 +304,12 @@ def filesystem_broker_options(data_dir) -> dict:
 
 CELERY_DATA_DIR = env.path("CELERY_DATA_DIR", default=VAR_DIR / "celery")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+
+# The cache holds what the doors without a sign-in count (communities/throttle.py). Each laptop
+# process has its own; with several gunicorn processes or web replicas every one of them would
+# allow the full number of tries, so production shares Redis: CACHE_URL=redis://redis:6379/1
+# (docker-compose.yml). Nothing else is cached: losing the cache loses only counts.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(CELERY_DATA_DIR)
 else:

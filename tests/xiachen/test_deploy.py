@@ -126,6 +126,9 @@ class TestComposeShape:
         assert env["DEBUG"] == "false" and env["LOG_FORMAT"] == "json"
         assert urllib.parse.urlsplit(interpolate(env["DATABASE_URL"])).hostname == "db"
         assert interpolate(env["CELERY_BROKER_URL"]).startswith("redis://redis:6379/")
+        # The doors' counts of tries in the one Redis too, beside the broker's database.
+        cache = interpolate(env["CACHE_URL"])
+        assert cache.startswith("redis://redis:6379/") and cache != env["CELERY_BROKER_URL"]
         assert interpolate(env["XIACHEN_PLAIN_HTTP"]) == "false"
 
     def test_the_gunicorn_config_file_is_the_one_used(self, compose):
@@ -225,6 +228,31 @@ def test_uploads_go_to_the_bucket_when_one_is_set_and_to_the_folder_otherwise():
     assert settings_in_subprocess(
         "print(s.STORAGES['default']['BACKEND'])", AWS_STORAGE_BUCKET_NAME=""
     ) == ["django.core.files.storage.FileSystemStorage"]
+
+
+@pytest.mark.redis
+def test_every_web_process_counts_the_same_tries_at_a_door_through_the_shared_cache():
+    # Two processes, as two gunicorn processes or two replicas: the second one's knock is the
+    # third of the door's three, so it is shut only when the first one's two count there too.
+    broker = settings.CELERY_BROKER_URL
+    if not broker.startswith("redis://"):
+        require_or_skip("redis", f"CELERY_BROKER_URL is {broker!r}, not Redis")
+    about = uuid.uuid4().hex
+
+    def knock(times, **env):
+        return settings_in_subprocess(
+            "from django.test import RequestFactory; from communities.throttle import Door; "
+            "door = Door('shared-cache-test', 3, 60); request = RequestFactory().get('/'); "
+            f"[door.knock(request, {about!r}) for _ in range({times})]; "
+            f"print(s.CACHES['default']['BACKEND'], door.shut(request, {about!r}))",
+            **env,
+        )
+
+    assert knock(2, CACHE_URL=broker) == ["django.core.cache.backends.redis.RedisCache", "False"]
+    assert knock(1, CACHE_URL=broker) == ["django.core.cache.backends.redis.RedisCache", "True"]
+    # Without a shared cache (the laptop's default) each process counts alone.
+    assert knock(2) == ["django.core.cache.backends.locmem.LocMemCache", "False"]
+    assert knock(1) == ["django.core.cache.backends.locmem.LocMemCache", "False"]
 
 
 def test_logs_are_json_in_production_and_text_when_asked():
@@ -395,6 +423,7 @@ def compose_gunicorn(compose, collected_static, activity_types, community_staff)
     here = dict(
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker,
+        CACHE_URL=broker,
         STATIC_ROOT=str(collected_static),
         GUNICORN_WORKERS="1",
         GUNICORN_THREADS="2",
