@@ -19,6 +19,7 @@ from activities.services.callouts import (
     callout_escalate_due,
     callout_raise,
 )
+from tests.activities.test_callouts import raise_call
 from tests.activities.test_signup import reported_in
 
 Answer = CallOutAnswer.Answer
@@ -27,15 +28,7 @@ Answer = CallOutAnswer.Answer
 @pytest.fixture
 def call(world, community_staff):
     now = timezone.now()
-    return callout_raise(
-        by=community_staff,
-        community=world.shengli,
-        title="沿江防汛巡逻增援",
-        place="滨江公园段",
-        starts_at=now + dt.timedelta(minutes=20),
-        ends_at=now + dt.timedelta(hours=3),
-        needed=2,
-    )
+    return raise_call(world, community_staff, needed=2, now=now)
 
 
 def link(call, member):
@@ -123,15 +116,7 @@ def test_the_live_page_lists_who_is_coming_who_cannot_and_who_has_not_answered(
 ):
     cannot, silent = reported_in(world, django_user_model, 2)
     now = timezone.now()
-    call = callout_raise(
-        by=community_staff,
-        community=world.shengli,
-        title="沿江防汛巡逻增援",
-        place="滨江公园段",
-        starts_at=now + dt.timedelta(minutes=20),
-        ends_at=now + dt.timedelta(hours=3),
-        needed=3,
-    )
+    call = raise_call(world, community_staff, needed=3, now=now)
     callout_answer(answer_id=call.answers.get(member=world.sanxia_member).pk, coming=True)
     callout_answer(answer_id=call.answers.get(member=cannot).pk, coming=False, reason="在外地出差")
     client.force_login(community_staff)

@@ -407,18 +407,10 @@ def test_the_leave_pages_are_walked_where_they_open_and_the_posts_listed(
 def test_the_walk_opens_a_called_members_answer_page_by_its_signed_link(
     world, community_staff, member_user
 ):
-    from activities.services.callouts import callout_raise
+    from tests.activities.test_callouts import raise_call
 
     now = timezone.now()
-    call = callout_raise(
-        by=community_staff,
-        community=world.shengli,
-        title="沿江防汛巡逻增援",
-        place="滨江公园段",
-        starts_at=now + dt.timedelta(minutes=20),
-        ends_at=now + dt.timedelta(hours=3),
-        needed=2,
-    )
+    call = raise_call(world, community_staff, needed=2, now=now)
     answer = call.answers.get(member=world.sanxia_member)
     planned, unknown = pages.plan([community_staff.username, member_user.username])
     assert unknown == []
