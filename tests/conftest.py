@@ -5,6 +5,7 @@ import fcntl
 import importlib
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,21 +53,34 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+def _lock_folder() -> Path | None:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return None
+    folder = Path(tempfile.gettempdir()) / f"xiachen-tests-{run}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+# The room as this process's test holds it (pytest_runtest_protocol), for `alone()`.
+_room = None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """Under pytest-xdist (`-n 2`) the test processes share the machine's cores. A test marked
-    `alone` holds what it does to a time (10,000 reminders within a minute, a slow robot that
-    holds nothing up): it waits until the other processes have finished the test each is in,
-    and they start no other until it is done, so that it is timed as in one process.
+    `alone` holds what it does to a time (a slow robot that holds nothing up): it waits until
+    the other processes have finished the test each is in, and they start no other until it is
+    done, so that it is timed as in one process. A test that builds its data first and times
+    only a part of it uses `alone()` around that part instead.
 
     Two lock files of the run, which its processes share (PYTEST_XDIST_TESTRUNUID): each test
     holds the room, shared, or exclusively if `alone`; the turnstile, held by an `alone` test
     while it waits for the room, keeps the others from going in before it."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:  # one process: every test runs alone
+    global _room
+    folder = _lock_folder()
+    if folder is None:  # one process: every test runs alone
         return (yield)
-    folder = Path(tempfile.gettempdir()) / f"xiachen-tests-{run}"
-    folder.mkdir(exist_ok=True)
     with open(folder / "turnstile", "a") as turnstile, open(folder / "room", "a") as room:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if item.get_closest_marker("alone"):
@@ -75,10 +89,34 @@ def pytest_runtest_protocol(item, nextitem):
         else:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
             fcntl.flock(room, fcntl.LOCK_SH)
+        _room = room
         try:
             return (yield)
         finally:
+            _room = None
             fcntl.flock(room, fcntl.LOCK_UN)
+
+
+@contextmanager
+def alone():
+    """The timed part of a test not marked `alone` (the 10,000 reminders within a minute, a
+    sweep within a second at city size), run as the marker runs a whole test: the other
+    processes finish the test they are in and start no other until the part is over. Their
+    tests go on while this one builds its data. The room is let go before the turnstile is
+    taken, so that two such parts at once wait for each other, not on each other."""
+    folder = _lock_folder()
+    if folder is None or _room is None:
+        yield
+        return
+    with open(folder / "turnstile", "a") as turnstile:
+        fcntl.flock(_room, fcntl.LOCK_UN)
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(_room, fcntl.LOCK_EX)
+        fcntl.flock(turnstile, fcntl.LOCK_UN)
+    try:
+        yield
+    finally:
+        fcntl.flock(_room, fcntl.LOCK_SH)
 
 
 @receiver(post_migrate, dispatch_uid="tests.put_back_the_activity_types")
