@@ -231,6 +231,7 @@ def test_uploads_go_to_the_bucket_when_one_is_set_and_to_the_folder_otherwise():
 
 
 @pytest.mark.redis
+@pytest.mark.any_database  # CI's leg with Redis is the PostgreSQL one
 def test_every_web_process_counts_the_same_tries_at_a_door_through_the_shared_cache():
     # Two processes, as two gunicorn processes or two replicas: the second one's knock is the
     # third of the door's three, so it is shut only when the first one's two count there too.
