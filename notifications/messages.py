@@ -378,6 +378,15 @@ def _call_out_escalated(call, context):
     )
 
 
+def _cancelled(call) -> str:
+    """What a cancelled call says to everyone it reached, with the reason when there is one."""
+    if call.cancel_reason:
+        return _(
+            "The call-out %(title)s (%(when)s) is cancelled: %(reason)s. Nobody needs to come."
+        )
+    return _("The call-out %(title)s (%(when)s) is cancelled; nobody needs to come.")
+
+
 def _call_out_closed(answer, context):
     if answer._meta.model_name == "callout":
         return _call_out_closed_to_sender(answer)
@@ -385,11 +394,7 @@ def _call_out_closed(answer, context):
     facts = {**_call_facts(call), "reason": call.cancel_reason}
     coming = answer.answer == answer.Answer.COMING
     if call.state == call.State.CANCELLED:
-        body = _("The call-out %(title)s (%(when)s) is cancelled; nobody needs to come.")
-        if call.cancel_reason:
-            body = _(
-                "The call-out %(title)s (%(when)s) is cancelled: %(reason)s. Nobody needs to come."
-            )
+        body = _cancelled(call)
     elif coming:
         body = _(
             "Enough people are coming for %(title)s. Please come as you said: %(when)s, at "
@@ -410,11 +415,7 @@ def _call_out_closed_to_sender(call):
     they were sending members to is closed, so they stop."""
     facts = {**_call_facts(call), "reason": call.cancel_reason}
     if call.state == call.State.CANCELLED:
-        body = _("The call-out %(title)s (%(when)s) is cancelled; nobody needs to come.")
-        if call.cancel_reason:
-            body = _(
-                "The call-out %(title)s (%(when)s) is cancelled: %(reason)s. Nobody needs to come."
-            )
+        body = _cancelled(call)
     else:
         body = _(
             "Enough people are coming for %(title)s (%(when)s, %(community)s): "
