@@ -23,7 +23,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 from io import StringIO
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -38,7 +37,7 @@ from django.utils import timezone, translation
 
 from activities import reminders
 from activities.models import Activity, ActivityType, Participation
-from communities.models import Agency, Community, StaffRole, Street
+from communities.models import Agency, Community, Street
 from members.models import Member
 from notifications.models import Notification
 from notifications.tasks import enqueue_due
@@ -293,7 +292,8 @@ def test_memory_does_not_grow_with_the_number_of_messages():
 # --- The beat task's sweep alone: what runs every minute -----------------------------------------
 #
 # Measured on the project's 2-core machine, busy with other work (load average 6–8), PostgreSQL
-# 15: 10,000 due in 5.2 s and 32 queries (2,000 in 1.5 s, 13 queries); 40,000 inactive members,
+# 15: 10,000 due in 5.2 s and 32 queries (2,000 in 1.5 s, 13 queries); 40,000 inactive members
+# (tests/activities/test_sweep_city.py),
 # three in four unreachable: the week's first sweep 31 s and 192 queries, then nothing left to
 # do in 0.4–0.5 s and 8 queries. On `seed_scale`'s full city (60,000 members, 200,000 outbox
 # rows): the week's first sweep 11 s and 231 queries (15,410 nudges queued, 31,087 unreachable
@@ -328,116 +328,3 @@ def test_a_sweep_queues_10000_reminders_in_a_few_queries_per_thousand():
     # (two rows each here, in-app and e-mail); before, five per activity and two per message.
     assert queries - runs[2_000][2] <= 3 * (10_000 - 2_000) // 1_000
     assert queries < 60
-
-
-# A Monday at 10:00 in Asia/Shanghai, years ahead: in the weekly rules' slot.
-CITY_MONDAY = dt.datetime(2031, 6, 9, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-def build_city(members: int = 40_000, agencies: int = 1_000) -> None:
-    """A sweep's share of a city: `members` inactive members spread over `agencies` agencies
-    with no group robot, three in four without a login (unreachable); an office per agency;
-    500 activities ended this week still awaiting roll call before 20 community staff; 100
-    activities tomorrow with 20 members signed up to each."""
-    user_model = get_user_model()
-    street, _ = Street.objects.get_or_create(name="城市规模街道")
-    communities = Community.objects.bulk_create(
-        Community(street=street, name=f"城市规模社区{i}") for i in range(20)
-    )
-    made = Agency.objects.bulk_create(Agency(name=f"城市规模单位{i}") for i in range(agencies))
-    logins = user_model.objects.bulk_create(
-        (user_model(username=f"city-{i:05d}", password="!") for i in range(members // 4)),
-        batch_size=5000,
-    )
-    offices = user_model.objects.bulk_create(
-        user_model(username=f"city-office-{i:04d}", password="!") for i in range(agencies)
-    )
-    staff = user_model.objects.bulk_create(
-        user_model(username=f"city-staff-{i:02d}", password="!") for i in range(20)
-    )
-    StaffRole.objects.bulk_create(
-        [
-            *(
-                StaffRole(user=user, kind=StaffRole.Kind.AGENCY_OFFICE, agency=agency)
-                for user, agency in zip(offices, made, strict=True)
-            ),
-            *(
-                StaffRole(user=user, kind=StaffRole.Kind.COMMUNITY_STAFF, community=community)
-                for user, community in zip(staff, communities, strict=True)
-            ),
-        ]
-    )
-    people = Member.objects.bulk_create(
-        (
-            Member(
-                agency=made[i % agencies],
-                user=logins[i // 4] if i % 4 == 0 else None,
-                name=f"城市成员{i:05d}",
-                mobile=f"15{i:09d}",
-            )
-            for i in range(members)
-        ),
-        batch_size=5000,
-    )
-    cleanup = ActivityType.objects.get(code=ActivityType.Code.CLEANUP)
-    ended = [
-        Activity(
-            community=communities[n % 20],
-            type=cleanup,
-            title=f"本周巡逻{n}",
-            organizer=staff[n % 20],
-            starts_at=CITY_MONDAY - dt.timedelta(hours=4 + n % 72),
-            ends_at=CITY_MONDAY - dt.timedelta(hours=2 + n % 72),
-        )
-        for n in range(500)
-    ]
-    tomorrow = [
-        Activity(
-            community=communities[n % 20],
-            type=cleanup,
-            title=f"明日巡逻{n}",
-            starts_at=CITY_MONDAY + dt.timedelta(hours=20),
-            ends_at=CITY_MONDAY + dt.timedelta(hours=22),
-        )
-        for n in range(100)
-    ]
-    ended, tomorrow = (Activity.objects.bulk_create(batch) for batch in (ended, tomorrow))
-    Participation.objects.bulk_create(
-        [
-            *(
-                Participation(activity=a, member=people[n], source=Participation.Source.SIGN_UP)
-                for n, a in enumerate(ended)
-            ),
-            *(
-                Participation(
-                    activity=a, member=people[n * 20 + k], source=Participation.Source.SIGN_UP
-                )
-                for n, a in enumerate(tomorrow)
-                for k in range(20)
-            ),
-        ],
-        batch_size=5000,
-    )
-    analyze()
-
-
-def test_a_sweep_with_nothing_left_to_do_takes_under_a_second_at_city_size():
-    build_city()
-    first = sweep_once(CITY_MONDAY)
-    print(f"city, first sweep of the week: queued {first[0]}, {first[1]:.1f} s, {first[2]} queries")
-    unreachable = Notification.objects.filter(state=Notification.State.UNREACHABLE).count()
-    assert unreachable >= 30_000, "three in four inactive members recorded as unreachable"
-    # Workers deliver what the first sweep handed them (else the next sweeps hand it out again,
-    # as lost, two minutes on); autovacuum analyzes after a load this size.
-    Notification.objects.filter(state=Notification.State.PENDING).update(
-        state=Notification.State.SENT, sent_at=CITY_MONDAY
-    )
-    analyze()
-
-    for later in (5, 6):
-        with alone():  # timed: never beside another test under pytest-xdist
-            queued, seconds, queries = sweep_once(CITY_MONDAY + dt.timedelta(minutes=later))
-        print(f"city, nothing left to do: {seconds:.2f} s, {queries} queries")
-        assert queued == 0
-    assert seconds < 1
-    assert queries <= 10
