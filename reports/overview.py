@@ -34,7 +34,9 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -54,6 +56,7 @@ from communities.permissions import (
 from communities.validators import validate_year
 
 from .models import AgencyMonth, CommunityMonth, CommunityNow, OverviewRefresh
+from .views import _urls_of
 
 PAGE_SIZE = 50
 AGREEMENT_PAGE_SIZE = 20
@@ -422,19 +425,73 @@ def _period_query(form) -> dict:
 
 
 def _link_rows(user, rows, form):
-    """Each community row's links, where the viewer has the page: its activities of the period,
-    its members reported in (the report-in desk, the city administrator's)."""
+    """Each community row's links, where the viewer has the page (None where not): its
+    activities of the period, its members reported in (the report-in desk, the city
+    administrator's). Each address is the row's id between a head and a tail worked out once."""
     activities = reverse("activities:activity_list") if can_list_activities(user) else None
     members = reverse("members:member_list") if can_review_registrations(user) else None
     city = scope_of(user).city
+    period = urlencode(_period_query(form))
     for row in rows:
-        if activities:
-            row.activities_url = f"{activities}?" + urlencode(
-                {"community": row.pk, **_period_query(form)}
-            )
-        if members and city:
-            row.members_url = f"{members}?" + urlencode({"community": row.pk})
+        row.activities_url = f"{activities}?community={row.pk}&{period}" if activities else None
+        row.members_url = f"{members}?community={row.pk}" if members and city else None
     return rows
+
+
+def _with_community(request):
+    """`{% querystring community=pk apage=None %}` for any pk at the price of one: the query
+    string with its head and tail around the community worked out once."""
+    params = request.GET.copy()
+    params.pop("apage", None)
+    marker = "community=2147483647"
+    params["community"] = marker.partition("=")[2]
+    query = params.urlencode()
+    # The key's own "community=": every other "=" and "&" of the query is %-encoded.
+    at = f"&{query}".index(f"&{marker}")
+    head, tail = query[: at + len("community=")], query[at + len(marker) :]
+    return lambda pk: f"?{head}{pk}{tail}"
+
+
+def _figure_link(url, value):
+    text = figures.format_number(value)
+    return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+
+def _community_rows(request, rows):
+    """The street's community rows, written here: the template's tags and filters cost about
+    0.2 ms a row (seven figures, three links, a query string), 10 ms for a page of 50."""
+    agreements_of = _with_community(request)
+    number = figures.format_number
+    return format_html_join(
+        "\n",
+        '<tr data-pk="{}">'
+        '<th scope="row" class="text-nowrap">{}</th>'
+        '<td class="text-end" data-figure="reported_in">{}</td>'
+        '<td class="text-end" data-figure="activities">{}</td>'
+        '<td class="text-end" data-figure="present">{}</td>'
+        '<td class="text-end" data-figure="hours">{}</td>'
+        '<td class="text-end" data-figure="open_concerns">{}</td>'
+        '<td class="text-end" data-figure="agreements"><a href="{}#agreements">{}</a></td>'
+        "</tr>",
+        (
+            (
+                row.pk,
+                (
+                    format_html('<a href="{}">{}</a>', row.activities_url, row.name)
+                    if row.activities_url
+                    else row.name
+                ),
+                _figure_link(row.members_url, row.reported_in),
+                _figure_link(row.activities_url, row.activity_count),
+                number(row.present),
+                number(row.hours),
+                number(row.open_concerns),
+                agreements_of(row.pk),
+                number(row.agreement_count),
+            )
+            for row in rows
+        ),
+    )
 
 
 # --- The street's communities -----------------------------------------------------------------
@@ -508,12 +565,58 @@ def _agreement_page(request, street, form, agreement_form, today):
 
     page = Paginator(agreements, AGREEMENT_PAGE_SIZE, read=read).get_page(request.GET.get("apage"))
     page.object_list = list(page.object_list)
-    staff = request.user.is_staff
-    for agreement in page.object_list:
-        agreement.fulfilment = figures.annotated_duty_fulfilment(agreement)
-        if staff:
-            agreement.admin_url = agreement.get_absolute_url()
+    page.rows = _agreement_rows(page.object_list, staff=request.user.is_staff)
     return page
+
+
+def _agreement_rows(agreements, *, staff: bool):
+    """The agreements' rows, written here as the communities' are; the agency links to the
+    agreement's admin page for staff (Agreement.get_absolute_url, reversed once a page)."""
+    admin_url = _urls_of("admin:communities_agreement_change") if staff else None
+    rows = []
+    for agreement in agreements:
+        fulfilment = figures.annotated_duty_fulfilment(agreement)
+        agency = agreement.agency.name
+        rows.append(
+            (
+                agreement.pk,
+                agreement.community.name,
+                (
+                    format_html('<a href="{}">{}</a>', admin_url(agreement.pk), agency)
+                    if admin_url
+                    else agency
+                ),
+                agreement.daily_quota,
+                fulfilment.days_met,
+                fulfilment.days,
+                figures.format_rate(fulfilment.rate),
+            )
+        )
+    return format_html_join(
+        "\n",
+        '<tr data-pk="{}">'
+        '<td class="text-nowrap">{}</td>'
+        '<td class="text-nowrap">{}</td>'
+        '<td class="text-end">{}</td>'
+        '<td class="text-end text-nowrap" data-figure="days_met">{} / {}</td>'
+        '<td class="text-end" data-figure="fulfilment">{}</td>'
+        "</tr>",
+        rows,
+    )
+
+
+def _community_options(agreement_form):
+    """The agreement filter's <option>s of the street's communities, the chosen one selected."""
+    chosen = agreement_form.chosen_community
+    chosen = chosen.pk if chosen else None
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (pk, mark_safe(" selected") if pk == chosen else "", name)
+            for pk, name in agreement_form.fields["community"].queryset.values_list("pk", "name")
+        ),
+    )
 
 
 @login_required
@@ -532,6 +635,7 @@ def street_overview(request):
         request, Community.objects.filter(street=street), _community_columns, form, today
     )
     _link_rows(request.user, page.object_list, form)
+    rows = _community_rows(request, page.object_list)
     # The street's own figures are the totals: its members reported in each counted once.
     totals = _with(
         Street.objects.filter(pk=street.pk),
@@ -556,7 +660,9 @@ def street_overview(request):
             "streets": list(streets.values("pk", "name")),
             "form": form,
             "agreement_form": agreement_form,
+            "community_options": _community_options(agreement_form),
             "page": page,
+            "rows": rows,
             "totals": totals,
             "agreements": _agreement_page(request, street, form, agreement_form, today),
             "refresh": _latest_refresh(),

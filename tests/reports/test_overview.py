@@ -440,6 +440,42 @@ def test_figures_link_to_the_records_behind_them(client, crafted, street_officer
     assert f"/members/?community={crafted.shengli.pk}" in html
 
 
+def test_each_rows_agreements_link_keeps_the_page_and_chooses_its_community(
+    client, crafted, street_officer, city_admin
+):
+    """The rows and the agreements are written by the view: each community's agreement count
+    links to the agreements of that community, the list's period and sort kept, the
+    agreements' page dropped; staff see each agency linked to the agreement's admin page."""
+    params = {**PERIOD, "sort": "-present", "apage": "2", "q": "中 &x"}
+    html = get(client, street_officer, STREET_URL, params).content.decode()
+    table = html.split('data-testid="overview-table"', 1)[1].split("</tbody>", 1)[0]
+    for community in (crafted.shengli, crafted.jianshe):
+        row = re.search(rf'<tr data-pk="{community.pk}">(.*?)</tr>', table, re.S).group(1)
+        link = re.search(r'data-figure="agreements"><a href="([^"]*)">', row).group(1)
+        assert htmllib.unescape(link) == (
+            f"?start=2025-03&end=2025-05&sort=-present&q=%E4%B8%AD+%26x&community={community.pk}"
+            "#agreements"
+        )
+    # The street officer may not open the agreements' admin.
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert crafted.yuanlin.name in agreements and "/admin/" not in agreements
+    # Followed, the link lists that community's agreements, chosen in the filter.
+    response = client.get(STREET_URL, {**PERIOD, "community": crafted.shengli.pk})
+    html = response.content.decode()
+    assert f'<option value="{crafted.shengli.pk}" selected>{crafted.shengli.name}</option>' in html
+    assert f'<option value="{crafted.jianshe.pk}">{crafted.jianshe.name}</option>' in html
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'<tr data-pk="(\d+)">', agreements) == [str(crafted.duty_agreement.pk)]
+    city_admin.is_staff = True
+    city_admin.save()
+    html = get(
+        client, city_admin, STREET_URL, {**PERIOD, "street": crafted.wanshouqiao.pk}
+    ).content.decode()
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    admin = f"/admin/communities/agreement/{crafted.duty_agreement.pk}/change/"
+    assert f'<a href="{admin}">{crafted.yuanlin.name}</a>' in agreements
+
+
 # --- The refresh --------------------------------------------------------------------------------
 
 
