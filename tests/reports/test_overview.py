@@ -476,6 +476,26 @@ def test_each_rows_agreements_link_keeps_the_page_and_chooses_its_community(
     assert f'<a href="{admin}">{crafted.yuanlin.name}</a>' in agreements
 
 
+def test_names_in_the_rows_are_shown_as_written(client, crafted, street_officer):
+    """The rows are written in Python: a community's and an agency's name that look like markup
+    are escaped in the communities' rows, the agreements' rows and the filter's options."""
+    Community.objects.filter(pk=crafted.shengli.pk).update(name='A<b>&"社区"')
+    Agency.objects.filter(pk=crafted.yuanlin.pk).update(name="园林<i>局</i>")
+    html = get(client, street_officer, STREET_URL, PERIOD).content.decode()
+    escaped = "A&lt;b&gt;&amp;&quot;社区&quot;"
+    table = html.split('data-testid="overview-table"', 1)[1].split("</tbody>", 1)[0]
+    row = re.search(rf'<tr data-pk="{crafted.shengli.pk}">(.*?)</tr>', table, re.S).group(1)
+    assert re.search(
+        rf'<th scope="row" class="text-nowrap"><a href="[^"]+">{escaped}</a></th>', row
+    )
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    row = re.search(rf'<tr data-pk="{crafted.duty_agreement.pk}">(.*?)</tr>', agreements).group(1)
+    assert f'<td class="text-nowrap">{escaped}</td>' in row
+    assert '<td class="text-nowrap">园林&lt;i&gt;局&lt;/i&gt;</td>' in row
+    assert f'<option value="{crafted.shengli.pk}">{escaped}</option>' in html
+    assert "<b>" not in html and "<i>局" not in html
+
+
 # --- The refresh --------------------------------------------------------------------------------
 
 
