@@ -316,7 +316,7 @@ def _with(rows, columns: dict, keys, form, *, by_month: bool):
     return rows.annotate(**chosen)
 
 
-def _listing(request, rows, columns_of, form, today, *, by_month=True, related=()):
+def _listing(request, rows, columns_of, form, today, *, by_month=True, related=(), count=None):
     """The page of `rows` in the order asked for. The list is sorted and counted with the one
     column it is sorted by; the page's rows alone get every column (Paginator's `read`), so that
     a sort by name sums nothing and a sort by a figure sums only that figure for every row."""
@@ -332,10 +332,10 @@ def _listing(request, rows, columns_of, form, today, *, by_month=True, related=(
         shown = rows.model.objects.filter(pk__in=ids).select_related(*related)
         return _ordered(_with(shown, columns, keys, form, by_month=False), sort)
 
-    # Counted on the rows' own table: the list's joins and sums change no number of rows.
-    page = Paginator(listed, PAGE_SIZE, read=read, count=rows.count()).get_page(
-        request.GET.get("page")
-    )
+    # Counted on the rows' own table (unless the view knows it): the list's joins and sums
+    # change no number of rows.
+    count = rows.count() if count is None else count
+    page = Paginator(listed, PAGE_SIZE, read=read, count=count).get_page(request.GET.get("page"))
     page.object_list = list(page.object_list)
     return page
 
@@ -507,24 +507,26 @@ COMMUNITY_COLUMNS = [
 ]
 
 
-def _street_of(request):
-    """The street asked for (`?street=`), among those the viewer oversees; the first of them by
-    default. Another street, or anything else: 404."""
+def _streets_of(request):
+    """The streets the viewer oversees, by name, and the one asked for (`?street=`) among them:
+    the first by default. Another street, or anything else: 404. One query for both."""
     allowed = overview_street_ids(request.user)
     streets = Street.objects.order_by("name", "pk")
     if allowed is not None:
         streets = streets.filter(pk__in=allowed)
+    streets = list(streets)
     wanted = request.GET.get("street")
     if not wanted:
-        street = streets.first()
+        street = streets[0] if streets else None
     else:
         try:
-            street = streets.filter(pk=int(wanted)).first()
-        except (TypeError, ValueError, OverflowError):
-            street = None
+            wanted = int(wanted)
+        except (TypeError, ValueError):
+            wanted = None
+        street = next((street for street in streets if street.pk == wanted), None)
     if street is None:
         raise Http404
-    return street
+    return street, streets
 
 
 class AgreementFilterForm(forms.Form):
@@ -546,10 +548,13 @@ class AgreementFilterForm(forms.Form):
         return self.cleaned_data.get("community") if "community" not in self.errors else None
 
 
-def _agreement_page(request, street, form, agreement_form, today):
+def _agreement_page(request, street, form, agreement_form, today, *, count):
+    """The agreements of the period, of the street or of the community chosen; `count` is the
+    street's (from its totals), counted here for a community."""
     agreements = agreements_of_period(form, today).filter(community__street=street)
     if agreement_form.chosen_community:
         agreements = agreements.filter(community=agreement_form.chosen_community)
+        count = None
     agreements = agreements.order_by("community__name", "agency__name", "pk")
     last_day = form.last_day
 
@@ -563,7 +568,9 @@ def _agreement_page(request, street, form, agreement_form, today):
             today=today,
         )
 
-    page = Paginator(agreements, AGREEMENT_PAGE_SIZE, read=read).get_page(request.GET.get("apage"))
+    page = Paginator(agreements, AGREEMENT_PAGE_SIZE, read=read, count=count).get_page(
+        request.GET.get("apage")
+    )
     page.object_list = list(page.object_list)
     page.rows = _agreement_rows(page.object_list, staff=request.user.is_staff)
     return page
@@ -613,28 +620,37 @@ def street_overview(request):
     if not can_see_street_overview(request.user):
         raise PermissionDenied
     today = timezone.localdate()
-    street = _street_of(request)
+    street, streets = _streets_of(request)
     form = OverviewForm(request.GET, columns=COMMUNITY_COLUMNS, today=today)
     agreement_form = AgreementFilterForm(request.GET, street=street)
-    page = _listing(
-        request, Community.objects.filter(street=street), _community_columns, form, today
-    )
-    _link_rows(request.user, page.object_list, form)
-    rows = _community_rows(request, page.object_list)
-    # The street's own figures are the totals: its members reported in each counted once.
+    # The street's own figures are the totals: its members reported in each counted once; its
+    # communities and agreements, the counts of the two lists.
+    keys = [
+        "community_count",
+        "reported_in",
+        "activity_count",
+        "present",
+        "hours",
+        "open_concerns",
+        "agreement_count",
+    ]
     totals = _with(
         Street.objects.filter(pk=street.pk),
         _street_columns(form, today),
-        ["reported_in", "activity_count", "present", "hours", "open_concerns", "agreement_count"],
+        keys,
         form,
         by_month=False,
-    ).values(
-        "reported_in", "activity_count", "present", "hours", "open_concerns", "agreement_count"
-    )[0]
-    allowed = overview_street_ids(request.user)
-    streets = Street.objects.order_by("name", "pk")
-    if allowed is not None:
-        streets = streets.filter(pk__in=allowed)
+    ).values(*keys)[0]
+    page = _listing(
+        request,
+        Community.objects.filter(street=street),
+        _community_columns,
+        form,
+        today,
+        count=totals["community_count"],
+    )
+    _link_rows(request.user, page.object_list, form)
+    rows = _community_rows(request, page.object_list)
     scope = scope_of(request.user)
     return render(
         request,
@@ -642,14 +658,16 @@ def street_overview(request):
         {
             "street": street,
             "street_keep": [("street", street.pk)],
-            "streets": list(streets.values("pk", "name")),
+            "streets": streets,
             "form": form,
             "agreement_form": agreement_form,
             "community_options": _community_options(agreement_form),
             "page": page,
             "rows": rows,
             "totals": totals,
-            "agreements": _agreement_page(request, street, form, agreement_form, today),
+            "agreements": _agreement_page(
+                request, street, form, agreement_form, today, count=totals["agreement_count"]
+            ),
             "refresh": _latest_refresh(),
             "presets": _presets(today),
             "headers": _headers(COMMUNITY_COLUMNS, form.sort_key),

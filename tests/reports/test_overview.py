@@ -16,6 +16,7 @@ from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, Street
 from members.models import Member, Registration
 from reports.models import AgencyMonth, OverviewRefresh
+from reports.overview import AGREEMENT_PAGE_SIZE
 from reports.summaries import overview_refresh
 
 STREET_URL = "/overview/street/"
@@ -494,6 +495,50 @@ def test_names_in_the_rows_are_shown_as_written(client, crafted, street_officer)
     assert '<td class="text-nowrap">园林&lt;i&gt;局&lt;/i&gt;</td>' in row
     assert f'<option value="{crafted.shengli.pk}">{escaped}</option>' in html
     assert "<b>" not in html and "<i>局" not in html
+
+
+def test_the_agreements_are_paged_by_the_streets_count_or_the_communitys(
+    client, crafted, street_officer
+):
+    """The street's agreements are counted once, in its totals, and paged by that number; a
+    community chosen in the filter pages its own."""
+    agencies = Agency.objects.bulk_create(
+        Agency(name=f"分页单位{n}") for n in range(AGREEMENT_PAGE_SIZE)
+    )
+    Agreement.objects.bulk_create(
+        Agreement(
+            agency=agency,
+            community=crafted.jianshe,
+            number=f"GJ-PAGE-{n:02d}",
+            starts_on=dt.date(2025, 1, 1),
+            ends_on=dt.date(2025, 12, 31),
+            status=Agreement.Status.ACTIVE,
+            signed_on=dt.date(2025, 1, 1),
+        )
+        for n, agency in enumerate(agencies)
+    )
+    html = get(client, street_officer, STREET_URL, PERIOD).content.decode()
+    counted = agreements_of_period_count(crafted)
+    assert counted > AGREEMENT_PAGE_SIZE
+    assert totals_of(html)["agreements"] == str(counted)
+    assert "第 1 / 2 页" in html.split('id="agreements"', 1)[1]
+    second = get(client, street_officer, STREET_URL, {**PERIOD, "apage": "2"}).content.decode()
+    table = second.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert len(re.findall(r"<tr data-pk=", table)) == counted - AGREEMENT_PAGE_SIZE
+    html = get(
+        client, street_officer, STREET_URL, {**PERIOD, "community": crafted.shengli.pk}
+    ).content.decode()
+    agreements = html.split('id="agreements"', 1)[1]
+    assert "第 1 / 2 页" not in agreements and "page-link" not in agreements
+
+
+def agreements_of_period_count(crafted):
+    return Agreement.objects.filter(
+        community__street=crafted.wanshouqiao,
+        status__in=[Agreement.Status.ACTIVE, Agreement.Status.EXPIRED],
+        starts_on__lte=dt.date(2025, 5, 31),
+        ends_on__gte=dt.date(2025, 3, 1),
+    ).count()
 
 
 # --- The refresh --------------------------------------------------------------------------------
