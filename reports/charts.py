@@ -9,7 +9,8 @@ whole city for its administrators — as the permission module offers them to th
 (`figures.service_by`), grouped in the database: one query whatever the number of records —
 read from the monthly service summary (reports.summary, refreshed by beat) and labelled with
 its time, or counted live while the summary was never refreshed.
-The charts are SVG drawn on the server (reports.svg), with no script and no inline style.
+The charts are SVG drawn on the server (reports.svg), with no script and no inline style; the
+drawings' elements and the tables' rows are written in Python (svg.markup, Chart.table_rows).
 """
 
 import datetime as dt
@@ -23,6 +24,7 @@ from django.db.models import DateField
 from django.db.models.functions import TruncMonth
 from django.shortcuts import render
 from django.utils import dateformat, timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -142,6 +144,27 @@ class Chart:
     rows: list[Row]
     total: Row
     category: str  # the table's first column
+
+    @property
+    def svg(self):
+        return svg.markup(self.drawing)
+
+    @property
+    def table_rows(self):
+        """The table's rows, written here as the drawing is (svg.markup); service hours
+        beside the participations where the chart has them."""
+        hours = self.total.hours is not None
+        return mark_safe(
+            "\n".join(
+                f'<tr>\n<th scope="row" class="fw-normal text-break">{svg.escape(row.label)}</th>\n'
+                f'<td class="text-end">{format_number(row.duty)}</td>\n'
+                f'<td class="text-end">{format_number(row.volunteer)}</td>\n'
+                f'<td class="text-end">{format_number(row.total)}</td>\n'
+                + (f'<td class="text-end">{format_number(row.hours)}</td>\n' if hours else "")
+                + "</tr>"
+                for row in self.rows
+            )
+        )
 
     @property
     def summary(self) -> str:

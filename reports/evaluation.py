@@ -13,6 +13,8 @@ Every page starts from a scoped QuerySet: a member not reported in to the viewer
 rating or objection they may not see is a 404; a role that has no such page is a 403.
 """
 
+import html
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,8 +24,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from communities.history import timelines
@@ -211,6 +214,7 @@ def evaluation_list(request):
         ]
         member.rating_label = _("Rating of %(name)s") % {"name": member.name}
         member.comment_label = _("Comment on %(name)s") % {"name": member.name}
+    rows_html = _rows_html(rows, community_key=str(community.pk), year_key=str(year))
     open_objections = list(
         EvaluationObjection.objects.open()
         .filter(evaluation__community=community)
@@ -226,6 +230,7 @@ def evaluation_list(request):
         "query": query,
         "page": page,
         "rows": rows,
+        "rows_html": rows_html,
         "community_key": str(community.pk),
         "year_key": str(year),
         "totals": _totals(community, year),
@@ -233,6 +238,71 @@ def evaluation_list(request):
         "open_objections": open_objections,
     }
     return render(request, "reports/evaluation_list.html", context, status=400 if errors else 200)
+
+
+def _text(value) -> str:
+    return html.escape(str(value))
+
+
+def _rows_html(rows, *, community_key: str, year_key: str):
+    """The members' rows, written here: their figures, buttons and labels are prepared above,
+    and through the template's tags each of the 20 rows still cost about 0.25 ms. The words
+    the rows share are translated once; every value is escaped."""
+    words = {
+        name: _text(gettext(text))
+        for name, text in (
+            ("participations", "Participations"),
+            ("rate", "Attendance rate"),
+            ("duty-hours", "Duty"),
+            ("volunteer-hours", "Volunteer"),
+            ("concerns", "Concerns"),
+            ("coverage", "Door-to-door"),
+        )
+    }
+    placeholder = _text(gettext("Comment (optional)"))
+    figure_keys = [
+        ("participations", "participations"),
+        ("rate", "rate"),
+        ("duty-hours", "duty_hours"),
+        ("volunteer-hours", "volunteer_hours"),
+        ("concerns", "concerns"),
+        ("coverage", "coverage"),
+    ]
+    query = f"?community={_text(community_key)}&year={_text(year_key)}"
+    html = []
+    for m in rows:
+        key = _text(m.key)
+        agency = m.agency.short_name or m.agency.name
+        evidence = "\n".join(
+            f'<span>{words[name]} <b class="text-body" data-figure="{name}">'
+            f"{_text(m.figures[figure])}</b></span>"
+            for name, figure in figure_keys
+        )
+        buttons = "\n".join(
+            f'<input type="radio" class="btn-check" name="rating-{key}" id="{_text(id_)}"'
+            f' value="{_text(value)}" autocomplete="off"{" checked" if checked else ""}>\n'
+            f'<label class="btn btn-sm btn-outline-{_text(style)} px-1" for="{_text(id_)}">'
+            f"{_text(label)}</label>"
+            for id_, value, label, style, checked in m.buttons
+        )
+        html.append(
+            f'<li class="list-group-item" data-testid="member" data-pk="{key}"'
+            f' data-rating="{_text(m.rating or "")}">\n'
+            f'<input type="hidden" name="member" value="{key}">\n'
+            '<div class="d-flex flex-wrap justify-content-between gap-1">\n'
+            f'<a class="fw-semibold" href="{_text(m.url)}{query}">{_text(m.name)}</a>\n'
+            f'<span class="small text-body-secondary text-break">{_text(agency)}</span>\n'
+            "</div>\n"
+            '<div class="small text-body-secondary d-flex flex-wrap column-gap-2"'
+            f' data-testid="evidence">\n{evidence}\n</div>\n'
+            f'<div class="btn-group w-100 mt-2" role="radiogroup"'
+            f' aria-label="{_text(m.rating_label)}">\n{buttons}\n</div>\n'
+            f'<input type="text" class="form-control form-control-sm mt-2" name="comment-{key}"'
+            f' value="{_text(m.shown_comment or "")}" maxlength="300"'
+            f' placeholder="{placeholder}" aria-label="{_text(m.comment_label)}">\n'
+            "</li>"
+        )
+    return mark_safe("\n".join(html))
 
 
 def _posted_year(request) -> int:

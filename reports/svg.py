@@ -4,11 +4,16 @@ or right), axes with round ticks, the labels.
 
 A chart is drawn in a viewBox 360 units wide and scaled to the width of the page, so that a
 phone (390 px) shows it whole without scrolling sideways and a text of 11 units stays readable.
-Every coordinate is a string here: the template prints it as it is, never localised.
+Every coordinate is a string here, printed as it is, never localised. `markup` writes a
+drawing's elements (the template writes the <svg> around them): through the template's loops and
+filters the four charts' bars and ticks cost about 10 ms a page.
 """
 
+import html
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+
+from django.utils.safestring import SafeString, mark_safe
 
 from activities.figures import format_number
 from activities.models import Activity
@@ -185,3 +190,44 @@ def rows(items, *, whole: bool) -> Drawing:
     return Drawing(
         "rows", WIDTH, height, bars, drawn_ticks, (_u(left), _u(top), _u(left), _u(base_y))
     )
+
+
+def escape(value) -> str:
+    return html.escape(str(value))
+
+
+def markup(drawing: Drawing) -> SafeString:
+    """The elements inside the drawing's <svg>: the ticks with their grid lines, a group per bar
+    (its <title>, a <rect> per nature, its total and its label), the axis. Written with
+    f-strings: the coordinates are numbers made here, and only the names are escaped
+    (format_html escaped each of the 300-odd values of a page in turn, 4 ms); a figure
+    (format_number) is digits and a point."""
+    columns = drawing.kind == "columns"
+    tick_class = "xc-tick xc-end" if columns else "xc-tick xc-middle"
+    value_class = "xc-value xc-middle" if columns else "xc-value"
+    label_class = "xc-label xc-middle" if columns else "xc-label xc-end"
+    parts = [
+        f'<line class="xc-grid" x1="{t.x1}" y1="{t.y1}" x2="{t.x2}" y2="{t.y2}"/>\n'
+        f'<text class="{tick_class}" x="{t.label_x}" y="{t.label_y}">{escape(t.label)}</text>'
+        for t in drawing.ticks
+    ]
+    for bar in drawing.bars:
+        total = escape(bar.total_label)
+        rects = "".join(
+            f'<rect class="xc-bar xc-bar-{escape(s.nature)}" x="{s.x}" y="{s.y}"'
+            f' width="{s.width}" height="{s.height}" data-value="{format_number(s.value)}"/>'
+            for s in bar.segments
+        )
+        value = (
+            f'<text class="{value_class}" x="{bar.value_x}" y="{bar.value_y}">{total}</text>\n'
+            if bar.total
+            else ""
+        )
+        parts.append(
+            f'<g class="xc-bar-group">\n<title>{escape(bar.name)}: {total}</title>\n{rects}\n'
+            f'{value}<text class="{label_class}" x="{bar.label_x}" y="{bar.label_y}">'
+            f"{escape(bar.label)}</text>\n</g>"
+        )
+    x1, y1, x2, y2 = drawing.axis
+    parts.append(f'<line class="xc-axis" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}"/>')
+    return mark_safe("\n".join(parts))

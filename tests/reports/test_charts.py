@@ -3,6 +3,7 @@ records, the SVG drawn from them, whose figures each role sees, hostile query st
 queries a page costs."""
 
 import datetime as dt
+import html as htmllib
 import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -16,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from activities.figures import format_number
 from activities.models import Activity, ActivityType, Participation
 from communities.models import Community
 from communities.permissions import ChartLens
@@ -427,6 +429,39 @@ def test_the_tables_hold_the_charts_numbers_with_totals(client, world, crafted, 
         table = re.search(rf'data-testid="table-{chart.id}".*?</table>', text, re.S).group(0)
         assert table.count("<tr") == len(chart.rows) + 2  # header, rows, totals
         assert chart.total.total == sum(row.total for row in chart.rows)
+
+
+def test_names_are_escaped_in_the_drawing_and_the_table(client, world, crafted, agency_office):
+    """The drawings and the tables are written in Python (svg.markup, Chart.table_rows): a
+    community's name that looks like markup is shown as it is written, the SVG stays XML."""
+    name = 'A<b>&"社区"'
+    Community.objects.filter(pk=world.shengli.pk).update(name=name)
+    client.force_login(agency_office)
+    response = client.get(URL, {"year": _year()})
+    chart = {chart.id: chart for chart in response.context["charts"]}["communities"]
+    row = next(row for row in chart.rows if row.label == name)
+    element = _svgs(response)["communities"]
+    groups = [g for g in element.iter(f"{SVG}g") if g.find(f"{SVG}title").text.startswith("A<")]
+    assert [g.find(f"{SVG}title").text for g in groups] == [f"{name}: {row.total}"]
+    (label,) = [t.text for t in groups[0].iter(f"{SVG}text") if "xc-label" in t.get("class")]
+    assert label == name[:6] + "…"
+    table = re.search(
+        r'data-testid="table-communities".*?</table>', response.content.decode(), re.S
+    )
+    cells = [
+        htmllib.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+        for cell in re.search(
+            r'<th scope="row" class="fw-normal text-break">A&lt;b&gt;&amp;&quot;社区&quot;</th>'
+            r"(.*?)</tr>",
+            table.group(0),
+            re.S,
+        )
+        .group(1)
+        .split("</td>")[:-1]
+    ]
+    assert cells == [
+        format_number(value) for value in (row.duty, row.volunteer, row.total, row.hours)
+    ]
 
 
 def test_the_community_chart_folds_the_quietest_into_one_bar(world, city_admin):

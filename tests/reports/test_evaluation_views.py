@@ -172,6 +172,39 @@ def test_the_cap_is_refused_with_a_chinese_message_and_nothing_saved(
     assert not Evaluation.objects.exists()
 
 
+def test_a_row_shows_the_member_the_saved_rating_and_comment_escaped(
+    client, world, community_staff
+):
+    """The rows are written by the view (evaluation._rows_html): a rated member's row links to
+    their page with the community and year, checks the saved rating and shows the comment and
+    the name as typed, escaped."""
+    member = world.sanxia_member
+    member.name = '李<b>"建华"'
+    member.save()
+    evaluations_save(
+        by=community_staff,
+        community=world.shengli,
+        year=YEAR,
+        ratings={member.pk: (Rating.QUALIFIED, '积极 <i>&"参加"</i>')},
+    )
+    client.force_login(community_staff)
+    body = client.get("/evaluations/").content.decode()
+    row = body.split(f'data-pk="{member.pk}" data-rating="qualified">', 1)[1].split("</li>", 1)[0]
+    pk, community = member.pk, world.shengli.pk
+    assert (
+        f'<a class="fw-semibold" href="/evaluations/member/{pk}/?community={community}'
+        f'&year={YEAR}">李&lt;b&gt;&quot;建华&quot;</a>'
+    ) in row
+    assert (
+        f'<input type="radio" class="btn-check" name="rating-{pk}" id="r{pk}-qualified"'
+        ' value="qualified" autocomplete="off" checked>'
+    ) in row
+    assert row.count(" checked") == 1
+    assert f'name="comment-{pk}" value="积极 &lt;i&gt;&amp;&quot;参加&quot;&lt;/i&gt;"' in row
+    assert 'aria-label="李&lt;b&gt;&quot;建华&quot;' in row
+    assert "<b>" not in row.replace('<b class="text-body"', "")
+
+
 @pytest.mark.parametrize("swapped", ["yuanlin_member", "sanxia_member_2"])
 def test_a_member_id_swapped_in_the_post_is_refused_with_no_row_changed(
     client, world, community_staff, ratings, swapped

@@ -16,6 +16,7 @@ from activities.models import Activity, Concern, Participation
 from communities.models import Agency, Agreement, Community, Street
 from members.models import Member, Registration
 from reports.models import AgencyMonth, OverviewRefresh
+from reports.overview import AGREEMENT_PAGE_SIZE
 from reports.summaries import overview_refresh
 
 STREET_URL = "/overview/street/"
@@ -438,6 +439,106 @@ def test_figures_link_to_the_records_behind_them(client, crafted, street_officer
         client, city_admin, STREET_URL, {**PERIOD, "street": crafted.wanshouqiao.pk}
     ).content.decode()
     assert f"/members/?community={crafted.shengli.pk}" in html
+
+
+def test_each_rows_agreements_link_keeps_the_page_and_chooses_its_community(
+    client, crafted, street_officer, city_admin
+):
+    """The rows and the agreements are written by the view: each community's agreement count
+    links to the agreements of that community, the list's period and sort kept, the
+    agreements' page dropped; staff see each agency linked to the agreement's admin page."""
+    params = {**PERIOD, "sort": "-present", "apage": "2", "q": "中 &x"}
+    html = get(client, street_officer, STREET_URL, params).content.decode()
+    table = html.split('data-testid="overview-table"', 1)[1].split("</tbody>", 1)[0]
+    for community in (crafted.shengli, crafted.jianshe):
+        row = re.search(rf'<tr data-pk="{community.pk}">(.*?)</tr>', table, re.S).group(1)
+        link = re.search(r'data-figure="agreements"><a href="([^"]*)">', row).group(1)
+        assert htmllib.unescape(link) == (
+            f"?start=2025-03&end=2025-05&sort=-present&q=%E4%B8%AD+%26x&community={community.pk}"
+            "#agreements"
+        )
+    # The street officer may not open the agreements' admin.
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert crafted.yuanlin.name in agreements and "/admin/" not in agreements
+    # Followed, the link lists that community's agreements, chosen in the filter.
+    response = client.get(STREET_URL, {**PERIOD, "community": crafted.shengli.pk})
+    html = response.content.decode()
+    assert f'<option value="{crafted.shengli.pk}" selected>{crafted.shengli.name}</option>' in html
+    assert f'<option value="{crafted.jianshe.pk}">{crafted.jianshe.name}</option>' in html
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r'<tr data-pk="(\d+)">', agreements) == [str(crafted.duty_agreement.pk)]
+    city_admin.is_staff = True
+    city_admin.save()
+    html = get(
+        client, city_admin, STREET_URL, {**PERIOD, "street": crafted.wanshouqiao.pk}
+    ).content.decode()
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    admin = f"/admin/communities/agreement/{crafted.duty_agreement.pk}/change/"
+    assert f'<a href="{admin}">{crafted.yuanlin.name}</a>' in agreements
+
+
+def test_names_in_the_rows_are_shown_as_written(client, crafted, street_officer):
+    """The rows are written in Python: a community's and an agency's name that look like markup
+    are escaped in the communities' rows, the agreements' rows and the filter's options."""
+    Community.objects.filter(pk=crafted.shengli.pk).update(name='A<b>&"社区"')
+    Agency.objects.filter(pk=crafted.yuanlin.pk).update(name="园林<i>局</i>")
+    html = get(client, street_officer, STREET_URL, PERIOD).content.decode()
+    escaped = "A&lt;b&gt;&amp;&quot;社区&quot;"
+    table = html.split('data-testid="overview-table"', 1)[1].split("</tbody>", 1)[0]
+    row = re.search(rf'<tr data-pk="{crafted.shengli.pk}">(.*?)</tr>', table, re.S).group(1)
+    assert re.search(
+        rf'<th scope="row" class="text-nowrap"><a href="[^"]+">{escaped}</a></th>', row
+    )
+    agreements = html.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    row = re.search(rf'<tr data-pk="{crafted.duty_agreement.pk}">(.*?)</tr>', agreements).group(1)
+    assert f'<td class="text-nowrap">{escaped}</td>' in row
+    assert '<td class="text-nowrap">园林&lt;i&gt;局&lt;/i&gt;</td>' in row
+    assert f'<option value="{crafted.shengli.pk}">{escaped}</option>' in html
+    assert "<b>" not in html and "<i>局" not in html
+
+
+def test_the_agreements_are_paged_by_the_streets_count_or_the_communitys(
+    client, crafted, street_officer
+):
+    """The street's agreements are counted once, in its totals, and paged by that number; a
+    community chosen in the filter pages its own."""
+    agencies = Agency.objects.bulk_create(
+        Agency(name=f"分页单位{n}") for n in range(AGREEMENT_PAGE_SIZE)
+    )
+    Agreement.objects.bulk_create(
+        Agreement(
+            agency=agency,
+            community=crafted.jianshe,
+            number=f"GJ-PAGE-{n:02d}",
+            starts_on=dt.date(2025, 1, 1),
+            ends_on=dt.date(2025, 12, 31),
+            status=Agreement.Status.ACTIVE,
+            signed_on=dt.date(2025, 1, 1),
+        )
+        for n, agency in enumerate(agencies)
+    )
+    html = get(client, street_officer, STREET_URL, PERIOD).content.decode()
+    counted = agreements_of_period_count(crafted)
+    assert counted > AGREEMENT_PAGE_SIZE
+    assert totals_of(html)["agreements"] == str(counted)
+    assert "第 1 / 2 页" in html.split('id="agreements"', 1)[1]
+    second = get(client, street_officer, STREET_URL, {**PERIOD, "apage": "2"}).content.decode()
+    table = second.split('data-testid="agreement-table"', 1)[1].split("</table>", 1)[0]
+    assert len(re.findall(r"<tr data-pk=", table)) == counted - AGREEMENT_PAGE_SIZE
+    html = get(
+        client, street_officer, STREET_URL, {**PERIOD, "community": crafted.shengli.pk}
+    ).content.decode()
+    agreements = html.split('id="agreements"', 1)[1]
+    assert "第 1 / 2 页" not in agreements and "page-link" not in agreements
+
+
+def agreements_of_period_count(crafted):
+    return Agreement.objects.filter(
+        community__street=crafted.wanshouqiao,
+        status__in=[Agreement.Status.ACTIVE, Agreement.Status.EXPIRED],
+        starts_on__lte=dt.date(2025, 5, 31),
+        ends_on__gte=dt.date(2025, 3, 1),
+    ).count()
 
 
 # --- The refresh --------------------------------------------------------------------------------

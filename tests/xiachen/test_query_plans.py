@@ -649,3 +649,26 @@ def test_the_citys_leave_requests_are_counted_from_their_index_not_each_activity
     assert "Index Only Scan using participation_leave_requests" in plan, plan
     assert "Index Only Scan using activity_cancelled" in plan, plan
     assert "activities_activity_pkey" not in plan, plan
+
+
+def test_an_agreements_duty_fulfilment_reads_its_periods_duties_from_the_index_alone(world):
+    # The street overview's agreements and the dashboards' (figures.with_duty_fulfilment): each
+    # agreement's duties of the period come from activity_agreement_duty alone, not every
+    # activity of the agreement fetched from the table to keep the period's duties.
+    from communities.models import Agreement
+
+    today = timezone.localdate()
+    with CaptureQueriesContext(connection) as queries:
+        list(
+            figures.with_duty_fulfilment(
+                Agreement.objects.all(), start=today.replace(month=1, day=1), end=today
+            )
+        )
+    (sql,) = [query["sql"] for query in queries.captured_queries]
+    plan = plan_of(sql, bitmaps=False)
+    activity_scans = [
+        line for line in plan.splitlines() if " on activities_activity" in line and "Scan" in line
+    ]
+    assert activity_scans and all(
+        "Index Only Scan using activity_agreement_duty" in line for line in activity_scans
+    ), plan
