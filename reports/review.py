@@ -28,7 +28,7 @@ from activities.services.review import (
     reviewable_by,
 )
 from communities.dates import local_midnight
-from communities.filters import DateInput, FilterForm
+from communities.filters import DateInput, FilterForm, NamedModelChoiceField
 from communities.models import Community
 from communities.navigation import redirect_next
 from communities.pagination import Paginator, SortedPk
@@ -62,13 +62,13 @@ class ReviewFilterForm(FilterForm):
     date_to = forms.DateField(
         label=_("To"), required=False, widget=DateInput(), validators=[validate_year]
     )
-    community = forms.ModelChoiceField(
+    community = NamedModelChoiceField(
         label=capfirst(_("community")),
         queryset=Community.objects.none(),
         required=False,
         empty_label=_("All communities"),
     )
-    type = forms.ModelChoiceField(
+    type = NamedModelChoiceField(
         label=capfirst(_("type")),
         queryset=ActivityType.objects.order_by("order", "name"),
         required=False,

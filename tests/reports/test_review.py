@@ -176,6 +176,23 @@ def test_the_community_filter_offers_the_agreements_and_the_members_report_in_co
     assert offered(other_agency_office) == {"深圳路社区"}
 
 
+def test_the_filters_options_are_written_by_name_with_the_chosen_one_selected(
+    client, world, agency_office
+):
+    client.force_login(agency_office)
+    html = client.get(
+        f"/review/?community={world.shengli.pk}&type={world.patrol.pk}"
+    ).content.decode()
+    assert f'<option value="{world.shengli.pk}" selected>胜利一路社区</option>' in html
+    assert f'<option value="{world.patrol.pk}" selected>{world.patrol.name}</option>' in html
+    assert f'<option value="{world.cleanup.pk}">{world.cleanup.name}</option>' in html
+    assert "深圳路社区" not in html
+    # Another office's community is not a choice: reported, and the list is not narrowed by it.
+    response = client.get(f"/review/?community={world.shenzhen.pk}")
+    assert "community" in response.context["form"].errors
+    assert f'data-pk="{world.shengli_participation.pk}"' in response.content.decode()
+
+
 @pytest.mark.parametrize("n", [5, 50])
 def test_the_list_costs_the_same_queries_with_5_or_50_records(
     client, world, agency_office, django_assert_num_queries, n
