@@ -145,9 +145,22 @@ class ReviewFilterForm(FilterForm):
 
 
 def _page_rows(ids):
+    # The columns the list shows, not the six tables' 73: a page's 20 rows made 100 instances
+    # of every column, about a tenth of the page's CPU time.
     return (
         Participation.objects.filter(pk__in=ids)
-        .select_related("activity__community", "activity__type", "member__agency")
+        .select_related("activity__community", "activity__type", "member")
+        .only(
+            "review",
+            "status",
+            "hours",
+            "source",
+            "activity__title",
+            "activity__starts_at",
+            "activity__community__name",
+            "activity__type__name",
+            "member__name",
+        )
         .with_latest_dispute()
         .order_by("-pk")
     )
