@@ -75,6 +75,25 @@ class GridFilter(django_filters.ChoiceFilter):
         return qs.filter(**{self.field_name: int(value)})
 
 
+class NameChoiceIterator(forms.models.ModelChoiceIterator):
+    """A ModelChoiceField's options as (id, name) pairs, read with `values_list` in one plain
+    query, for a model whose `__str__` is its name. Django's iterator makes each row an
+    instance, read through a server-side cursor (DECLARE, FETCH, CLOSE: three round trips on
+    PostgreSQL): an office's 200 communities so took a third of its review list's template
+    time. Choosing still looks the chosen id up in the field's queryset."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        yield from self.queryset.values_list("pk", "name")
+
+
+class NamedModelChoiceField(forms.ModelChoiceField):
+    """A filter's choice of a community, a type…: its options by name (NameChoiceIterator)."""
+
+    iterator = NameChoiceIterator
+
+
 class FilterForm(forms.Form):
     """The form of every FilterSet: a range of days (`date_from`, `date_to`) may not end before
     it begins."""

@@ -148,6 +148,51 @@ def test_the_list_filters_by_review_state_status_community_type_and_period(
     assert client.get("/review/?date_from=nonsense&review=bogus").status_code == 200
 
 
+def test_the_community_filter_offers_the_agreements_and_the_members_report_in_communities(
+    client, world, agency_office, other_agency_office
+):
+    """Sanxia's office: Shengli (its agreement, its members' report-ins) and Jianshe, where one
+    of its members' report-in was returned; not Shenzhen (only a yuanlin member's report-in)
+    nor Dongshan (nobody's). Yuanlin's office, without an agreement: Shenzhen alone."""
+    from communities.models import Community
+    from members.models import Registration
+
+    jianshe = Community.objects.create(street=world.wanshouqiao, name="建设社区")
+    Community.objects.create(street=world.dongyuan, name="东山花园社区")
+    Registration.objects.create(
+        member=world.sanxia_member_2,
+        community=jianshe,
+        status=Registration.Status.RETURNED,
+        return_reason="不在本社区",
+        applied_on=timezone.localdate(),
+    )
+
+    def offered(user):
+        client.force_login(user)
+        form = client.get("/review/").context["form"]
+        return set(form.fields["community"].queryset.values_list("name", flat=True))
+
+    assert offered(agency_office) == {"胜利一路社区", "建设社区"}
+    assert offered(other_agency_office) == {"深圳路社区"}
+
+
+def test_the_filters_options_are_written_by_name_with_the_chosen_one_selected(
+    client, world, agency_office
+):
+    client.force_login(agency_office)
+    html = client.get(
+        f"/review/?community={world.shengli.pk}&type={world.patrol.pk}"
+    ).content.decode()
+    assert f'<option value="{world.shengli.pk}" selected>胜利一路社区</option>' in html
+    assert f'<option value="{world.patrol.pk}" selected>{world.patrol.name}</option>' in html
+    assert f'<option value="{world.cleanup.pk}">{world.cleanup.name}</option>' in html
+    assert "深圳路社区" not in html
+    # Another office's community is not a choice: reported, and the list is not narrowed by it.
+    response = client.get(f"/review/?community={world.shenzhen.pk}")
+    assert "community" in response.context["form"].errors
+    assert f'data-pk="{world.shengli_participation.pk}"' in response.content.decode()
+
+
 @pytest.mark.parametrize("n", [5, 50])
 def test_the_list_costs_the_same_queries_with_5_or_50_records(
     client, world, agency_office, django_assert_num_queries, n
