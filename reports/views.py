@@ -9,12 +9,14 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     F,
     Func,
     IntegerField,
+    OuterRef,
     Subquery,
     Value,
     When,
@@ -236,14 +238,7 @@ def community_section(user, scope, now):
         agreement["fulfilment_month"] = figures.annotated_duty_fulfilment(agreement, "month")
         agreement["fulfilment_total"] = figures.annotated_duty_fulfilment(agreement, "total")
     member_list_url = reverse("members:member_list")
-    by_agency, more_agencies = _limited(
-        registrations.reported_in()
-        .order_by()
-        .values("member__agency", "member__agency__name")
-        .annotate(members=Count("member", distinct=True))
-        .order_by("-members", "member__agency__name"),
-        LIST_LIMIT,
-    )
+    by_agency, more_agencies = _members_by_agency(registrations.reported_in(), LIST_LIMIT)
     for row in by_agency:
         row["url"] = f"{member_list_url}?agency={row['member__agency']}&grid="
     return {
@@ -266,6 +261,39 @@ def community_section(user, scope, now):
         "agreements": in_force,
         "more_agreements": more_agreements,
     }
+
+
+def _members_by_agency(registrations, limit):
+    """The agencies of the members of `registrations`, most members first (ties by name), each
+    with how many members: the first `limit` rows and whether there are more, in one query.
+
+    Each report-in's agency is looked up by its member's id (a correlated subquery, read from
+    member_agency_by_id) and counted by agency; the agencies' names are joined to the counts
+    afterwards, once per agency. Joined to the members, PostgreSQL hashed all 60,000 of them
+    for a community's 3,800 report-ins, and the names rode along through the sort of every
+    report-in (shengli 10–14 ms → 6–9 ms at city size). A derived table, which QuerySets do
+    not write, around the counts' own QuerySet: the scope is still the caller's."""
+    agency_of_member = Member.objects.filter(pk=OuterRef("member")).order_by().values("agency")
+    counts = (
+        registrations.order_by()
+        .values(agency=Subquery(agency_of_member))
+        .annotate(members=Count("member", distinct=True))
+    )
+    counts_sql, params = counts.query.sql_with_params()
+    quote = connection.ops.quote_name
+    table, name, pk = (quote(word) for word in (Agency._meta.db_table, "name", "id"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT counts.agency, {table}.{name}, counts.members FROM ({counts_sql}) counts"
+            f" INNER JOIN {table} ON {table}.{pk} = counts.agency"
+            f" ORDER BY counts.members DESC, {table}.{name}, {table}.{pk} LIMIT %s",
+            [*params, limit + 1],
+        )
+        rows = [
+            {"member__agency": agency, "member__agency__name": agency_name, "members": members}
+            for agency, agency_name, members in cursor.fetchall()
+        ]
+    return rows[:limit], len(rows) > limit
 
 
 def on_duty_section(user, scope, now):

@@ -79,6 +79,38 @@ def test_members_reported_in_are_counted_per_agency(client, request, world, pers
     assert f'href="/members/?agency={world.yuanlin.pk}&amp;grid="' in rows
 
 
+def test_agencies_with_as_many_members_reported_in_are_listed_by_name_up_to_the_limit(
+    client, community_staff, world
+):
+    # 李建华 (三峡) is reported in; agencies A…U (21, past the list's 20) each have one member
+    # reported in, another who left, and one whose report-in is pending: all tie with 三峡 at 1.
+    today = timezone.localdate()
+    for i, letter in enumerate("UTSRQPONMLKJIHGFEDCBA"):
+        agency = Agency.objects.create(name=f"{letter} agency")
+        for j, status in enumerate([Member.Status.ACTIVE, Member.Status.LEFT, None]):
+            member = Member.objects.create(
+                agency=agency,
+                name=f"{letter}{j}",
+                mobile=f"136{i:04d}{j:04d}",
+                status=status or Member.Status.ACTIVE,
+                left_on=today if status == Member.Status.LEFT else None,
+            )
+            Registration.objects.create(
+                member=member,
+                community=world.shengli,
+                status=Registration.Status.ACTIVE if status else Registration.Status.PENDING,
+                applied_on=today,
+            )
+    client.force_login(community_staff)
+    rows = section(page(client.get("/")), "reported-in-by-agency")
+    shown = re.findall(r'data-agency-count="(\d+)">(\d+)<', rows)
+    names = dict(Agency.objects.values_list("pk", "name"))
+    assert [(names[int(pk)], count) for pk, count in shown] == [
+        (f"{letter} agency", "1") for letter in "ABCDEFGHIJKLMNOPQRST"
+    ]
+    assert rows.rstrip().endswith("…</li>")
+
+
 def test_activities_this_month_and_this_year(client, community_staff, world):
     Activity.objects.all().delete()
     today = timezone.localdate()
