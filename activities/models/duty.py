@@ -2,11 +2,11 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from communities.models import Agreement
+from communities.models import Agreement, in_force_on
 from communities.permissions import any_of, own, scope_of
 from members.models import Member
 
@@ -27,10 +27,16 @@ class DutyAssignmentQuerySet(models.QuerySet):
     def on_duty(self, *days):
         """Who is on duty on `days`: assignments under an agreement in force that day, of
         members still with their agency. The duty-roster reminder and the dashboards."""
-        on_days = Q(pk__in=[])
-        for day in days:
-            on_days |= Q(date=day, agreement__in=Agreement.objects.in_force(day))
-        return self.filter(on_days, member__status=Member.Status.ACTIVE)
+        # In force on the assignment's own day, said of the agreement joined: a community's
+        # few agreements are probed for their days in the unique index (agreement, date,
+        # member), where the agreements in force on each day, as a subquery ORed per day,
+        # made PostgreSQL read the whole city's assignments of those days first (2,100 rows
+        # for a staff dashboard's two days: 2–3 ms → 0.6 ms at city size).
+        return self.filter(
+            in_force_on(F("date"), "agreement__"),
+            date__in=days,
+            member__status=Member.Status.ACTIVE,
+        )
 
 
 class DutyAssignment(models.Model):

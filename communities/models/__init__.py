@@ -1,6 +1,6 @@
 """The communities app's models, one module per concern."""
 
-from .agreements import Agreement, AgreementQuerySet
+from .agreements import Agreement, AgreementQuerySet, in_force_on
 from .places import Agency, Community, Compound, Grid, Robot, RobotFields, Street
 from .roles import StaffRole
 from .seeding import CitySeed
@@ -17,4 +17,5 @@ __all__ = [
     "RobotFields",
     "StaffRole",
     "Street",
+    "in_force_on",
 ]

@@ -57,8 +57,20 @@ class AgreementQuerySet(models.QuerySet):
     def in_force(self, on=None):
         """Agreements whose effective status on that day is ACTIVE: the only ones that count
         (figures, the activity form, duty reminders, dashboards)."""
-        on = on or timezone.localdate()
-        return self.filter(status=Agreement.Status.ACTIVE, starts_on__lte=on, ends_on__gte=on)
+        return self.filter(in_force_on(on or timezone.localdate()))
+
+
+def in_force_on(on, path: str = "") -> Q:
+    """AgreementQuerySet.in_force as a condition on the agreement at `path` ("" or
+    "agreement__"); `on` a day or an expression of the row (F("date"): in force on the row's
+    own day)."""
+    return Q(
+        **{
+            f"{path}status": Agreement.Status.ACTIVE,
+            f"{path}starts_on__lte": on,
+            f"{path}ends_on__gte": on,
+        }
+    )
 
 
 class Agreement(models.Model):

@@ -516,6 +516,39 @@ def test_the_dashboard_shows_who_is_on_duty_today_and_tomorrow(
     assert [day["rows"] for day in other.context["on_duty"]["days"]] == [[], []]
 
 
+def test_the_dashboard_shows_each_days_duty_under_the_agreements_in_force_that_day(
+    world, client, community_staff
+):
+    # One agreement ends today, another begins tomorrow: each day shows only the duty of the
+    # agreements in force on it, though each agreement has a duty on both days.
+    today = timezone.localdate()
+    ending, starting = (
+        Agreement.objects.create(
+            agency=Agency.objects.create(name=name),
+            community=world.shengli,
+            number=number,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            status=Agreement.Status.ACTIVE,
+            signed_on=today - 30 * DAY,
+        )
+        for name, number, starts_on, ends_on in [
+            ("市交通局", "GJ-END", today - 30 * DAY, today),
+            ("市水利局", "GJ-START", today + DAY, today + 30 * DAY),
+        ]
+    )
+    for agreement in (ending, starting):
+        members = add_members(world, 2, agency=agreement.agency, prefix=agreement.number)
+        for day, member in zip([today, today + DAY], members, strict=True):
+            DutyAssignment.objects.create(agreement=agreement, date=day, member=member)
+    client.force_login(community_staff)
+    days = client.get(reverse("reports:dashboard")).context["on_duty"]["days"]
+    assert [[row["member"] for row in day["rows"]] for day in days] == [
+        ["GJ-END000"],
+        ["GJ-START001"],
+    ]
+
+
 def test_a_day_set_on_the_grid_brings_the_duty_reminder(world, client, agency_office):
     client.force_login(agency_office)
     today = timezone.localdate()

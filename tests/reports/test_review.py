@@ -16,6 +16,8 @@ from activities.services.review import (
     participation_dispute,
     reviewable_by,
 )
+from communities.models import StaffRole
+from members.models import Member
 
 Review = Participation.Review
 Status = Participation.Status
@@ -350,6 +352,46 @@ def test_the_office_dashboard_counts_overdue_records(client, world, agency_offic
     client.force_login(agency_office)
     html = client.get("/").content.decode()
     assert 'data-figure="review_overdue">1<' in html
+
+
+def test_the_office_dashboard_counts_the_overdue_records_of_its_agencies_members(
+    client, world, agency_office, yuanlin_record
+):
+    # Its members' records recorded before the cutoff and still unreviewed, also of a member
+    # who has left since; not another agency's, not a confirmed one, not one recorded since.
+    long_ago = timezone.now() - dt.timedelta(days=20)
+    Member.objects.filter(pk=world.sanxia_member_2.pk).update(
+        status=Member.Status.LEFT, left_on=timezone.localdate()
+    )
+    for member, review, recorded_at in [
+        (world.sanxia_member_2, Participation.Review.UNREVIEWED, long_ago),
+        (world.sanxia_member, Participation.Review.CONFIRMED, long_ago),
+        (world.sanxia_member, Participation.Review.UNREVIEWED, timezone.now()),
+    ]:
+        Participation.objects.create(
+            activity=Activity.objects.create(
+                community=world.shengli,
+                type=world.cleanup,
+                title="楼道清理",
+                starts_at=recorded_at - dt.timedelta(hours=3),
+                ends_at=recorded_at - dt.timedelta(hours=1),
+            ),
+            member=member,
+            status=Participation.Status.ABSENT,
+            source=Participation.Source.ROLL_CALL,
+            review=review,
+            recorded_at=recorded_at,
+        )
+    Participation.objects.filter(pk__in=[world.shengli_participation.pk, yuanlin_record.pk]).update(
+        recorded_at=long_ago
+    )
+    client.force_login(agency_office)
+    assert 'data-figure="review_overdue">2<' in client.get("/").content.decode()
+    # An office of both agencies counts both's.
+    StaffRole.objects.create(
+        user=agency_office, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin
+    )
+    assert 'data-figure="review_overdue">3<' in client.get("/").content.decode()
 
 
 @pytest.mark.parametrize("disputed", [False, True])
