@@ -13,6 +13,7 @@ from django import forms, template
 from django.conf import settings
 from django.db import connections, router
 from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import unordered_list
 from django.template.loader_tags import BlockNode
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.dateformat import format as date_format
@@ -95,6 +96,24 @@ def filter_field(field):
             )
         )
     parts.append(mark_safe("</div>"))
+    return mark_safe("".join(parts))
+
+
+@register.filter
+def plain_form(form):
+    """`form|crispy` (bootstrap5, a form without a FormHelper), its fields written by
+    filter_field: the same elements, without crispy's templates (the door-to-door page's form
+    of four fields through crispy cost about as much as its list of buildings)."""
+    parts = []
+    errors = form.non_field_errors()
+    if errors:
+        parts.append(
+            format_html(
+                '<div class="alert alert-block alert-danger"><ul class="m-0">{}</ul></div>',
+                unordered_list(errors, autoescape=True),
+            )
+        )
+    parts.extend(filter_field(field) for field in form)
     return mark_safe("".join(parts))
 
 
