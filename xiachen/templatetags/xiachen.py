@@ -226,7 +226,8 @@ _memo_ids = itertools.count()
 
 class MemoNode(template.Node):
     """What `{% memo %}` writes: its content rendered once per process for each key (the
-    language, the URL conf and script prefix, and the values it names)."""
+    language, the URL conf and script prefix, the static files' address, and the values it
+    names)."""
 
     # Not searched for {% block %}s (ExtendsNode looks through the whole base layout on every
     # page for them): a memo holds none.
@@ -243,6 +244,7 @@ class MemoNode(template.Node):
             get_language(),
             get_urlconf(),
             get_script_prefix(),
+            settings.STATIC_URL,
             *(_frozen(name.resolve(context)) for name in self.keys),
         )
         html = _MEMO.get(key)
