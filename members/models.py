@@ -7,11 +7,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Cast, Concat
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from communities.links import id_url
 from communities.models import Agency, Community, Grid
 from communities.permissions import (
     any_of,
@@ -176,7 +176,7 @@ class Member(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("reports:roster_member", args=[self.pk])
+        return id_url("reports:roster_member", self.pk)
 
     def as_recipient(self) -> Recipient:
         """Who `notify` reaches for this member: their login if they have one, otherwise the
@@ -364,7 +364,7 @@ class Registration(models.Model):
         return f"{self.member} → {self.community} ({self.get_kind_display()})"
 
     def get_absolute_url(self):
-        return reverse("admin:members_registration_change", args=[self.pk])
+        return id_url("admin:members_registration_change", self.pk)
 
     def clean(self):
         super().clean()

@@ -129,6 +129,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {% url %} of a page by its id, its address found once per process.
+            "builtins": ["xiachen.templatetags.links"],
         },
     },
 ]

@@ -20,10 +20,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from communities.links import id_url
 from communities.models import Agreement, Community, Grid
 from communities.permissions import any_of, in_array, own, scope_of, union_of, via
 from members.models import Registration
@@ -316,7 +316,7 @@ class Activity(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("activities:activity_detail", args=[self.pk])
+        return id_url("activities:activity_detail", self.pk)
 
     def clean(self):
         super().clean()

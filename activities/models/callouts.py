@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from communities.links import id_url
 from communities.models import Agency, Agreement, Community, Grid
 from communities.permissions import any_of, scope_of, via
 from members.models import Member
@@ -166,7 +167,7 @@ class CallOut(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("activities:callout_detail", args=[self.pk])
+        return id_url("activities:callout_detail", self.pk)
 
     @property
     def is_open(self) -> bool:

@@ -6,11 +6,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from communities.links import id_url
 from communities.models import Community
 from communities.permissions import scope_of
 from members.models import Member, Registration
@@ -120,7 +120,7 @@ class Need(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("activities:need_detail", args=[self.pk])
+        return id_url("activities:need_detail", self.pk)
 
 
 class NeedClaimQuerySet(models.QuerySet):

@@ -5,9 +5,9 @@ from functools import partial
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from communities.links import id_url
 from communities.models import Community, Grid
 from communities.permissions import any_of, own, scope_of, union_of, via
 from members.models import Member, Registration
@@ -186,4 +186,4 @@ class Concern(models.Model):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("activities:concern_detail", args=[self.pk])
+        return id_url("activities:concern_detail", self.pk)

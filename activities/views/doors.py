@@ -66,7 +66,13 @@ class _DoorWords:
     template tag for each row: the tags were a third of the list's rendering."""
 
     def __init__(self):
-        self._households, self._units = {}, {}
+        self._households, self._units, self._all = {}, {}, {}
+
+    def all_reached(self, count: int) -> str:
+        """The record form's button: "All 12 reached"."""
+        if count not in self._all:
+            self._all[count] = gettext("All %(n)s reached") % {"n": count}
+        return self._all[count]
 
     def households(self, count: int) -> str:
         if count not in self._households:
@@ -181,6 +187,7 @@ def _render(
         unit.width = _percent_width(unit.households_reached, unit.households)
         unit.done = unit.households_reached >= unit.households
         unit.households_text = words.households(unit.households)
+        unit.all_reached_text = words.all_reached(unit.households)
         if unit.recorded_at:
             unit.recorded_text = words.recorded(person_name(unit.recorded_by), unit.recorded_at)
         unit.ticked = str(unit.pk) in ticked

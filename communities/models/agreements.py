@@ -4,11 +4,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from ..links import id_url
 from ..permissions import any_of, own, scope_of, via
 from ..validators import validate_scan
 from .places import Agency, Community, far_side
@@ -203,7 +203,7 @@ class Agreement(models.Model):
         return f"{self.number} {self.agency} — {self.community}"
 
     def get_absolute_url(self):
-        return reverse("admin:communities_agreement_change", args=[self.pk])
+        return id_url("admin:communities_agreement_change", self.pk)
 
     def clean(self):
         super().clean()

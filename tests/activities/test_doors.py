@@ -824,3 +824,50 @@ def test_the_managers_page_stays_within_15_queries_with_many_people_to_pick_from
         response = client.get(doors(doors_activity))
     assert response.status_code == 200
     assert len(ctx.captured_queries) <= 15
+
+
+def _row(html, unit):
+    match = re.search(rf'<li[^>]*data-pk="{unit.pk}".*?</li>', html, re.S)
+    assert match, f"no row for unit {unit.pk}"
+    return re.sub(r"\s+", " ", match.group(0))
+
+
+@pytest.mark.parametrize(
+    "language, words",
+    [
+        (
+            "en",
+            [
+                "Mine",
+                "Not assigned",
+                "Households reached",
+                "Save",
+                "All 12 reached",
+                "Remove from the list",
+            ],
+        ),
+        ("zh-hans", ["我的", "未分配", "已入户数", "保存", "全部 12 户已入户", "移出名单"]),
+    ],
+)
+def test_each_row_says_what_it_offers_in_the_page_language(
+    client, world, doors_activity, community_staff, language, words
+):
+    from django.conf import settings
+
+    mine, unassigned, reached_label, save, all_reached, remove = words
+    done, open_unit, nobodys = add_units(doors_activity, count=3, member=world.sanxia_member)
+    DoorToDoorUnit.objects.filter(pk=done.pk).update(households_reached=12)
+    DoorToDoorUnit.objects.filter(pk=nobodys.pk).update(member=None)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    client.force_login(community_staff)
+    html = page(client.get(doors(doors_activity)))
+    for unit in (done, open_unit, nobodys):
+        row = _row(html, unit)
+        assert f">{reached_label}</label>" in row and f">{save}</button>" in row
+        assert (f">{all_reached}</button>" in row) is (unit != done)  # none left to reach
+        assert (f">{remove}</button>" in row) is (unit != done)  # a recorded unit stays
+        assert (unassigned in row) is (unit == nobodys)
+        assert mine not in row
+    client.force_login(world.sanxia_member.user)
+    html = page(client.get(doors(doors_activity)))
+    assert f'<span class="badge text-bg-warning">{mine}</span>' in _row(html, open_unit)

@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test import Client
@@ -222,6 +223,23 @@ def test_unread_messages_stand_out_and_read_ones_link_to_their_page(client, worl
     assert len(unread) == 1
     assert f'href="{activity.get_absolute_url()}">已读</a>' in html
     assert 'data-testid="read-all"' in html
+
+
+def test_each_unread_row_offers_to_open_it_or_mark_it_read_and_says_when(
+    client, world, member_user
+):
+    sent = timezone.make_aware(dt.datetime(2026, 7, 1, 9, 30, 45))
+    for n in range(2):
+        message(world.shengli_activity, member=world.sanxia_member, subject=f"第{n}条")
+    Notification.objects.update(sent_at=sent)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    client.force_login(member_user)
+    html = re.sub(r"\s+", " ", page(client.get(f"{INBOX}?page=1")))
+    assert html.count('<span class="badge text-bg-warning ms-1">未读</span>') == 2
+    assert html.count('btn-outline-secondary">标为已读</button>') == 2
+    # Each row's mark-as-read form, and the language switch, come back to this page.
+    assert html.count(f'<input type="hidden" name="next" value="{INBOX}?page=1">') == 3
+    assert html.count("2026年7月1日 09:30 · ") == 2  # the minute it was sent, in Shanghai
 
 
 def test_the_inbox_shows_20_messages_a_page(client, world, member_user):
