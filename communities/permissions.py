@@ -47,8 +47,9 @@ class Scope:
     grid_ids: frozenset = field(default_factory=frozenset)
     agency_ids: frozenset = field(default_factory=frozenset)
     kinds: frozenset = field(default_factory=frozenset)
-    # The viewer's own member record, read with their roles: empty for staff who are not
-    # members; None where no role was read (then `own` goes through the login instead).
+    # The viewer's own member record, read with their roles (alone for a login with none):
+    # empty for a login that is not a member; None where nothing was read (then `own` goes
+    # through the login instead).
     member_ids: frozenset | None = None
 
     @property
@@ -93,7 +94,11 @@ class _ScopeSql:
             f"FROM {r} "
             f"LEFT OUTER JOIN {t} ON ({r}.{q(rm.pk.column)} = {t}.{q(grids.m2m_column_name())}) "
             f"LEFT OUTER JOIN {m} ON ({r}.{column(rm, 'user')} = {m}.{column(member, 'user')}) "
-            f"WHERE {r}.{column(rm, 'user')} = %s"
+            f"WHERE {r}.{column(rm, 'user')} = %s "
+            # The member record alone too, for a login with no role (a member): its id, where
+            # `own` would otherwise join every row's member to find the login's.
+            f"UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, {m}.{q(member.pk.column)} "
+            f"FROM {m} WHERE {m}.{column(member, 'user')} = %s"
         )
         self._communities = (
             f"SELECT {q(community.pk.column)} FROM {q(community.db_table)} "
@@ -125,14 +130,15 @@ def scope_of(user) -> Scope:
     if cached is not None:
         return cached
     # One query on every page: the roles with their grids joined (a row per role and grid, one
-    # with no grid for a role without), and the member record of the login joined (no model
-    # imported). Its SQL is written once per process (_ScopeSql): built through the ORM, this
-    # query cost about 1 ms of CPU on every page, more than the page's own SQL at the database.
+    # with no grid for a role without), and the member record of the login joined, and alone
+    # for a login with no role (no model imported). Its SQL is written once per process
+    # (_ScopeSql): built through the ORM, this query cost about 1 ms of CPU on every page,
+    # more than the page's own SQL at the database.
     sql = _ScopeSql.of(user)
     with sql.connection.cursor() as cursor:
-        cursor.execute(sql.roles, [user.pk])
+        cursor.execute(sql.roles, [user.pk, user.pk])
         rows = cursor.fetchall()
-    kinds = {row[0] for row in rows}
+    kinds = {row[0] for row in rows if row[0]}
 
     def ids(column):
         return frozenset(row[column] for row in rows if row[column])
@@ -152,7 +158,7 @@ def scope_of(user) -> Scope:
         grid_ids=ids(4),
         agency_ids=ids(3),
         kinds=frozenset(kinds),
-        member_ids=ids(5) if rows else None,
+        member_ids=ids(5),
     )
     user._xiachen_scope = scope
     return scope

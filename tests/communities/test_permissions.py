@@ -3,6 +3,8 @@ out of it, and each "may this person do X here?" answered for every role."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from activities.models import Activity, Concern, Participation, WorkUpdate
 from communities import permissions
@@ -163,7 +165,22 @@ def test_a_scope_is_read_in_one_query_with_its_grids_and_member(
     assert not scope.city and not scope.street_ids
     roleless = django_user_model.objects.create_user("no_roles")
     with django_assert_num_queries(1):
-        assert permissions.scope_of(roleless).member_ids is None
+        assert permissions.scope_of(roleless).member_ids == frozenset()
+
+
+def test_a_members_scope_names_their_member_record_so_their_rows_need_no_join(
+    world, django_user_model, django_assert_num_queries
+):
+    """A login with no role (a member): the same one query reads their member id, and their
+    own rows are found by it, not by joining each row's member to find the login's."""
+    user = django_user_model.objects.get(pk=world.sanxia_member.user_id)
+    with django_assert_num_queries(1):
+        scope = permissions.scope_of(user)
+    assert scope.member_ids == {world.sanxia_member.pk}
+    assert not scope.kinds
+    with CaptureQueriesContext(connection) as queries:
+        list(Participation.objects.visible_to(user).order_by("pk").values_list("pk", flat=True))
+    assert "members_member" not in queries.captured_queries[-1]["sql"]
 
 
 def test_member_of_asks_no_query_for_staff_without_a_member_record_once_the_scope_is_read(

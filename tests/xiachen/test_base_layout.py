@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from communities import permissions
 from communities.models import StaffRole
+from members.models import Member
 from members.sessions import SessionStore, SignedInSession
 from notifications.models import Notification
 from xiachen.templatetags.xiachen import unread_count
@@ -96,13 +97,20 @@ def _orm_scope(user):
         "community_ids": ids("community_id"),
         "grid_ids": ids("grid_id"),
         "agency_ids": ids("agency_id"),
-        "member_ids": ids("member_pk") if rows else None,
+        # The login's member record, with roles or without (a member's login has none).
+        "member_ids": frozenset(Member.objects.filter(user=user).values_list("pk", flat=True)),
     }
 
 
 @pytest.mark.django_db
 def test_the_scope_reads_what_the_orm_query_reads(
-    world, django_user_model, city_admin, street_officer, grid_worker, agency_office
+    world,
+    django_user_model,
+    city_admin,
+    street_officer,
+    grid_worker,
+    agency_office,
+    other_member_user,
 ):
     member = world.sanxia_member.user
     grid_role = StaffRole.objects.create(
@@ -111,7 +119,15 @@ def test_the_scope_reads_what_the_orm_query_reads(
     grid_role.grids.set([world.zilinyuan, world.wanshou])
     StaffRole.objects.create(user=member, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.yuanlin)
     roleless = django_user_model.objects.create_user("no_roles")
-    for login in (city_admin, street_officer, grid_worker, agency_office, member, roleless):
+    for login in (
+        city_admin,
+        street_officer,
+        grid_worker,
+        agency_office,
+        member,
+        roleless,
+        other_member_user,
+    ):
         login = django_user_model.objects.get(pk=login.pk)
         scope = permissions.scope_of(login)
         assert {name: getattr(scope, name) for name in _orm_scope(login)} == _orm_scope(login)
