@@ -51,6 +51,9 @@ def open_menu(page):
     Bootstrap's opening transition: a link clicked while the menu still grows can land on
     nothing, and the page stays where it was."""
     menu = page.locator("#main-nav")
+    # Whether the toggler shows is the stylesheet's to say: asked before the page has loaded
+    # (a busy machine), a desktop's toggler could look visible, then hide, and never be clicked.
+    page.wait_for_load_state("load")
     if page.locator(".navbar-toggler").is_visible():
         if "show" not in (menu.get_attribute("class") or "").split():
             page.locator(".navbar-toggler").click()
