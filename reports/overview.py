@@ -625,15 +625,7 @@ def street_overview(request):
     agreement_form = AgreementFilterForm(request.GET, street=street)
     # The street's own figures are the totals: its members reported in each counted once; its
     # communities and agreements, the counts of the two lists.
-    keys = [
-        "community_count",
-        "reported_in",
-        "activity_count",
-        "present",
-        "hours",
-        "open_concerns",
-        "agreement_count",
-    ]
+    keys = STREET_FIGURES
     totals = _with(
         Street.objects.filter(pk=street.pk),
         _street_columns(form, today),
@@ -689,17 +681,18 @@ def _refresh_minutes():
 # --- The city -----------------------------------------------------------------------------------
 
 BY_STREET, BY_AGENCY, BY_COMMUNITY = "street", "agency", "community"
+# A street's figures: a row of the city's streets, and the totals of a street's own overview.
+STREET_FIGURES = [
+    "community_count",
+    "reported_in",
+    "activity_count",
+    "present",
+    "hours",
+    "open_concerns",
+    "agreement_count",
+]
 CITY_COLUMNS = {
-    BY_STREET: [
-        "name",
-        "community_count",
-        "reported_in",
-        "activity_count",
-        "present",
-        "hours",
-        "open_concerns",
-        "agreement_count",
-    ],
+    BY_STREET: ["name", *STREET_FIGURES],
     BY_AGENCY: [
         "name",
         "active_members",
