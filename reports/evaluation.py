@@ -13,8 +13,6 @@ Every page starts from a scoped QuerySet: a member not reported in to the viewer
 rating or objection they may not see is a 404; a role that has no such page is a 403.
 """
 
-import html
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -45,6 +43,7 @@ from members.privacy import personal_data_page
 from . import services
 from .evidence import NO_EVIDENCE, Period, agency_totals, evidence_of, evidence_shown
 from .models import Evaluation, EvaluationObjection
+from .svg import escape as _text
 
 PAGE_SIZE = 20
 Rating = Evaluation.Rating
@@ -240,10 +239,6 @@ def evaluation_list(request):
     return render(request, "reports/evaluation_list.html", context, status=400 if errors else 200)
 
 
-def _text(value) -> str:
-    return html.escape(str(value))
-
-
 def _rows_html(rows, *, community_key: str, year_key: str):
     """The members' rows, written here: their figures, buttons and labels are prepared above,
     and through the template's tags each of the 20 rows still cost about 0.25 ms. The words
@@ -269,7 +264,7 @@ def _rows_html(rows, *, community_key: str, year_key: str):
         ("coverage", "coverage"),
     ]
     query = f"?community={_text(community_key)}&year={_text(year_key)}"
-    html = []
+    items = []
     for m in rows:
         key = _text(m.key)
         agency = m.agency.short_name or m.agency.name
@@ -285,7 +280,7 @@ def _rows_html(rows, *, community_key: str, year_key: str):
             f"{_text(label)}</label>"
             for id_, value, label, style, checked in m.buttons
         )
-        html.append(
+        items.append(
             f'<li class="list-group-item" data-testid="member" data-pk="{key}"'
             f' data-rating="{_text(m.rating or "")}">\n'
             f'<input type="hidden" name="member" value="{key}">\n'
@@ -302,7 +297,7 @@ def _rows_html(rows, *, community_key: str, year_key: str):
             f' placeholder="{placeholder}" aria-label="{_text(m.comment_label)}">\n'
             "</li>"
         )
-    return mark_safe("\n".join(html))
+    return mark_safe("\n".join(items))
 
 
 def _posted_year(request) -> int:

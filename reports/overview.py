@@ -11,7 +11,6 @@ sorted and paginated in the database: a page costs the same queries at demo and 
 """
 
 import datetime as dt
-import html
 
 from django import forms
 from django.conf import settings
@@ -57,6 +56,7 @@ from communities.permissions import (
 from communities.validators import validate_year
 
 from .models import AgencyMonth, CommunityMonth, CommunityNow, OverviewRefresh
+from .svg import escape as _text
 from .views import _urls_of
 
 PAGE_SIZE = 50
@@ -457,10 +457,6 @@ def _with_community(request):
     at = f"&{query}".index(f"&{marker}")
     head, tail = query[: at + len("community=")], query[at + len(marker) :]
     return lambda pk: f"?{head}{pk}{tail}"
-
-
-def _text(value) -> str:
-    return html.escape(str(value))
 
 
 def _linked(url, text: str) -> str:

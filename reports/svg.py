@@ -193,6 +193,9 @@ def rows(items, *, whole: bool) -> Drawing:
 
 
 def escape(value) -> str:
+    """A value as HTML text, quotes included: for markup written with f-strings here and in the
+    overview's and evaluations' rows (Django's escape also marks each result safe, which
+    those rows' hundreds of values do not need)."""
     return html.escape(str(value))
 
 
