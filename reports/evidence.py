@@ -147,10 +147,10 @@ def _sum(attendances) -> figures.Attendance:
 
 def agency_totals(agency, period: Period) -> Evidence:
     """The evidence of all the members of `agency` together (its yearly summary): three
-    aggregates, the attendance from the figures the database keeps per agency and activity."""
+    aggregates: the attendance from the figures the database keeps per agency and activity, the
+    households from the agency and start it keeps with each door unit."""
     members = Member.objects.filter(agency=agency)
     agency_ids = [agency.pk] if agency is not None else []
-    activities = _activities(period, None)
     # The reporters among the members' accounts, one subquery: joined through the accounts to
     # the members, the year's concerns took 2–4 times as long at city size.
     concerns = Concern.objects.filter(
@@ -158,8 +158,10 @@ def agency_totals(agency, period: Period) -> Evidence:
         created_at__gte=period.start,
         created_at__lt=period.end,
     ).aggregate(raised=Count("pk"), resolved=Count("pk", filter=Q(state=Concern.State.RESOLVED)))
+    # The units keep their member's agency and their activity's start: one range of their
+    # index (doortodoorunit_agency_period) instead of every unit joined to the members.
     doors = DoorToDoorUnit.objects.filter(
-        member__in=members.values("pk"), activity__in=activities
+        agency__in=agency_ids, starts_at__gte=period.start, starts_at__lt=period.end
     ).aggregate(
         households=Coalesce(Sum("households"), 0, output_field=IntegerField()),
         reached=Coalesce(Sum("households_reached"), 0, output_field=IntegerField()),

@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activities import figures
-from activities.models import Activity, Participation
+from activities.models import Activity, DoorToDoorUnit, Participation
 from communities.dates import local_midnight
 from members.models import Member
 from reports.evidence import Period
@@ -64,10 +65,26 @@ def _live(agency):
     )
 
 
+def _live_households(agency):
+    """The summary's households counted from the units, their members and their activities."""
+    period = Period.year(YEAR)
+    found = DoorToDoorUnit.objects.filter(
+        member__agency=agency,
+        activity__starts_at__gte=period.start,
+        activity__starts_at__lt=period.end,
+    ).aggregate(households=Sum("households"), reached=Sum("households_reached"))
+    return (found["households"] or 0, found["reached"] or 0)
+
+
 def _shown(response):
     evidence = response.context["evidence"]
     a = evidence.attendance
     return (a.present, a.absent, a.leaves, a.hours, evidence.duty_hours)
+
+
+def _shown_households(response):
+    evidence = response.context["evidence"]
+    return (evidence.households, evidence.households_reached)
 
 
 @pytest.fixture
@@ -84,6 +101,20 @@ def records(world):
     Participation.objects.create(
         activity=volunteer, member=world.yuanlin_member, source=Participation.Source.SIGN_UP
     )
+    for activity, building, households, reached, member in [
+        (duty, "1栋", 10, 8, world.sanxia_member),
+        (volunteer, "2栋", 12, 12, world.sanxia_member_2),
+        (volunteer, "3栋", 9, 0, None),  # nobody's
+        (volunteer, "4栋", 7, 3, world.yuanlin_member),  # another agency's
+        (last_year, "5栋", 5, 5, world.sanxia_member),  # another year's
+    ]:
+        DoorToDoorUnit.objects.create(
+            activity=activity,
+            building=building,
+            households=households,
+            households_reached=reached,
+            member=member,
+        )
     return duty, volunteer
 
 
@@ -93,6 +124,7 @@ def test_the_summary_adds_up_the_agencys_records_of_the_year(client, world, reco
         response = client.get(f"/summary/agency/?year={YEAR}")
     shown = _shown(response)
     assert shown == _live(world.sanxia)
+    assert _shown_households(response) == _live_households(world.sanxia) == (22, 20)
     # One absence and one leave of the year's; the other agency's and last year's left out.
     assert shown[1:3] == (1, 1) and shown[0] >= 2
     # The records themselves are not counted again on the page.
@@ -114,4 +146,7 @@ def test_the_summary_follows_corrections_moves_and_rescheduling(
     moved.agency = world.sanxia
     moved.save()
     client.force_login(agency_office)
-    assert _shown(client.get(f"/summary/agency/?year={YEAR}")) == _live(world.sanxia)
+    response = client.get(f"/summary/agency/?year={YEAR}")
+    assert _shown(response) == _live(world.sanxia)
+    # The duty went to last year with its 1栋; 陈思远 came with the volunteer day's 4栋.
+    assert _shown_households(response) == _live_households(world.sanxia) == (19, 15)

@@ -159,6 +159,24 @@ class TestASmallCity:
         Activity.objects.filter(pk=marked.pk).update(agreement=None)
         assert pairs() == counted()
 
+    def test_the_door_units_agency_and_start_are_filled_and_then_kept(self):
+        # Filled in one statement after the COPY (the triggers off meanwhile), then kept.
+        def kept():
+            return set(DoorToDoorUnit.objects.values_list("pk", "agency", "starts_at"))
+
+        def expected():
+            return set(
+                DoorToDoorUnit.objects.values_list("pk", "member__agency", "activity__starts_at")
+            )
+
+        assert kept() == expected()
+        assert DoorToDoorUnit.objects.filter(agency__isnull=False).count() > 50
+        unit = DoorToDoorUnit.objects.filter(member__isnull=False).order_by("pk").first()
+        other = Agency.objects.exclude(pk=unit.agency_id).order_by("pk").first()
+        Member.objects.filter(pk=unit.member_id).update(agency=other)
+        assert DoorToDoorUnit.objects.get(pk=unit.pk).agency_id == other.pk
+        assert kept() == expected()
+
     def test_attendance_has_every_status_and_hours_on_present_rows(self):
         statuses = dict(
             Participation.objects.values_list("status").annotate(n=Count("pk")).order_by()
