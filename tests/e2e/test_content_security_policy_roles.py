@@ -6,8 +6,11 @@ its own so that CI's two test processes share the walk."""
 
 import pytest
 
-from tests.e2e.test_content_security_policy import personas  # noqa: F401 (a fixture)
-from tests.e2e.test_content_security_policy import role_urls, walk_pages
+from tests.e2e.test_content_security_policy import (
+    personas,  # noqa: F401 (a fixture)
+    role_urls,
+    walk_pages,
+)
 from tests.xiachen.test_admin import everything  # noqa: F401 (a fixture: a row of each model)
 
 pytestmark = [
@@ -18,7 +21,11 @@ pytestmark = [
 
 
 def test_no_page_of_the_workspace_roles_breaks_the_content_security_policy(
-    browser, live_server, personas, city_admin, street_officer  # noqa: F811
+    browser,
+    live_server,
+    personas,
+    city_admin,
+    street_officer,  # noqa: F811
 ):
     walks = {
         username: role_urls(username)
