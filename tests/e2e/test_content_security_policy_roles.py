@@ -23,9 +23,9 @@ pytestmark = [
 def test_no_page_of_the_workspace_roles_breaks_the_content_security_policy(
     browser,
     live_server,
-    personas,
+    personas,  # noqa: F811
     city_admin,
-    street_officer,  # noqa: F811
+    street_officer,
 ):
     walks = {
         username: role_urls(username)
