@@ -21,6 +21,7 @@ from activities.services.notes import (
     may_post,
     work_update_create,
 )
+from activities.views.notes import person_name
 from members.models import Member, Registration
 from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
@@ -269,6 +270,34 @@ def test_a_member_who_took_part_may_post_about_that_activity_only(client, world,
     # Without an activity there is no community they may post to.
     assert client.get(NEW_UPDATE).status_code == 403
     assert not may_post(user, world.shengli)
+
+
+def test_the_lists_name_people_as_their_pages_do(
+    client, world, community_staff, member_user, django_user_model
+):
+    """The lists read their rows as values(): each author and reporter is named as
+    person_name() names a login — the member's name, else the full name, else the username."""
+    named = make_user(django_user_model, "named", first_name="Wei", last_name="Zhang")
+    bare = make_user(django_user_model, "bare_login")
+    authors = {"member": member_user, "named": named, "bare": bare}
+    for key, author in authors.items():
+        post_update(world, author, body=key)
+        raise_concern(world, author, title=key)
+    client.force_login(community_staff)
+    updates = {u.body: u for u in client.get(UPDATES).context["page"]}
+    concerns = {c.title: c for c in client.get(CONCERNS).context["page"]}
+    assert {key: updates[key].author_name for key in authors} == {
+        "member": "李建华",
+        "named": "Wei Zhang",
+        "bare": "bare_login",
+    }
+    for key, author in authors.items():
+        assert updates[key].author_name == concerns[key].reporter_name == person_name(author)
+    assert {key: updates[key].author_agency for key in authors} == {
+        "member": "三峡旅游新区",
+        "named": "",
+        "bare": "",
+    }
 
 
 def test_an_empty_update_or_an_unknown_activity_is_refused_keeping_the_text(
