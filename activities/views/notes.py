@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -167,6 +168,8 @@ def work_update_list(request):
         request.GET.get("page")
     )
     for update in page:
+        # The time element's machine-readable moment: the `date:'c'` filter's text.
+        update["created_iso"] = timezone.localtime(update["created_at"]).isoformat()
         update["author_name"] = person_name_of(update, "author")
         update["author_agency"] = update["author__member__agency__short_name"] or (
             update["author__member__agency__name"] or ""
@@ -346,9 +349,14 @@ def concern_list(request):
     today = timezone.localdate()
     days = _DaysWords()
     labels = dict(Concern.State.choices)
+    dates = {}  # a page's concerns were raised on a few days: each day written once
     for concern in page:
         concern["url"] = id_url("activities:concern_detail", concern["pk"])
-        concern["age_days"] = _age_days(concern["created_at"], today)
+        raised_on = timezone.localdate(concern["created_at"])
+        if raised_on not in dates:
+            dates[raised_on] = date_format(raised_on, "SHORT_DATE_FORMAT")
+        concern["raised_on_text"] = dates[raised_on]
+        concern["age_days"] = (today - raised_on).days
         concern["age_text"] = days(concern["age_days"])
         concern["badge"] = STATE_BADGES[concern["state"]]
         concern["state_label"] = labels[concern["state"]]
