@@ -300,6 +300,19 @@ def test_the_lists_name_people_as_their_pages_do(
     }
 
 
+def test_the_lists_write_moments_on_the_local_day(client, world, community_staff):
+    """The lists write their dates in the view (once a day for a page): the day and time are
+    Shanghai's, as the template filters wrote them, not UTC's."""
+    moment = dt.datetime(2024, 5, 1, 17, 30, tzinfo=dt.UTC)  # 2 May, 01:30 in Shanghai
+    concern = raise_concern(world, community_staff, title="深夜的")
+    update = post_update(world, community_staff, body="深夜的动态")
+    Concern.objects.filter(pk=concern.pk).update(created_at=moment)
+    WorkUpdate.objects.filter(pk=update.pk).update(created_at=moment)
+    client.force_login(community_staff)
+    assert re.search(r"· 05/02/2024\s", page(client.get(CONCERNS)))
+    assert '<time datetime="2024-05-02T01:30:00+08:00">' in page(client.get(UPDATES))
+
+
 def test_an_empty_update_or_an_unknown_activity_is_refused_keeping_the_text(
     client, world, grid_worker
 ):
