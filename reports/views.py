@@ -36,6 +36,7 @@ from activities.services.callouts import open_calls_of
 from activities.services.leave import pending_leave_requests
 from communities.models import Agency, Agreement, Community, Street
 from communities.permissions import in_array, scope_of
+from communities.rows import Row
 from members.models import Member, Registration, member_of
 
 # Dashboards show the first few rows of a list; the pages behind them will paginate.
@@ -76,17 +77,6 @@ def _quota_text(quota):
     """An agreement's daily quota as its row says it. The rows' sentences are written here, not
     by a blocktranslate tag per row (35 µs each: four on each of 20 agreements)."""
     return _("%(quota)s member(s) a day") % {"quota": quota}
-
-
-class _Row(dict):
-    """A values() row that also reads as attributes, for the template tags that take a model
-    instance (place_count reads an activity's current_status and place counts)."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def _admin_url(name):
@@ -162,7 +152,7 @@ def community_section(user, scope, now):
         )
     )
     week_activities, more_activities = _limited(activities, LIST_LIMIT)
-    week_activities = [_Row(activity) for activity in week_activities]
+    week_activities = [Row(activity) for activity in week_activities]
     # Duty fulfilment of each agreement this month and since it started, in the same query.
     in_force = figures.with_duty_fulfilment(
         Agreement.objects.visible_to(user)

@@ -9,12 +9,15 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from communities.links import id_url
 from communities.pagination import Paginator
 from communities.permissions import scope_of
+from communities.rows import Row
 from members.models import Registration
 
 from ..filters import ConcernFilterSet
@@ -51,6 +54,24 @@ def person_name(user) -> str:
         return user.member.name
     except ObjectDoesNotExist:
         return user.get_full_name() or user.get_username()
+
+
+def person_name_columns(login) -> tuple[str, ...]:
+    """The columns of values() that person_name_of reads, for the login at `login`."""
+    return tuple(f"{login}__{name}" for name in _PERSON_NAME_PARTS)
+
+
+_PERSON_NAME_PARTS = ("member__name", "first_name", "last_name", "username")
+
+
+def person_name_of(row, login) -> str:
+    """person_name() of the login at `login` in a values() row (person_name_columns)."""
+    member_name = row[f"{login}__member__name"]
+    if member_name is not None:
+        return member_name
+    # AbstractUser.get_full_name(), then get_username()
+    full_name = f"{row[f'{login}__first_name']} {row[f'{login}__last_name']}".strip()
+    return full_name or row[f"{login}__username"]
 
 
 def _workspace_or_none(request):
@@ -147,8 +168,14 @@ def work_update_list(request):
         request.GET.get("page")
     )
     for update in page:
-        update.author_name = person_name(update.author)
-        update.author_agency = _agency_of(update.author)
+        # The time element's machine-readable moment: the `date:'c'` filter's text.
+        update["created_iso"] = timezone.localtime(update["created_at"]).isoformat()
+        update["author_name"] = person_name_of(update, "author")
+        update["author_agency"] = update["author__member__agency__short_name"] or (
+            update["author__member__agency__name"] or ""
+        )
+        if update["activity"] is not None:
+            update["activity_url"] = id_url("activities:activity_detail", update["activity"])
     create_url = reverse("activities:work_update_create")
     if activity is not None:
         create_url += "?" + urlencode({"activity": activity.pk})
@@ -166,12 +193,24 @@ def work_update_list(request):
 
 
 def _updates_shown(ids):
-    """A page of work updates with what the list shows of them, joined for that page only."""
-    return (
-        WorkUpdate.objects.filter(pk__in=ids)
-        .select_related("community", "activity", "author__member__agency")
+    """A page of work updates with what the list shows of them, joined for that page only, as
+    rows of the columns shown rather than five model instances each."""
+    return [
+        Row(row)
+        for row in WorkUpdate.objects.filter(pk__in=ids)
         .order_by("-created_at", "-pk")
-    )
+        .values(
+            "pk",
+            "body",
+            "created_at",
+            "community__name",
+            "activity",
+            "activity__title",
+            "author__member__agency__short_name",
+            "author__member__agency__name",
+            *person_name_columns("author"),
+        )
+    ]
 
 
 def _agency_of(user):
@@ -242,12 +281,22 @@ def _concerns_shown(ids):
     """A page of concerns with what the list shows of them (grid, community, who raised it),
     joined for that page only. No more joins than that: past eight tables PostgreSQL keeps the
     joins in the order written and filters on the page's ids only after joining every
-    concern."""
-    return _in_concern_order(
-        Concern.objects.filter(pk__in=ids).select_related(
-            "grid", "community", "reported_by__member"
+    concern. Read as rows of the columns shown, not as five model instances each."""
+    return [
+        Row(row)
+        for row in _in_concern_order(Concern.objects.filter(pk__in=ids)).values(
+            "pk",
+            "title",
+            "state",
+            "location",
+            "forwarded_to",
+            "created_at",
+            "resolved_at",
+            "grid__name",
+            "community__name",
+            *person_name_columns("reported_by"),
         )
-    )
+    ]
 
 
 class _DaysWords:
@@ -299,16 +348,25 @@ def concern_list(request):
     )
     today = timezone.localdate()
     days = _DaysWords()
+    labels = dict(Concern.State.choices)
+    dates = {}  # a page's concerns were raised on a few days: each day written once
     for concern in page:
-        concern.age_days = _age_days(concern.created_at, today)
-        concern.age_text = days(concern.age_days)
-        concern.badge = STATE_BADGES[concern.state]
-        concern.reporter_name = person_name(concern.reported_by)
-        if concern.resolved_at:
-            concern.took_days = (
-                timezone.localdate(concern.resolved_at) - timezone.localdate(concern.created_at)
+        concern["url"] = id_url("activities:concern_detail", concern["pk"])
+        raised_on = timezone.localdate(concern["created_at"])
+        if raised_on not in dates:
+            dates[raised_on] = date_format(raised_on, "SHORT_DATE_FORMAT")
+        concern["raised_on_text"] = dates[raised_on]
+        concern["age_days"] = (today - raised_on).days
+        concern["age_text"] = days(concern["age_days"])
+        concern["badge"] = STATE_BADGES[concern["state"]]
+        concern["state_label"] = labels[concern["state"]]
+        concern["reporter_name"] = person_name_of(concern, "reported_by")
+        if concern["resolved_at"]:
+            concern["took_days"] = (
+                timezone.localdate(concern["resolved_at"])
+                - timezone.localdate(concern["created_at"])
             ).days
-            concern.took_text = days(concern.took_days)
+            concern["took_text"] = days(concern["took_days"])
     unresolved = by_state.get(Concern.State.OPEN, 0) + by_state.get(Concern.State.FORWARDED, 0)
     return render(
         request,

@@ -21,6 +21,7 @@ from activities.services.notes import (
     may_post,
     work_update_create,
 )
+from activities.views.notes import person_name
 from members.models import Member, Registration
 from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
@@ -269,6 +270,47 @@ def test_a_member_who_took_part_may_post_about_that_activity_only(client, world,
     # Without an activity there is no community they may post to.
     assert client.get(NEW_UPDATE).status_code == 403
     assert not may_post(user, world.shengli)
+
+
+def test_the_lists_name_people_as_their_pages_do(
+    client, world, community_staff, member_user, django_user_model
+):
+    """The lists read their rows as values(): each author and reporter is named as
+    person_name() names a login — the member's name, else the full name, else the username."""
+    named = make_user(django_user_model, "named", first_name="Wei", last_name="Zhang")
+    bare = make_user(django_user_model, "bare_login")
+    authors = {"member": member_user, "named": named, "bare": bare}
+    for key, author in authors.items():
+        post_update(world, author, body=key)
+        raise_concern(world, author, title=key)
+    client.force_login(community_staff)
+    updates = {u.body: u for u in client.get(UPDATES).context["page"]}
+    concerns = {c.title: c for c in client.get(CONCERNS).context["page"]}
+    assert {key: updates[key].author_name for key in authors} == {
+        "member": "李建华",
+        "named": "Wei Zhang",
+        "bare": "bare_login",
+    }
+    for key, author in authors.items():
+        assert updates[key].author_name == concerns[key].reporter_name == person_name(author)
+    assert {key: updates[key].author_agency for key in authors} == {
+        "member": "三峡旅游新区",
+        "named": "",
+        "bare": "",
+    }
+
+
+def test_the_lists_write_moments_on_the_local_day(client, world, community_staff):
+    """The lists write their dates in the view (once a day for a page): the day and time are
+    Shanghai's, as the template filters wrote them, not UTC's."""
+    moment = dt.datetime(2024, 5, 1, 17, 30, tzinfo=dt.UTC)  # 2 May, 01:30 in Shanghai
+    concern = raise_concern(world, community_staff, title="深夜的")
+    update = post_update(world, community_staff, body="深夜的动态")
+    Concern.objects.filter(pk=concern.pk).update(created_at=moment)
+    WorkUpdate.objects.filter(pk=update.pk).update(created_at=moment)
+    client.force_login(community_staff)
+    assert re.search(r"· 05/02/2024\s", page(client.get(CONCERNS)))
+    assert '<time datetime="2024-05-02T01:30:00+08:00">' in page(client.get(UPDATES))
 
 
 def test_an_empty_update_or_an_unknown_activity_is_refused_keeping_the_text(
