@@ -31,7 +31,7 @@ from communities.models import (
     StaffRole,
     Street,
 )
-from members.models import Member, Registration
+from members.models import AGENCY_FILL, AGENCY_TRIGGERS, Member, Registration
 from notifications.models import Notification
 
 from .city import FULL, City, counts_at
@@ -165,15 +165,18 @@ def seed(*, scale: float, seed: int, today: dt.date, log=print) -> Seeded:
             restore = _set_aside(cursor, tables)
             # The pairs of agencies and activities are counted once at the end rather than by
             # a trigger for each of 1.5 million rows (whose unique index is set aside anyway).
-            for table, triggers in agency_activity.TRIGGERS.items():
+            # So are the report-ins' agencies (members.models.AGENCY_TRIGGERS): a chunk of
+            # report-ins may be sent before the chunk of their members.
+            kept = [agency_activity.TRIGGERS, AGENCY_TRIGGERS]
+            for table, triggers in (pair for tables in kept for pair in tables.items()):
                 for trigger in triggers:
                     cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"')
             city = City(scale=scale, seed=seed, today=today, log=log)
             loader = city.run(cursor)
             checked = time.monotonic()
-            for statement in agency_activity.REBUILD:
+            for statement in [*agency_activity.REBUILD, AGENCY_FILL]:
                 cursor.execute(statement)
-            for table, triggers in agency_activity.TRIGGERS.items():
+            for table, triggers in (pair for tables in kept for pair in tables.items()):
                 for trigger in triggers:
                     cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"')
             for statement in restore:
