@@ -288,7 +288,7 @@ def _members_by_agency(registrations, limit):
     counted there; the agencies' names are joined to the counts afterwards, once per agency.
     Joined to the members, PostgreSQL hashed all 60,000 of them for a community's 3,800
     report-ins; looked up by each member's id, it probed member_agency_by_id 3,800 times
-    (shengli 6 ms → 2.5 ms at city size). A derived table, which QuerySets do not write, around
+    (shengli 6 → 2 ms at city size). A derived table, which QuerySets do not write, around
     the counts' own QuerySet: the scope is still the caller's."""
     counts = (
         registrations.order_by()
