@@ -177,6 +177,21 @@ class TestASmallCity:
         assert DoorToDoorUnit.objects.get(pk=unit.pk).agency_id == other.pk
         assert kept() == expected()
 
+    def test_every_report_in_has_its_members_agency_and_keeps_it(self):
+        # Filled once after the COPY (members.models.AGENCY_FILL, the triggers off meanwhile),
+        # then kept by them again.
+        def wrong():
+            return Registration.objects.exclude(agency=F("member__agency")).count()
+
+        assert Registration.objects.count() > 1000
+        assert not Registration.objects.filter(agency__isnull=True).exists()
+        assert wrong() == 0
+        member = Member.objects.filter(registrations__isnull=False).order_by("pk").first()
+        other = Agency.objects.exclude(pk=member.agency_id).order_by("pk").first()
+        Member.objects.filter(pk=member.pk).update(agency=other)
+        assert set(member.registrations.values_list("agency", flat=True)) == {other.pk}
+        assert wrong() == 0
+
     def test_attendance_has_every_status_and_hours_on_present_rows(self):
         statuses = dict(
             Participation.objects.values_list("status").annotate(n=Count("pk")).order_by()

@@ -32,7 +32,7 @@ from communities.models import (
     StaffRole,
     Street,
 )
-from members.models import Member, Registration
+from members.models import AGENCY_FILL, AGENCY_TRIGGERS, Member, Registration
 from notifications.models import Notification
 
 from .city import FULL, City, counts_at
@@ -67,10 +67,11 @@ SEEDED_MODELS = [
 ]
 
 # The triggers that keep figures of the seeded tables (the pairs of agencies and activities, the
-# door units' agency and start): off while the rows stream in, their columns filled afterwards.
+# door units' agency and start, the report-ins' agency): off while the rows stream in, their
+# columns filled afterwards.
 KEPT_TRIGGERS = [
     (table, trigger)
-    for kept in (agency_activity.TRIGGERS, doors.TRIGGERS)
+    for kept in (agency_activity.TRIGGERS, doors.TRIGGERS, AGENCY_TRIGGERS)
     for table, triggers in kept.items()
     for trigger in triggers
 ]
@@ -175,13 +176,15 @@ def seed(*, scale: float, seed: int, today: dt.date, log=print) -> Seeded:
             restore = _set_aside(cursor, tables)
             # The pairs of agencies and activities are counted once at the end rather than by
             # a trigger for each of 1.5 million rows (whose unique index is set aside anyway),
-            # and the door units' agency and start are filled in one statement.
+            # and the door units' agency and start and the report-ins' agency (a chunk of
+            # report-ins may be sent before the chunk of their members) are filled in one
+            # statement each.
             for table, trigger in KEPT_TRIGGERS:
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER "{trigger}"')
             city = City(scale=scale, seed=seed, today=today, log=log)
             loader = city.run(cursor)
             checked = time.monotonic()
-            for statement in agency_activity.REBUILD + doors.REBUILD:
+            for statement in [*agency_activity.REBUILD, *doors.REBUILD, AGENCY_FILL]:
                 cursor.execute(statement)
             for table, trigger in KEPT_TRIGGERS:
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER "{trigger}"')
