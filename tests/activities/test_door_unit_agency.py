@@ -5,12 +5,10 @@ agency's households over a period (its yearly summary) can be read from the unit
 
 import datetime as dt
 
-import pytest
-from django.utils import timezone
-
-from activities.models import Activity, ActivityType, DoorToDoorUnit, Participation
+from activities.models import Activity, DoorToDoorUnit
 from activities.services.doors import door_unit_assign, door_unit_record, door_units_add
 from members.models import Member
+from tests.activities.test_doors import doors_activity  # noqa: F401 (a fixture: 李建华 signed up)
 
 
 def kept():
@@ -31,25 +29,11 @@ def expected():
     }
 
 
-@pytest.fixture
-def doors_activity(world):
-    now = timezone.now()
-    activity = Activity.objects.create(
-        community=world.shengli,
-        grid=world.zilinyuan,
-        type=ActivityType.objects.get(code=ActivityType.Code.DOOR_TO_DOOR),
-        title="防汛知识入户宣传",
-        starts_at=now - dt.timedelta(hours=2),
-        ends_at=now + dt.timedelta(hours=1),
-    )
-    for member in (world.sanxia_member, world.sanxia_member_2):
-        Participation.objects.create(
-            activity=activity, member=member, source=Participation.Source.SIGN_UP
-        )
-    return activity
-
-
-def test_every_write_of_a_unit_keeps_its_agency_and_start(world, doors_activity, community_staff):
+def test_every_write_of_a_unit_keeps_its_agency_and_start(
+    world,
+    doors_activity,  # noqa: F811
+    community_staff,
+):
     units = door_units_add(
         activity=doors_activity,
         by=community_staff,
@@ -84,7 +68,8 @@ def test_every_write_of_a_unit_keeps_its_agency_and_start(world, doors_activity,
 
 
 def test_a_unit_follows_its_member_to_another_agency_and_its_activity_in_time(
-    world, doors_activity
+    world,
+    doors_activity,  # noqa: F811
 ):
     unit = DoorToDoorUnit.objects.create(
         activity=doors_activity, building="3栋", households=20, member=world.sanxia_member
