@@ -179,6 +179,9 @@ def outbox(request):
         "notifications/outbox.html",
         {
             "form": filters.form,
+            # The filter bar is written once per process for each set of values typed in it
+            # ({% memo %}): the form shows these values, and the errors found in them, alone.
+            "filter_key": tuple(filters.form.data.get(name) for name in filters.form.fields),
             "page": page,
             "state_counts": state_counts,
             "selected_state": selected_state,

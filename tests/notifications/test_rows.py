@@ -76,3 +76,29 @@ def test_inbox_rows_show_what_looks_like_markup_as_written_and_keep_a_messages_l
     # A read message links to its page on this site, the link made relative and escaped.
     assert f'<a class="text-body" href="/activities/?q={ESCAPED}">已读{ESCAPED}</a>' in html
     assert "<b>" not in html
+
+
+def test_the_outbox_filter_bar_shows_the_values_and_errors_of_each_request(
+    client, world, community_staff, settings
+):
+    """The filter bar is written once per process for each set of values ({% memo %}): each
+    request still sees its own values, its own errors and its own language."""
+    client.force_login(community_staff)
+
+    def bar(params, language="en"):
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        html = client.get(OUTBOX, params).content.decode()
+        return html.split('data-testid="outbox-filters"', 1)[1].split("</form>", 1)[0]
+
+    failed = '<option value="failed" selected>'
+    assert failed in bar({"state": "failed"})
+    assert failed not in bar({}) and failed not in bar({"state": "sent"})
+    assert failed in bar({"state": "failed", "page": "2"})
+    assert "Enter a valid date." in bar({"date_from": "2024-13-45"})
+    fine = bar({"date_from": "2024-05-01"})
+    assert "Enter a valid date." not in fine and 'value="2024-05-01"' in fine
+    assert "The end date is before the start date." in bar(
+        {"date_from": "2024-05-02", "date_to": "2024-05-01"}
+    )
+    assert "Filter" in bar({"state": "failed"}) and "筛选" not in bar({"state": "failed"})
+    assert "筛选" in bar({"state": "failed"}, "zh-hans")
