@@ -13,6 +13,13 @@ from communities.models import Agency, Community
 from communities.permissions import any_of, scope_of
 
 
+def sms_cost_of(parts: int | None):
+    """What a text message of `parts` billed parts cost (yuan): parts × SMS_PRICE_PER_PART."""
+    if parts is None:
+        return None
+    return parts * Decimal(settings.SMS_PRICE_PER_PART)
+
+
 class NotificationPreference(models.Model):
     """The channels a person wants their reminders on. Without a row: the in-app inbox, plus
     e-mail when the login has an address."""
@@ -333,6 +340,4 @@ class Notification(models.Model):
     @property
     def sms_cost(self):
         """What the text message cost (yuan): its billed parts × SMS_PRICE_PER_PART."""
-        if self.sms_parts is None:
-            return None
-        return self.sms_parts * Decimal(settings.SMS_PRICE_PER_PART)
+        return sms_cost_of(self.sms_parts)
