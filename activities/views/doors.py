@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from communities.pagination import Paginator
+from communities.permissions import scope_of
 from communities.rows import Row
 from members.names import pinyin_key
 
@@ -28,6 +29,7 @@ from ..forms.doors import (
 )
 from ..models import Activity, DoorToDoorUnit
 from ..services.doors import (
+    Coverage,
     door_assignee_search,
     door_assignees,
     door_coverage,
@@ -167,9 +169,6 @@ def _render(
     user = request.user
     manager = can_manage(user, activity.community)
     units = _units(user, activity)
-    # The activity's coverage is one figure without names, the same for everyone who may see the
-    # page; the rows and the per-member list show only the people in the viewer's scope.
-    coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
     # By name as people read them (pinyin); the buildings nobody covers yet come last.
     by_member = sorted(
         door_coverage_by_member(units),
@@ -179,6 +178,19 @@ def _render(
             row["member"],
         ),
     )
+    # The activity's coverage is one figure without names, the same for everyone who may see the
+    # page; the rows and the per-member list show only the people in the viewer's scope.
+    scope = scope_of(user)
+    if scope.city or activity.community_id in scope.place_community_ids:
+        # The viewer sees every unit of the activity (DoorToDoorUnit.visible_to): the per-member
+        # rows add up to its coverage, and it is not summed again.
+        coverage = Coverage(
+            units=sum(row["units"] for row in by_member),
+            households=sum(row["households"] for row in by_member),
+            reached=sum(row["reached"] for row in by_member),
+        )
+    else:
+        coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
     words = _DoorWords()
     for row in by_member:
         row["rate"] = figures.rate(row["reached"], row["households"])

@@ -871,3 +871,51 @@ def test_each_row_says_what_it_offers_in_the_page_language(
     client.force_login(world.sanxia_member.user)
     html = page(client.get(doors(doors_activity)))
     assert f'<span class="badge text-bg-warning">{mine}</span>' in _row(html, open_unit)
+
+
+# --- What the page costs ---------------------------------------------------------------------
+
+
+def _coverage_queries(captured):
+    return [q["sql"] for q in captured if '"households"), 0) AS "households"' in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "street_officer", "city_admin"]
+)
+def test_who_sees_every_unit_has_the_coverage_added_up_from_the_member_rows(
+    client, world, request, doors_activity, persona
+):
+    mine = add_units(doors_activity, 2, households=10, member=world.sanxia_member)
+    add_units(doors_activity, 1, building="4", households=6, member=world.yuanlin_member)
+    add_units(doors_activity, 1, building="5", households=4)
+    DoorToDoorUnit.objects.filter(pk=mine[0].pk).update(households_reached=10)
+    client.force_login(request.getfixturevalue(persona))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    coverage = response.context["coverage"]
+    assert (coverage.units, coverage.households, coverage.reached) == (4, 30, 10)
+    assert "10 of 30 households reached · 4 buildings or stairwells" in page(response)
+    assert not _coverage_queries(captured), "summed again in the database"
+
+
+def test_coverage_with_no_units_is_empty_for_those_who_see_every_unit(
+    client, doors_activity, community_staff
+):
+    client.force_login(community_staff)
+    coverage = client.get(doors(doors_activity)).context["coverage"]
+    assert (coverage.units, coverage.households, coverage.reached) == (0, 0, 0)
+    assert (coverage.rate, coverage.complete) == (None, False)
+
+
+def test_who_sees_some_units_has_the_coverage_of_them_all_from_the_database(
+    client, world, doors_activity, agency_office
+):
+    add_units(doors_activity, 1, households=10, member=world.sanxia_member)
+    add_units(doors_activity, 1, building="4", households=6, member=world.yuanlin_member)
+    client.force_login(agency_office)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    coverage = response.context["coverage"]
+    assert (coverage.units, coverage.households) == (2, 16)
+    assert len(_coverage_queries(captured)) == 1
