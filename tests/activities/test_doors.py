@@ -919,3 +919,29 @@ def test_who_sees_some_units_has_the_coverage_of_them_all_from_the_database(
     coverage = response.context["coverage"]
     assert (coverage.units, coverage.households) == (2, 16)
     assert len(_coverage_queries(captured)) == 1
+
+
+def test_the_add_form_reads_the_compounds_once(client, world, doors_activity, community_staff):
+    Compound.objects.create(community=world.shengli, name="阳光小区")
+    Compound.objects.create(community=world.shengli, name="<b>紫林苑</b>")
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    on_compounds = [q["sql"] for q in captured if 'FROM "communities_compound"' in q["sql"]]
+    assert len(on_compounds) == 1, on_compounds
+    html = page(response)
+    options = re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', html)
+    by_name = Compound.objects.filter(community=world.shengli).order_by("name")
+    escaped = {"<b>紫林苑</b>": "&lt;b&gt;紫林苑&lt;/b&gt;", "阳光小区": "阳光小区"}
+    assert options == [("", "— none —")] + [
+        (str(compound.pk), escaped[compound.name]) for compound in by_name
+    ]
+
+
+def test_a_community_without_compounds_has_no_compound_menu(
+    client, doors_activity, community_staff
+):
+    client.force_login(community_staff)
+    response = client.get(doors(doors_activity))
+    assert "compound" not in response.context["add_form"].fields
+    assert 'name="compound"' not in page(response)
