@@ -945,3 +945,26 @@ def test_a_community_without_compounds_has_no_compound_menu(
     response = client.get(doors(doors_activity))
     assert "compound" not in response.context["add_form"].fields
     assert 'name="compound"' not in page(response)
+
+
+def test_the_rows_show_names_that_look_like_markup_as_written(
+    client, world, doors_activity, community_staff
+):
+    """The list's rows are written in Python (door_rows.door_unit_rows): every name is escaped
+    as the template escaped it."""
+    compound = Compound.objects.create(community=world.shengli, name='<i>"紫林苑"</i>')
+    (unit,) = add_units(doors_activity, 1, building="A&B", compound=compound)
+    DoorToDoorUnit.objects.filter(pk=unit.pk).update(member=world.sanxia_member)
+    Member.objects.filter(pk=world.sanxia_member.pk).update(name="<b>李建华</b>")
+    client.force_login(community_staff)
+    response = client.post(record_url(unit), {"households_reached": "<script>"})
+    assert response.status_code == 200
+    row = _row(page(response), unit)
+    assert "<i>" not in row and "<b>" not in row and "<script>" not in row
+    label = "&lt;i&gt;&quot;紫林苑&quot;&lt;/i&gt; A&amp;B Stairwell 1"
+    assert f'data-testid="unit-label">{label}</label>' in row
+    assert f'aria-label="{label}"' in row
+    assert '<span data-testid="unit-member">&lt;b&gt;李建华&lt;/b&gt;</span>' in row
+    assert 'name="households_reached" value="&lt;script&gt;"' in row
+    assert 'class="form-control is-invalid"' in row
+    assert 'data-testid="record-error">Enter the number of households reached' in row
