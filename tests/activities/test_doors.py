@@ -950,8 +950,8 @@ def test_a_community_without_compounds_has_no_compound_menu(
 def test_the_rows_show_names_that_look_like_markup_as_written(
     client, world, doors_activity, community_staff
 ):
-    """The list's rows are written in Python (door_rows.door_unit_rows): every name is escaped
-    as the template escaped it."""
+    """The list's rows and the per-member totals are written in Python (door_rows): every name
+    is escaped as the template escaped it."""
     compound = Compound.objects.create(community=world.shengli, name='<i>"紫林苑"</i>')
     (unit,) = add_units(doors_activity, 1, building="A&B", compound=compound)
     DoorToDoorUnit.objects.filter(pk=unit.pk).update(member=world.sanxia_member)
@@ -968,3 +968,7 @@ def test_the_rows_show_names_that_look_like_markup_as_written(
     assert 'name="households_reached" value="&lt;script&gt;"' in row
     assert 'class="form-control is-invalid"' in row
     assert 'data-testid="record-error">Enter the number of households reached' in row
+    (total,) = re.findall(r'<li[^>]*data-testid="member-total".*?</li>', page(response), re.S)
+    assert "<b>" not in total
+    assert '<span class="fw-semibold">&lt;b&gt;李建华&lt;/b&gt;</span>' in total
+    assert 'aria-label="&lt;b&gt;李建华&lt;/b&gt;"' in total

@@ -1,16 +1,18 @@
 """The rows of the door-to-door page's list of buildings (templates/activities/door_units.html):
 `{% load door_rows %}`.
 
-The tag writes each building's row with f-strings, every name and text escaped, in the very
+door_unit_rows writes each building's row with f-strings, every name and text escaped, in the very
 markup the template's loop wrote for each, whitespace included: the loop's tags, each of its
 two forms' `{% url %}` and `{% csrf_token %}`, cost 70–80 µs a row, and a manager's page shows
-100 (7–8 ms). A change to a row's markup is made here.
+100 (7–8 ms). door_member_rows writes the per-member totals below it the same way. A change
+to a row's markup is made here.
 """
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
+from activities.figures import format_rate
 from communities.links import id_url
 from reports.svg import escape as _text
 
@@ -146,5 +148,42 @@ def door_unit_rows(context, units, manager: bool) -> SafeString:
             f"\n        {record}"
             f"\n        {removal}"
             "\n      </li>\n    "
+        )
+    return mark_safe("".join(rows))  # noqa: S308 (every value above is escaped or a number)
+
+
+@register.simple_tag
+def door_member_rows(by_member) -> SafeString:
+    """The per-member totals below the list (door_coverage_by_member's rows, with the view's
+    rate, width and units_text): each member's households reached, the unassigned last."""
+    unassigned = _text(_("Not assigned"))
+    rows = []
+    for row in by_member:
+        member = row["member"]
+        if member:
+            name = _text(row["member__name"])
+            agency = row["member__agency__short_name"] or row["member__agency__name"]
+            who = (
+                f'<span class="fw-semibold">{name}</span> <span class="small text-body-secondary">'
+                f"{_text(agency)}</span>"
+            )
+        else:
+            name = unassigned
+            who = f'<span class="text-body-secondary">{unassigned}</span>'
+        reached, households = row["reached"], row["households"]
+        done = " xc-progress-done" if reached >= households else ""
+        rows.append(
+            '\n        <li class="list-group-item" data-testid="member-total"'
+            f' data-member="{member or ""}">'
+            '\n          <div class="d-flex justify-content-between gap-2">'
+            f'\n            <span class="text-break">{who}</span>'
+            '\n            <span class="small text-nowrap"><span data-testid="member-reached">'
+            f"{reached}/{households}</span> · {_text(format_rate(row['rate']))}</span>"
+            "\n          </div>"
+            '\n          <div class="small text-body-secondary">'
+            f"{_text(row['units_text'])}</div>"
+            f'\n          <progress class="xc-progress mt-1{done}" aria-label="{name}"'
+            f' max="100" value="{row["width"]}">{reached}/{households}</progress>'
+            "\n        </li>\n      "
         )
     return mark_safe("".join(rows))  # noqa: S308 (every value above is escaped or a number)
