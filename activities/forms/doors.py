@@ -56,10 +56,25 @@ HOUSEHOLDS_MESSAGES = {
 }
 
 
+class _ReadChoices(forms.models.ModelChoiceIterator):
+    """The choices of a QuerySet whose rows are read already, from those rows: Django's
+    iterator reads them again with a query of its own."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class _CompoundField(forms.ModelChoiceField):
+    iterator = _ReadChoices
+
+
 class DoorUnitsAddForm(forms.Form):
     """Several buildings or stairwells at once: "3栋", "1-4单元", 12 households each."""
 
-    compound = forms.ModelChoiceField(
+    compound = _CompoundField(
         queryset=None,
         required=False,
         label=capfirst(_("residential compound")),
@@ -87,9 +102,10 @@ class DoorUnitsAddForm(forms.Form):
 
     def __init__(self, *args, community, **kwargs):
         super().__init__(*args, **kwargs)
-        compounds = community.compounds.order_by("name")
-        self.fields["compound"].queryset = compounds
-        self.has_compounds = compounds.exists()
+        self.fields["compound"].queryset = community.compounds.order_by("name")
+        # The community's compounds read once, here: whether there are any, and the menu's
+        # choices (_ReadChoices), from one query.
+        self.has_compounds = bool(self.fields["compound"].queryset)
         if not self.has_compounds:
             del self.fields["compound"]
 

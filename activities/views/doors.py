@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST, require_safe
 
 from communities.pagination import Paginator
+from communities.permissions import scope_of
+from communities.rows import Row
 from members.names import pinyin_key
 
 from .. import figures
@@ -27,6 +29,7 @@ from ..forms.doors import (
 )
 from ..models import Activity, DoorToDoorUnit
 from ..services.doors import (
+    Coverage,
     door_assignee_search,
     door_assignees,
     door_coverage,
@@ -39,9 +42,24 @@ from ..services.doors import (
     unit_label,
 )
 from .common import can_manage, require_manager
-from .notes import add_service_errors, person_name
+from .notes import add_service_errors, person_name_columns, person_name_of
 
 UNIT_PAGE_SIZE = 100
+# What a row of the list shows (door_rows.door_unit_rows).
+_UNIT_COLUMNS = (
+    "pk",
+    "compound_id",
+    "compound__name",
+    "building",
+    "stairwell",
+    "households",
+    "households_reached",
+    "member_id",
+    "member__name",
+    "member__user_id",
+    "recorded_at",
+    *person_name_columns("recorded_by"),
+)
 
 
 def _units(user, activity):
@@ -58,6 +76,23 @@ def _percent_width(reached, households) -> str:
     if not households:
         return "0"
     return f"{min(100, reached * 100 / households):.1f}"
+
+
+class _Labels:
+    """unit_label() of the list's rows (values() rows), "Building %(n)s" and "Stairwell %(n)s"
+    translated once for the page."""
+
+    def __init__(self):
+        self.building = gettext("Building %(n)s")
+        self.stairwell = gettext("Stairwell %(n)s")
+
+    def of(self, unit) -> str:
+        building, stairwell = unit["building"], unit["stairwell"]
+        parts = [unit["compound__name"]] if unit["compound_id"] else []
+        parts.append(self.building % {"n": building} if building.isdigit() else building)
+        if stairwell:
+            parts.append(self.stairwell % {"n": stairwell} if stairwell.isdigit() else stairwell)
+        return " ".join(parts)
 
 
 class _DoorWords:
@@ -134,9 +169,6 @@ def _render(
     user = request.user
     manager = can_manage(user, activity.community)
     units = _units(user, activity)
-    # The activity's coverage is one figure without names, the same for everyone who may see the
-    # page; the rows and the per-member list show only the people in the viewer's scope.
-    coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
     # By name as people read them (pinyin); the buildings nobody covers yet come last.
     by_member = sorted(
         door_coverage_by_member(units),
@@ -146,14 +178,26 @@ def _render(
             row["member"],
         ),
     )
+    # The activity's coverage is one figure without names, the same for everyone who may see the
+    # page; the rows and the per-member list show only the people in the viewer's scope.
+    scope = scope_of(user)
+    if scope.city or activity.community_id in scope.place_community_ids:
+        # The viewer sees every unit of the activity (DoorToDoorUnit.visible_to): the per-member
+        # rows add up to its coverage, and it is not summed again.
+        coverage = Coverage(
+            units=sum(row["units"] for row in by_member),
+            households=sum(row["households"] for row in by_member),
+            reached=sum(row["reached"] for row in by_member),
+        )
+    else:
+        coverage = door_coverage(DoorToDoorUnit.objects.filter(activity=activity))
     words = _DoorWords()
     for row in by_member:
         row["rate"] = figures.rate(row["reached"], row["households"])
         row["width"] = _percent_width(row["reached"], row["households"])
         row["units_text"] = words.units(row["units"])
     rows = (
-        units.select_related("compound", "member__agency", "recorded_by__member")
-        .annotate(
+        units.annotate(
             # The viewer's own units first: a member opens the page to record theirs.
             theirs=Case(
                 When(member__user=user.pk, then=Value(0)),
@@ -170,6 +214,9 @@ def _render(
             "stairwell",
             "pk",
         )
+        # Rows of values rather than instances of five models each (a unit, its compound, its
+        # member, the login that recorded it and that login's member): 100 a page.
+        .values(*_UNIT_COLUMNS)
     )
     # The per-member rows count the viewer's units already: the list is not counted again.
     count = sum(row["units"] for row in by_member)
@@ -180,22 +227,26 @@ def _render(
         if assign_form is not None and assign_form.is_bound:
             ticked = assign_form.data.getlist("units")
     ticked = set(ticked)
+    labels = _Labels()
+    page.object_list = [Row(unit) for unit in page.object_list]
     for unit in page:
-        unit.label = unit_label(unit)
-        unit.mine = bool(unit.member_id and unit.member.user_id == user.pk)
-        unit.can_record = manager or unit.mine
-        unit.width = _percent_width(unit.households_reached, unit.households)
-        unit.done = unit.households_reached >= unit.households
-        unit.households_text = words.households(unit.households)
-        unit.all_reached_text = words.all_reached(unit.households)
-        if unit.recorded_at:
-            unit.recorded_text = words.recorded(person_name(unit.recorded_by), unit.recorded_at)
-        unit.ticked = str(unit.pk) in ticked
-        unit.record_value = unit.households_reached
-        unit.record_errors = []
-        if unit.pk == record_pk:
-            unit.record_value = record_form.data.get("households_reached", "")
-            unit.record_errors = [e for errors in record_form.errors.values() for e in errors]
+        unit["label"] = labels.of(unit)
+        unit["mine"] = bool(unit["member_id"] and unit["member__user_id"] == user.pk)
+        unit["can_record"] = manager or unit["mine"]
+        unit["width"] = _percent_width(unit["households_reached"], unit["households"])
+        unit["done"] = unit["households_reached"] >= unit["households"]
+        unit["households_text"] = words.households(unit["households"])
+        unit["all_reached_text"] = words.all_reached(unit["households"])
+        if unit["recorded_at"]:
+            unit["recorded_text"] = words.recorded(
+                person_name_of(unit, "recorded_by"), unit["recorded_at"]
+            )
+        unit["ticked"] = str(unit["pk"]) in ticked
+        unit["record_value"] = unit["households_reached"]
+        unit["record_errors"] = []
+        if unit["pk"] == record_pk:
+            unit["record_value"] = record_form.data.get("households_reached", "")
+            unit["record_errors"] = [e for errors in record_form.errors.values() for e in errors]
     picker = None
     if manager:
         add_form = add_form or DoorUnitsAddForm(community=activity.community)

@@ -871,3 +871,104 @@ def test_each_row_says_what_it_offers_in_the_page_language(
     client.force_login(world.sanxia_member.user)
     html = page(client.get(doors(doors_activity)))
     assert f'<span class="badge text-bg-warning">{mine}</span>' in _row(html, open_unit)
+
+
+# --- What the page costs ---------------------------------------------------------------------
+
+
+def _coverage_queries(captured):
+    return [q["sql"] for q in captured if '"households"), 0) AS "households"' in q["sql"]]
+
+
+@pytest.mark.parametrize(
+    "persona", ["community_staff", "grid_worker", "street_officer", "city_admin"]
+)
+def test_who_sees_every_unit_has_the_coverage_added_up_from_the_member_rows(
+    client, world, request, doors_activity, persona
+):
+    mine = add_units(doors_activity, 2, households=10, member=world.sanxia_member)
+    add_units(doors_activity, 1, building="4", households=6, member=world.yuanlin_member)
+    add_units(doors_activity, 1, building="5", households=4)
+    DoorToDoorUnit.objects.filter(pk=mine[0].pk).update(households_reached=10)
+    client.force_login(request.getfixturevalue(persona))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    coverage = response.context["coverage"]
+    assert (coverage.units, coverage.households, coverage.reached) == (4, 30, 10)
+    assert "10 of 30 households reached · 4 buildings or stairwells" in page(response)
+    assert not _coverage_queries(captured), "summed again in the database"
+
+
+def test_coverage_with_no_units_is_empty_for_those_who_see_every_unit(
+    client, doors_activity, community_staff
+):
+    client.force_login(community_staff)
+    coverage = client.get(doors(doors_activity)).context["coverage"]
+    assert (coverage.units, coverage.households, coverage.reached) == (0, 0, 0)
+    assert (coverage.rate, coverage.complete) == (None, False)
+
+
+def test_who_sees_some_units_has_the_coverage_of_them_all_from_the_database(
+    client, world, doors_activity, agency_office
+):
+    add_units(doors_activity, 1, households=10, member=world.sanxia_member)
+    add_units(doors_activity, 1, building="4", households=6, member=world.yuanlin_member)
+    client.force_login(agency_office)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    coverage = response.context["coverage"]
+    assert (coverage.units, coverage.households) == (2, 16)
+    assert len(_coverage_queries(captured)) == 1
+
+
+def test_the_add_form_reads_the_compounds_once(client, world, doors_activity, community_staff):
+    Compound.objects.create(community=world.shengli, name="阳光小区")
+    Compound.objects.create(community=world.shengli, name="<b>紫林苑</b>")
+    client.force_login(community_staff)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(doors(doors_activity))
+    on_compounds = [q["sql"] for q in captured if 'FROM "communities_compound"' in q["sql"]]
+    assert len(on_compounds) == 1, on_compounds
+    html = page(response)
+    options = re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', html)
+    by_name = Compound.objects.filter(community=world.shengli).order_by("name")
+    escaped = {"<b>紫林苑</b>": "&lt;b&gt;紫林苑&lt;/b&gt;", "阳光小区": "阳光小区"}
+    assert options == [("", "— none —")] + [
+        (str(compound.pk), escaped[compound.name]) for compound in by_name
+    ]
+
+
+def test_a_community_without_compounds_has_no_compound_menu(
+    client, doors_activity, community_staff
+):
+    client.force_login(community_staff)
+    response = client.get(doors(doors_activity))
+    assert "compound" not in response.context["add_form"].fields
+    assert 'name="compound"' not in page(response)
+
+
+def test_the_rows_show_names_that_look_like_markup_as_written(
+    client, world, doors_activity, community_staff
+):
+    """The list's rows and the per-member totals are written in Python (door_rows): every name
+    is escaped as the template escaped it."""
+    compound = Compound.objects.create(community=world.shengli, name='<i>"紫林苑"</i>')
+    (unit,) = add_units(doors_activity, 1, building="A&B", compound=compound)
+    DoorToDoorUnit.objects.filter(pk=unit.pk).update(member=world.sanxia_member)
+    Member.objects.filter(pk=world.sanxia_member.pk).update(name="<b>李建华</b>")
+    client.force_login(community_staff)
+    response = client.post(record_url(unit), {"households_reached": "<script>"})
+    assert response.status_code == 200
+    row = _row(page(response), unit)
+    assert "<i>" not in row and "<b>" not in row and "<script>" not in row
+    label = "&lt;i&gt;&quot;紫林苑&quot;&lt;/i&gt; A&amp;B Stairwell 1"
+    assert f'data-testid="unit-label">{label}</label>' in row
+    assert f'aria-label="{label}"' in row
+    assert '<span data-testid="unit-member">&lt;b&gt;李建华&lt;/b&gt;</span>' in row
+    assert 'name="households_reached" value="&lt;script&gt;"' in row
+    assert 'class="form-control is-invalid"' in row
+    assert 'data-testid="record-error">Enter the number of households reached' in row
+    (total,) = re.findall(r'<li[^>]*data-testid="member-total".*?</li>', page(response), re.S)
+    assert "<b>" not in total
+    assert '<span class="fw-semibold">&lt;b&gt;李建华&lt;/b&gt;</span>' in total
+    assert 'aria-label="&lt;b&gt;李建华&lt;/b&gt;"' in total
