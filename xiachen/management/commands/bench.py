@@ -313,19 +313,23 @@ class Command(BaseCommand):
         refresh = overview_refresh()
         return f"Overviews: `refresh_overviews` took {refresh.seconds:.1f} s"
 
-    def vacuum_dead_rows(self, share: float = 0.05) -> list[str]:
-        """VACUUM ANALYZE the tables whose dead rows (a rolled-back sweep's, an earlier run's)
-        are more than `share` of their live ones, and those never vacuumed (a table a
-        migration filled in a reused city, such as activities.AgencyActivity): a reused city
-        is measured as seeded, its indexes able to answer alone. Returns the tables
+    def vacuum_dead_rows(self, share: float = 0.05, rows: int = 10_000) -> list[str]:
+        """VACUUM ANALYZE the tables whose dead rows (a rolled-back sweep's or call-out's, an
+        earlier run's) are more than `share` of their live ones or more than `rows`, and
+        those never vacuumed (a table a migration filled in a reused city, such as
+        activities.AgencyActivity): a reused city is measured as seeded, its indexes able to
+        answer alone. By share alone, the 28,000 participations an earlier run inserted and
+        rolled back (2% of 1.5 million) stayed, crowding the small index of unreviewed records:
+        an office dashboard's overdue count took 33 ms instead of 19. Returns the tables
         vacuumed."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT relname FROM pg_stat_user_tables"
-                " WHERE n_dead_tup > 1000 AND n_dead_tup > %s * GREATEST(n_live_tup, 1)"
+                " WHERE n_dead_tup > 1000"
+                " AND (n_dead_tup > %s * GREATEST(n_live_tup, 1) OR n_dead_tup > %s)"
                 " OR n_live_tup > 1000 AND last_vacuum IS NULL AND last_autovacuum IS NULL"
                 " ORDER BY relname",
-                [share],
+                [share, rows],
             )
             tables = [name for (name,) in cursor.fetchall()]
             for table in tables:
