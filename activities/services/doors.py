@@ -39,10 +39,19 @@ def _label(value: str, numbered) -> str:
 
 def unit_label(unit: DoorToDoorUnit, *, with_compound: bool = True) -> str:
     """How a unit reads on the page and in messages: "紫林苑 3栋 1单元"."""
-    parts = [unit.compound.name] if with_compound and unit.compound_id else []
-    parts.append(_label(unit.building, _("Building %(n)s")))
-    if unit.stairwell:
-        parts.append(_label(unit.stairwell, _("Stairwell %(n)s")))
+    compound = unit.compound.name if with_compound and unit.compound_id else None
+    return label_of(
+        compound, unit.building, unit.stairwell, _("Building %(n)s"), _("Stairwell %(n)s")
+    )
+
+
+def label_of(compound: str | None, building: str, stairwell: str, building_word, stairwell_word):
+    """unit_label() of a unit's parts, with "Building %(n)s" and "Stairwell %(n)s" as given
+    (a list translates them once for its rows)."""
+    parts = [compound] if compound is not None else []
+    parts.append(_label(building, building_word))
+    if stairwell:
+        parts.append(_label(stairwell, stairwell_word))
     return " ".join(parts)
 
 

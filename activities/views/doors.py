@@ -38,6 +38,7 @@ from ..services.doors import (
     door_unit_record,
     door_unit_remove,
     door_units_add,
+    label_of,
     may_record,
     unit_label,
 )
@@ -87,12 +88,10 @@ class _Labels:
         self.stairwell = gettext("Stairwell %(n)s")
 
     def of(self, unit) -> str:
-        building, stairwell = unit["building"], unit["stairwell"]
-        parts = [unit["compound__name"]] if unit["compound_id"] else []
-        parts.append(self.building % {"n": building} if building.isdigit() else building)
-        if stairwell:
-            parts.append(self.stairwell % {"n": stairwell} if stairwell.isdigit() else stairwell)
-        return " ".join(parts)
+        compound = unit["compound__name"] if unit["compound_id"] else None
+        return label_of(
+            compound, unit["building"], unit["stairwell"], self.building, self.stairwell
+        )
 
 
 class _DoorWords:
