@@ -9,6 +9,7 @@ to a row's markup is made here.
 """
 
 from django import template
+from django.template.defaulttags import CsrfTokenNode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -17,17 +18,6 @@ from communities.links import id_url
 from reports.svg import escape as _text
 
 register = template.Library()
-
-
-def _csrf_input(context) -> str:
-    """What `{% csrf_token %}` writes in the page's context."""
-    token = context.get("csrf_token")
-    if not token:
-        return ""
-    token = str(token)
-    if token == "NOTPROVIDED":
-        return ""
-    return f'<input type="hidden" name="csrfmiddlewaretoken" value="{_text(token)}">'
 
 
 @register.simple_tag(takes_context=True)
@@ -44,7 +34,7 @@ def door_unit_rows(context, units, manager: bool) -> SafeString:
             _("Remove from the list"),
         )
     )
-    csrf = _csrf_input(context)
+    csrf = CsrfTokenNode().render(context)
     rows = []
     for unit in units:
         pk, label = unit["pk"], _text(unit["label"])
