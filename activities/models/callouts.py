@@ -17,7 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from communities.links import id_url
 from communities.models import Agency, Agreement, Community, Grid
-from communities.permissions import any_of, scope_of, via
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member
 
 from .activity import Activity
@@ -52,7 +52,7 @@ class CallOutQuerySet(models.QuerySet):
                 via(
                     "pk__in",
                     CallOutAnswer.objects.values("call"),
-                    member__user=scope.user_id,
+                    **own(scope),
                 ),
                 community__in=scope.place_community_ids,
             )

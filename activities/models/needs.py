@@ -12,7 +12,7 @@ from simple_history.models import HistoricalRecords
 
 from communities.links import id_url
 from communities.models import Community
-from communities.permissions import scope_of
+from communities.permissions import any_of, own, scope_of, via
 from members.models import Member, Registration
 
 from .activity import Activity
@@ -30,12 +30,18 @@ class NeedQuerySet(models.QuerySet):
         scope = scope_of(user)
         if scope.city:
             return self.all()
-        reported_in = Registration.objects.reported_in().filter(member__user=scope.user_id)
-        claimed = NeedClaim.objects.filter(member__user=scope.user_id)
+        # The viewer's report-ins and claims by the member record read with their roles:
+        # staff without one keep to their places, with no subquery through the logins.
         return self.filter(
-            Q(community__in=scope.place_community_ids)
-            | Q(community__in=reported_in.values("community"))
-            | Q(pk__in=claimed.values("need"))
+            any_of(
+                via(
+                    "community__in",
+                    Registration.objects.reported_in().values("community"),
+                    **own(scope),
+                ),
+                via("pk__in", NeedClaim.objects.values("need"), **own(scope)),
+                community__in=scope.place_community_ids,
+            )
         )
 
 

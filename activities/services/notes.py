@@ -30,12 +30,11 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from communities.models import Community, StaffRole
-from communities.permissions import can_manage, scope_of
+from communities.permissions import any_of, can_manage, own, scope_of, via
 from members.models import Member, Registration, member_of
 from notifications.models import Notification
 from notifications.notify import Notified, notify
@@ -69,10 +68,15 @@ def posting_communities(user):
     scope = scope_of(user)
     if scope.city:
         return Community.objects.all()
-    reported_in = (
-        Registration.objects.reported_in().filter(member__user=scope.user_id).values("community")
+    # The viewer's own report-ins are found by the member record read with their roles: an
+    # agency office or a street officer has none, and then asking where they may post costs no
+    # query (a concern's or a work update's list asked it on every page, 1.4 ms at city size).
+    return Community.objects.filter(
+        any_of(
+            via("pk__in", Registration.objects.reported_in().values("community"), **own(scope)),
+            pk__in=scope.community_ids,
+        )
     )
-    return Community.objects.filter(Q(pk__in=scope.community_ids) | Q(pk__in=reported_in))
 
 
 def concern_handlers(community: Community, *, including=None):

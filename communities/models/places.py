@@ -56,7 +56,7 @@ class StreetQuerySet(models.QuerySet):
                     "pk__in",
                     far_side(Community, "registrations").values("community__street"),
                     member__agency__in=scope.agency_ids,
-                    member__user=scope.user_id,
+                    **own(scope),
                 ),
                 pk__in=scope.street_ids,
             )

@@ -19,9 +19,12 @@ from activities.services.notes import (
     concern_reopen,
     concern_resolve,
     may_post,
+    posting_communities,
     work_update_create,
 )
 from activities.views.notes import person_name
+from communities.models import StaffRole
+from communities.permissions import scope_of
 from members.models import Member, Registration
 from notifications.models import Notification, NotificationPreference
 from tests.conftest import make_user
@@ -361,6 +364,26 @@ def test_members_see_updates_of_communities_they_reported_in_to(
     assert [u.body for u in client.get(UPDATES).context["page"]] == ["胜利一路的动态"]
     client.force_login(other_member_user)
     assert [u.body for u in client.get(UPDATES).context["page"]] == ["深圳路的动态"]
+
+
+def test_where_one_may_post_is_found_by_the_member_record_read_with_the_roles(
+    world, agency_office, street_officer, member_user, django_assert_num_queries
+):
+    """The concern and update lists ask it on every page: staff without a member record (an
+    agency office, a street officer) may post nowhere without a query; a member's report-ins
+    are still found, and so are a staff member's who is also a member."""
+    for staff in (agency_office, street_officer):
+        scope_of(staff)
+        with django_assert_num_queries(0):
+            assert not posting_communities(staff).exists()
+    scope_of(member_user)
+    with django_assert_num_queries(1):
+        assert list(posting_communities(member_user)) == [world.shengli]
+    StaffRole.objects.create(
+        user=member_user, kind=StaffRole.Kind.AGENCY_OFFICE, agency=world.sanxia
+    )
+    office_member = type(member_user).objects.get(pk=member_user.pk)
+    assert list(posting_communities(office_member)) == [world.shengli]
 
 
 def test_the_update_service_refuses_someone_who_may_not_post(world, agency_office):
