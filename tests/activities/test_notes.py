@@ -921,3 +921,27 @@ def test_the_lists_sort_and_count_their_own_table_and_join_only_the_page(
     (page,) = [sql for sql in on_table if "ORDER BY" in sql]
     assert counts and not any("JOIN" in sql for sql in counts), counts
     assert "LIMIT" not in page and "OFFSET" not in page, page
+
+
+def test_the_communities_to_post_to_link_the_form_found_once(world):
+    """A city administrator picks among every community of the city (200 at city size): the
+    form's address is found once, not for each."""
+    from unittest import mock
+
+    import django.urls
+    from django.template.loader import render_to_string
+
+    from communities.models import Community
+
+    choices = list(Community.objects.order_by("name"))
+    assert len(choices) > 1
+    # {% url %} looks reverse up in django.urls each time it renders.
+    with mock.patch.object(django.urls, "reverse", wraps=django.urls.reverse) as reverse_:
+        html = render_to_string(
+            "activities/work_update_posting_to.html",
+            {"choices": choices, "community": choices[0], "url_name": "activities:concern_create"},
+        )
+    assert reverse_.call_count == 1
+    for choice in choices:
+        assert f'href="{NEW_CONCERN}?community={choice.pk}"' in html
+    assert html.count('aria-current="true"') == 1
