@@ -372,3 +372,13 @@ def test_a_role_kind_is_one_definition(world):
 )
 def test_whose_rows_each_role_sees_on_a_board_or_door_list(request, world, persona, whose):
     assert permissions.whose_rows(request.getfixturevalue(persona), world.shengli) == whose
+
+
+def test_the_city_sees_every_grid_from_the_table_alone(world, city_admin, community_staff):
+    grids = Grid.objects.visible_to(city_admin)
+    assert "WHERE" not in str(grids.order_by().query)
+    assert set(grids) == set(Grid.objects.all())
+    # A place's staff still see their community's grids only.
+    assert set(Grid.objects.visible_to(community_staff)) == set(
+        Grid.objects.filter(community=world.shengli)
+    )
